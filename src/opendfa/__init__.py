@@ -1,0 +1,3 @@
+"""OpenDFA: interactive deepfake analysis for face images and videos."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,217 @@
+"""The `opendfa` command: a thin layer that parses arguments and calls the Python API.
+
+Errors are one line on stderr (`opendfa: error: <what> (<path>)`) and exit code 2; with
+several inputs the bad ones are reported and the rest still processed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from opendfa import __version__
+
+SAMPLE_DIR = Path(__file__).resolve().parent / "assets" / "samples"
+EXIT_OK, EXIT_INTERNAL, EXIT_INPUT = 0, 1, 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return EXIT_OK
+    try:
+        return int(args.handler(args))
+    except KeyboardInterrupt:
+        _error("interrupted")
+        return 130
+    except Exception as err:  # the last guard: one line, never a traceback
+        if os.environ.get("OPENDFA_DEBUG"):
+            raise
+        _error(f"internal error: {type(err).__name__}: {err} (set OPENDFA_DEBUG=1 for details)")
+        return EXIT_INTERNAL
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="opendfa", description="Interactive deepfake analysis.")
+    parser.add_argument("--version", action="version", version=f"opendfa {__version__}")
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    faces = commands.add_parser(
+        "faces", help="find faces, landmarks and regions in images and videos"
+    )
+    faces.add_argument("paths", nargs="+", metavar="PATH", help="image, video or folder")
+    faces.add_argument(
+        "--json", action="store_true", help="print one JSON object per input (JSON Lines)"
+    )
+    faces.add_argument(
+        "--overlay", metavar="OUT.png", help="draw faces; a folder when there are several inputs"
+    )
+    _add_media_options(faces)
+    faces.set_defaults(handler=_cmd_faces)
+
+    demo = commands.add_parser("demo", help="run on the bundled sample photo")
+    demo.add_argument("--out", default="opendfa-demo", help="output folder (default: opendfa-demo)")
+    demo.set_defaults(handler=_cmd_demo)
+    return parser
+
+
+def _add_media_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--max-pixels", type=float, default=50.0, metavar="MP", help="image size cap in megapixels"
+    )
+    parser.add_argument(
+        "--frames", type=int, default=16, help="frames sampled uniformly from a video"
+    )
+    parser.add_argument(
+        "--fps", type=float, default=None, help="sample videos at this rate instead"
+    )
+
+
+def _cmd_faces(args: argparse.Namespace) -> int:
+    from opendfa.faces import FaceDetector
+
+    inputs = list(expand_inputs(args.paths))
+    if not inputs:
+        _error("no image or video files found", args.paths[0] if len(args.paths) == 1 else None)
+        return EXIT_INPUT
+    overlay_paths = _overlay_targets(args.overlay, inputs)
+    failures = 0
+    with FaceDetector() as detector:
+        for path in inputs:
+            result = _faces_for_input(path, detector, args)
+            if "error" in result:
+                failures += 1
+                _error(result["error"], str(path))
+            elif overlay_paths:
+                _write_overlay(result.pop("_overlay"), overlay_paths[path])
+            result.pop("_overlay", None)
+            _emit(result, args.json)
+    if failures and len(inputs) > 1:
+        _error(f"{failures} of {len(inputs)} inputs failed")
+    return EXIT_INPUT if failures else EXIT_OK
+
+
+def _faces_for_input(path: Path, detector, args: argparse.Namespace) -> dict:
+    from opendfa.faces.overlay import draw_faces
+    from opendfa.faces.scan import scan_image, scan_video
+    from opendfa.media import MediaError, media_kind
+
+    max_pixels = int(args.max_pixels * 1e6)
+    try:
+        if media_kind(str(path)) == "video":
+            video = scan_video(
+                path, detector, num_frames=args.frames, target_fps=args.fps, max_pixels=max_pixels
+            )
+            result = video.to_json()
+            best = next((f for f in video.frames if f.index == video.best_frame_index), None)
+            if video.best_frame is not None and best is not None:
+                result["_overlay"] = draw_faces(video.best_frame, best.faces)
+            return result
+        scan = scan_image(path, detector, max_pixels=max_pixels)
+        result = scan.to_json()
+        result["_overlay"] = draw_faces(scan.image.rgb, scan.faces, scan.regions)
+        return result
+    except MediaError as err:
+        return {"input": {"path": str(path)}, "error": err.reason}
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    sample = SAMPLE_DIR / "astronaut.jpg"
+    json_path, overlay_path = out / "faces.json", out / "overlay.png"
+    from opendfa.faces import FaceDetector
+    from opendfa.faces.overlay import draw_faces
+    from opendfa.faces.scan import scan_image
+
+    with FaceDetector() as detector:
+        scan = scan_image(sample, detector)
+    json_path.write_text(json.dumps(scan.to_json(), indent=2) + "\n")
+    _write_overlay(draw_faces(scan.image.rgb, scan.faces, scan.regions), overlay_path)
+    _emit(scan.to_json(), as_json=False)
+    print(f"wrote {json_path} and {overlay_path}")
+    return EXIT_OK
+
+
+def expand_inputs(paths: Iterable[str]) -> Iterable[Path]:
+    """Files as given; folders expanded (recursively, sorted) to their image and video files."""
+    from opendfa.media import media_kind
+
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found = sorted(
+                p for p in path.rglob("*") if p.is_file() and media_kind(p.name) != "unknown"
+            )
+            yield from found
+        else:
+            yield path
+
+
+def _overlay_targets(overlay: str | None, inputs: list[Path]) -> dict[Path, Path]:
+    if not overlay:
+        return {}
+    target = Path(overlay)
+    if len(inputs) == 1 and target.suffix:
+        return {inputs[0]: target}
+    target.mkdir(parents=True, exist_ok=True)
+    names: dict[Path, Path] = {}
+    for number, path in enumerate(inputs):
+        name = f"{path.stem}.png"
+        if any(p.name == name for p in names.values()):
+            name = f"{path.stem}-{number}.png"
+        names[path] = target / name
+    return names
+
+
+def _write_overlay(rgb, path: Path) -> None:
+    import cv2
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)):
+        _error("cannot write overlay", str(path))
+
+
+def _emit(result: dict, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(result), flush=True)
+        return
+    info = result["input"]
+    if "error" in result:
+        return  # already reported on stderr
+    if info.get("kind") == "video":
+        counts = [len(frame["faces"]) for frame in result["frames"]]
+        size = f"{info['width']}x{info['height']}"
+        print(
+            f"{info['path']}: video {size}, {len(counts)} frames sampled, "
+            f"{len(result['tracks'])} face track(s), up to {max(counts, default=0)} per frame",
+            flush=True,
+        )
+        return
+    faces = result["faces"]
+    print(f"{info['path']}: {len(faces)} face(s) in {info['width']}x{info['height']}", flush=True)
+    for number, face in enumerate(faces):
+        box = ", ".join(f"{v:.0f}" for v in face["box"])
+        areas = face["region_areas"]
+        print(
+            f"  #{number} box [{box}] score {face['detection_score']:.2f}"
+            f"{' rotated ' + str(face['rotation']) if face['rotation'] else ''}"
+            f"  skin {areas['skin']} px, eyes {areas['left_eye']}+{areas['right_eye']} px,"
+            f" mouth {areas['mouth']} px",
+            flush=True,
+        )
+
+
+def _error(message: str, path: str | None = None) -> None:
+    text = " ".join(str(message).split())
+    print(f"opendfa: error: {text}" + (f" ({path})" if path else ""), file=sys.stderr, flush=True)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

