@@ -31,7 +31,11 @@ _MESH_INPUT = 256
 # Crop sides for the mesh, in detection-box sizes, tried in order: the tighter crop confirms
 # profile faces the looser one misses, the looser one helps when the box is off-centre.
 _MESH_CONTEXTS = (1.6, 2.2)
-_TILE_MIN_SIDE = 1280  # images whose longer side exceeds this are also scanned in tiles
+# The full-range detector finds faces down to about 6.5 % of its input's side; tiles of
+# min_face_px / _DETECTABLE_FRACTION pixels make faces of min_face_px findable anywhere.
+_DETECTABLE_FRACTION = 0.065
+_MIN_TILE = 320
+_DETECTOR_FEED = 320  # longest side handed to the detector (its model input is 192)
 
 
 @dataclass
@@ -40,10 +44,10 @@ class DetectorConfig:
 
     min_score: float = 0.5
     model: str = "full_range"  # or "short_range" (faces within about 2 m of the camera)
-    tiles: bool = True
+    tiles: bool = True  # scan overlapping tiles too, so faces of min_face_px are found
+    min_face_px: float = 40.0
     try_rotations: bool = True
     max_faces: int = 32
-    min_face_px: float = 10.0
     nms_iou: float = 0.35
 
 
@@ -73,7 +77,7 @@ class FaceDetector:
             static_image_mode=True,
             max_num_faces=3,
             refine_landmarks=True,
-            min_detection_confidence=0.3,
+            min_detection_confidence=0.5,  # second opinion on an upscaled crop
         )
 
     def _warm_up(self) -> None:
@@ -139,18 +143,22 @@ class FaceDetector:
     def _boxes(self, image: np.ndarray) -> list[tuple[tuple[float, float, float, float], float]]:
         height, width = image.shape[:2]
         found = self._run_detector(image, 0, 0)
-        if self.config.tiles and max(height, width) > _TILE_MIN_SIDE:
-            for x0, y0, x1, y1 in _tiles(width, height):
+        tile = max(_MIN_TILE, round(self.config.min_face_px / _DETECTABLE_FRACTION))
+        if self.config.tiles and tile < 0.75 * max(height, width):
+            for x0, y0, x1, y1 in _tiles(width, height, tile):
                 tile = np.ascontiguousarray(image[y0:y1, x0:x1])
                 found.extend(self._run_detector(tile, x0, y0))
-        kept = _nms(found, self.config.nms_iou)
-        min_side = self.config.min_face_px
-        return [(b, s) for b, s in kept if min(b[2] - b[0], b[3] - b[1]) >= min_side]
+        return _nms(found, self.config.nms_iou)
 
     def _run_detector(
         self, image: np.ndarray, dx: int, dy: int
     ) -> list[tuple[tuple[float, ...], float]]:
         height, width = image.shape[:2]
+        # The model sees 192 px; shrinking first makes MediaPipe's own copy and resize cheap.
+        shrink = _DETECTOR_FEED / max(height, width)
+        if shrink < 1.0:
+            size = (max(1, round(width * shrink)), max(1, round(height * shrink)))
+            image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
         result = self._detector.process(image)
         boxes = []
         for detection in result.detections or []:
@@ -254,10 +262,17 @@ def _landmark_box(points: np.ndarray) -> tuple[float, float, float, float]:
     )
 
 
-def _tiles(width: int, height: int) -> list[tuple[int, int, int, int]]:
-    """A 2x2 grid of tiles, each 60 % of the image side, overlapping in the middle."""
-    tw, th = int(width * 0.6), int(height * 0.6)
-    return [(x, y, x + tw, y + th) for y in (0, height - th) for x in (0, width - tw)]
+def _tiles(width: int, height: int, tile: int) -> list[tuple[int, int, int, int]]:
+    """Square tiles of side `tile` covering the image with at least 25 % overlap."""
+    tw, th = min(tile, width), min(tile, height)
+    return [(x, y, x + tw, y + th) for y in _starts(height, th) for x in _starts(width, tw)]
+
+
+def _starts(length: int, tile: int) -> list[int]:
+    if tile >= length:
+        return [0]
+    count = int(np.ceil((length - tile) / (0.75 * tile))) + 1
+    return sorted({round(v) for v in np.linspace(0, length - tile, count)})
 
 
 def _nms(

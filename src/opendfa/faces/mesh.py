@@ -36,6 +36,7 @@ LEFT_EYE_LOWER = 374
 RIGHT_BROW_TOP = 105
 LEFT_BROW_TOP = 334
 MIDLINE_TOP = 168
+FOREHEAD_TOP = 10
 MIDLINE_BOTTOM = 152
 
 # Five keypoints in InsightFace order (image-left first for a frontal face).

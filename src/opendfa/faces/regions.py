@@ -104,7 +104,7 @@ def _build_masks(
     )
 
     brow_line = (p[mesh.RIGHT_BROW_TOP], p[mesh.LEFT_BROW_TOP])
-    forehead = skin & _side_of(brow_line, shape, p[mesh.MIDLINE_TOP]) & ~features
+    forehead = skin & _side_of(brow_line, shape, p[mesh.FOREHEAD_TOP]) & ~features
 
     lip_bottom = p[mesh.LOWER_LIP_BOTTOM]
     mouth_axis = p[mesh.MOUTH_LEFT_CORNER] - p[mesh.MOUTH_RIGHT_CORNER]

@@ -7,4 +7,6 @@ class MediaError(ValueError):
     def __init__(self, message: str, path: str | None = None) -> None:
         self.reason = " ".join(str(message).split())
         self.path = path
-        super().__init__(f"{self.reason} ({path})" if path else self.reason)
+        # File names may hold newlines or other control characters: escape them in the text.
+        shown = "".join(c if c.isprintable() else ascii(c)[1:-1] for c in str(path or ""))
+        super().__init__(f"{self.reason} ({shown})" if path else self.reason)

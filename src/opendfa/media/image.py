@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,17 +64,30 @@ def load_image(
     """
     data, label = _read_bytes(source, max_bytes)
     sha256 = hashlib.sha256(data).hexdigest()
-    with warnings.catch_warnings():
-        # Our own cap replaces Pillow's decompression-bomb warning.
+    notes: list[str] = []
+    with warnings.catch_warnings(record=True) as caught:
+        # Pillow warns about corrupt metadata: keep that in `notes` instead of printing it
+        # (or raising it, under -W error). Our own cap replaces its decompression-bomb warning.
+        warnings.simplefilter("always")
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-        image = _open(data, label)
+        image = _open(data, label, max_pixels)
         _check_pixels(image, max_pixels, label)
-        frame_count = int(getattr(image, "n_frames", 1) or 1)
+        try:
+            # GIF and TIFF walk every frame header here; a corrupt later frame must not escape.
+            frame_count = int(getattr(image, "n_frames", 1) or 1)
+        except Exception as err:
+            notes.append(f"could not count frames: {_short(err)}")
+            frame_count = 1
+            image = _open(data, label, max_pixels)  # the failed walk may leave it mid-seek
         _decode(image, label)
-        notes: list[str] = []
         orientation = _exif_orientation(image)
         image = _apply_orientation(image, orientation, notes)
-        rgb = to_rgb_uint8(image)
+        try:
+            rgb = to_rgb_uint8(image)
+        except Exception as err:  # e.g. a mode Pillow cannot convert
+            raise MediaError(f"cannot convert image to RGB: {_short(err)}", label) from None
+    for message in dict.fromkeys(_short(w.message) for w in caught):
+        notes.append(f"decoder warning: {message}")
     if frame_count > 1:
         notes.append(f"{frame_count} frames in the file; the first one was used")
     return LoadedImage(
@@ -95,17 +109,20 @@ def _read_bytes(source: ImageSource, max_bytes: int) -> tuple[bytes, str]:
     elif isinstance(source, str | Path):
         path = Path(source)
         label = str(path)
-        if not path.exists():
-            raise MediaError("file not found", label)
-        if not path.is_file():
-            raise MediaError("not a regular file", label)
-        size = path.stat().st_size
-        if size > max_bytes:
-            raise MediaError(f"file too large: {size} bytes, limit {max_bytes}", label)
-        try:
+        try:  # stat itself fails on names too long, NUL bytes, unreadable parents, ...
+            if not path.exists():
+                raise MediaError("file not found", label)
+            if not path.is_file():
+                raise MediaError("not a regular file", label)
+            size = path.stat().st_size
+            if size > max_bytes:
+                raise MediaError(f"file too large: {size} bytes, limit {max_bytes}", label)
             data = path.read_bytes()
-        except OSError as err:
-            raise MediaError(f"cannot read file: {err.strerror or err}", label) from None
+        except MediaError:
+            raise
+        except (OSError, ValueError) as err:
+            reason = getattr(err, "strerror", None) or _short(err)
+            raise MediaError(f"cannot read file: {reason}", label) from None
     else:
         raise MediaError(f"unsupported input type {type(source).__name__}")
     if not data:
@@ -115,13 +132,22 @@ def _read_bytes(source: ImageSource, max_bytes: int) -> tuple[bytes, str]:
     return data, label
 
 
-def _open(data: bytes, label: str) -> Image.Image:
+def _open(data: bytes, label: str, max_pixels: int) -> Image.Image:
     try:
         image = Image.open(io.BytesIO(data))
     except UnidentifiedImageError:
         raise MediaError(f"not a supported image ({_describe_content(data)})", label) from None
-    except Image.DecompressionBombError:
-        raise MediaError("image dimensions too large", label) from None
+    except Image.DecompressionBombError as err:
+        # Pillow's own hard limit fired before our check could see the size; keep the size.
+        found = re.search(r"\((\d+) pixels\)", str(err))
+        if found is None:
+            raise MediaError(f"image too large: {_short(err)}", label) from None
+        pixels = int(found.group(1))
+        limit = min(max_pixels, 2 * (Image.MAX_IMAGE_PIXELS or pixels))
+        raise MediaError(
+            f"image too large: {pixels / 1e6:.1f} MP exceeds the {limit / 1e6:.1f} MP limit",
+            label,
+        ) from None
     except Exception as err:  # Pillow plugins raise many types on malformed headers.
         raise MediaError(f"unreadable image header: {_short(err)}", label) from None
     if image.format not in ACCEPTED_FORMATS:
@@ -214,7 +240,7 @@ def _describe_content(data: bytes) -> str:
         return "PNG signature but unreadable"
     if len(data) >= 12 and data[4:8] == b"ftyp":
         return "looks like a video"
-    if head[:4] in (b"\x1aE\xdf\xa3", b"RIFF") and b"AVI" in data[:16]:
+    if head.startswith(b"\x1aE\xdf\xa3") or (head.startswith(b"RIFF") and b"AVI" in head):
         return "looks like a video"
     if head.startswith(b"%PDF"):
         return "looks like a PDF"

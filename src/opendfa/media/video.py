@@ -7,11 +7,12 @@ purpose: it is inexact for many codecs.
 
 from __future__ import annotations
 
+import itertools
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -84,25 +85,39 @@ def iter_video_frames(
                     f"{max_pixels / 1e6:.1f} MP limit",
                     label,
                 )
+            if info.frame_count <= 0 and target_fps is None and num_frames is not None:
+                # The container does not say how long it is (e.g. a raw MJPEG stream): count
+                # the frames in a first pass so that uniform sampling still spans the video.
+                info = replace(info, frame_count=_count_frames(capture))
+                capture.release()
+                capture = _open_capture(path, label)
             wanted = _frame_plan(info, num_frames, target_fps)
             yield from _read_planned(capture, info, wanted, label)
         finally:
             capture.release()
 
 
+def _count_frames(capture: cv2.VideoCapture) -> int:
+    count = 0
+    while capture.grab():
+        count += 1
+    return count
+
+
 def _frame_plan(
     info: VideoInfo, num_frames: int | None, target_fps: float | None
-) -> list[int] | None:
-    """Frame indices to keep, ascending; None means every frame."""
+) -> Iterable[int] | None:
+    """Frame indices to keep, strictly ascending; None means every frame."""
     total = info.frame_count
     if target_fps is not None:
-        if info.fps <= 0 or total <= 0:
+        if info.fps <= 0:
             return None
         step = info.fps / target_fps
         if step <= 1:
             return None
-        picks = {round(k * step) for k in range(int(total / step) + 1)}
-        return sorted(i for i in picks if i < total)
+        # Unbounded on purpose: the stream's real end stops the reading, not the (often
+        # estimated or missing) frame count.
+        return (round(k * step) for k in itertools.count())
     if num_frames is None or total <= 0:
         return None
     if num_frames >= total:
@@ -111,7 +126,7 @@ def _frame_plan(
 
 
 def _read_planned(
-    capture: cv2.VideoCapture, info: VideoInfo, wanted: list[int] | None, label: str
+    capture: cv2.VideoCapture, info: VideoInfo, wanted: Iterable[int] | None, label: str
 ) -> Iterator[VideoFrame]:
     targets = iter(wanted) if wanted is not None else None
     next_index = next(targets, None) if targets is not None else 0
@@ -156,6 +171,8 @@ def _open_capture(path: str, label: str) -> cv2.VideoCapture:
 @contextmanager
 def _video_path(source: str | Path | bytes, max_bytes: int) -> Iterator[tuple[str, str]]:
     """A filesystem path for OpenCV: the file itself, or a private temp copy of given bytes."""
+    if not isinstance(source, str | os.PathLike | bytes | bytearray | memoryview):
+        raise MediaError(f"unsupported input type {type(source).__name__}")
     if isinstance(source, bytes | bytearray | memoryview):
         data = bytes(source)
         if not data:
@@ -172,11 +189,18 @@ def _video_path(source: str | Path | bytes, max_bytes: int) -> Iterator[tuple[st
         return
     path = Path(source)
     label = str(path)
-    if not path.is_file():
-        raise MediaError("file not found" if not path.exists() else "not a regular file", label)
-    size = path.stat().st_size
+    try:  # stat fails on names too long, NUL bytes, unreadable parents, ...
+        if not path.is_file():
+            raise MediaError("file not found" if not path.exists() else "not a regular file", label)
+        size = path.stat().st_size
+    except MediaError:
+        raise
+    except (OSError, ValueError) as err:
+        reason = getattr(err, "strerror", None) or err
+        raise MediaError(f"cannot read file: {reason}", label) from None
     if size == 0:
         raise MediaError("empty file", label)
     if size > max_bytes:
         raise MediaError(f"video too large: {size} bytes, limit {max_bytes}", label)
-    yield str(path), label
+    # Absolute, so FFmpeg never reads a name like "concat:x.mp4" or "pipe:0" as a protocol.
+    yield os.path.abspath(path), label
