@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from opendfa.faces.regions import region_masks
 from opendfa.faces.types import Face
 from opendfa.taxonomy import check_category
 
@@ -86,4 +87,22 @@ def create_forgery(
     rng = np.random.default_rng(seed)
     forgery = method(target, source, rng, **options)
     forgery.params = {"seed": seed, **forgery.params}
+    if not forgery.regions:
+        forgery.regions = touched_regions(forgery.mask, target.face)
     return forgery
+
+
+def touched_regions(mask: np.ndarray, face: Face, min_fraction: float = 0.2) -> list[str]:
+    """Regions of `face` whose area is at least `min_fraction` covered by the mask (> 0.5)."""
+    height, width = mask.shape
+    regions = region_masks(face.landmarks, (width, height))
+    x0, y0 = regions.origin
+    touched = []
+    for name, window in regions.masks.items():
+        area = int(window.sum())
+        if area == 0:
+            continue
+        changed = mask[y0 : y0 + window.shape[0], x0 : x0 + window.shape[1]] > 0.5
+        if (changed & window).sum() >= min_fraction * area:
+            touched.append(name)
+    return touched
