@@ -93,9 +93,12 @@ def create_forgery(
 
 
 def touched_regions(mask: np.ndarray, face: Face, min_fraction: float = 0.2) -> list[str]:
-    """Regions of `face` whose area is at least `min_fraction` covered by the mask (> 0.5)."""
+    """Regions the mask (> 0.5) covers for at least `min_fraction` of their area, or that
+    hold at least a quarter of all changed pixels (a lip recolour touches the mouth even
+    when the open mouth between the lips is left alone)."""
     height, width = mask.shape
     regions = region_masks(face.landmarks, (width, height))
+    changed_total = max(int((mask > 0.5).sum()), 1)
     x0, y0 = regions.origin
     touched = []
     for name, window in regions.masks.items():
@@ -103,6 +106,7 @@ def touched_regions(mask: np.ndarray, face: Face, min_fraction: float = 0.2) -> 
         if area == 0:
             continue
         changed = mask[y0 : y0 + window.shape[0], x0 : x0 + window.shape[1]] > 0.5
-        if (changed & window).sum() >= min_fraction * area:
+        overlap = int((changed & window).sum())
+        if overlap >= min_fraction * area or overlap >= 0.25 * changed_total:
             touched.append(name)
     return touched

@@ -22,6 +22,9 @@ from opendfa.media.errors import MediaError
 from opendfa.media.image import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS
 
 VIDEO_SUFFIXES = frozenset({".mp4", ".m4v", ".avi", ".mov", ".webm", ".mkv"})
+# FFmpeg treats a file with these names as an HLS playlist and opens the other files and URLs
+# it lists; it only does so by name, so refusing the names is enough.
+_PLAYLIST_SUFFIXES = frozenset({".m3u8", ".m3u", ".hls"})
 
 
 @dataclass(frozen=True)
@@ -189,6 +192,8 @@ def _video_path(source: str | Path | bytes, max_bytes: int) -> Iterator[tuple[st
         return
     path = Path(source)
     label = str(path)
+    if path.suffix.lower() in _PLAYLIST_SUFFIXES:
+        raise MediaError("playlists are not accepted, only video files", label)
     try:  # stat fails on names too long, NUL bytes, unreadable parents, ...
         if not path.is_file():
             raise MediaError("file not found" if not path.exists() else "not a regular file", label)
