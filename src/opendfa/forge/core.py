@@ -93,19 +93,22 @@ def create_forgery(
 
 
 def touched_regions(mask: np.ndarray, face: Face, min_fraction: float = 0.2) -> list[str]:
-    """Regions the mask (> 0.5) covers for at least `min_fraction` of their area, or that
-    hold at least a quarter of all changed pixels (a lip recolour touches the mouth even
-    when the open mouth between the lips is left alone)."""
+    """Regions the mask covers (at half its peak or more) for `min_fraction` of their area.
+
+    A region holding a quarter of all changed pixels counts too: a lip recolour touches the
+    mouth even when the open mouth between the lips is left alone.
+    """
     height, width = mask.shape
     regions = region_masks(face.landmarks, (width, height))
-    changed_total = max(int((mask > 0.5).sum()), 1)
+    level = 0.5 * max(float(mask.max()), 1e-6)
+    changed_total = max(int((mask >= level).sum()), 1)
     x0, y0 = regions.origin
     touched = []
     for name, window in regions.masks.items():
         area = int(window.sum())
         if area == 0:
             continue
-        changed = mask[y0 : y0 + window.shape[0], x0 : x0 + window.shape[1]] > 0.5
+        changed = mask[y0 : y0 + window.shape[0], x0 : x0 + window.shape[1]] >= level
         overlap = int((changed & window).sum())
         if overlap >= min_fraction * area or overlap >= 0.25 * changed_total:
             touched.append(name)
