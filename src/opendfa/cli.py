@@ -55,6 +55,10 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_media_options(faces)
     faces.set_defaults(handler=_cmd_faces)
 
+    from opendfa.data.cli import add_data_commands
+
+    add_data_commands(commands)
+
     demo = commands.add_parser("demo", help="run on the bundled sample photo")
     demo.add_argument("--out", default="opendfa-demo", help="output folder (default: opendfa-demo)")
     demo.set_defaults(handler=_cmd_demo)

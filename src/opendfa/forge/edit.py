@@ -205,7 +205,7 @@ def face_editing(
         image=image,
         mask=mask,
         category=FACE_EDITING,
-        technique="opendfa.edit." + "+".join(edits),
+        technique="opendfa.edit." + "+".join(sorted(edits)),
         target_identity=target.identity,
         params={"edits": applied},
     )

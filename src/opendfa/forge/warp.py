@@ -90,18 +90,41 @@ def _mesh_map(source_points: np.ndarray, target_points: np.ndarray, target_shape
     triangulation = Delaunay(dst)
     ys, xs = np.mgrid[y0:y1, x0:x1]
     pixels = np.stack([xs.ravel() + 0.5, ys.ravel() + 0.5], axis=1)
-    simplex = triangulation.find_simplex(pixels)
+    simplex = _rasterize_triangles(triangulation, dst - (x0, y0), (y1 - y0, x1 - x0)).ravel()
     inside = simplex >= 0
+    # Barycentric coordinates written out element-wise: batched matmul/einsum goes through
+    # BLAS, whose spinning threads slow this down a hundredfold on a busy machine.
     transform = triangulation.transform[simplex[inside]]
-    bary = np.einsum("nij,nj->ni", transform[:, :2], pixels[inside] - transform[:, 2])
-    weights = np.column_stack([bary, 1.0 - bary.sum(axis=1)])
+    delta = pixels[inside] - transform[:, 2]
+    b0 = transform[:, 0, 0] * delta[:, 0] + transform[:, 0, 1] * delta[:, 1]
+    b1 = transform[:, 1, 0] * delta[:, 0] + transform[:, 1, 1] * delta[:, 1]
     corners = src[triangulation.simplices[simplex[inside]]]
-    mapped = np.einsum("ni,nij->nj", weights, corners) - 0.5
+    mapped = (
+        b0[:, None] * corners[:, 0]
+        + b1[:, None] * corners[:, 1]
+        + (1.0 - b0 - b1)[:, None] * corners[:, 2]
+    )
+    mapped -= 0.5
     map_x = np.full(pixels.shape[0], -1.0, dtype=np.float32)
     map_y = np.full(pixels.shape[0], -1.0, dtype=np.float32)
     map_x[inside], map_y[inside] = mapped[:, 0], mapped[:, 1]
     shape = (y1 - y0, x1 - x0)
     return (x0, y0, x1, y1), map_x.reshape(shape), map_y.reshape(shape), inside.reshape(shape)
+
+
+def _rasterize_triangles(
+    triangulation: Delaunay, points: np.ndarray, shape: tuple[int, int]
+) -> np.ndarray:
+    """Index of the triangle covering each pixel (-1 outside), by filling each triangle.
+
+    Much faster than `Delaunay.find_simplex`, which falls back to a brute-force search for
+    every pixel outside the hull.
+    """
+    labels = np.full(shape, -1, dtype=np.int32)
+    fixed = np.round(points * 16).astype(np.int32)
+    for number, triangle in enumerate(triangulation.simplices):
+        cv2.fillConvexPoly(labels, fixed[triangle], int(number), lineType=cv2.LINE_8, shift=4)
+    return labels
 
 
 def hull_mask(points: np.ndarray, shape: tuple[int, int]) -> np.ndarray:

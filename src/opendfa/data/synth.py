@@ -1,0 +1,267 @@
+"""`opendfa data synth`: real face photos in, a labelled manifest of reals and forgeries out.
+
+Identities come from folders (`DIR/<identity>/*.jpg`; a photo directly in DIR is its own
+identity). Splits are fixed per identity before anything is forged, and a swap's source is
+always drawn from the target's split, so no face crosses from train to test. Every sample
+is written as it is made (PNG image, PNG mask, landmarks .npy) and appended to the
+manifest, so an interrupted run resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from opendfa.data.manifest import append_samples, read_manifest
+from opendfa.data.sample import Sample
+from opendfa.data.splits import SplitConfig, identity_split
+from opendfa.faces import Face, FaceDetector
+from opendfa.forge import (
+    FORGERY_METHODS,
+    METHOD_CATEGORIES,
+    FaceImage,
+    ForgeryError,
+    create_forgery,
+)
+from opendfa.forge.core import NEEDS_SOURCE
+from opendfa.forge.degrade import apply_degradations
+from opendfa.media import IMAGE_SUFFIXES, MediaError, load_image
+from opendfa.taxonomy import REAL
+
+DEFAULT_METHODS = (
+    "face_swap",
+    "face_reenactment",
+    "face_editing",
+    "entire_face_synthesis",
+    "self_blend",
+)
+MAX_SIDE = 1024  # photos are shrunk to this before detection
+CROP_CONTEXT = 2.2  # forging works on a square this many face sizes wide around the face
+CROP_SIDE = 512  # ... resized to at most this many pixels: faces stay large, work stays fast
+
+
+@dataclass
+class SynthConfig:
+    methods: tuple[str, ...] = DEFAULT_METHODS
+    per_face: int = 1
+    seed: int = 0
+    degrade_probability: float = 0.5
+    splits: SplitConfig = field(default_factory=SplitConfig)
+
+
+@dataclass
+class SynthReport:
+    written: int = 0
+    skipped_existing: int = 0
+    problems: list[str] = field(default_factory=list)
+    per_method: dict[str, int] = field(default_factory=dict)
+
+
+def find_face_photos(root: Path) -> list[tuple[str, Path]]:
+    """(identity, path) for every image under root: subfolder name or file stem as identity."""
+    photos = []
+    for path in sorted(root.rglob("*")):
+        if not path.is_file() or path.suffix.lower() not in IMAGE_SUFFIXES:
+            continue
+        relative = path.relative_to(root)
+        identity = relative.parts[0] if len(relative.parts) > 1 else path.stem
+        photos.append((identity, path))
+    return photos
+
+
+def synthesize(
+    faces_dir: str | Path,
+    out_dir: str | Path,
+    config: SynthConfig | None = None,
+    *,
+    detector: FaceDetector | None = None,
+    progress: Callable[[Iterator], Iterator] | None = None,
+) -> SynthReport:
+    """Make reals and forgeries from the photos in `faces_dir` into `out_dir/manifest.jsonl`."""
+    config = config or SynthConfig()
+    unknown = [m for m in config.methods if m not in FORGERY_METHODS]
+    if unknown:
+        raise ValueError(
+            f"unknown method(s) {', '.join(unknown)}; known: {', '.join(sorted(FORGERY_METHODS))}"
+        )
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    manifest_path = out / "manifest.jsonl"
+    done = {s.id for s in read_manifest(manifest_path).samples} if manifest_path.exists() else set()
+    report = SynthReport()
+    # Forging is many small array operations: BLAS threads only spin and steal the cores.
+    with threadpool_limits(limits=1, user_api="blas"):
+        _run_jobs(Path(faces_dir), out, config, detector, progress, done, report)
+    return report
+
+
+def _run_jobs(
+    faces_dir: Path,
+    out: Path,
+    config: SynthConfig,
+    detector: FaceDetector | None,
+    progress: Callable[[Iterator], Iterator] | None,
+    done: set[str],
+    report: SynthReport,
+) -> None:
+    manifest_path = out / "manifest.jsonl"
+    owns_detector = detector is None
+    detector = detector or FaceDetector()
+    try:
+        faces = _load_faces(faces_dir, detector, report)
+    finally:
+        if owns_detector:
+            detector.close()
+    by_split: dict[str, list[FaceImage]] = {}
+    for face in faces:
+        by_split.setdefault(identity_split(face.identity, config.splits), []).append(face)
+    jobs = [
+        (face, method, k)
+        for face in faces
+        for method in ("real", *config.methods)
+        for k in range(1 if method == "real" else config.per_face)
+    ]
+    iterator = progress(iter(jobs)) if progress else iter(jobs)
+    for face, method, k in iterator:
+        sample_id = _sample_id(face, method, k)
+        if sample_id in done:
+            report.skipped_existing += 1
+            continue
+        split = identity_split(face.identity, config.splits)
+        try:
+            sample = _make_sample(face, method, k, sample_id, split, by_split[split], out, config)
+        except ForgeryError as err:
+            report.problems.append(f"{method} on {face.path}: {err}")
+            continue
+        append_samples(manifest_path, [sample])
+        done.add(sample_id)
+        report.written += 1
+        report.per_method[method] = report.per_method.get(method, 0) + 1
+
+
+def _load_faces(root: Path, detector: FaceDetector, report: SynthReport) -> list[FaceImage]:
+    faces = []
+    for identity, path in find_face_photos(root):
+        try:
+            rgb = load_image(path).rgb
+        except MediaError as err:
+            report.problems.append(f"{path}: {err.reason}")
+            continue
+        scale = MAX_SIDE / max(rgb.shape[:2])
+        if scale < 1:
+            rgb = cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        found = detector.detect(rgb)
+        if not found:
+            report.problems.append(f"{path}: no face found")
+            continue
+        crop, face = face_crop(rgb, found[0])
+        faces.append(FaceImage(rgb=crop, face=face, identity=identity, path=str(path)))
+    return faces
+
+
+def face_crop(rgb: np.ndarray, face: Face) -> tuple[np.ndarray, Face]:
+    """A square, face-centred crop (edge-padded) and the face moved into its coordinates."""
+    side = CROP_CONTEXT * max(face.width, face.height)
+    scale = min(1.0, CROP_SIDE / side)
+    size = round(side * scale)
+    cx, cy = (face.box[0] + face.box[2]) / 2, (face.box[1] + face.box[3]) / 2
+    matrix = np.array([[scale, 0, size / 2 - scale * cx], [0, scale, size / 2 - scale * cy]])
+    crop = cv2.warpAffine(
+        rgb, matrix, (size, size), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REFLECT
+    )
+    landmarks = face.landmarks.astype(np.float64).copy()
+    landmarks[:, :2] = landmarks[:, :2] * scale + matrix[:, 2]
+    landmarks[:, 2] *= scale
+    x0, y0, x1, y1 = face.box
+    box = (
+        x0 * scale + matrix[0, 2],
+        y0 * scale + matrix[1, 2],
+        x1 * scale + matrix[0, 2],
+        y1 * scale + matrix[1, 2],
+    )
+    moved = Face(
+        box=box, score=face.score, landmarks=landmarks.astype(np.float32), rotation=face.rotation
+    )
+    return crop, moved
+
+
+def _sample_id(face: FaceImage, method: str, k: int) -> str:
+    stem = hashlib.sha1(face.path.encode()).hexdigest()[:8]
+    return f"{method}-{face.identity}-{stem}-{k}"
+
+
+def _seed(config: SynthConfig, sample_id: str) -> int:
+    return int.from_bytes(hashlib.sha256(f"{config.seed}:{sample_id}".encode()).digest()[:4], "big")
+
+
+def _make_sample(
+    face: FaceImage,
+    method: str,
+    k: int,
+    sample_id: str,
+    split: str,
+    pool: list[FaceImage],
+    out: Path,
+    config: SynthConfig,
+) -> Sample:
+    seed = _seed(config, sample_id)
+    rng = np.random.default_rng(seed)
+    landmarks_path = out / "landmarks" / f"{sample_id}.npy"
+    landmarks_path.parent.mkdir(parents=True, exist_ok=True)
+    np.save(landmarks_path, face.face.landmarks.astype(np.float32))
+    if method == "real":
+        image, mask, params, regions, source = face.rgb, None, {}, [], None
+        category, technique = REAL, "real"
+    else:
+        source = _pick_source(face, pool, rng) if method in NEEDS_SOURCE else None
+        forgery = create_forgery(method, face, source, seed=seed)
+        image, mask, params, regions = forgery.image, forgery.mask, forgery.params, forgery.regions
+        category, technique = METHOD_CATEGORIES[method], forgery.technique
+    chain: list[dict] = []
+    if rng.random() < config.degrade_probability:
+        image, chain = apply_degradations(image, rng, probability=1.0)
+    folder = out / ("real" if method == "real" else f"fake/{method}")
+    folder.mkdir(parents=True, exist_ok=True)
+    image_path = folder / f"{sample_id}.png"
+    cv2.imwrite(str(image_path), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+    mask_path = None
+    if mask is not None:
+        mask_path = out / "masks" / f"{sample_id}.png"
+        mask_path.parent.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(mask_path), np.round(mask * 255).astype(np.uint8))
+    shows = source.identity if (source is not None and category == "face_swap") else face.identity
+    return Sample(
+        id=sample_id,
+        path=str(image_path.relative_to(out)),
+        label="real" if method == "real" else "fake",
+        category=category,
+        technique=technique,
+        identity=shows,
+        source_identity=source.identity if source is not None else None,
+        target_identity=face.identity,
+        split=split,
+        mask_path=str(mask_path.relative_to(out)) if mask_path else None,
+        regions=regions,
+        dataset="opendfa-synth",
+        degradations=chain,
+        meta={
+            "origin": face.path,
+            "method": method,
+            "params": params,
+            "face_box": [round(float(v), 1) for v in face.face.box],
+            "landmarks_path": str(landmarks_path.relative_to(out)),
+        },
+    )
+
+
+def _pick_source(face: FaceImage, pool: list[FaceImage], rng: np.random.Generator) -> FaceImage:
+    others = [candidate for candidate in pool if candidate.identity != face.identity]
+    if not others:
+        raise ForgeryError(f"no other identity in the {face.identity!r} split to swap with")
+    return others[int(rng.integers(len(others)))]
