@@ -21,7 +21,7 @@ from threadpoolctl import threadpool_limits
 from opendfa.data.manifest import append_samples, read_manifest
 from opendfa.data.sample import Sample
 from opendfa.data.splits import SplitConfig, identity_split
-from opendfa.faces import Face, FaceDetector
+from opendfa.faces import Face, FaceDetector, mesh
 from opendfa.forge import (
     FORGERY_METHODS,
     METHOD_CATEGORIES,
@@ -31,6 +31,7 @@ from opendfa.forge import (
 )
 from opendfa.forge.core import NEEDS_SOURCE
 from opendfa.forge.degrade import apply_degradations
+from opendfa.forge.geometry import FaceFrame
 from opendfa.media import IMAGE_SUFFIXES, MediaError, load_image
 from opendfa.taxonomy import REAL
 
@@ -261,7 +262,22 @@ def _make_sample(
 
 
 def _pick_source(face: FaceImage, pool: list[FaceImage], rng: np.random.Generator) -> FaceImage:
+    """A different identity from the same split, among the three closest in head pose.
+
+    Swapping between very different poses smears features; real swap datasets pair faces
+    of similar pose for the same reason.
+    """
     others = [candidate for candidate in pool if candidate.identity != face.identity]
     if not others:
         raise ForgeryError(f"no other identity in the {face.identity!r} split to swap with")
-    return others[int(rng.integers(len(others)))]
+    pose = head_pose(face.face)
+    distances = [float(np.abs(head_pose(other.face) - pose).sum()) for other in others]
+    closest = np.argsort(distances)[:3]
+    return others[int(rng.choice(closest))]
+
+
+def head_pose(face: Face) -> np.ndarray:
+    """(yaw, pitch) proxies: the nose tip's offset from the eyes' midpoint, in eye distances."""
+    frame = FaceFrame.of(face.landmarks)
+    nose = frame.to_local(face.landmarks[[mesh.NOSE_TIP]])[0]
+    return np.array([nose[0], nose[1] - 0.75])

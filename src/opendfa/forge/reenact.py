@@ -79,7 +79,6 @@ def driven_landmarks(target: np.ndarray, driver: np.ndarray, strength: float) ->
     target_frame, driver_frame = FaceFrame.of(target), FaceFrame.of(driver)
     driver_in_target = target_frame.to_image(driver_frame.to_local(driver))
     moved = target[:, :2].astype(np.float64).copy()
-    points = list(_EXPRESSION_POINTS)
     # Keep the target's feature placement: move each group by the driver's shape *change*
     # relative to the group's centre, not by the driver's absolute positions.
     for group in (
@@ -92,7 +91,6 @@ def driven_landmarks(target: np.ndarray, driver: np.ndarray, strength: float) ->
         idx = list(group)
         offset = moved[idx].mean(0) - driver_in_target[idx].mean(0)
         moved[idx] += strength * (driver_in_target[idx] + offset - moved[idx])
-    del points
     return moved
 
 
