@@ -142,3 +142,43 @@ def test_cli_synth_rejects_unknown_methods(faces_dir, tmp_path, capsys):
         == 2
     )
     assert "unknown method(s) morph" in capsys.readouterr().err
+
+
+def test_torch_dataset_gives_aligned_crops_masks_and_labels(synth_out, tmp_path):
+    import torch
+
+    from opendfa.data.dataset import CropConfig, FaceForgeryDataset
+    from opendfa.taxonomy import CATEGORIES
+
+    out, _ = synth_out
+    dataset = FaceForgeryDataset(
+        out / "manifest.jsonl", crop=CropConfig(size=128), cache_dir=tmp_path / "cache"
+    )
+    assert len(dataset) == 20
+    labels = []
+    for index in range(len(dataset)):
+        item = dataset[index]
+        sample = dataset.samples[index]
+        assert (
+            item["image"].shape == (3, 128, 128)
+            and item["image"].min() >= 0
+            and item["image"].max() <= 1
+        )
+        assert item["regions"].shape == (12, 128, 128)
+        assert item["regions"][11].sum() > 0.2 * 128 * 128  # the face fills much of the crop
+        assert CATEGORIES[int(item["category"])] == sample.category
+        if sample.label == "fake" and sample.meta["method"] != "self_blend":
+            # The forged area lies on the face. A reenacted jaw or head turn also moves
+            # pixels below the chin and at the hairline, hence the lower bar for it.
+            inside = (item["mask"][0] * item["regions"][11]).sum() / item["mask"].sum()
+            assert inside > (0.3 if sample.meta["method"] == "face_reenactment" else 0.6), sample.id
+        if sample.label == "real":
+            assert item["mask"].sum() == 0
+        labels.append(float(item["label"]))
+    assert labels.count(0.0) == 4
+    assert len(list((tmp_path / "cache").glob("*.npz"))) == 20
+    again = dataset[0]  # from the cache now
+    first = FaceForgeryDataset(out / "manifest.jsonl", crop=CropConfig(size=128))[0]
+    assert torch.allclose(again["image"], first["image"]) and torch.equal(
+        again["regions"], first["regions"]
+    )
