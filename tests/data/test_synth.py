@@ -165,7 +165,7 @@ def test_torch_dataset_gives_aligned_crops_masks_and_labels(synth_out, tmp_path)
             and item["image"].max() <= 1
         )
         assert item["regions"].shape == (12, 128, 128)
-        assert item["regions"][11].sum() > 0.2 * 128 * 128  # the face fills much of the crop
+        assert item["regions"][11].sum() > 0.1 * 128 * 128  # the face fills much of the crop
         assert CATEGORIES[int(item["category"])] == sample.category
         if sample.label == "fake" and sample.meta["method"] != "self_blend":
             # The forged area lies on the face. A reenacted jaw or head turn also moves
