@@ -202,8 +202,10 @@ class FaceDetector:
         for candidate in result.multi_face_landmarks:
             points = np.array([(p.x, p.y, p.z) for p in candidate.landmark], dtype=np.float64)
             points *= _MESH_INPUT
-            points[:, 0] = (points[:, 0] - to_crop[0, 2]) / scale
-            points[:, 1] = (points[:, 1] - to_crop[1, 2]) / scale
+            # MediaPipe's coordinates put pixel i at [i, i+1) while warpAffine's matrix maps
+            # pixel centres: shift by half a pixel on each side of the inverse mapping.
+            points[:, 0] = (points[:, 0] - 0.5 - to_crop[0, 2]) / scale + 0.5
+            points[:, 1] = (points[:, 1] - 0.5 - to_crop[1, 2]) / scale + 0.5
             points[:, 2] /= scale
             iou = box_iou(_landmark_box(points), box)
             if iou > best_iou:
