@@ -78,6 +78,9 @@ class Alignment:
     def to_image(self, points: np.ndarray) -> np.ndarray:
         return _apply(self.inverse, points)
 
+    # `matrix` is in OpenCV's pixel-centre convention (what warpAffine uses); points are in
+    # the pixel-edge convention of `Face` (pixel i spans [i, i+1)): `_apply` converts.
+
     def warp(self, image: np.ndarray, *, border: int = cv2.BORDER_REPLICATE) -> np.ndarray:
         """Cut the aligned crop out of the image."""
         flags = cv2.INTER_AREA if self.scale < 1.0 else cv2.INTER_LINEAR
@@ -107,7 +110,7 @@ class AlignedFace:
 
 
 def alignment_for(face: Face, size: int = 256, margin: float = 0.25) -> Alignment:
-    matrix = estimate_similarity(face.keypoints, canonical_keypoints(size, margin))
+    matrix = estimate_similarity(face.keypoints - 0.5, canonical_keypoints(size, margin) - 0.5)
     return Alignment(matrix=matrix, size=size)
 
 
@@ -122,5 +125,6 @@ def align_face(image: np.ndarray, face: Face, size: int = 256, margin: float = 0
 
 
 def _apply(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
-    points = np.asarray(points, dtype=np.float64)
-    return points[..., :2] @ matrix[:, :2].T + matrix[:, 2]
+    """Map pixel-edge points through a pixel-centre matrix."""
+    points = np.asarray(points, dtype=np.float64)[..., :2] - 0.5
+    return points @ matrix[:, :2].T + matrix[:, 2] + 0.5

@@ -148,14 +148,14 @@ def _window(points: np.ndarray, band: int, width: int, height: int) -> tuple[int
 
 def _polygon(points: np.ndarray, indices: tuple[int, ...], shape: tuple[int, int]) -> np.ndarray:
     canvas = np.zeros(shape, dtype=np.uint8)
-    contour = np.round(points[list(indices)] * 16).astype(np.int32)
+    contour = np.round((points[list(indices)] - 0.5) * 16).astype(np.int32)
     cv2.fillPoly(canvas, [contour], 1, lineType=cv2.LINE_8, shift=4)
     return canvas.astype(bool)
 
 
 def _hull(points: np.ndarray, indices: tuple[int, ...], shape: tuple[int, int]) -> np.ndarray:
     canvas = np.zeros(shape, dtype=np.uint8)
-    hull = cv2.convexHull(np.round(points[list(indices)] * 16).astype(np.int32))
+    hull = cv2.convexHull(np.round((points[list(indices)] - 0.5) * 16).astype(np.int32))
     cv2.fillConvexPoly(canvas, hull, 1, lineType=cv2.LINE_8, shift=4)
     return canvas.astype(bool)
 

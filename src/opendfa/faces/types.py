@@ -14,6 +14,8 @@ class Face:
     """One detected face in image pixel coordinates.
 
     `landmarks` is (478, 3): x and y in pixels, z a relative depth on the same scale.
+    Coordinates are continuous with pixel i spanning [i, i+1) (MediaPipe's convention);
+    OpenCV calls that take pixel centres get the points shifted by -0.5.
     `rotation` is the clockwise angle (0, 90, 180, 270) the image had to be turned for the
     detector to find the face; coordinates are always in the original, unrotated image.
     """

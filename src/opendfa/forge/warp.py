@@ -90,7 +90,9 @@ def _mesh_map(source_points: np.ndarray, target_points: np.ndarray, target_shape
     triangulation = Delaunay(dst)
     ys, xs = np.mgrid[y0:y1, x0:x1]
     pixels = np.stack([xs.ravel() + 0.5, ys.ravel() + 0.5], axis=1)
-    simplex = _rasterize_triangles(triangulation, dst - (x0, y0), (y1 - y0, x1 - x0)).ravel()
+    simplex = _rasterize_triangles(
+        triangulation, dst - (x0 + 0.5, y0 + 0.5), (y1 - y0, x1 - x0)
+    ).ravel()
     inside = simplex >= 0
     # Barycentric coordinates written out element-wise: batched matmul/einsum goes through
     # BLAS, whose spinning threads slow this down a hundredfold on a busy machine.
@@ -130,7 +132,7 @@ def _rasterize_triangles(
 def hull_mask(points: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """Filled convex hull of points as a bool mask of (H, W)."""
     canvas = np.zeros(shape, dtype=np.uint8)
-    hull = cv2.convexHull(np.round(np.asarray(points)[:, :2] * 16).astype(np.int32))
+    hull = cv2.convexHull(np.round((np.asarray(points)[:, :2] - 0.5) * 16).astype(np.int32))
     cv2.fillConvexPoly(canvas, hull, 1, lineType=cv2.LINE_8, shift=4)
     return canvas.astype(bool)
 
@@ -138,7 +140,7 @@ def hull_mask(points: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
 def polygon_mask(points: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """Filled polygon (points in order) as a bool mask of (H, W)."""
     canvas = np.zeros(shape, dtype=np.uint8)
-    contour = np.round(np.asarray(points)[:, :2] * 16).astype(np.int32)
+    contour = np.round((np.asarray(points)[:, :2] - 0.5) * 16).astype(np.int32)
     cv2.fillPoly(canvas, [contour], 1, lineType=cv2.LINE_8, shift=4)
     return canvas.astype(bool)
 

@@ -1,0 +1,1 @@
+"""Neural networks: backbones, the multi-task detector, the face generator, the multimodal model."""
