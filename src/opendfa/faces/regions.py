@@ -163,10 +163,14 @@ def _hull(points: np.ndarray, indices: tuple[int, ...], shape: tuple[int, int]) 
 def _side_of(
     line: tuple[np.ndarray, np.ndarray], shape: tuple[int, int], reference: np.ndarray
 ) -> np.ndarray:
-    """Pixels on the same side of the line through two points as `reference`."""
+    """Pixels (centres at i + 0.5) on the same side as `reference` of the line through two points.
+
+    Broadcasting a row and a column of coordinates avoids building two full index grids.
+    """
     (ax, ay), (bx, by) = line
-    ys, xs = np.mgrid[0 : shape[0], 0 : shape[1]]
-    cross = (bx - ax) * (ys + 0.5 - ay) - (by - ay) * (xs + 0.5 - ax)
+    xs = np.arange(shape[1], dtype=np.float64)[None, :] + 0.5
+    ys = np.arange(shape[0], dtype=np.float64)[:, None] + 0.5
+    cross = (bx - ax) * (ys - ay) - (by - ay) * (xs - ax)
     ref = (bx - ax) * (reference[1] - ay) - (by - ay) * (reference[0] - ax)
     return cross * np.sign(ref) > 0
 
