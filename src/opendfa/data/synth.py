@@ -33,7 +33,7 @@ from opendfa.forge.core import NEEDS_SOURCE
 from opendfa.forge.degrade import apply_degradations
 from opendfa.forge.geometry import FaceFrame
 from opendfa.media import IMAGE_SUFFIXES, MediaError, load_image
-from opendfa.taxonomy import REAL
+from opendfa.taxonomy import ENTIRE_FACE_SYNTHESIS, REAL
 
 DEFAULT_METHODS = (
     "face_swap",
@@ -213,9 +213,6 @@ def _make_sample(
 ) -> Sample:
     seed = _seed(config, sample_id)
     rng = np.random.default_rng(seed)
-    landmarks_path = out / "landmarks" / f"{sample_id}.npy"
-    landmarks_path.parent.mkdir(parents=True, exist_ok=True)
-    np.save(landmarks_path, face.face.landmarks.astype(np.float32))
     if method == "real":
         image, mask, params, regions, source = face.rgb, None, {}, [], None
         category, technique = REAL, "real"
@@ -237,6 +234,24 @@ def _make_sample(
         mask_path.parent.mkdir(parents=True, exist_ok=True)
         cv2.imwrite(str(mask_path), np.round(mask * 255).astype(np.uint8))
     shows = source.identity if (source is not None and category == "face_swap") else face.identity
+    meta: dict = {"origin": face.path, "method": method, "params": params}
+    if category == ENTIRE_FACE_SYNTHESIS:
+        # A generated face is its own aligned crop: no landmarks of the target apply to it.
+        # It keeps the target's identity for splitting (encode mode starts from that face).
+        meta.update(aligned=True, crop_margin=params.get("crop_margin", 0.25), synthetic=True)
+    else:
+        landmarks_path = (
+            out
+            / "landmarks"
+            / f"{face.identity}-{hashlib.sha1(face.path.encode()).hexdigest()[:8]}.npy"
+        )
+        landmarks_path.parent.mkdir(parents=True, exist_ok=True)
+        if not landmarks_path.exists():
+            np.save(landmarks_path, face.face.landmarks.astype(np.float32))
+        meta.update(
+            face_box=[round(float(v), 1) for v in face.face.box],
+            landmarks_path=str(landmarks_path.relative_to(out)),
+        )
     return Sample(
         id=sample_id,
         path=str(image_path.relative_to(out)),
@@ -251,13 +266,7 @@ def _make_sample(
         regions=regions,
         dataset="opendfa-synth",
         degradations=chain,
-        meta={
-            "origin": face.path,
-            "method": method,
-            "params": params,
-            "face_box": [round(float(v), 1) for v in face.face.box],
-            "landmarks_path": str(landmarks_path.relative_to(out)),
-        },
+        meta=meta,
     )
 
 

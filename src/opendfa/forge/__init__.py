@@ -3,7 +3,7 @@
 Importing this package registers every built-in method.
 """
 
-from opendfa.forge import edit, reenact, selfblend, swap  # noqa: F401  (registers methods)
+from opendfa.forge import edit, reenact, selfblend, swap, synth  # noqa: F401  (registers methods)
 from opendfa.forge.core import (
     FORGERY_METHODS,
     METHOD_CATEGORIES,

@@ -1,10 +1,12 @@
 """Entire face synthesis (EFS): a face of no one, made by the shipped face VAE.
 
-Two ways to choose the latent vector, both recorded in the forgery's params:
+Two ways to choose the latent vector, both recorded in the forgery's params. Both start from
+noise eps ~ N(0, t^2 I) (t is the truncation) drawn with a recorded seed, which the generator
+maps into its sampling prior (a Gaussian fitted to its training faces' codes, m + L eps):
 
-* `sample`: z ~ N(0, t^2 I), a face drawn from the generator's prior (t is the truncation).
+* `sample`: z = m + L eps, a face drawn from the prior.
 * `encode`: the target's aligned crop is encoded to its posterior mean mu, then moved towards a
-  random direction, z = sqrt(1 - s^2) mu + s t eps, so the result keeps the target's pose,
+  random code, z = m + sqrt(1 - s^2) (mu - m) + s L eps, so the result keeps the target's pose,
   framing and colouring but is a plausible person who does not exist (s is the strength).
 
 The generator makes `image_size` crops (64 px for generator-v1) in the canonical frame of
@@ -38,6 +40,7 @@ def cached_generator(path: str = str(SHIPPED)) -> FaceVAE:
     return FaceVAE.load(path)
 
 
+@functools.lru_cache(maxsize=4)
 def _generator_name(path: str) -> tuple[str, str]:
     info = read_info(path)
     return str(info.get("name", Path(path).stem)), str(info.get("weights_sha256", ""))
@@ -52,6 +55,12 @@ def decode_to_image(generator: FaceVAE, z: torch.Tensor, output_size: int) -> np
         interpolation = cv2.INTER_AREA if shrink else cv2.INTER_CUBIC
         crop = cv2.resize(crop, (output_size, output_size), interpolation=interpolation)
     return np.clip(np.round(crop * 255.0), 0, 255).astype(np.uint8)
+
+
+def _prior_kind(generator: FaceVAE) -> str:
+    eye = torch.eye(generator.latent_dim)
+    standard = torch.equal(generator.latent_scale, eye) and not generator.latent_mean.any()
+    return "standard_normal" if standard else "fitted_gaussian"
 
 
 def _interpolation(output_size: int, crop_size: int) -> str:
@@ -90,22 +99,23 @@ def entire_face_synthesis(
 
     chosen = str(rng.choice(MODES)) if mode == "random" else mode
     z_seed = int(rng.integers(0, 2**31 - 1))
-    noise = generator.sample_latents(1, np.random.default_rng(z_seed), truncation)
+    eps = generator.sample_noise(1, np.random.default_rng(z_seed), truncation)
     params: dict = {"mode": chosen, "truncation": truncation, "z_seed": z_seed}
-    if chosen == "encode":
-        size, margin = generator.image_size, generator.config.margin
-        crop = align_face(target.rgb, target.face, size=size, margin=margin).crop
-        with torch.no_grad():
+    with torch.no_grad():
+        if chosen == "encode":
+            size, margin = generator.image_size, generator.config.margin
+            crop = align_face(target.rgb, target.face, size=size, margin=margin).crop
             mu, _ = generator.encode(images_to_tensor(crop))
-        z = float(np.sqrt(1.0 - strength**2)) * mu + strength * noise
-        params["strength"] = strength
-    else:
-        z = noise
+            z = generator.perturb(mu, eps, strength)
+            params["strength"] = strength
+        else:
+            z = generator.prior_latents(eps)
     image = decode_to_image(generator, z, output_size)
     params.update(
         output_size=output_size,
         generator=name,
         generator_sha256=sha256[:16],
+        prior=_prior_kind(generator),
         crop_size=generator.image_size,
         crop_margin=generator.config.margin,
         interpolation=_interpolation(output_size, generator.image_size),

@@ -107,6 +107,10 @@ class FaceVAE(nn.Module):
             previous = width
         layers.append(nn.Conv2d(previous, 3, 3, padding=1))
         self.decoder = nn.Sequential(*layers)
+        # The sampling prior z = latent_mean + latent_scale @ eps, eps ~ N(0, I): the standard
+        # normal until `fit_prior` replaces it by a Gaussian fitted to the data's latent codes.
+        self.register_buffer("latent_mean", torch.zeros(config.latent_dim))
+        self.register_buffer("latent_scale", torch.eye(config.latent_dim))
 
     @property
     def latent_dim(self) -> int:
@@ -141,13 +145,57 @@ class FaceVAE(nn.Module):
         """G(E(x)) through the posterior mean (deterministic)."""
         return self.decode(self.encode(x)[0])
 
+    def sample_noise(
+        self, n: int, rng: np.random.Generator, truncation: float = 1.0
+    ) -> torch.Tensor:
+        """eps ~ N(0, truncation^2 I) drawn from a numpy generator (reproducible anywhere)."""
+        eps = rng.standard_normal((n, self.latent_dim)) * truncation
+        return torch.from_numpy(eps.astype(np.float32)).to(self.latent_mean.device)
+
+    def prior_latents(self, eps: torch.Tensor) -> torch.Tensor:
+        """Map standard-normal noise to the sampling prior: latent_mean + latent_scale @ eps."""
+        return self.latent_mean + eps @ self.latent_scale.T
+
     def sample_latents(
         self, n: int, rng: np.random.Generator, truncation: float = 1.0
     ) -> torch.Tensor:
-        """z ~ N(0, truncation^2 I) drawn from a numpy generator (reproducible anywhere)."""
-        z = rng.standard_normal((n, self.latent_dim)) * truncation
-        device = next(self.parameters()).device
-        return torch.from_numpy(z.astype(np.float32)).to(device)
+        """n latents from the sampling prior; `truncation` < 1 pulls them towards its mean."""
+        return self.prior_latents(self.sample_noise(n, rng, truncation))
+
+    def perturb(self, mu: torch.Tensor, eps: torch.Tensor, strength: float) -> torch.Tensor:
+        """Move a face's code towards a random one: m + sqrt(1 - s^2) (mu - m) + s scale @ eps.
+
+        s = 0 keeps mu, s = 1 is an independent prior sample; in between the result keeps some
+        of the face (pose, colouring) and becomes someone else, at the prior's own spread.
+        """
+        keep = math.sqrt(max(0.0, 1.0 - strength**2))
+        offset = keep * (mu - self.latent_mean) + strength * eps @ self.latent_scale.T
+        return self.latent_mean + offset
+
+    @torch.no_grad()
+    def fit_prior(
+        self, codes: torch.Tensor, weights: torch.Tensor | None = None, shrinkage: float = 0.1
+    ) -> None:
+        """Fit the sampling prior to latent codes (N, D): their mean and a shrunk covariance.
+
+        Ex-post density estimation (Ghosh et al., 2020): a small VAE's aggregate posterior is
+        far from N(0, I), and sampling where the data's codes lie gives much cleaner faces.
+        `weights` (N,) weigh the codes; the covariance is shrunk towards its mean variance so
+        it stays positive definite.
+        """
+        codes = codes.double()
+        if weights is None:
+            weights = torch.ones(len(codes), dtype=torch.float64)
+        weights = weights.double() / weights.sum()
+        mean = weights @ codes
+        centred = codes - mean
+        correction = 1.0 - float((weights**2).sum())  # unbiased for weighted samples
+        covariance = (centred * weights[:, None]).T @ centred / max(correction, 1e-12)
+        average = covariance.diagonal().mean()
+        eye = torch.eye(self.latent_dim, dtype=torch.float64)
+        covariance = (1 - shrinkage) * covariance + shrinkage * average * eye
+        self.latent_mean.copy_(mean.float())
+        self.latent_scale.copy_(torch.linalg.cholesky(covariance).float())
 
     @torch.no_grad()
     def sample(self, n: int, rng: np.random.Generator, truncation: float = 1.0) -> torch.Tensor:

@@ -282,17 +282,20 @@ def augment(
 class GeneratorTrainConfig:
     """Training settings; the defaults train the shipped generator."""
 
-    epochs: int = 240
+    epochs: int = 320
     batch_size: int = 16
     lr: float = 2e-3
     lr_final: float = 1e-4  # cosine decay to this
-    kl_weight: float = 0.05  # per pixel value: loss = L1 + ... + kl_weight * KL / (3 S^2)
+    kl_weight: float = 0.25  # per pixel value: loss = L1 + ... + kl_weight * KL / (3 S^2)
     kl_warmup_epochs: int = 40
     gradient_weight: float = 0.5
     ssim_weight: float = 0.2
-    low_quality_weight: float = 0.5  # sampling weight of crops flagged quality "low"
+    low_quality_weight: float = 0.5  # how often crops flagged quality "low" are drawn
     seed: int = 0
     augmentation: Augmentation | None = field(default_factory=Augmentation)
+    prior_copies: int = 8  # augmented copies per crop whose codes fit the sampling prior
+    prior_shrinkage: float = 0.1
+    prior_low_quality_weight: float = 0.2  # weight of "low" crops' codes in that fit
     checkpoint_every: int = 20  # epochs
     threads: int | None = None  # torch CPU threads; None leaves torch's default
 
@@ -301,7 +304,7 @@ class GeneratorTrainConfig:
 class TrainResult:
     model: FaceVAE
     history: list[dict[str, float]]
-    seconds: float
+    seconds: float  # training time of all runs that led here, resumed ones included
     resumed_from: int = 0
 
     @property
@@ -345,8 +348,11 @@ def train_generator(
     if checkpoint is not None and resume and Path(checkpoint).with_suffix(".json").exists():
         start_epoch, history = load_checkpoint(checkpoint, model, optimizer, sampler)
 
-    steps_per_epoch = max(1, math.ceil(len(data) / config.batch_size))
-    started = time.perf_counter()
+    # Each epoch draws round(sum(weights)) distinct crops, low-weight ones less often (drawing
+    # with replacement instead repeats crops within a batch and trains markedly slower).
+    epoch_size = max(1, min(len(data), round(float(weights.sum()))))
+    steps_per_epoch = max(1, math.ceil(epoch_size / config.batch_size))
+    started = time.perf_counter() - (history[-1].get("seconds", 0.0) if history else 0.0)
     end_epoch = config.epochs if stop_after is None else min(stop_after, config.epochs)
     bar = tqdm(
         range(start_epoch, end_epoch),
@@ -361,7 +367,7 @@ def train_generator(
         for group in optimizer.param_groups:
             group["lr"] = lr
         beta = config.kl_weight * min(1.0, (epoch + 1) / max(1, config.kl_warmup_epochs))
-        order = torch.multinomial(weights, len(data), replacement=True, generator=sampler)
+        order = torch.multinomial(weights, epoch_size, replacement=False, generator=sampler)
         sums = dict.fromkeys(("loss", "l1", "gradient", "ssim", "kl"), 0.0)
         for step in range(steps_per_epoch):
             chosen = order[step * config.batch_size : (step + 1) * config.batch_size]
@@ -382,14 +388,38 @@ def train_generator(
             for name in ("l1", "gradient", "ssim", "kl"):
                 sums[name] += terms[name].item()
         record = {k: round(v / steps_per_epoch, 6) for k, v in sums.items()}
-        record.update(epoch=epoch + 1, beta=round(beta, 6), lr=round(lr, 7))
+        seconds = round(time.perf_counter() - started, 2)  # all runs so far
+        record.update(epoch=epoch + 1, beta=round(beta, 6), lr=round(lr, 7), seconds=seconds)
         history.append(record)
         bar.set_postfix(l1=f"{record['l1']:.4f}", kl=f"{record['kl']:.1f}")
         last = epoch + 1 == end_epoch
         if checkpoint is not None and ((epoch + 1) % config.checkpoint_every == 0 or last):
             save_checkpoint(checkpoint, model, optimizer, sampler, epoch + 1, history, config)
     model.eval()
+    if len(history) == config.epochs and config.prior_copies > 0:
+        fit_sampling_prior(model, crops, config, seed=config.seed + 2)
     return TrainResult(model, history, time.perf_counter() - started, start_epoch)
+
+
+@torch.no_grad()
+def fit_sampling_prior(
+    model: FaceVAE, crops: FaceCrops, config: GeneratorTrainConfig, seed: int = 0
+) -> None:
+    """Fit the model's sampling prior to the posterior means of the crops and augmented copies."""
+    model.eval()
+    data = images_to_tensor(crops.images)
+    masks = torch.from_numpy(crops.valid).float()[:, None]
+    generator = torch.Generator().manual_seed(seed)
+    codes = [model.encode(data)[0]]
+    for _ in range(config.prior_copies):
+        augmented, _ = augment(data, masks, config.augmentation or Augmentation(), generator)
+        codes.append(model.encode(augmented)[0])
+    low = config.prior_low_quality_weight
+    weights = torch.tensor(
+        [low if q == "low" else 1.0 for q in crops.qualities], dtype=torch.float64
+    )
+    copies = len(codes)
+    model.fit_prior(torch.cat(codes), weights.repeat(copies), shrinkage=config.prior_shrinkage)
 
 
 def _loss_terms(
