@@ -134,3 +134,27 @@ def test_detector_rejects_non_rgb_arrays(detector):
         detector.detect(np.zeros((10, 10), dtype=np.uint8))
     with pytest.raises(ValueError, match="RGB uint8"):
         detector.detect(np.zeros((10, 10, 3), dtype=np.float32))
+
+
+def test_close_up_filling_the_frame_is_found(detector, astronaut_rgb, astronaut_face):
+    """Face crops, as DF40 and FF++ frames are often cut, are found."""
+    x0, y0, x1, y1 = (round(v) for v in astronaut_face.box)
+    pad = (x1 - x0) // 3
+    close_up = np.ascontiguousarray(astronaut_rgb[y0 - pad : y1 + pad, x0 - pad : x1 + pad])
+    close_up = np.asarray(Image.fromarray(close_up).resize((400, 400), Image.BICUBIC))
+    faces = detector.detect(close_up)
+    assert len(faces) == 1 and faces[0].width > 200
+    assert_plausible_anatomy(faces[0])
+
+
+def test_tight_face_crops_are_found(detector):
+    """Tight 128 px face crops (LFW-style), which the full-range model alone mostly misses."""
+    from skimage.data import lfw_subset
+
+    faces = lfw_subset()[:20]
+    found = 0
+    for grey in faces:
+        rgb = np.repeat((grey * 255).astype(np.uint8)[:, :, None], 3, axis=2)
+        big = np.asarray(Image.fromarray(rgb).resize((128, 128), Image.BICUBIC))
+        found += len(detector.detect(big)) == 1
+    assert found >= 12

@@ -35,6 +35,8 @@ _MESH_CONTEXTS = (1.6, 2.2)
 # min_face_px / _DETECTABLE_FRACTION pixels make faces of min_face_px findable anywhere.
 _DETECTABLE_FRACTION = 0.065
 _MIN_TILE = 320
+_MAX_SHORT_RANGE_ROLL = 60.0
+_SHORT_RANGE_SCORE = 0.6
 _DETECTOR_FEED = 320  # longest side handed to the detector (its model input is 192)
 
 
@@ -43,7 +45,10 @@ class DetectorConfig:
     """Settings for `FaceDetector`; the defaults suit photos and video frames alike."""
 
     min_score: float = 0.5
-    model: str = "full_range"  # or "short_range" (faces within about 2 m of the camera)
+    # "both": the short-range model for faces that fill much of the frame (close-ups and
+    # face crops, which the full-range model misses) plus the full-range model for small
+    # and distant faces; or just one of "full_range" / "short_range".
+    model: str = "both"
     tiles: bool = True  # scan overlapping tiles too, so faces of min_face_px are found
     min_face_px: float = 40.0
     try_rotations: bool = True
@@ -60,7 +65,7 @@ class FaceDetector:
 
     def __init__(self, config: DetectorConfig | None = None) -> None:
         self.config = config or DetectorConfig()
-        if self.config.model not in ("full_range", "short_range"):
+        if self.config.model not in ("both", "full_range", "short_range"):
             raise ValueError(f"unknown detector model {self.config.model!r}")
         solutions = _mediapipe_solutions()
         with _quiet_native_stderr():
@@ -69,9 +74,15 @@ class FaceDetector:
         self._lock = threading.Lock()
 
     def _create(self, solutions) -> None:
-        self._detector = solutions.face_detection.FaceDetection(
-            model_selection=1 if self.config.model == "full_range" else 0,
-            min_detection_confidence=self.config.min_score,
+        detection = solutions.face_detection.FaceDetection
+        use_full = self.config.model in ("both", "full_range")
+        use_short = self.config.model in ("both", "short_range")
+        score = self.config.min_score
+        self._full = (
+            detection(model_selection=1, min_detection_confidence=score) if use_full else None
+        )
+        self._short = (
+            detection(model_selection=0, min_detection_confidence=score) if use_short else None
         )
         self._mesh = solutions.face_mesh.FaceMesh(
             static_image_mode=True,
@@ -106,17 +117,19 @@ class FaceDetector:
     ) -> list[tuple[tuple[float, float, float, float], float]]:
         """Detector boxes and scores only, before landmark refinement (for benchmarks)."""
         with self._lock:
-            return self._boxes(_as_rgb(rgb))
+            return [(box, score) for box, score, _ in self._boxes(_as_rgb(rgb))]
 
     def landmarks_for_box(
-        self, rgb: np.ndarray, box: tuple[float, float, float, float]
+        self, rgb: np.ndarray, box: tuple[float, float, float, float], roll: float = 0.0
     ) -> np.ndarray | None:
         """478x3 landmarks of the face in `box`, or None if the mesh does not confirm a face."""
         with self._lock:
-            return self._landmarks(_as_rgb(rgb), box)
+            return self._landmarks(_as_rgb(rgb), box, roll)
 
     def close(self) -> None:
-        self._detector.close()
+        for detector in (self._full, self._short):
+            if detector is not None:
+                detector.close()
         self._mesh.close()
 
     def __enter__(self) -> FaceDetector:
@@ -127,8 +140,8 @@ class FaceDetector:
 
     def _detect_upright(self, image: np.ndarray) -> list[Face]:
         faces: list[Face] = []
-        for box, score in self._boxes(image):
-            landmarks = self._landmarks(image, box)
+        for box, score, roll in self._boxes(image):
+            landmarks = self._landmarks(image, box, roll)
             if landmarks is None:
                 continue
             face = Face(box=box, score=score, landmarks=landmarks)
@@ -142,24 +155,36 @@ class FaceDetector:
 
     def _boxes(self, image: np.ndarray) -> list[tuple[tuple[float, float, float, float], float]]:
         height, width = image.shape[:2]
-        found = self._run_detector(image, 0, 0)
-        tile = max(_MIN_TILE, round(self.config.min_face_px / _DETECTABLE_FRACTION))
-        if self.config.tiles and tile < 0.75 * max(height, width):
-            for x0, y0, x1, y1 in _tiles(width, height, tile):
-                tile = np.ascontiguousarray(image[y0:y1, x0:x1])
-                found.extend(self._run_detector(tile, x0, y0))
+        found = []
+        if self._short is not None:
+            # Short-range keypoints on faces turned far from upright are unreliable; such
+            # faces are found by the quarter-turn retries instead.
+            close = self._run_detector(self._short, image, 0, 0)
+            found.extend(
+                d
+                for d in close
+                if abs(d[2]) <= _MAX_SHORT_RANGE_ROLL and d[1] >= _SHORT_RANGE_SCORE
+            )
+        if self._full is not None:
+            found.extend(self._run_detector(self._full, image, 0, 0))
+            tile = max(_MIN_TILE, round(self.config.min_face_px / _DETECTABLE_FRACTION))
+            if self.config.tiles and tile < 0.75 * max(height, width):
+                for x0, y0, x1, y1 in _tiles(width, height, tile):
+                    crop = np.ascontiguousarray(image[y0:y1, x0:x1])
+                    found.extend(self._run_detector(self._full, crop, x0, y0))
         return _nms(found, self.config.nms_iou)
 
     def _run_detector(
-        self, image: np.ndarray, dx: int, dy: int
-    ) -> list[tuple[tuple[float, ...], float]]:
+        self, model, image: np.ndarray, dx: int, dy: int
+    ) -> list[tuple[tuple[float, ...], float, float]]:
+        """(box, score, roll in degrees from the two eye keypoints) per detection."""
         height, width = image.shape[:2]
         # The model sees 192 px; shrinking first makes MediaPipe's own copy and resize cheap.
         shrink = _DETECTOR_FEED / max(height, width)
         if shrink < 1.0:
             size = (max(1, round(width * shrink)), max(1, round(height * shrink)))
             image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-        result = self._detector.process(image)
+        result = model.process(image)
         boxes = []
         for detection in result.detections or []:
             rel = detection.location_data.relative_bounding_box
@@ -169,25 +194,33 @@ class FaceDetector:
             y1 = min(float(height), (rel.ymin + rel.height) * height)
             if x1 - x0 < 2 or y1 - y0 < 2:
                 continue
-            boxes.append(((x0 + dx, y0 + dy, x1 + dx, y1 + dy), float(detection.score[0])))
+            right, left = detection.location_data.relative_keypoints[:2]
+            roll = float(
+                np.degrees(np.arctan2((left.y - right.y) * height, (left.x - right.x) * width))
+            )
+            boxes.append(((x0 + dx, y0 + dy, x1 + dx, y1 + dy), float(detection.score[0]), roll))
         return boxes
 
-    def _landmarks(self, image: np.ndarray, box: tuple[float, ...]) -> np.ndarray | None:
+    def _landmarks(
+        self, image: np.ndarray, box: tuple[float, ...], roll: float
+    ) -> np.ndarray | None:
         for context in _MESH_CONTEXTS:
-            points = self._landmarks_in_crop(image, box, context)
+            points = self._landmarks_in_crop(image, box, context, roll)
             if points is not None:
                 return points
         return None
 
     def _landmarks_in_crop(
-        self, image: np.ndarray, box: tuple[float, ...], context: float
+        self, image: np.ndarray, box: tuple[float, ...], context: float, roll: float
     ) -> np.ndarray | None:
+        """Mesh on a square crop around the box, turned so the eyes are level (the mesh is
+        unreliable on faces rolled far from upright), mapped back to image pixels."""
         cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
         side = context * max(box[2] - box[0], box[3] - box[1])
         scale = _MESH_INPUT / side
-        to_crop = np.array(
-            [[scale, 0, _MESH_INPUT / 2 - scale * cx], [0, scale, _MESH_INPUT / 2 - scale * cy]]
-        )
+        to_crop = cv2.getRotationMatrix2D((cx, cy), roll, scale)
+        to_crop[:, 2] += (_MESH_INPUT / 2 - cx, _MESH_INPUT / 2 - cy)
+        to_image = cv2.invertAffineTransform(to_crop)
         crop = cv2.warpAffine(
             image,
             to_crop,
@@ -204,8 +237,8 @@ class FaceDetector:
             points *= _MESH_INPUT
             # MediaPipe's coordinates put pixel i at [i, i+1) while warpAffine's matrix maps
             # pixel centres: shift by half a pixel on each side of the inverse mapping.
-            points[:, 0] = (points[:, 0] - 0.5 - to_crop[0, 2]) / scale + 0.5
-            points[:, 1] = (points[:, 1] - 0.5 - to_crop[1, 2]) / scale + 0.5
+            centred = points[:, :2] - 0.5
+            points[:, :2] = centred @ to_image[:, :2].T + to_image[:, 2] + 0.5
             points[:, 2] /= scale
             iou = box_iou(_landmark_box(points), box)
             if iou > best_iou:
@@ -277,13 +310,15 @@ def _starts(length: int, tile: int) -> list[int]:
     return sorted({round(v) for v in np.linspace(0, length - tile, count)})
 
 
-def _nms(
-    boxes: list[tuple[tuple[float, ...], float]], threshold: float
-) -> list[tuple[tuple[float, ...], float]]:
-    kept: list[tuple[tuple[float, ...], float]] = []
-    for box, score in sorted(boxes, key=lambda item: item[1], reverse=True):
-        if all(box_iou(box, other) < threshold and not _contains(other, box) for other, _ in kept):
-            kept.append((box, score))
+def _nms(boxes: list[tuple], threshold: float) -> list[tuple]:
+    """Highest-scoring first; drop boxes overlapping or mostly inside a kept one."""
+    kept: list[tuple] = []
+    for item in sorted(boxes, key=lambda entry: entry[1], reverse=True):
+        box = item[0]
+        if all(
+            box_iou(box, other[0]) < threshold and not _contains(other[0], box) for other in kept
+        ):
+            kept.append(item)
     return kept
 
 
