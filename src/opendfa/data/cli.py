@@ -50,6 +50,7 @@ def add_data_commands(commands: argparse._SubParsersAction) -> None:
     sheet.add_argument("manifest")
     sheet.add_argument("--out", required=True, help="PNG to write")
     sheet.add_argument("--per-technique", type=int, default=2, help="samples drawn per technique")
+    sheet.add_argument("--count", type=int, help="draw this many samples at random instead")
     sheet.add_argument("--method", help="only samples made by this forgery method (meta.method)")
     sheet.add_argument("--columns", type=int, default=4)
     sheet.add_argument("--seed", type=int, default=0)
@@ -152,7 +153,9 @@ def _sheet(args: argparse.Namespace) -> int:
         by_technique.setdefault(sample.technique, []).append(sample)
     rng = random.Random(args.seed)
     chosen = []
-    for technique in sorted(by_technique):
+    if args.count:
+        chosen = sorted(rng.sample(pool, min(args.count, len(pool))), key=lambda s: s.technique)
+    for technique in sorted(by_technique) if not args.count else []:
         group = by_technique[technique]
         chosen.extend(rng.sample(group, min(args.per_technique, len(group))))
     if not chosen:

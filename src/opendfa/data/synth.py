@@ -167,25 +167,29 @@ def _load_faces(root: Path, detector: FaceDetector, report: SynthReport) -> list
 
 
 def face_crop(rgb: np.ndarray, face: Face) -> tuple[np.ndarray, Face]:
-    """A square, face-centred crop (edge-padded) and the face moved into its coordinates."""
-    side = CROP_CONTEXT * max(face.width, face.height)
+    """A square, face-centred crop inside the photo and the face moved into its coordinates.
+
+    The square shrinks and shifts to stay inside the image rather than padding: mirrored or
+    smeared borders around tight face crops would be artefacts no real photo has.
+    """
+    height, width = rgb.shape[:2]
+    side = min(CROP_CONTEXT * max(face.width, face.height), width, height)
+    cx = float(np.clip((face.box[0] + face.box[2]) / 2, side / 2, width - side / 2))
+    cy = float(np.clip((face.box[1] + face.box[3]) / 2, side / 2, height - side / 2))
     scale = min(1.0, CROP_SIDE / side)
-    size = round(side * scale)
-    cx, cy = (face.box[0] + face.box[2]) / 2, (face.box[1] + face.box[3]) / 2
+    size = max(1, round(side * scale))
     matrix = np.array([[scale, 0, size / 2 - scale * cx], [0, scale, size / 2 - scale * cy]])
     crop = cv2.warpAffine(
-        rgb, matrix, (size, size), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REFLECT
+        rgb, matrix, (size, size), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REPLICATE
     )
     landmarks = face.landmarks.astype(np.float64).copy()
-    landmarks[:, :2] = landmarks[:, :2] * scale + matrix[:, 2]
+    # Points use the pixel-edge convention, the matrix OpenCV's pixel centres.
+    landmarks[:, :2] = (landmarks[:, :2] - 0.5) * scale + matrix[:, 2] + 0.5
     landmarks[:, 2] *= scale
-    x0, y0, x1, y1 = face.box
-    box = (
-        x0 * scale + matrix[0, 2],
-        y0 * scale + matrix[1, 2],
-        x1 * scale + matrix[0, 2],
-        y1 * scale + matrix[1, 2],
+    corners = (
+        (np.array(face.box, dtype=np.float64).reshape(2, 2) - 0.5) * scale + matrix[:, 2] + 0.5
     )
+    box = tuple(float(v) for v in corners.ravel())
     moved = Face(
         box=box, score=face.score, landmarks=landmarks.astype(np.float32), rotation=face.rotation
     )
