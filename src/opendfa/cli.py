@@ -59,8 +59,13 @@ def _build_parser() -> argparse.ArgumentParser:
     faces.set_defaults(handler=_cmd_faces)
 
     from opendfa.data.cli import add_data_commands
+    from opendfa.evidence.cli import add_analyze_commands
+    from opendfa.train.cli import add_train_commands
+    from opendfa.train.generator_cli import add_generator_command
 
     add_data_commands(commands)
+    add_analyze_commands(commands)
+    add_generator_command(add_train_commands(commands))
 
     demo = commands.add_parser("demo", help="run on the bundled sample photo")
     demo.add_argument("--out", default="opendfa-demo", help="output folder (default: opendfa-demo)")

@@ -158,3 +158,10 @@ def test_prepare_crops_aligns_once_and_then_reads_the_cache(tmp_path, detector, 
 
     again = prepare_crops(faces, size=32, cache_dir=tmp_path / "cache", detector=NoDetector())
     assert np.array_equal(again.images, crops.images)
+
+
+def test_train_generator_command_reports_a_missing_index(tmp_path, capsys):
+    from opendfa.cli import main
+
+    assert main(["train", "generator", "--faces", str(tmp_path), "--out", str(tmp_path / "g")]) == 2
+    assert "no faces.json index" in capsys.readouterr().err

@@ -1,0 +1,196 @@
+"""`opendfa analyze ...`: argument parsing and printing only, the work is in `pipeline`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+EXIT_OK, EXIT_INPUT = 0, 2
+
+
+def add_analyze_commands(commands: argparse._SubParsersAction) -> None:
+    analyze = commands.add_parser(
+        "analyze", help="judge images and videos: real or fake, which forgery type, where"
+    )
+    analyze.add_argument("paths", nargs="+", metavar="PATH", help="image, video or folder")
+    analyze.add_argument(
+        "--json", action="store_true", help="print one opendfa.report/1 object per input (JSONL)"
+    )
+    analyze.add_argument(
+        "--report", metavar="OUT.html", help="write an HTML report; a folder for several inputs"
+    )
+    analyze.add_argument(
+        "--model", default="opendfa-lite0", metavar="NAME|PATH", help="detector name or folder"
+    )
+    analyze.add_argument(
+        "--device", default="cpu", help="where the detector runs: cpu, cuda, cuda:1, ..."
+    )
+    analyze.add_argument(
+        "--out",
+        metavar="RESULTS.jsonl",
+        help="batch mode: one report per input in this file; a rerun skips inputs already there",
+    )
+    analyze.add_argument(
+        "--no-resume", action="store_true", help="with --out: start the file afresh"
+    )
+    analyze.add_argument(
+        "--frames", type=_positive_int, default=16, help="frames sampled uniformly from a video"
+    )
+    analyze.add_argument(
+        "--fps", type=_positive_float, default=None, help="sample videos at this rate instead"
+    )
+    analyze.add_argument(
+        "--threshold",
+        type=_probability,
+        default=0.5,
+        help="fake probability at which a face is judged fake (default 0.5)",
+    )
+    analyze.add_argument(
+        "--max-pixels", type=_positive_float, default=50.0, metavar="MP", help="image size cap"
+    )
+    analyze.set_defaults(handler=_analyze)
+
+
+def _analyze(args: argparse.Namespace) -> int:
+    from opendfa.evidence.pipeline import Analyzer, iter_inputs
+
+    inputs = list(iter_inputs(args.paths))
+    if not inputs:
+        _error("no image or video files found", args.paths[0] if len(args.paths) == 1 else None)
+        return EXIT_INPUT
+    html_targets = _html_targets(args.report, inputs)
+    try:
+        analyzer = Analyzer(
+            args.model,
+            threshold=args.threshold,
+            max_pixels=int(args.max_pixels * 1e6),
+            device=args.device,
+        )
+    except Exception as err:  # whatever the loader raises, the user gets one line
+        _error(f"cannot load the detector: {_short(err)}", args.model)
+        return EXIT_INPUT
+    failures = 0
+
+    def emit(path: Path, report) -> None:
+        nonlocal failures
+        if report is None:
+            return
+        if report.verdict == "error":
+            failures += 1
+            _error(report.error, str(path))
+        _print(report, args.json)
+        if html_targets and report.verdict != "error":
+            from opendfa.evidence.html import write_html
+
+            try:
+                write_html(report, html_targets[path])
+            except OSError as err:
+                failures += 1
+                _error(f"cannot write report: {err.strerror or err}", str(html_targets[path]))
+
+    with analyzer:
+        if args.out:
+            summary = analyzer.analyze_paths(
+                inputs,
+                args.out,
+                resume=not args.no_resume,
+                num_frames=args.frames,
+                fps=args.fps,
+                on_report=emit,
+            )
+            print(
+                f"{summary.analyzed} analysed, {summary.skipped} already in {args.out}, "
+                f"{summary.errors} error(s)",
+                file=sys.stderr if args.json else sys.stdout,
+                flush=True,
+            )
+        else:
+            for path in inputs:
+                emit(path, _analyze_one(analyzer, path, args))
+    if failures and len(inputs) > 1:
+        _error(f"{failures} of {len(inputs)} inputs failed")
+    return EXIT_INPUT if failures else EXIT_OK
+
+
+def _analyze_one(analyzer, path: Path, args: argparse.Namespace):
+    from opendfa.media import MediaError
+
+    try:
+        return analyzer.analyze(path, num_frames=args.frames, fps=args.fps)
+    except MediaError as err:
+        return analyzer.error_report(path, err.reason)
+
+
+def _print(report, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(report.to_json(), ensure_ascii=False), flush=True)
+        return
+    if report.verdict == "error":
+        return  # already said on stderr
+    path = _printable(report.input.path)
+    if report.verdict == "no_face":
+        print(f"{path}: no face found", flush=True)
+        return
+    label = report.forgery_type.label.replace("_", " ") if report.forgery_type else ""
+    kind = "track" if report.input.kind == "video" else "face"
+    count = len(report.faces)
+    print(
+        f"{path}: {report.verdict.upper()} {report.fake_probability:.2f}"
+        + (f" ({label})" if report.verdict == "fake" else "")
+        + f", {count} {kind}{'s' if count != 1 else ''}",
+        flush=True,
+    )
+    print(f"  {report.explanation}", flush=True)
+
+
+def _html_targets(report: str | None, inputs: list[Path]) -> dict[Path, Path]:
+    if not report:
+        return {}
+    target = Path(report)
+    if len(inputs) == 1 and target.suffix:
+        return {inputs[0]: target}
+    names: dict[Path, Path] = {}
+    for number, path in enumerate(inputs):
+        name = f"{path.stem}.html"
+        if any(p.name == name for p in names.values()):
+            name = f"{path.stem}-{number}.html"
+        names[path] = target / name
+    return names
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+    return value
+
+
+def _probability(text: str) -> float:
+    value = float(text)
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text}")
+    return value
+
+
+def _printable(text: str) -> str:
+    """File names may hold newlines or control characters: escape them for one-line output."""
+    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in str(text))
+
+
+def _short(err: BaseException) -> str:
+    return " ".join(str(err).split())[:200] or type(err).__name__
+
+
+def _error(message: str | None, path: str | None = None) -> None:
+    text = " ".join(str(message or "unknown error").split())
+    shown = f" ({_printable(path)})" if path else ""
+    print(f"opendfa: error: {text}{shown}", file=sys.stderr, flush=True)

@@ -1,0 +1,526 @@
+"""The analysis pipeline: media -> faces -> detector -> measured evidence -> `Report`.
+
+For each face: the aligned crop the detector was trained on (its `input_size` and
+`crop_margin`), the detector's calibrated probability, category probabilities, mask and region
+scores, the cues measured on the crop under that mask, and the mask mapped back onto the image
+with the inverse of the alignment. An image is as fake as its most suspicious face. A video is
+as fake as its most suspicious face track, a track's score being the mean of its `top_k`
+highest frame scores (one bad frame does not condemn a track, a sustained run does).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import json
+import os
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from opendfa.evidence.cues import measure_cues
+from opendfa.evidence.report import (
+    DEFAULT_THRESHOLD,
+    FaceEvidence,
+    ForgeryType,
+    FrameScore,
+    InputInfo,
+    MaskImage,
+    ModelInfo,
+    RegionEvidence,
+    Report,
+    TrackScore,
+    explain,
+)
+from opendfa.faces import REGION_NAMES, AlignedFace, Face, FaceDetector, align_face, region_masks
+from opendfa.faces.tracks import track_faces
+from opendfa.media import (
+    DEFAULT_MAX_PIXELS,
+    MediaError,
+    iter_video_frames,
+    load_image,
+    media_kind,
+    probe_video,
+)
+from opendfa.taxonomy import CATEGORIES
+
+Source = str | Path | bytes
+Predict = Callable[[Any, np.ndarray], list[Any]]
+SMALL_FACE_PX = 64
+_PREVIEW_FRAMES = 4
+
+
+@dataclass
+class _Judged:
+    """A face with its aligned crop and the detector's outputs (mask kept as float16)."""
+
+    face: Face
+    aligned: AlignedFace
+    probability: float
+    categories: dict[str, float]
+    region_scores: dict[str, float]
+    mask: np.ndarray
+
+
+@dataclass
+class BatchSummary:
+    """What `analyze_paths` did: counts per outcome and per verdict."""
+
+    out_path: Path
+    total: int = 0
+    analyzed: int = 0
+    skipped: int = 0
+    errors: int = 0
+    verdicts: Counter = field(default_factory=Counter)
+
+
+class Analyzer:
+    """Runs the whole analysis; create once and reuse (models load in the constructor).
+
+    `detector` is a `LoadedDetector`, or a name or folder for `load_detector` (default: the
+    bundled `opendfa-lite0`), loaded onto `device`. `face_detector` is shared if given, else
+    one is made and closed by `close()`. `predict` replaces
+    `opendfa.models.detector.predict_crops` (same contract).
+    """
+
+    def __init__(
+        self,
+        detector: Any = None,
+        face_detector: FaceDetector | None = None,
+        *,
+        threshold: float = DEFAULT_THRESHOLD,
+        predict: Predict | None = None,
+        max_pixels: int = DEFAULT_MAX_PIXELS,
+        top_k: int = 3,
+        max_video_frames: int = 300,
+        batch_size: int = 16,
+        device: str = "cpu",
+    ) -> None:
+        if not 0.0 < threshold < 1.0:
+            raise ValueError(f"threshold must be between 0 and 1, got {threshold}")
+        if top_k < 1 or max_video_frames < 1 or batch_size < 1:
+            raise ValueError("top_k, max_video_frames and batch_size must be at least 1")
+        if detector is None or isinstance(detector, str | Path):
+            from opendfa.models.detector import load_detector
+
+            detector = load_detector(str(detector or "opendfa-lite0"), device=device)
+        if predict is None:
+            from opendfa.models.detector import predict_crops as predict
+        self.detector = detector
+        self.predict = predict
+        self.threshold = float(threshold)
+        self.max_pixels = max_pixels
+        self.top_k = top_k
+        self.max_video_frames = max_video_frames
+        self.batch_size = batch_size
+        self._owns_faces = face_detector is None
+        self.face_detector = face_detector or FaceDetector()
+
+    def close(self) -> None:
+        if self._owns_faces:
+            self.face_detector.close()
+
+    def __enter__(self) -> Analyzer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def model_info(self) -> ModelInfo:
+        return ModelInfo(
+            detector=str(self.detector.name),
+            weights_sha256=getattr(self.detector, "weights_sha256", None),
+            threshold=self.threshold,
+        )
+
+    # Single inputs.
+
+    def analyze(self, source: Source, *, num_frames: int | None = 16, fps: float | None = None):
+        """An image or a video, told apart by the file suffix (bytes are read as an image)."""
+        if isinstance(source, str | Path) and media_kind(str(source)) == "video":
+            return self.analyze_video(source, num_frames=num_frames, fps=fps)
+        return self.analyze_image(source)
+
+    def analyze_image(self, source: Source) -> Report:
+        """Analyse one image; raises `MediaError` if it cannot be loaded."""
+        timings: dict[str, float] = {}
+        start = time.perf_counter()
+        image = load_image(source, max_pixels=self.max_pixels)
+        timings["load"] = _ms(start)
+        mark = time.perf_counter()
+        faces = self.face_detector.detect(image.rgb)
+        timings["faces"] = _ms(mark)
+        judged = self._judge(image.rgb, faces, timings)
+        mark = time.perf_counter()
+        evidence = [self._evidence(j, (image.width, image.height)) for j in judged]
+        timings["cues"] = _ms(mark)
+        warnings = list(image.warnings) + _face_warnings(faces)
+        info = InputInfo(image.source, image.sha256, "image", image.width, image.height, 1)
+        report = self._finish(info, evidence, warnings)
+        timings["total"] = _ms(start)
+        report.timings_ms = timings
+        report.preview = image.rgb
+        return report
+
+    def analyze_video(
+        self, source: str | Path | bytes, *, num_frames: int | None = 16, fps: float | None = None
+    ) -> Report:
+        """Analyse sampled frames of a video (`fps` wins over `num_frames` if given)."""
+        timings = {"faces": 0.0, "align": 0.0, "detector": 0.0}
+        start = time.perf_counter()
+        info = probe_video(source)
+        sha256 = _sha256(source)
+        frames: list[tuple[int, float, list[_Judged]]] = []
+        previews: list[tuple[float, int, np.ndarray]] = []  # a min-heap of the best frames
+        warnings: list[str] = []
+        sampled = iter_video_frames(
+            source, num_frames=num_frames, target_fps=fps, max_pixels=self.max_pixels
+        )
+        for frame in sampled:
+            if len(frames) >= self.max_video_frames:
+                sampled.close()  # releases the decoder now, not when collected
+                warnings.append(f"stopped after {self.max_video_frames} sampled frames")
+                break
+            mark = time.perf_counter()
+            faces = self.face_detector.detect(frame.rgb)
+            timings["faces"] += _ms(mark)
+            judged = self._judge(frame.rgb, faces, timings)
+            frames.append((frame.index, frame.timestamp_s, judged))
+            best = max((j.probability for j in judged), default=-1.0)
+            heapq.heappush(previews, (best, -frame.index, frame.rgb))
+            if len(previews) > _PREVIEW_FRAMES:
+                heapq.heappop(previews)
+        mark = time.perf_counter()
+        tracks = track_faces([(index, ts, [j.face for j in js]) for index, ts, js in frames])
+        by_face = {id(j.face): j for _, _, js in frames for j in js}
+        scores: list[TrackScore] = []
+        evidence: list[FaceEvidence] = []
+        for track in tracks:
+            items = [by_face[id(item.face)] for item in track.items]
+            summary, face = self._track_evidence(track, items, (info.width, info.height))
+            scores.append(summary)
+            evidence.append(face)
+        timings["cues"] = _ms(mark)
+        timeline = [
+            FrameScore(
+                index=index,
+                timestamp_s=ts,
+                fake_probability=max((j.probability for j in js), default=None),
+                faces=len(js),
+            )
+            for index, ts, js in frames
+        ]
+        label = str(Path(source)) if isinstance(source, str | Path) else "<bytes>"
+        size = (info.width, info.height)
+        report_input = InputInfo(label, sha256, "video", *size, len(frames), fps=info.fps)
+        report = self._finish(report_input, evidence, warnings, timeline=timeline, tracks=scores)
+        timings["total"] = _ms(start)
+        timings["per_frame"] = timings["total"] / max(len(frames), 1)
+        report.timings_ms = timings
+        self._attach_preview(report, previews, source, num_frames, fps)
+        return report
+
+    # Many inputs.
+
+    def analyze_paths(
+        self,
+        paths: Iterable[str | Path],
+        out_jsonl: str | Path,
+        *,
+        resume: bool = True,
+        num_frames: int | None = 16,
+        fps: float | None = None,
+        on_report: Callable[[Path, Report | None], None] | None = None,
+    ) -> BatchSummary:
+        """Analyse files and folders into a JSONL file, one report per input, in order.
+
+        A file that fails gets a report with verdict "error" and the reason. Every line is
+        flushed and synced as soon as it is written, so a crash loses at most the input in
+        progress. With `resume`, inputs whose path and SHA-256 already have a complete report
+        in the file are skipped (`on_report` gets None for them); half-written lines, error
+        reports (they are retried) and duplicates are dropped from the file first.
+        """
+        out = Path(out_jsonl)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        done = _repair_jsonl(out) if resume else set()
+        if not resume:
+            out.write_text("")
+        summary = BatchSummary(out_path=out)
+        with out.open("a", encoding="utf-8") as handle:
+            for path in iter_inputs(paths):
+                summary.total += 1
+                sha256 = _sha256_or_none(path)
+                if sha256 is not None and (str(path), sha256) in done:
+                    summary.skipped += 1
+                    if on_report is not None:
+                        on_report(path, None)
+                    continue
+                report = self._report_or_error(path, sha256, num_frames, fps)
+                handle.write(report.to_json_line() + "\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+                done.add((str(path), report.input.sha256 or ""))
+                summary.analyzed += 1
+                summary.errors += report.verdict == "error"
+                summary.verdicts[report.verdict] += 1
+                if on_report is not None:
+                    on_report(path, report)
+                report.preview = None
+        return summary
+
+    def error_report(self, path: str | Path, message: str, sha256: str | None = None) -> Report:
+        """The report of an input that could not be analysed."""
+        kind = "video" if media_kind(str(path)) == "video" else "image"
+        report = Report(
+            input=InputInfo(str(path), sha256, kind),
+            model=self.model_info,
+            verdict="error",
+            error=" ".join(str(message).split()) or "unknown error",
+        )
+        report.explanation = explain(report)
+        return report
+
+    def _report_or_error(
+        self, path: Path, sha256: str | None, num_frames: int | None, fps: float | None
+    ) -> Report:
+        try:
+            report = self.analyze(path, num_frames=num_frames, fps=fps)
+        except MediaError as err:
+            return self.error_report(path, err.reason, sha256)
+        except Exception as err:  # one bad input must not end a batch of thousands
+            return self.error_report(path, f"internal error: {type(err).__name__}: {err}", sha256)
+        return report
+
+    # Steps.
+
+    def _judge(self, rgb: np.ndarray, faces: list[Face], timings: dict) -> list[_Judged]:
+        if not faces:
+            return []
+        config = self.detector.config
+        mark = time.perf_counter()
+        aligned = [
+            align_face(rgb, face, size=int(config.input_size), margin=float(config.crop_margin))
+            for face in faces
+        ]
+        timings["align"] = timings.get("align", 0.0) + _ms(mark)
+        mark = time.perf_counter()
+        predictions = []
+        for first in range(0, len(aligned), self.batch_size):
+            crops = np.stack([a.crop for a in aligned[first : first + self.batch_size]])
+            predictions.extend(self.predict(self.detector, crops))
+        timings["detector"] = timings.get("detector", 0.0) + _ms(mark)
+        return [
+            _Judged(
+                face=face,
+                aligned=crop,
+                probability=float(np.clip(p.fake_probability, 0.0, 1.0)),
+                categories={k: float(v) for k, v in p.category_probabilities.items()},
+                region_scores={k: float(v) for k, v in p.region_scores.items()},
+                mask=np.clip(np.asarray(p.mask, dtype=np.float32), 0, 1).astype(np.float16),
+            )
+            for face, crop, p in zip(faces, aligned, predictions, strict=True)
+        ]
+
+    def _evidence(self, judged: _Judged, image_size: tuple[int, int]) -> FaceEvidence:
+        """Cues on the crop, the mask mapped back onto the image, the region table."""
+        crop = judged.aligned.crop
+        mask = judged.mask.astype(np.float32)
+        size = crop.shape[1], crop.shape[0]
+        regions = region_masks(judged.aligned.landmarks, size)
+        cues = measure_cues(crop, mask, regions)
+        table = [
+            RegionEvidence(name, judged.region_scores.get(name, 0.0), cues.regions.get(name, {}))
+            for name in REGION_NAMES
+        ]
+        table.sort(key=lambda region: region.score, reverse=True)
+        is_fake = judged.probability >= self.threshold
+        return FaceEvidence(
+            box=judged.face.box,
+            detection_score=judged.face.score,
+            fake_probability=judged.probability,
+            forgery_type=ForgeryType.decide(judged.categories, is_fake),
+            regions=table,
+            mask=_mask_in_image(judged.aligned, mask, image_size),
+            cues=cues.face,
+            rotation=judged.face.rotation,
+        )
+
+    def _track_evidence(
+        self, track, items: list[_Judged], image_size: tuple[int, int]
+    ) -> tuple[TrackScore, FaceEvidence]:
+        scores = [j.probability for j in items]
+        top = sorted(range(len(items)), key=lambda i: scores[i], reverse=True)[: self.top_k]
+        aggregate = float(np.mean([scores[i] for i in top]))
+        categories = {
+            name: float(np.mean([items[i].categories.get(name, 0.0) for i in top]))
+            for name in CATEGORIES
+        }
+        best = top[0]
+        face = self._evidence(items[best], image_size)
+        face.fake_probability = aggregate
+        face.forgery_type = ForgeryType.decide(categories, aggregate >= self.threshold)
+        face.track_id = track.track_id
+        face.frame_index = track.items[best].frame_index
+        summary = TrackScore(
+            track_id=track.track_id,
+            frames=track.frame_indices,
+            scores=scores,
+            fake_probability=aggregate,
+            box=track.mean_box(),
+        )
+        return summary, face
+
+    def _finish(
+        self,
+        info: InputInfo,
+        faces: list[FaceEvidence],
+        warnings: list[str],
+        *,
+        timeline: list[FrameScore] | None = None,
+        tracks: list[TrackScore] | None = None,
+    ) -> Report:
+        report = Report(
+            input=info,
+            model=self.model_info,
+            verdict="no_face",
+            faces=faces,
+            warnings=warnings,
+            timeline=timeline,
+            tracks=tracks,
+        )
+        if faces:
+            decisive = max(faces, key=lambda face: face.fake_probability)
+            report.fake_probability = decisive.fake_probability
+            report.verdict = "fake" if decisive.fake_probability >= self.threshold else "real"
+            report.forgery_type = decisive.forgery_type
+        report.explanation = explain(report)
+        return report
+
+    def _attach_preview(
+        self,
+        report: Report,
+        previews: list[tuple[float, int, np.ndarray]],
+        source: str | Path | bytes,
+        num_frames: int | None,
+        fps: float | None,
+    ) -> None:
+        """The decisive face's frame (re-read in the rare case it was not kept), for HTML."""
+        if report.faces:
+            wanted = max(report.faces, key=lambda f: f.fake_probability).frame_index
+        elif previews:
+            wanted = -max(previews)[1]
+        else:
+            return
+        kept = {-index: rgb for _, index, rgb in previews}
+        if wanted not in kept:
+            frames = iter_video_frames(
+                source, num_frames=num_frames, target_fps=fps, max_pixels=self.max_pixels
+            )
+            kept = {f.index: f.rgb for f in frames if f.index == wanted}
+        report.preview = kept.get(wanted)
+        report.preview_frame = wanted
+
+
+def iter_inputs(paths: Iterable[str | Path]) -> Iterator[Path]:
+    """Files as given; folders expanded (recursively, sorted) to their image and video files."""
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            yield from sorted(
+                p for p in path.rglob("*") if p.is_file() and media_kind(p.name) != "unknown"
+            )
+        else:
+            yield path
+
+
+def _mask_in_image(
+    aligned: AlignedFace, mask: np.ndarray, image_size: tuple[int, int]
+) -> MaskImage | None:
+    """The crop mask warped back onto the window of the image the crop covers."""
+    width, height = image_size
+    side = aligned.alignment.size
+    corners = aligned.alignment.to_image(np.array([[0, 0], [side, 0], [0, side], [side, side]]))
+    x0 = int(np.clip(np.floor(corners[:, 0].min()), 0, width))
+    y0 = int(np.clip(np.floor(corners[:, 1].min()), 0, height))
+    x1 = int(np.clip(np.ceil(corners[:, 0].max()), 0, width))
+    y1 = int(np.clip(np.ceil(corners[:, 1].max()), 0, height))
+    if x1 <= x0 or y1 <= y0:
+        return None
+    matrix = aligned.alignment.matrix.copy()
+    matrix[:, 2] += matrix[:, :2] @ np.array([x0, y0], dtype=np.float64)
+    window = cv2.warpAffine(
+        mask.astype(np.float32),
+        matrix,
+        (x1 - x0, y1 - y0),
+        flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=0,
+    )
+    return MaskImage.from_array(window, (x0, y0, x1, y1))
+
+
+def _face_warnings(faces: list[Face]) -> list[str]:
+    notes = []
+    for number, face in enumerate(faces, start=1):
+        if face.width < SMALL_FACE_PX:
+            notes.append(
+                f"face {number} is only {face.width:.0f} px wide: its scores are less reliable"
+            )
+        if face.rotation:
+            notes.append(f"face {number} was found with the image turned by {face.rotation}°")
+    return notes
+
+
+def _repair_jsonl(out: Path) -> set[tuple[str, str]]:
+    """Keep the complete, non-error, first-of-their-input reports; return their keys."""
+    if not out.exists():
+        return set()
+    done: set[tuple[str, str]] = set()
+    kept: list[str] = []
+    changed = False
+    with out.open("rb") as handle:
+        for raw in handle:
+            try:
+                record = json.loads(raw.decode("utf-8"))
+                key = (str(record["input"]["path"]), str(record["input"]["sha256"]))
+                complete = raw.endswith(b"\n") and record["verdict"] != "error"
+            except (ValueError, KeyError, TypeError):
+                complete, key = False, ("", "")
+            if not complete or key in done:
+                changed = True
+                continue
+            done.add(key)
+            kept.append(raw.decode("utf-8"))
+    if changed:
+        temporary = out.with_name(out.name + ".tmp")
+        temporary.write_text("".join(kept), encoding="utf-8")
+        os.replace(temporary, out)
+    return done
+
+
+def _sha256(source: str | Path | bytes) -> str:
+    if not isinstance(source, str | Path):
+        return hashlib.sha256(bytes(source)).hexdigest()
+    digest = hashlib.sha256()
+    with Path(source).open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _sha256_or_none(path: Path) -> str | None:
+    try:
+        return _sha256(path) if path.is_file() else None
+    except (OSError, ValueError):
+        return None
+
+
+def _ms(since: float) -> float:
+    return (time.perf_counter() - since) * 1e3

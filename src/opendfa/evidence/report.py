@@ -1,0 +1,471 @@
+"""The analysis report (`opendfa.report/1`): records, JSON, schema check and the summary text.
+
+`Report.to_json()` writes exactly the document DESIGN.md describes; `Report.from_json()` reads
+it back; `validate_report()` checks a document against `report.schema.json` beside this file.
+The `explanation` is made by `explain()` from the numbers in the report and nothing else.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from opendfa.evidence.cues import CUES, cue_strength
+from opendfa.taxonomy import CATEGORIES, FAKE_CATEGORIES, REAL
+
+SCHEMA = "opendfa.report/1"
+SCHEMA_PATH = Path(__file__).with_name("report.schema.json")
+VERDICTS = ("fake", "real", "no_face", "error")
+DEFAULT_THRESHOLD = 0.5
+
+
+@dataclass
+class ForgeryType:
+    """Category probabilities and the label they support.
+
+    The label agrees with the verdict: the most likely fake category for a face judged fake,
+    `real` for one judged real (the category head alone does not decide real or fake).
+    """
+
+    label: str
+    probabilities: dict[str, float]
+
+    @classmethod
+    def decide(cls, probabilities: dict[str, float], is_fake: bool) -> ForgeryType:
+        probs = {name: float(probabilities.get(name, 0.0)) for name in CATEGORIES}
+        label = max(FAKE_CATEGORIES, key=lambda name: probs[name]) if is_fake else REAL
+        return cls(label=label, probabilities=probs)
+
+    def to_json(self) -> dict:
+        return {
+            "label": self.label,
+            "probabilities": {k: _round(v, 4) for k, v in self.probabilities.items()},
+        }
+
+    @classmethod
+    def from_json(cls, data: dict) -> ForgeryType:
+        return cls(label=data["label"], probabilities=dict(data["probabilities"]))
+
+
+@dataclass
+class RegionEvidence:
+    """One face region: the detector's score for it and the cues measured there."""
+
+    name: str
+    score: float
+    cues: dict[str, float] = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        return {
+            "name": self.name,
+            "score": _round(self.score, 4),
+            "cues": {k: _round(v, 3) for k, v in self.cues.items()},
+        }
+
+
+@dataclass
+class MaskImage:
+    """A manipulation mask as an 8-bit grey PNG covering `box` (x0, y0, x1, y1) of the image."""
+
+    data: str
+    box: tuple[int, int, int, int]
+
+    @classmethod
+    def from_array(cls, values: np.ndarray, box: tuple[int, int, int, int]) -> MaskImage:
+        grey = np.clip(np.asarray(values, dtype=np.float32) * 255.0 + 0.5, 0, 255)
+        ok, png = cv2.imencode(".png", grey.astype(np.uint8))
+        if not ok:  # pragma: no cover - OpenCV encodes any non-empty uint8 array
+            raise ValueError("cannot encode mask as PNG")
+        return cls(data=base64.b64encode(png.tobytes()).decode("ascii"), box=box)
+
+    def to_array(self) -> np.ndarray:
+        """The mask as float32 in [0, 1], shaped (y1 - y0, x1 - x0)."""
+        raw = np.frombuffer(base64.b64decode(self.data), dtype=np.uint8)
+        grey = cv2.imdecode(raw, cv2.IMREAD_GRAYSCALE)
+        if grey is None:
+            raise ValueError("mask data is not a PNG")
+        return grey.astype(np.float32) / 255.0
+
+    def to_json(self) -> dict:
+        return {"format": "png-base64", "data": self.data, "box": list(self.box)}
+
+
+@dataclass
+class FaceEvidence:
+    """Everything the analysis found about one face (for a video: one track's best frame)."""
+
+    box: tuple[float, float, float, float]
+    detection_score: float
+    fake_probability: float
+    forgery_type: ForgeryType
+    regions: list[RegionEvidence] = field(default_factory=list)
+    mask: MaskImage | None = None
+    cues: dict[str, float] = field(default_factory=dict)  # cues of the whole mask
+    rotation: int = 0
+    track_id: int | None = None
+    frame_index: int | None = None
+
+    def to_json(self) -> dict:
+        record: dict[str, Any] = {
+            "box": [round(float(v), 1) for v in self.box],
+            "detection_score": _round(self.detection_score, 4),
+            "fake_probability": _round(self.fake_probability, 4),
+            "forgery_type": self.forgery_type.to_json(),
+            "regions": [region.to_json() for region in self.regions],
+            "mask": self.mask.to_json() if self.mask is not None else None,
+            "cues": {k: _round(v, 3) for k, v in self.cues.items()},
+            "rotation": self.rotation,
+        }
+        if self.track_id is not None:
+            record["track_id"] = self.track_id
+        if self.frame_index is not None:
+            record["frame_index"] = self.frame_index
+        return record
+
+    @classmethod
+    def from_json(cls, data: dict) -> FaceEvidence:
+        mask = data.get("mask")
+        return cls(
+            box=tuple(data["box"]),  # type: ignore[arg-type]
+            detection_score=data["detection_score"],
+            fake_probability=data["fake_probability"],
+            forgery_type=ForgeryType.from_json(data["forgery_type"]),
+            regions=[
+                RegionEvidence(r["name"], r["score"], dict(r["cues"])) for r in data["regions"]
+            ],
+            mask=MaskImage(mask["data"], tuple(mask["box"])) if mask else None,  # type: ignore[arg-type]
+            cues=dict(data.get("cues", {})),
+            rotation=data.get("rotation", 0),
+            track_id=data.get("track_id"),
+            frame_index=data.get("frame_index"),
+        )
+
+    def top_regions(self, limit: int = 3, minimum: float = 0.5) -> list[RegionEvidence]:
+        """The highest-scoring regions at or above `minimum` (at most `limit`)."""
+        ranked = sorted(self.regions, key=lambda r: r.score, reverse=True)
+        return [r for r in ranked if r.score >= minimum][:limit]
+
+
+@dataclass
+class FrameScore:
+    """One sampled video frame: the highest face score in it (None without faces)."""
+
+    index: int
+    timestamp_s: float
+    fake_probability: float | None
+    faces: int
+
+    def to_json(self) -> dict:
+        return {
+            "index": self.index,
+            "timestamp_s": round(self.timestamp_s, 4),
+            "fake_probability": _round(self.fake_probability, 4),
+            "faces": self.faces,
+        }
+
+
+@dataclass
+class TrackScore:
+    """One face track: its frames, their scores and the aggregate that judges it."""
+
+    track_id: int
+    frames: list[int]
+    scores: list[float]
+    fake_probability: float
+    box: tuple[float, float, float, float]  # mean box over the track
+
+    def to_json(self) -> dict:
+        return {
+            "track_id": self.track_id,
+            "frames": list(self.frames),
+            "scores": [_round(s, 4) for s in self.scores],
+            "fake_probability": _round(self.fake_probability, 4),
+            "box": [round(float(v), 1) for v in self.box],
+        }
+
+
+@dataclass
+class InputInfo:
+    path: str
+    sha256: str | None = None
+    kind: str = "image"  # image | video
+    width: int | None = None
+    height: int | None = None
+    frames_analyzed: int = 0
+    fps: float | None = None  # videos only
+
+    def to_json(self) -> dict:
+        record: dict[str, Any] = {
+            "path": self.path,
+            "sha256": self.sha256,
+            "kind": self.kind,
+            "width": self.width,
+            "height": self.height,
+            "frames_analyzed": self.frames_analyzed,
+        }
+        if self.fps is not None:
+            record["fps"] = round(self.fps, 3)
+        return record
+
+
+@dataclass
+class ModelInfo:
+    detector: str
+    weights_sha256: str | None
+    threshold: float = DEFAULT_THRESHOLD
+
+    def to_json(self) -> dict:
+        return {
+            "detector": self.detector,
+            "weights_sha256": self.weights_sha256,
+            "threshold": self.threshold,
+        }
+
+
+@dataclass
+class Report:
+    """One analysed input. `preview` (the image, or the decisive video frame) is not written
+    to JSON; the HTML report draws on it."""
+
+    input: InputInfo
+    model: ModelInfo
+    verdict: str
+    fake_probability: float | None = None
+    forgery_type: ForgeryType | None = None
+    faces: list[FaceEvidence] = field(default_factory=list)
+    explanation: str = ""
+    warnings: list[str] = field(default_factory=list)
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    timeline: list[FrameScore] | None = None
+    tracks: list[TrackScore] | None = None
+    error: str | None = None
+    preview: np.ndarray | None = field(default=None, repr=False, compare=False)
+    preview_frame: int | None = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.verdict not in VERDICTS:
+            raise ValueError(f"unknown verdict {self.verdict!r}; expected one of {VERDICTS}")
+
+    def to_json(self) -> dict:
+        record: dict[str, Any] = {
+            "schema": SCHEMA,
+            "input": self.input.to_json(),
+            "model": self.model.to_json(),
+            "verdict": self.verdict,
+            "fake_probability": _round(self.fake_probability, 4),
+            "forgery_type": self.forgery_type.to_json() if self.forgery_type else None,
+            "faces": [face.to_json() for face in self.faces],
+            "explanation": self.explanation,
+            "warnings": list(self.warnings),
+            "timings_ms": {k: round(float(v), 2) for k, v in self.timings_ms.items()},
+        }
+        if self.timeline is not None:
+            record["timeline"] = [frame.to_json() for frame in self.timeline]
+        if self.tracks is not None:
+            record["tracks"] = [track.to_json() for track in self.tracks]
+        if self.error is not None:
+            record["error"] = self.error
+        return record
+
+    def to_json_line(self) -> str:
+        return json.dumps(self.to_json(), ensure_ascii=False, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, data: dict) -> Report:
+        info, model = data["input"], data["model"]
+        timeline = data.get("timeline")
+        tracks = data.get("tracks")
+        return cls(
+            input=InputInfo(
+                path=info["path"],
+                sha256=info.get("sha256"),
+                kind=info.get("kind", "image"),
+                width=info.get("width"),
+                height=info.get("height"),
+                frames_analyzed=info.get("frames_analyzed", 0),
+                fps=info.get("fps"),
+            ),
+            model=ModelInfo(
+                model["detector"],
+                model.get("weights_sha256"),
+                model.get("threshold", DEFAULT_THRESHOLD),
+            ),
+            verdict=data["verdict"],
+            fake_probability=data.get("fake_probability"),
+            forgery_type=ForgeryType.from_json(data["forgery_type"])
+            if data.get("forgery_type")
+            else None,
+            faces=[FaceEvidence.from_json(face) for face in data.get("faces", [])],
+            explanation=data.get("explanation", ""),
+            warnings=list(data.get("warnings", [])),
+            timings_ms=dict(data.get("timings_ms", {})),
+            timeline=[FrameScore(**frame) for frame in timeline] if timeline is not None else None,
+            tracks=[
+                TrackScore(
+                    t["track_id"], t["frames"], t["scores"], t["fake_probability"], tuple(t["box"])
+                )
+                for t in tracks
+            ]
+            if tracks is not None
+            else None,
+            error=data.get("error"),
+        )
+
+
+class ReportError(ValueError):
+    """A document that is not a valid `opendfa.report/1` report; one line."""
+
+
+def validate_report(data: dict) -> None:
+    """Raise `ReportError` unless `data` matches the schema and its own counts agree."""
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(_schema())
+    error = jsonschema.exceptions.best_match(validator.iter_errors(data))
+    if error is not None:
+        where = "/".join(str(part) for part in error.absolute_path) or "the top level"
+        raise ReportError(f"report does not match {SCHEMA} at {where}: {error.message[:200]}")
+    if data["verdict"] == "no_face" and data["faces"]:
+        raise ReportError("a no_face report lists faces")
+    if data["verdict"] in ("fake", "real") and not data["faces"]:
+        raise ReportError(f"a {data['verdict']} report lists no faces")
+    timeline = data.get("timeline")
+    if timeline is not None and len(timeline) != data["input"]["frames_analyzed"]:
+        raise ReportError(
+            f"timeline has {len(timeline)} frames, input says "
+            f"{data['input']['frames_analyzed']} were analysed"
+        )
+
+
+@cache
+def _schema() -> dict:
+    return json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+
+
+def report_schema() -> dict:
+    """The JSON Schema (draft 2020-12) of `opendfa.report/1`."""
+    return json.loads(json.dumps(_schema()))
+
+
+# The explanation: plain words made from the report's own numbers.
+
+
+def region_label(name: str) -> str:
+    return name.replace("_", " ")
+
+
+def category_label(name: str) -> str:
+    return name.replace("_", " ")
+
+
+def explain(report: Report) -> str:
+    """A short plain-language summary of the report that names only what the report holds.
+
+    It states the verdict and probability, the most likely forgery type, and for the face
+    that decides, up to three regions scoring 0.5 or more, each with its most unusual measured
+    cue (when one is at least half-way to its `notable` value).
+    """
+    threshold = report.model.threshold
+    video = report.input.kind == "video"
+    if report.verdict == "error":
+        return f"The input could not be analysed: {report.error or 'unknown error'}."
+    if report.verdict == "no_face":
+        where = f"in the {report.input.frames_analyzed} sampled frames" if video else "in the image"
+        return f"No face was found {where}, so nothing was judged."
+    probability = report.fake_probability or 0.0
+    decisive = max(report.faces, key=lambda f: f.fake_probability)
+    parts = []
+    if report.verdict == "fake":
+        parts.append(
+            f"Judged fake: the fake probability is {_versus(probability, threshold)} "
+            f"(threshold {threshold:.2f})."
+        )
+    else:
+        parts.append(
+            f"Judged real: the fake probability is {_versus(probability, threshold)}, "
+            f"below the threshold of {threshold:.2f}."
+        )
+    parts.append(_who_decides(report, decisive, video))
+    if report.verdict == "fake" and report.forgery_type is not None:
+        label = report.forgery_type.label
+        share = report.forgery_type.probabilities.get(label, 0.0)
+        parts.append(f"Most likely forgery type: {category_label(label)} ({share:.2f}).")
+    regions = decisive.top_regions()
+    if report.verdict == "fake" and not regions and decisive.regions:
+        regions = decisive.top_regions(limit=1, minimum=0.0)
+    if regions:
+        described = "; ".join(_describe_region(region) for region in regions)
+        parts.append(f"Highest-scoring regions: {described}.")
+    elif report.verdict == "real":
+        parts.append("No region scores 0.50 or more.")
+    return " ".join(part for part in parts if part)
+
+
+def _versus(probability: float, threshold: float) -> str:
+    """The probability with enough digits that it never reads as equal to the threshold."""
+    digits = 2
+    while digits < 4 and round(probability, digits) == round(threshold, digits):
+        digits += 1
+    return f"{probability:.{digits}f}"
+
+
+def _who_decides(report: Report, decisive: FaceEvidence, video: bool) -> str:
+    if video and decisive.track_id is not None and report.tracks:
+        track = next((t for t in report.tracks if t.track_id == decisive.track_id), None)
+        if track is None:
+            return ""
+        frame = (
+            f", most strongly in frame {decisive.frame_index}"
+            if decisive.frame_index is not None
+            else ""
+        )
+        return (
+            f"The score is that of face track {track.track_id} ({len(report.tracks)} in all): "
+            f"the mean of its highest scores over {len(track.frames)} sampled frame(s){frame}."
+        )
+    if len(report.faces) > 1:
+        number = report.faces.index(decisive) + 1
+        return f"Face {number} of {len(report.faces)} decides (each face is judged on its own)."
+    return ""
+
+
+def _describe_region(region: RegionEvidence) -> str:
+    text = f"{region_label(region.name)} {region.score:.2f}"
+    if not region.cues:
+        return text
+    name, value = max(region.cues.items(), key=lambda item: cue_strength(*item))
+    if cue_strength(name, value) < 0.5:
+        return text
+    return f"{text}, {_describe_cue(name, value)}"
+
+
+def _describe_cue(name: str, value: float) -> str:
+    label = CUES[name].label
+    if name == "blur_ratio":
+        how = "blurrier" if value > 1 else "sharper"
+        return f"{how} than its untouched surroundings ({label} {value:.2f})"
+    if name == "noise_residual_ratio":
+        how = "noisier" if value > 1 else "less noisy"
+        return f"{how} than its untouched surroundings ({label} {value:.2f})"
+    if name == "edge_discontinuity":
+        how = "a seam along the mask edge" if value > 1 else "a mask edge softer than the face"
+        return f"{how} ({label} {value:.2f})"
+    if name == "illumination_mismatch":
+        how = "darker" if value < 0 else "brighter"
+        return f"{how} than the ring around it ({label} {value:+.1f} L*)"
+    if name == "boundary_colour_mismatch":
+        return f"a {label} of {value:.1f} ΔE"
+    return f"a {label} of {value:.1f}"
+
+
+def _round(value: float | None, digits: int) -> float | None:
+    if value is None:
+        return None
+    return round(float(value), digits)

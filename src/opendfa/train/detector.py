@@ -1,0 +1,500 @@
+"""Training of the multi-task detector (`opendfa train detector`).
+
+From manifests (synthesized and/or imported) to a saved, calibrated detector folder:
+
+- losses per head: BCE real/fake (class-balanced), CE category, mask BCE + Dice (samples whose
+  mask is known: reals, all-zero, and fakes with masks), region BCE on (mask ∩ region) coverage;
+- online SBI on aligned real crops and mirror flips (`opendfa.train.data`);
+- optional adversarial hard fakes x' of each batch's reals, mined in a generator's latent
+  space (`opendfa.train.adversarial`): the `constant` schedule and the CE phases of
+  `alternating` add the paper's term to the multi-task loss, the metric phases optimise the
+  contrastive term alone. x' train only the real/fake logit and the embedding (a decoded crop
+  is generated everywhere, so it has no honest mask, region or family);
+- AdamW, or SAM around AdamW; linear warm-up then cosine or linear decay;
+- seeded everything; early stopping on validation AUC; the best model saved with
+  `save_detector` at each improvement; a resumable state (weights, optimizer moments, counters)
+  in `out/train-state/` as safetensors + JSON, never pickle;
+- temperature scaling fitted on the validation set, with ECE before and after.
+"""
+
+from __future__ import annotations
+
+import math
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from opendfa.data.dataset import FaceForgeryDataset
+from opendfa.data.manifest import Manifest
+from opendfa.models.detector import (
+    DetectorConfig,
+    DetectorOutputs,
+    MultiTaskDetector,
+    load_detector,
+    save_detector,
+)
+from opendfa.train.adversarial import (
+    PHASE_JOINT,
+    PHASE_METRIC,
+    AdversarialConfig,
+    LatentGenerator,
+    adversarial_loss,
+    mine_hard_fakes,
+)
+from opendfa.train.calibration import expected_calibration_error, fit_temperature
+from opendfa.train.checkpoint import load_state, save_state
+from opendfa.train.data import (
+    DetectorItems,
+    batch_targets,
+    class_weights,
+    load_crops,
+    make_loader,
+)
+from opendfa.train.evaluate import autocast, evaluate_detector
+from opendfa.train.losses import DetectorTargets, LossWeights, multitask_loss
+from opendfa.train.sam import SAM, frozen_batchnorm_stats
+
+STATE_DIR = "train-state"
+
+
+@dataclass
+class DetectorTrainConfig:
+    model: DetectorConfig = field(default_factory=DetectorConfig)
+    pretrained: bool = True
+    epochs: int = 20
+    batch_size: int = 32
+    lr: float = 1e-3  # AdamW; 3e-4 learned too slowly on small face sets (tests/train)
+    head_lr_scale: float = 1.0  # heads' learning rate relative to the backbone's
+    weight_decay: float = 0.01
+    optimizer: str = "adamw"  # adamw | sam (SAM around AdamW)
+    sam_rho: float = 0.05
+    schedule: str = "cosine"  # cosine | linear, after a linear warm-up
+    warmup_fraction: float = 0.05
+    decay_start: float = 0.0  # linear: fraction of training before the decay (the paper: 0.75)
+    min_lr_fraction: float = 0.01
+    sbi_prob: float = 0.5  # per real and epoch: an extra self-blended fake of it
+    flip_prob: float = 0.5
+    balance_classes: bool = True
+    losses: LossWeights = field(default_factory=LossWeights)
+    adversarial: AdversarialConfig = field(default_factory=AdversarialConfig)
+    patience: int = 5  # stop after this many epochs without a better validation AUC
+    seed: int = 0
+    device: str = "cpu"
+    threads: int | None = None
+    num_workers: int = 0
+    train_split: str | None = None  # use only these samples of the manifests (None: all)
+    val_split: str | None = None
+    cache_dir: str | None = None  # aligned-crop cache (default: beside the manifest)
+    max_steps_per_epoch: int | None = None
+    grad_clip: float = 5.0
+    progress: bool = True
+    resume: bool = False
+
+    def __post_init__(self) -> None:
+        if self.optimizer not in ("adamw", "sam"):
+            raise ValueError(f"optimizer must be adamw or sam, got {self.optimizer!r}")
+        if self.schedule not in ("cosine", "linear"):
+            raise ValueError(f"schedule must be cosine or linear, got {self.schedule!r}")
+        if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0:
+            raise ValueError("epochs, batch_size and lr must be positive")
+        if not 0.0 <= self.sbi_prob <= 1.0 or not 0.0 <= self.flip_prob <= 1.0:
+            raise ValueError("sbi_prob and flip_prob must lie in [0, 1]")
+
+
+@dataclass
+class TrainResult:
+    folder: Path
+    history: list[dict[str, Any]]
+    best_epoch: int | None
+    best_auc: float | None
+    temperature: float
+    metrics: dict[str, Any]
+    stopped_early: bool
+    seconds: float
+
+
+def lr_factor(step: int, total: int, config: DetectorTrainConfig) -> float:
+    """Multiplier of the base learning rate at optimizer step `step` of `total`."""
+    total = max(total, 1)
+    warmup = int(config.warmup_fraction * total)
+    if step < warmup:
+        return (step + 1) / warmup
+    floor = config.min_lr_fraction
+    if config.schedule == "cosine":
+        progress = min(1.0, (step - warmup) / max(total - warmup, 1))
+        return floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * progress))
+    start = max(warmup, int(config.decay_start * total))
+    if step < start:
+        return 1.0
+    progress = min(1.0, (step - start) / max(total - start, 1))
+    return floor + (1.0 - floor) * (1.0 - progress)
+
+
+def _crops(
+    manifest: str | Path | Manifest, split: str | None, config: DetectorTrainConfig
+) -> FaceForgeryDataset:
+    return load_crops(
+        manifest,
+        split,
+        size=config.model.input_size,
+        margin=config.model.crop_margin,
+        cache_dir=config.cache_dir,
+    )
+
+
+# ----------------------------------------------------------------------------- optimisation
+
+
+def _optimizer(model: nn.Module, config: DetectorTrainConfig) -> torch.optim.Optimizer | SAM:
+    """AdamW (inside SAM when asked): no weight decay on biases and norms; the randomly
+    initialised heads learn `head_lr_scale` times faster than the pretrained backbone."""
+    groups: dict[tuple[bool, bool], list[nn.Parameter]] = {}
+    for name, param in model.named_parameters():
+        if param.requires_grad:
+            key = (name.startswith("backbone."), param.ndim <= 1)
+            groups.setdefault(key, []).append(param)
+    base = torch.optim.AdamW(
+        [
+            {
+                "params": params,
+                "weight_decay": 0.0 if no_decay else config.weight_decay,
+                "lr_scale": 1.0 if in_backbone else config.head_lr_scale,
+            }
+            for (in_backbone, no_decay), params in sorted(groups.items())
+        ],
+        lr=config.lr,
+    )
+    return SAM(base, rho=config.sam_rho) if config.optimizer == "sam" else base
+
+
+def _base(optimizer: torch.optim.Optimizer | SAM) -> torch.optim.Optimizer:
+    return optimizer.base if isinstance(optimizer, SAM) else optimizer
+
+
+def _batch_loss(
+    model: MultiTaskDetector,
+    images: torch.Tensor,
+    targets: DetectorTargets,
+    hard: torch.Tensor | None,
+    phase: str,
+    config: DetectorTrainConfig,
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """Multi-task loss, plus the adversarial term when hard fakes of the batch's reals exist."""
+    count = len(images)
+    with autocast(images.device):
+        out = model(images if hard is None else torch.cat([images, hard]))
+    out = DetectorOutputs(*(getattr(out, f).float() for f in _FIELDS))
+    main = DetectorOutputs(*(getattr(out, f)[:count] for f in _FIELDS))
+    total, parts = multitask_loss(main, targets, config.losses)
+    if hard is not None:
+        reals = targets.label < 0.5
+        real_out = DetectorOutputs(*(getattr(main, f)[reals] for f in _FIELDS))
+        fake_out = DetectorOutputs(*(getattr(out, f)[count:] for f in _FIELDS))
+        adversarial, adv_parts = adversarial_loss(real_out, fake_out, config.adversarial, phase)
+        total = adversarial if phase == PHASE_METRIC else total + adversarial
+        parts.update(adv_parts)
+    parts["total"] = float(total.detach())
+    return total, parts
+
+
+_FIELDS = ("logit", "category_logits", "mask_logits", "region_logits", "embedding")
+
+
+def train_step(
+    model: MultiTaskDetector,
+    optimizer: torch.optim.Optimizer | SAM,
+    images: torch.Tensor,
+    targets: DetectorTargets,
+    config: DetectorTrainConfig,
+    *,
+    hard: torch.Tensor | None = None,
+    phase: str = PHASE_JOINT,
+) -> dict[str, float]:
+    """One optimizer step (two forward/backward passes with SAM); returns the loss parts."""
+    model.train()
+    loss, parts = _batch_loss(model, images, targets, hard, phase, config)
+    loss.backward()
+    if isinstance(optimizer, SAM):
+        optimizer.first_step(zero_grad=True)
+        with frozen_batchnorm_stats(model):
+            second, _ = _batch_loss(model, images, targets, hard, phase, config)
+        second.backward()
+        if config.grad_clip:
+            nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+        optimizer.second_step(zero_grad=True)
+    else:
+        if config.grad_clip:
+            nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+    return parts
+
+
+# ----------------------------------------------------------------------------- training
+
+
+def train_detector(
+    train_manifest: str | Path | Manifest,
+    val_manifest: str | Path | Manifest | None,
+    out_folder: str | Path,
+    config: DetectorTrainConfig | None = None,
+    *,
+    generator: LatentGenerator | None = None,
+    on_epoch_end: Callable[[dict[str, Any]], None] | None = None,
+) -> TrainResult:
+    """Train, early-stop on validation AUC, calibrate, and save the best model in `out_folder`.
+
+    `generator` overrides the one named in `config.adversarial`; `on_epoch_end` receives each
+    epoch's record after the state is saved (an exception there leaves a resumable state).
+    """
+    config = config or DetectorTrainConfig()
+    previous_threads = torch.get_num_threads()
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    try:
+        return _train(
+            train_manifest, val_manifest, Path(out_folder), config, generator, on_epoch_end
+        )
+    finally:
+        torch.set_num_threads(previous_threads)
+
+
+def _train(
+    train_manifest: str | Path | Manifest,
+    val_manifest: str | Path | Manifest | None,
+    out: Path,
+    config: DetectorTrainConfig,
+    generator: LatentGenerator | None,
+    on_epoch_end: Callable[[dict[str, Any]], None] | None,
+) -> TrainResult:
+    started = time.time()
+    device = torch.device(config.device)
+    torch.manual_seed(config.seed)
+    train_items = DetectorItems(
+        _crops(train_manifest, config.train_split, config),
+        augment=True,
+        sbi_prob=config.sbi_prob,
+        flip_prob=config.flip_prob,
+        seed=config.seed,
+    )
+    val_items = None
+    if val_manifest is not None:
+        val_items = DetectorItems(_crops(val_manifest, config.val_split, config))
+        if not 0 < val_items.labels.sum() < len(val_items.labels):
+            raise ValueError("the validation set needs both reals and fakes for its AUC")
+    model = MultiTaskDetector(config.model, pretrained=config.pretrained).to(device)
+    optimizer = _optimizer(model, config)
+    if config.adversarial.enabled:
+        generator = _prepare_generator(generator, config, device)
+    expected = len(train_items) + config.sbi_prob * float((~train_items.labels).sum())
+    steps_per_epoch = max(1, int(expected // config.batch_size))
+    if config.max_steps_per_epoch:
+        steps_per_epoch = min(steps_per_epoch, config.max_steps_per_epoch)
+    total_steps = steps_per_epoch * config.epochs
+
+    state_dir = out / STATE_DIR
+    progress: dict[str, Any] = {
+        "epoch": -1,
+        "step": 0,
+        "history": [],
+        "best_auc": None,
+        "best_epoch": None,
+        "since_best": 0,
+    }
+    if config.resume and (state_dir / "state.json").exists():
+        info = load_state(state_dir, model, optimizer)
+        if info["config"]["model"] != asdict(config.model):
+            raise ValueError(f"the saved state in {state_dir} is for another model config")
+        progress = {key: info[key] for key in progress}
+
+    stopped_early = False
+    for epoch in range(progress["epoch"] + 1, config.epochs):
+        waited = progress["since_best"]  # epochs since the best, stop once they reach patience
+        if val_items is not None and waited > 0 and waited >= config.patience:
+            stopped_early = True
+            break
+        tick = time.time()
+        record, progress["step"] = _train_epoch(
+            model,
+            optimizer,
+            train_items,
+            config,
+            generator,
+            epoch,
+            progress["step"],
+            (steps_per_epoch, total_steps),
+        )
+        if val_items is not None:
+            metrics, _, _ = evaluate_detector(
+                model, val_items, config.batch_size, config.num_workers
+            )
+            record["val"] = metrics
+            auc = metrics.get("auc", float("nan"))
+            if progress["best_auc"] is None or auc > progress["best_auc"]:
+                progress.update(best_auc=auc, best_epoch=epoch, since_best=0)
+                save_detector(model, out, metrics={"val": metrics}, training=_facts(config))
+            else:
+                progress["since_best"] += 1
+        else:
+            progress["best_epoch"] = epoch
+            save_detector(model, out, metrics={}, training=_facts(config))
+        record["seconds"] = round(time.time() - tick, 2)
+        progress["history"].append(record)
+        progress["epoch"] = epoch
+        save_state(state_dir, model, optimizer, {**progress, "config": asdict(config)})
+        if on_epoch_end is not None:
+            on_epoch_end(record)
+
+    return _finish(out, val_items, config, progress, stopped_early, started, train_items)
+
+
+def _train_epoch(
+    model: MultiTaskDetector,
+    optimizer: torch.optim.Optimizer | SAM,
+    items: DetectorItems,
+    config: DetectorTrainConfig,
+    generator: LatentGenerator | None,
+    epoch: int,
+    step: int,
+    steps: tuple[int, int],
+) -> tuple[dict[str, Any], int]:
+    """One epoch of optimizer steps; returns its record (mean loss parts) and the step count."""
+    steps_per_epoch, total_steps = steps
+    device = next(model.parameters()).device
+    torch.manual_seed(config.seed * 1_000_003 + epoch)  # dropout: same stream after a resume
+    items.set_epoch(epoch)
+    class_weight = class_weights(items.plan_labels(), config.balance_classes)
+    sums: dict[str, float] = {}
+    batches = 0
+    bar = tqdm(
+        make_loader(items, config.batch_size, config.num_workers, train=True),
+        desc=f"epoch {epoch + 1}/{config.epochs}",
+        total=min(max(len(items) // config.batch_size, 1), steps_per_epoch),
+        disable=not config.progress,
+        leave=False,
+    )
+    for batch in bar:
+        if batches >= steps_per_epoch:
+            break
+        for group in _base(optimizer).param_groups:
+            group["lr"] = config.lr * group["lr_scale"] * lr_factor(step, total_steps, config)
+        images, targets = batch_targets(batch, device, class_weight)
+        hard, phase = None, PHASE_JOINT
+        reals = targets.label < 0.5
+        if generator is not None and config.adversarial.enabled and bool(reals.any()):
+            phase = config.adversarial.phase(epoch, step)
+            hard = mine_hard_fakes(
+                model,
+                generator,
+                images[reals],
+                epsilon=config.adversarial.epsilon,
+                steps=config.adversarial.steps,
+                random_start=config.adversarial.random_start,
+                rng=torch.Generator().manual_seed(config.seed * 7919 + step),
+            ).images
+        parts = train_step(model, optimizer, images, targets, config, hard=hard, phase=phase)
+        for key, value in parts.items():
+            sums[key] = sums.get(key, 0.0) + value
+        batches += 1
+        step += 1
+        bar.set_postfix(loss=f"{parts['total']:.3f}")
+    record = {
+        "epoch": epoch,
+        "lr": config.lr * lr_factor(max(step - 1, 0), total_steps, config),
+        "train": {k: v / max(batches, 1) for k, v in sums.items()},
+    }
+    return record, step
+
+
+def _finish(
+    out: Path,
+    val_items: DetectorItems | None,
+    config: DetectorTrainConfig,
+    progress: dict[str, Any],
+    stopped_early: bool,
+    started: float,
+    train_items: DetectorItems,
+) -> TrainResult:
+    """Calibrate the best model on validation and write its final config and metrics."""
+    loaded = load_detector(out, device=config.device)
+    temperature, metrics = 1.0, {}
+    if val_items is not None:
+        val_metrics, logits, labels = evaluate_detector(
+            loaded.model, val_items, config.batch_size, config.num_workers
+        )
+        temperature = fit_temperature(logits, labels)
+        before = expected_calibration_error(_sigmoid(logits), labels)
+        after = expected_calibration_error(_sigmoid(logits / temperature), labels)
+        metrics = {
+            "val": val_metrics,
+            "temperature": temperature,
+            "ece_before": before,
+            "ece_after": after,
+        }
+    seconds = time.time() - started
+    facts = {
+        **_facts(config),
+        "best_epoch": progress["best_epoch"],
+        "epochs_run": len(progress["history"]),
+        "stopped_early": stopped_early,
+        "n_train": len(train_items.crops),
+        "n_val": len(val_items.crops) if val_items is not None else 0,
+        "train_identities": len({s.identity for s in train_items.crops.samples}),
+        "seconds": round(seconds, 1),
+        "history": progress["history"],
+    }
+    save_detector(loaded.model, out, temperature=temperature, metrics=metrics, training=facts)
+    return TrainResult(
+        folder=out,
+        history=progress["history"],
+        best_epoch=progress["best_epoch"],
+        best_auc=progress["best_auc"],
+        temperature=temperature,
+        metrics=metrics,
+        stopped_early=stopped_early,
+        seconds=seconds,
+    )
+
+
+def _facts(config: DetectorTrainConfig) -> dict[str, Any]:
+    return {
+        "config": asdict(config),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+    }
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def _prepare_generator(
+    generator: LatentGenerator | None, config: DetectorTrainConfig, device: torch.device
+) -> LatentGenerator:
+    if generator is None:
+        from opendfa.models.generator import load_generator
+
+        try:
+            generator = load_generator(config.adversarial.generator)
+        except FileNotFoundError as err:
+            raise FileNotFoundError(
+                f"adversarial training needs a generator ({err}); "
+                "train one with `opendfa train generator` or pass --generator"
+            ) from None
+    margin = getattr(getattr(generator, "config", None), "margin", config.model.crop_margin)
+    if abs(margin - config.model.crop_margin) > 1e-6:
+        raise ValueError(
+            f"the generator models crops with margin {margin}, "
+            f"the detector {config.model.crop_margin}"
+        )
+    if isinstance(generator, nn.Module):
+        generator.to(device).eval().requires_grad_(False)
+    return generator

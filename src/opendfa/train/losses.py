@@ -1,0 +1,111 @@
+"""Losses of the multi-task detector and the contrastive metric loss of the adversarial paper."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from opendfa.models.detector import DetectorOutputs
+
+
+@dataclass
+class LossWeights:
+    fake: float = 1.0  # BCE real/fake
+    category: float = 0.5  # CE over the 5 categories
+    mask: float = 1.0  # BCE + Dice on the low-resolution mask
+    region: float = 0.5  # BCE on per-region coverage
+
+
+@dataclass
+class DetectorTargets:
+    """What one batch should produce. `mask` is at the crop's resolution, in [0, 1].
+
+    `has_mask` is False for fakes whose mask is unknown (imported datasets without masks):
+    they are left out of the mask and region losses. Reals have all-zero masks.
+    `has_regions` is False where the crop's region masks are unknown (pre-aligned inputs).
+    `weight` balances real and fake in the BCE.
+    """
+
+    label: torch.Tensor  # (B,) float 0 real / 1 fake
+    category: torch.Tensor  # (B,) long
+    mask: torch.Tensor  # (B, 1, S, S) float
+    region: torch.Tensor  # (B, 12) float coverage in [0, 1]
+    has_mask: torch.Tensor  # (B,) bool
+    has_regions: torch.Tensor  # (B,) bool
+    weight: torch.Tensor  # (B,) float
+
+
+def dice_loss(logits: torch.Tensor, target: torch.Tensor, eps: float = 1.0) -> torch.Tensor:
+    """1 - soft Dice per sample (B,) for mask logits and targets of the same shape."""
+    probability = torch.sigmoid(logits).flatten(1)
+    target = target.flatten(1)
+    overlap = (probability * target).sum(1)
+    return 1.0 - (2.0 * overlap + eps) / (probability.sum(1) + target.sum(1) + eps)
+
+
+def mask_loss(logits: torch.Tensor, target: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
+    """BCE over samples with a known mask + Dice over those whose mask is not empty.
+
+    The target is averaged down to the logits' resolution (area interpolation keeps blended
+    edges fractional).
+    """
+    if not bool(known.any()):
+        return logits.sum() * 0.0
+    small = F.interpolate(target, size=logits.shape[-2:], mode="area")
+    logits, small = logits[known], small[known]
+    loss = F.binary_cross_entropy_with_logits(logits, small)
+    marked = small.flatten(1).amax(1) > 0.05
+    if bool(marked.any()):
+        loss = loss + dice_loss(logits[marked], small[marked]).mean()
+    return loss
+
+
+def region_coverage(mask: torch.Tensor, regions: torch.Tensor) -> torch.Tensor:
+    """Fraction of each region the mask covers: (B, 1, S, S) x (B, R, S, S) -> (B, R)."""
+    inside = (mask * regions).flatten(2).sum(2)
+    area = regions.flatten(2).sum(2)
+    return torch.where(area > 0, inside / area.clamp(min=1.0), torch.zeros_like(inside))
+
+
+def multitask_loss(
+    out: DetectorOutputs, targets: DetectorTargets, weights: LossWeights
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """Weighted sum of the four supervised head losses and each part as a float."""
+    fake = (
+        F.binary_cross_entropy_with_logits(out.logit, targets.label, reduction="none")
+        * targets.weight
+    ).sum() / targets.weight.sum()
+    category = F.cross_entropy(out.category_logits, targets.category)
+    mask = mask_loss(out.mask_logits, targets.mask, targets.has_mask)
+    known = targets.has_mask & targets.has_regions
+    if bool(known.any()):
+        region = F.binary_cross_entropy_with_logits(out.region_logits[known], targets.region[known])
+    else:
+        region = out.region_logits.sum() * 0.0
+    total = (
+        weights.fake * fake
+        + weights.category * category
+        + weights.mask * mask
+        + weights.region * region
+    )
+    parts = {
+        "fake": float(fake.detach()),
+        "category": float(category.detach()),
+        "mask": float(mask.detach()),
+        "region": float(region.detach()),
+    }
+    return total, parts
+
+
+def contrastive_loss(
+    first: torch.Tensor, second: torch.Tensor, same: torch.Tensor, margin: float
+) -> torch.Tensor:
+    """Eq. (3) of the paper (after Hadsell et al.): M^2 for same-class pairs and
+    max(0, margin - M^2) for pairs of different classes, M the Euclidean distance between
+    embeddings; mean over pairs. With L2-normalised embeddings M^2 lies in [0, 4].
+    """
+    squared = (first - second).pow(2).sum(1)
+    same = same.to(squared.dtype)
+    return (same * squared + (1.0 - same) * F.relu(margin - squared)).mean()

@@ -1,0 +1,135 @@
+"""`Analyzer.analyze_image`: the whole chain on real photos, faceless images and bad inputs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from opendfa.evidence import Analyzer, validate_report
+from opendfa.faces import REGION_NAMES, alignment_for
+from opendfa.media import MediaError
+
+
+@pytest.fixture
+def analyzer(tiny_detector, detector, scripted):
+    with Analyzer(tiny_detector, detector, predict=scripted(0.9)) as shared:
+        yield shared
+
+
+def test_astronaut_report_validates_and_puts_the_mask_on_the_face(analyzer, astronaut_path):
+    report = analyzer.analyze_image(astronaut_path)
+    data = report.to_json()
+    validate_report(data)
+    assert data["input"]["path"] == str(astronaut_path)
+    assert data["input"]["kind"] == "image" and data["input"]["frames_analyzed"] == 1
+    assert data["model"]["detector"] == "tiny@1"
+    assert data["model"]["weights_sha256"] == analyzer.detector.weights_sha256
+    assert data["verdict"] == "fake" and data["fake_probability"] == pytest.approx(0.9)
+    assert data["forgery_type"]["label"] == "face_swap"
+    assert len(report.faces) == 1
+    face = report.faces[0]
+    assert face.regions[0].name == "nose"  # sorted by score
+    assert sorted(r.name for r in face.regions) == sorted(REGION_NAMES)
+    assert {"blur_ratio", "boundary_colour_mismatch"} <= set(face.cues)
+    # The disc in the middle of the crop lands on the middle of the aligned face.
+    values = face.mask.to_array()
+    x0, y0, x1, y1 = face.mask.box
+    assert values.shape == (y1 - y0, x1 - x0)
+    assert 0 <= x0 < x1 <= 512 and 0 <= y0 < y1 <= 512
+    ys, xs = np.nonzero(values > 0.5)
+    side = analyzer.detector.config.input_size
+    centre = alignment_for(_face_of(analyzer, astronaut_path), side, 0.25).to_image(
+        np.array([[side / 2, side / 2]])
+    )[0]
+    assert xs.mean() + x0 + 0.5 == pytest.approx(centre[0], abs=1.5)
+    assert ys.mean() + y0 + 0.5 == pytest.approx(centre[1], abs=1.5)
+    assert "nose 0.90" in report.explanation
+    assert report.timings_ms["total"] >= report.timings_ms["detector"] > 0
+
+
+def _face_of(analyzer, path):
+    from opendfa.media import load_image
+
+    return analyzer.face_detector.detect(load_image(path).rgb)[0]
+
+
+def test_untouched_detector_outputs_pass_through(tiny_detector, detector, astronaut_path):
+    """The real `predict_crops` (random weights): the report holds exactly what it said."""
+    from opendfa.faces import align_face
+    from opendfa.media import load_image
+    from opendfa.models.detector import predict_crops
+
+    with Analyzer(tiny_detector, detector) as plain:
+        report = plain.analyze_image(astronaut_path)
+    validate_report(report.to_json())
+    rgb = load_image(astronaut_path).rgb
+    crop = align_face(rgb, detector.detect(rgb)[0], 128, 0.25).crop
+    expected = predict_crops(tiny_detector, crop[None])[0]
+    face = report.faces[0]
+    assert face.fake_probability == pytest.approx(expected.fake_probability, abs=1e-5)
+    assert {r.name: r.score for r in face.regions} == pytest.approx(expected.region_scores)
+    assert report.verdict == ("fake" if expected.fake_probability >= 0.5 else "real")
+
+
+def test_threshold_decides_the_verdict(tiny_detector, detector, astronaut_path, scripted):
+    with Analyzer(tiny_detector, detector, predict=scripted(0.3)) as lenient:
+        report = lenient.analyze_image(astronaut_path)
+    assert report.verdict == "real" and report.forgery_type.label == "real"
+    assert report.explanation.startswith("Judged real")
+    with Analyzer(tiny_detector, detector, predict=scripted(0.3), threshold=0.25) as strict:
+        assert strict.analyze_image(astronaut_path).verdict == "fake"
+    with pytest.raises(ValueError, match="threshold"):
+        Analyzer(tiny_detector, detector, predict=scripted(0.3), threshold=1.0)
+
+
+def test_image_is_as_fake_as_its_most_suspicious_face(
+    tiny_detector, detector, group_photos, scripted
+):
+    path = group_photos["sample3.jpg"]
+    scores = [0.2, 0.85, 0.4, 0.1, 0.3, 0.6, 0.05, 0.15]
+    with Analyzer(tiny_detector, detector, predict=scripted(scores)) as several:
+        report = several.analyze_image(path)
+    validate_report(report.to_json())
+    count = len(report.faces)
+    assert count >= 2
+    assert [f.fake_probability for f in report.faces] == pytest.approx(scores[:count])
+    assert report.fake_probability == pytest.approx(max(scores[:count]))
+    assert report.verdict == "fake"
+    assert f"Face 2 of {count} decides" in report.explanation
+
+
+def test_image_without_a_face_has_verdict_no_face(analyzer, no_face_png):
+    report = analyzer.analyze_image(no_face_png)
+    data = report.to_json()
+    validate_report(data)
+    assert data["verdict"] == "no_face" and data["faces"] == []
+    assert data["fake_probability"] is None and data["forgery_type"] is None
+    assert data["explanation"] == "No face was found in the image, so nothing was judged."
+
+
+def test_image_bytes_are_analysed_like_a_file(analyzer, astronaut_path):
+    report = analyzer.analyze_image(astronaut_path.read_bytes())
+    assert report.input.path == "<bytes>" and report.verdict == "fake"
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "reason"),
+    [
+        ("missing.jpg", None, "file not found"),
+        ("empty.jpg", b"", "empty file"),
+        ("notes.jpg", b"just some text\n" * 20, "not a supported image (looks like text)"),
+        ("cut.jpg", "truncate", "truncated image data"),
+    ],
+)
+def test_bad_inputs_raise_one_line_media_errors(
+    analyzer, astronaut_path, tmp_path, name, content, reason
+):
+    path = tmp_path / name
+    if content == "truncate":
+        path.write_bytes(astronaut_path.read_bytes()[:5000])
+    elif content is not None:
+        path.write_bytes(content)
+    with pytest.raises(MediaError) as caught:
+        analyzer.analyze_image(path)
+    assert caught.value.reason == reason
+    assert "\n" not in str(caught.value)

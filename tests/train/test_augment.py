@@ -1,0 +1,61 @@
+"""Crop augmentations: mirror flips swap left/right regions, online SBI blends inside the face."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from opendfa.faces import REGION_NAMES, align_face, region_masks
+from opendfa.train.augment import crop_self_blend, face_hull, flip_crop
+
+SIZE = 128
+
+
+@pytest.fixture(scope="module")
+def crop(astronaut_rgb, astronaut_face):
+    aligned = align_face(astronaut_rgb, astronaut_face, size=SIZE, margin=0.25)
+    masks = region_masks(aligned.landmarks, (SIZE, SIZE))
+    regions = np.stack([masks.full(name) for name in REGION_NAMES])
+    return aligned.crop, regions
+
+
+def test_flip_mirrors_pixels_and_swaps_left_and_right_regions(crop):
+    image, regions = crop
+    mask = np.zeros((SIZE, SIZE), np.float32)
+    mask[:, :10] = 1.0
+    flipped, flipped_mask, flipped_regions = flip_crop(image, mask, regions)
+    assert np.array_equal(flipped, image[:, ::-1])
+    assert flipped_mask[:, -10:].all() and not flipped_mask[:, :-10].any()
+    left, right = REGION_NAMES.index("left_eye"), REGION_NAMES.index("right_eye")
+    assert np.array_equal(flipped_regions[left], regions[right][:, ::-1])
+    skin = REGION_NAMES.index("skin")
+    assert np.array_equal(flipped_regions[skin], regions[skin][:, ::-1])
+    # twice is the identity
+    again = flip_crop(flipped, flipped_mask, flipped_regions)
+    assert np.array_equal(again[0], image) and np.array_equal(again[2], regions)
+
+
+def test_crop_sbi_changes_pixels_only_where_its_mask_blends(crop):
+    image, regions = crop
+    for seed in range(6):
+        blended, mask = crop_self_blend(image, regions, np.random.default_rng(seed))
+        assert blended.shape == image.shape and blended.dtype == np.uint8
+        assert mask.shape == (SIZE, SIZE) and mask.min() >= 0.0 and mask.max() <= 1.0
+        assert mask.max() > 0.2
+        untouched = mask == 0
+        assert np.array_equal(blended[untouched], image[untouched])
+        # the blend lies on the face: most of its weight falls inside the dilated skin region
+        skin = regions[REGION_NAMES.index("skin")]
+        assert mask[skin].sum() > 0.6 * mask.sum()
+
+
+def test_crop_sbi_is_reproducible_from_its_seed(crop):
+    image, regions = crop
+    first = crop_self_blend(image, regions, np.random.default_rng(3))
+    second = crop_self_blend(image, regions, np.random.default_rng(3))
+    assert np.array_equal(first[0], second[0]) and np.array_equal(first[1], second[1])
+
+
+def test_crops_without_regions_blend_inside_a_canonical_ellipse():
+    hull = face_hull(np.ones((12, SIZE, SIZE), bool), "full")
+    assert 0.15 < hull.mean() < 0.45 and hull[SIZE // 2, SIZE // 2] == 1 and hull[0, 0] == 0

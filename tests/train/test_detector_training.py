@@ -1,0 +1,345 @@
+"""Detector training on a tiny synthesized dataset: it learns, resumes, calibrates, and mines.
+
+The data: every face found in the bundled portraits and the face-api group photos becomes its
+own identity (about 23), forged with face_swap, face_editing and self_blend. Identities are
+split before forging (60 % train, 40 % test; swaps pair faces within a split), so the AUC
+below is measured on people, photos and forgeries the detector never saw.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import os
+from dataclasses import replace
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+from sklearn.metrics import roc_auc_score
+
+from opendfa.data import read_manifest
+from opendfa.data.splits import SplitConfig
+from opendfa.data.synth import SynthConfig, synthesize
+from opendfa.media import load_image
+from opendfa.models.detector import (
+    DetectorConfig,
+    MultiTaskDetector,
+    load_detector,
+    predict_crops,
+)
+from opendfa.models.generator import FaceVAE, GeneratorConfig
+from opendfa.train import detector as detector_training
+from opendfa.train.adversarial import AdversarialConfig
+from opendfa.train.cli import add_train_commands
+from opendfa.train.data import DetectorItems, batch_targets
+from opendfa.train.detector import (
+    DetectorTrainConfig,
+    _crops,
+    _optimizer,
+    lr_factor,
+    train_detector,
+    train_step,
+)
+
+METHODS = ("face_swap", "face_editing", "self_blend")
+SPLITS = SplitConfig(train=0.6, val=0.0, test=0.4, seed=4)
+TINY = DetectorConfig(input_size=64, mask_size=8, embedding_dim=16)
+
+
+@pytest.fixture(scope="module")
+def faces_dir(tmp_path_factory, detector, group_photos, astronaut_path, hopper_path):
+    """One folder per face: each face of the group photos is its own identity."""
+    root = tmp_path_factory.mktemp("faces")
+    for path in [*group_photos.values(), astronaut_path, hopper_path]:
+        rgb = load_image(path).rgb
+        for k, face in enumerate(detector.detect(rgb)):
+            cx, cy = (face.box[0] + face.box[2]) / 2, (face.box[1] + face.box[3]) / 2
+            half = 1.2 * max(face.width, face.height)
+            x0, y0 = round(cx - half), round(cy - half)
+            side = round(2 * half)
+            pad = max(0, -x0, -y0, x0 + side - rgb.shape[1], y0 + side - rgb.shape[0])
+            padded = cv2.copyMakeBorder(rgb, pad, pad, pad, pad, cv2.BORDER_REFLECT)
+            crop = padded[y0 + pad : y0 + pad + side, x0 + pad : x0 + pad + side]
+            folder = root / f"{path.stem}-f{k}"
+            folder.mkdir()
+            cv2.imwrite(str(folder / "face.png"), cv2.cvtColor(crop, cv2.COLOR_RGB2BGR))
+    return root
+
+
+@pytest.fixture(scope="module")
+def manifest_path(faces_dir, detector, tmp_path_factory):
+    out = tmp_path_factory.mktemp("synth")
+    config = SynthConfig(
+        methods=METHODS, per_face=1, seed=3, degrade_probability=0.0, splits=SPLITS
+    )
+    # Sample ids (hence forgery seeds) hash the photo paths: relative paths keep the data the
+    # same in every run, whatever pytest's temporary folder is called.
+    previous = os.getcwd()
+    os.chdir(faces_dir.parent)
+    try:
+        synthesize(Path(faces_dir.name), out, config, detector=detector)
+    finally:
+        os.chdir(previous)
+    return out / "manifest.jsonl"
+
+
+def _config(**changes) -> DetectorTrainConfig:
+    base = DetectorTrainConfig(
+        model=TINY,
+        epochs=3,
+        batch_size=8,
+        lr=1e-3,
+        max_steps_per_epoch=2,
+        train_split="train",
+        val_split="test",
+        threads=1,
+        progress=False,
+    )
+    return replace(base, **changes)
+
+
+def _identities(manifest_path, split: str) -> set[str]:
+    samples = read_manifest(manifest_path).samples
+    return {s.target_identity for s in samples if s.split == split}
+
+
+@pytest.mark.slow
+def test_short_training_beats_chance_on_unseen_identities(manifest_path, tmp_path):
+    train_ids, test_ids = _identities(manifest_path, "train"), _identities(manifest_path, "test")
+    assert not train_ids & test_ids and len(train_ids) >= 12 and len(test_ids) >= 7
+    config = _config(
+        model=DetectorConfig(input_size=128, mask_size=16),
+        epochs=14,
+        batch_size=16,
+        max_steps_per_epoch=None,
+        val_split=None,
+        sbi_prob=0.5,
+    )
+    result = train_detector(manifest_path, None, tmp_path / "det", config)
+    totals = [record["train"]["total"] for record in result.history]
+    assert np.mean(totals[-3:]) < 0.85 * totals[0]  # the losses fall
+
+    loaded = load_detector(tmp_path / "det")
+    test = _crops(manifest_path, "test", config)
+    crops = np.stack([test.load_crop(sample).image for sample in test.samples])
+    labels = np.array([sample.label == "fake" for sample in test.samples])
+    predictions = predict_crops(loaded, crops)
+    scores = np.array([p.fake_probability for p in predictions])
+    auc = roc_auc_score(labels, scores)
+    print(
+        f"held-out AUC {auc:.3f} on {labels.sum()} fakes / {(~labels).sum()} reals; "
+        f"loss {totals[0]:.3f} -> {totals[-1]:.3f}; {result.seconds:.0f} s"
+    )
+    assert auc >= 0.6
+
+
+def test_resume_continues_from_the_saved_epoch_and_ends_where_an_unbroken_run_ends(
+    manifest_path, tmp_path
+):
+    config = _config()
+    unbroken = train_detector(manifest_path, manifest_path, tmp_path / "a", config)
+
+    class Interrupt(Exception):
+        pass
+
+    def stop_after_second_epoch(record):
+        if record["epoch"] == 1:
+            raise Interrupt
+
+    with pytest.raises(Interrupt):
+        train_detector(
+            manifest_path,
+            manifest_path,
+            tmp_path / "b",
+            config,
+            on_epoch_end=stop_after_second_epoch,
+        )
+    state = json.loads((tmp_path / "b" / "train-state" / "state.json").read_text())
+    assert state["epoch"] == 1 and len(state["history"]) == 2
+
+    seen = []
+    resumed = train_detector(
+        manifest_path,
+        manifest_path,
+        tmp_path / "b",
+        replace(config, resume=True),
+        on_epoch_end=seen.append,
+    )
+    assert [record["epoch"] for record in seen] == [2]  # only the missing epoch ran
+    assert [r["epoch"] for r in resumed.history] == [0, 1, 2]
+
+    def losses(history):
+        return [(r["train"], r["val"]) for r in history]
+
+    assert losses(resumed.history) == losses(json.loads(json.dumps(unbroken.history)))
+    last = {
+        name: load_file(str(tmp_path / name / "train-state" / "state.safetensors"))
+        for name in ("a", "b")
+    }
+    assert last["a"].keys() == last["b"].keys()
+    assert all(torch.equal(last["a"][k], last["b"][k]) for k in last["a"])  # bit for bit
+    assert (
+        load_detector(tmp_path / "a").weights_sha256 == load_detector(tmp_path / "b").weights_sha256
+    )
+
+
+def test_early_stopping_calibration_and_saved_facts(manifest_path, tmp_path, monkeypatch):
+    real_evaluate = detector_training.evaluate_detector
+    scripted = iter([0.6, 0.7, 0.65, 0.64, 0.9])  # best at epoch 1, then two worse epochs
+
+    def evaluate(*args, **kwargs):
+        metrics, logits, labels = real_evaluate(*args, **kwargs)
+        return {**metrics, "auc": next(scripted, metrics.get("auc"))}, logits, labels
+
+    monkeypatch.setattr(detector_training, "evaluate_detector", evaluate)
+    result = train_detector(
+        manifest_path, manifest_path, tmp_path / "det", _config(epochs=5, patience=2)
+    )
+    assert result.stopped_early and len(result.history) == 4 and result.best_epoch == 1
+    assert result.best_auc == 0.7
+    info = json.loads((tmp_path / "det" / "config.json").read_text())
+    assert info["temperature"] == pytest.approx(result.temperature) and result.temperature > 0
+    metrics = info["metrics"]
+    assert 0.0 <= metrics["ece_before"] <= 1.0 and 0.0 <= metrics["ece_after"] <= 1.0
+    training = info["training"]
+    assert training["best_epoch"] == 1 and training["stopped_early"]
+    assert training["n_train"] > 0 and training["n_val"] > 0
+    assert training["config"]["model"]["input_size"] == 64
+    assert load_detector(tmp_path / "det").name == "det@1"
+
+
+def test_sam_and_adamw_take_different_steps_from_the_same_weights(manifest_path):
+    config = _config()
+    items = DetectorItems(_crops(manifest_path, "train", config), augment=False)
+    batch = torch.utils.data.default_collate([items[i] for i in range(8)])
+    images, targets = batch_targets(batch, torch.device("cpu"), (1.0, 1.0))
+    torch.manual_seed(0)
+    start = MultiTaskDetector(TINY).state_dict()
+    results = {}
+    for name in ("adamw", "sam"):
+        model = MultiTaskDetector(TINY, pretrained=False)
+        model.load_state_dict(start)
+        torch.manual_seed(1)
+        step_config = replace(config, optimizer=name)
+        train_step(model, _optimizer(model, step_config), images, targets, step_config)
+        results[name] = model.fake_head.weight.detach().clone()
+    initial = start["fake_head.weight"]
+    assert not torch.equal(results["adamw"], initial) and not torch.equal(results["sam"], initial)
+    assert not torch.allclose(results["adamw"], results["sam"])
+
+
+@pytest.mark.parametrize("schedule", ["constant", "alternating"])
+def test_adversarial_training_runs_with_a_generator(manifest_path, tmp_path, schedule):
+    torch.manual_seed(0)
+    generator = FaceVAE(
+        GeneratorConfig(image_size=32, latent_dim=16, base_channels=8, max_channels=16, groups=4)
+    )
+    adversarial = AdversarialConfig(schedule=schedule, epsilon=1.0, steps=2, unit="step")
+    config = _config(epochs=1, adversarial=adversarial, val_split=None)
+    result = train_detector(manifest_path, None, tmp_path / "adv", config, generator=generator)
+    train = result.history[0]["train"]
+    assert {"adv_ce", "adv_metric", "total"} <= set(train)
+    assert all(math.isfinite(v) for v in train.values())
+
+
+def test_a_generator_for_other_crops_is_refused(manifest_path, tmp_path):
+    generator = FaceVAE(
+        GeneratorConfig(
+            image_size=32, latent_dim=8, base_channels=8, max_channels=16, groups=4, margin=0.5
+        )
+    )
+    config = _config(epochs=1, adversarial=AdversarialConfig(schedule="constant"))
+    with pytest.raises(ValueError, match="margin"):
+        train_detector(manifest_path, None, tmp_path / "adv", config, generator=generator)
+
+
+def test_epoch_plans_add_sbi_fakes_of_reals_reproducibly(manifest_path):
+    config = _config()
+    crops = _crops(manifest_path, "train", config)
+    items = DetectorItems(crops, augment=True, sbi_prob=1.0, seed=5)
+    items.set_epoch(0)
+    reals = int((~items.labels).sum())
+    assert len(items) == len(crops) + reals
+    assert items.plan_labels().sum() == items.labels.sum() + reals
+    first = list(items.plan)
+    items.set_epoch(1)
+    assert items.plan != first
+    items.set_epoch(0)
+    assert items.plan == first
+    position = next(i for i, (_, sbi) in enumerate(items.plan) if sbi)
+    item = items[position]
+    assert item["label"] == 1.0 and item["category"] == 1 and item["has_mask"]
+    assert item["mask"].max() > 0 and float(item["region"].min()) >= 0.0
+    assert float(item["region"].max()) <= 1.0 and bool(item["has_regions"])
+    assert torch.equal(items[position]["image"], item["image"])  # same seed, same pixels
+
+
+def test_learning_rate_warms_up_then_decays():
+    config = DetectorTrainConfig(warmup_fraction=0.1, min_lr_fraction=0.0)
+    factors = [lr_factor(step, 100, config) for step in range(100)]
+    assert factors[0] == pytest.approx(0.1) and factors[9] == pytest.approx(1.0)
+    assert all(a >= b for a, b in itertools.pairwise(factors[10:]))
+    assert factors[-1] < 0.01
+    linear = replace(config, schedule="linear", decay_start=0.75)
+    assert lr_factor(50, 100, linear) == 1.0 and lr_factor(99, 100, linear) < 0.05
+
+
+def test_cli_errors_are_one_line_with_exit_code_2(manifest_path, tmp_path, capsys):
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="opendfa")
+    add_train_commands(parser.add_subparsers())
+
+    def run(*argv: str) -> int:
+        args = parser.parse_args(["train", "detector", *argv])
+        return args.handler(args)
+
+    assert run("--train", str(tmp_path / "missing.jsonl"), "--out", str(tmp_path / "o")) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"opendfa: error: manifest not found ({tmp_path / 'missing.jsonl'})"
+    )
+    assert (
+        run(
+            "--train",
+            str(manifest_path),
+            "--out",
+            str(tmp_path / "o"),
+            "--adversarial",
+            "constant",
+            "--lambda",
+            "1.5",
+        )
+        == 2
+    )
+    assert "lambda" in capsys.readouterr().err
+    assert (
+        run("--train", str(manifest_path), "--out", str(tmp_path / "o"), "--backbone", "resnet9")
+        == 2
+    )
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "unknown backbone" in err
+    code = run(
+        "--train",
+        str(manifest_path),
+        "--train-split",
+        "train",
+        "--out",
+        str(tmp_path / "cli"),
+        "--epochs",
+        "1",
+        "--input-size",
+        "64",
+        "--batch-size",
+        "16",
+        "--threads",
+        "1",
+        "--no-progress",
+    )
+    assert code == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["epochs_run"] == 1 and (tmp_path / "cli" / "model.safetensors").exists()
