@@ -37,7 +37,7 @@ def sbi_mask(
     else:
         chosen = points[:468]
     mask = hull_mask(chosen, shape).astype(np.float32)
-    mask = _elastic(mask, rng, alpha=float(rng.uniform(0.02, 0.06)) * np.ptp(points[:, 0]))
+    mask = elastic_deform(mask, rng, alpha=float(rng.uniform(0.02, 0.06)) * np.ptp(points[:, 0]))
     size = max(3, int(np.ptp(points[:, 0]) * rng.uniform(0.02, 0.08)) | 1)
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
     morph = str(rng.choice(["erode", "dilate", "none"]))
@@ -58,7 +58,7 @@ def sbi_mask(
     return np.clip(mask * ratio, 0, 1).astype(np.float32), params
 
 
-def _elastic(mask: np.ndarray, rng: np.random.Generator, alpha: float) -> np.ndarray:
+def elastic_deform(mask: np.ndarray, rng: np.random.Generator, alpha: float) -> np.ndarray:
     """Smooth random displacement of the mask outline."""
     height, width = mask.shape
     step = max(height, width) // 8 + 1

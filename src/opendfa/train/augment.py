@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 
 from opendfa.faces.regions import REGION_NAMES
-from opendfa.forge.selfblend import BLEND_RATIOS, sbi_source
+from opendfa.forge.selfblend import BLEND_RATIOS, elastic_deform, sbi_source
 from opendfa.forge.warp import composite
 
 _INDEX = {name: i for i, name in enumerate(REGION_NAMES)}
@@ -81,7 +81,7 @@ def crop_sbi_mask(regions: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     mask = face_hull(regions, str(rng.choice(HULL_TYPES))).astype(np.float32)
     xs = np.nonzero(mask)[1]
     width = float(np.ptp(xs)) if xs.size else size * 0.5
-    mask = _elastic(mask, rng, alpha=float(rng.uniform(0.02, 0.06)) * width)
+    mask = elastic_deform(mask, rng, alpha=float(rng.uniform(0.02, 0.06)) * width)
     kernel_size = max(3, int(width * rng.uniform(0.02, 0.08)) | 1)
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (kernel_size, kernel_size))
     morph = str(rng.choice(["erode", "dilate", "none"]))
@@ -101,14 +101,3 @@ def crop_self_blend(
     source, _ = sbi_source(image, rng)
     mask = crop_sbi_mask(regions, rng)
     return composite(image, source, mask), mask
-
-
-def _elastic(mask: np.ndarray, rng: np.random.Generator, alpha: float) -> np.ndarray:
-    """Smooth random displacement of the mask outline (a coarse grid, bicubically upsampled)."""
-    height, width = mask.shape
-    step = max(height, width) // 8 + 1
-    grid = rng.uniform(-1, 1, size=(2, height // step + 2, width // step + 2)).astype(np.float32)
-    dx = cv2.resize(grid[0], (width, height), interpolation=cv2.INTER_CUBIC) * alpha
-    dy = cv2.resize(grid[1], (width, height), interpolation=cv2.INTER_CUBIC) * alpha
-    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
-    return cv2.remap(mask, xs + dx, ys + dy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
