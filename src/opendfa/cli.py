@@ -10,7 +10,7 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from opendfa import __version__
@@ -87,8 +87,9 @@ def _add_media_options(parser: argparse.ArgumentParser) -> None:
 
 def _cmd_faces(args: argparse.Namespace) -> int:
     from opendfa.faces import FaceDetector
+    from opendfa.media import iter_media_files
 
-    inputs = list(expand_inputs(args.paths))
+    inputs = list(iter_media_files(args.paths))
     if not inputs:
         _error("no image or video files found", args.paths[0] if len(args.paths) == 1 else None)
         return EXIT_INPUT
@@ -149,21 +150,6 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     _emit(scan.to_json(), as_json=False)
     print(f"wrote {json_path} and {overlay_path}")
     return EXIT_OK
-
-
-def expand_inputs(paths: Iterable[str]) -> Iterable[Path]:
-    """Files as given; folders expanded (recursively, sorted) to their image and video files."""
-    from opendfa.media import media_kind
-
-    for raw in paths:
-        path = Path(raw)
-        if path.is_dir():
-            found = sorted(
-                p for p in path.rglob("*") if p.is_file() and media_kind(p.name) != "unknown"
-            )
-            yield from found
-        else:
-            yield path
 
 
 def _overlay_targets(overlay: str | None, inputs: list[Path]) -> dict[Path, Path]:

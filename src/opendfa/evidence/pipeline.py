@@ -43,6 +43,7 @@ from opendfa.faces.tracks import track_faces
 from opendfa.media import (
     DEFAULT_MAX_PIXELS,
     MediaError,
+    iter_media_files,
     iter_video_frames,
     load_image,
     media_kind,
@@ -429,15 +430,8 @@ class Analyzer:
 
 
 def iter_inputs(paths: Iterable[str | Path]) -> Iterator[Path]:
-    """Files as given; folders expanded (recursively, sorted) to their image and video files."""
-    for raw in paths:
-        path = Path(raw)
-        if path.is_dir():
-            yield from sorted(
-                p for p in path.rglob("*") if p.is_file() and media_kind(p.name) != "unknown"
-            )
-        else:
-            yield path
+    """Files as given; folders expanded to their image and video files (see media)."""
+    return iter_media_files(paths)
 
 
 def _mask_in_image(

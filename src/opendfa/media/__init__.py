@@ -1,5 +1,8 @@
 """Safe loading of images and videos: every failure is one `MediaError` with a one-line message."""
 
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
 from opendfa.media.errors import MediaError
 from opendfa.media.image import (
     DEFAULT_MAX_BYTES,
@@ -25,11 +28,24 @@ __all__ = [
     "MediaError",
     "VideoFrame",
     "VideoInfo",
+    "iter_media_files",
     "iter_video_frames",
     "load_image",
     "media_kind",
     "probe_video",
 ]
+
+
+def iter_media_files(paths: Iterable[str | Path]) -> Iterator[Path]:
+    """Files as given; folders expanded (recursively, sorted) to their image and video files."""
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            yield from sorted(
+                p for p in path.rglob("*") if p.is_file() and media_kind(p.name) != "unknown"
+            )
+        else:
+            yield path
 
 
 def media_kind(path: str) -> str:
