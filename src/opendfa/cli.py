@@ -67,8 +67,11 @@ def _build_parser() -> argparse.ArgumentParser:
     add_analyze_commands(commands)
     add_generator_command(add_train_commands(commands))
 
-    demo = commands.add_parser("demo", help="run on the bundled sample photo")
+    demo = commands.add_parser(
+        "demo", help="analyse the bundled samples (a real photo and a face swap)"
+    )
     demo.add_argument("--out", default="opendfa-demo", help="output folder (default: opendfa-demo)")
+    demo.add_argument("--model", default="opendfa-lite0", help="detector name or folder")
     demo.set_defaults(handler=_cmd_demo)
     return parser
 
@@ -135,20 +138,15 @@ def _faces_for_input(path: Path, detector, args: argparse.Namespace) -> dict:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    sample = SAMPLE_DIR / "astronaut.jpg"
-    json_path, overlay_path = out / "faces.json", out / "overlay.png"
-    from opendfa.faces import FaceDetector
-    from opendfa.faces.overlay import draw_faces
-    from opendfa.faces.scan import scan_image
+    from opendfa.demo import run_demo
+    from opendfa.models.detector import DetectorNotFoundError
 
-    with FaceDetector() as detector:
-        scan = scan_image(sample, detector)
-    json_path.write_text(json.dumps(scan.to_json(), indent=2) + "\n")
-    _write_overlay(draw_faces(scan.image.rgb, scan.faces, scan.regions), overlay_path)
-    _emit(scan.to_json(), as_json=False)
-    print(f"wrote {json_path} and {overlay_path}")
+    try:
+        result = run_demo(args.out, model=args.model)
+    except (DetectorNotFoundError, ValueError) as err:
+        _error(f"cannot load the detector: {err}")
+        return EXIT_INPUT
+    print(f"wrote {result.jsonl} and {len(result.html)} HTML reports in {args.out}")
     return EXIT_OK
 
 

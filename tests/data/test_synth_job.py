@@ -88,6 +88,20 @@ def test_a_rerun_resumes_without_duplicates(synth_out, faces_dir, detector):
     assert (out / "manifest.jsonl").read_text() == before
 
 
+def test_a_rerun_through_another_spelling_of_the_folder_resumes(
+    synth_out, faces_dir, detector, monkeypatch
+):
+    out, _ = synth_out
+    before = (out / "manifest.jsonl").read_text()
+    monkeypatch.chdir(faces_dir.parent)
+    relative = Path(faces_dir.name) / ".." / faces_dir.name  # same folder, another path
+    report = synthesize(
+        relative, out, SynthConfig(methods=METHODS, per_face=1, seed=5), detector=detector
+    )
+    assert report.written == 0 and report.skipped_existing == 20
+    assert (out / "manifest.jsonl").read_text() == before
+
+
 def test_cli_stats_split_and_sheet(synth_out, tmp_path, capsys):
     out, _ = synth_out
     manifest = str(out / "manifest.jsonl")

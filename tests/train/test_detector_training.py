@@ -11,11 +11,8 @@ from __future__ import annotations
 import itertools
 import json
 import math
-import os
 from dataclasses import replace
-from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 import torch
@@ -23,9 +20,6 @@ from safetensors.torch import load_file
 from sklearn.metrics import roc_auc_score
 
 from opendfa.data import read_manifest
-from opendfa.data.splits import SplitConfig
-from opendfa.data.synth import SynthConfig, synthesize
-from opendfa.media import load_image
 from opendfa.models.detector import (
     DetectorConfig,
     MultiTaskDetector,
@@ -46,46 +40,7 @@ from opendfa.train.detector import (
     train_step,
 )
 
-METHODS = ("face_swap", "face_editing", "self_blend")
-SPLITS = SplitConfig(train=0.6, val=0.0, test=0.4, seed=4)
 TINY = DetectorConfig(input_size=64, mask_size=8, embedding_dim=16)
-
-
-@pytest.fixture(scope="module")
-def faces_dir(tmp_path_factory, detector, group_photos, astronaut_path, hopper_path):
-    """One folder per face: each face of the group photos is its own identity."""
-    root = tmp_path_factory.mktemp("faces")
-    for path in [*group_photos.values(), astronaut_path, hopper_path]:
-        rgb = load_image(path).rgb
-        for k, face in enumerate(detector.detect(rgb)):
-            cx, cy = (face.box[0] + face.box[2]) / 2, (face.box[1] + face.box[3]) / 2
-            half = 1.2 * max(face.width, face.height)
-            x0, y0 = round(cx - half), round(cy - half)
-            side = round(2 * half)
-            pad = max(0, -x0, -y0, x0 + side - rgb.shape[1], y0 + side - rgb.shape[0])
-            padded = cv2.copyMakeBorder(rgb, pad, pad, pad, pad, cv2.BORDER_REFLECT)
-            crop = padded[y0 + pad : y0 + pad + side, x0 + pad : x0 + pad + side]
-            folder = root / f"{path.stem}-f{k}"
-            folder.mkdir()
-            cv2.imwrite(str(folder / "face.png"), cv2.cvtColor(crop, cv2.COLOR_RGB2BGR))
-    return root
-
-
-@pytest.fixture(scope="module")
-def manifest_path(faces_dir, detector, tmp_path_factory):
-    out = tmp_path_factory.mktemp("synth")
-    config = SynthConfig(
-        methods=METHODS, per_face=1, seed=3, degrade_probability=0.0, splits=SPLITS
-    )
-    # Sample ids (hence forgery seeds) hash the photo paths: relative paths keep the data the
-    # same in every run, whatever pytest's temporary folder is called.
-    previous = os.getcwd()
-    os.chdir(faces_dir.parent)
-    try:
-        synthesize(Path(faces_dir.name), out, config, detector=detector)
-    finally:
-        os.chdir(previous)
-    return out / "manifest.jsonl"
 
 
 def _config(**changes) -> DetectorTrainConfig:

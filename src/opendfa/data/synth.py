@@ -130,7 +130,7 @@ def _run_jobs(
     ]
     iterator = progress(iter(jobs)) if progress else iter(jobs)
     for face, method, k in iterator:
-        sample_id = _sample_id(face, method, k)
+        sample_id = _sample_id(face, method, k, faces_dir)
         if sample_id in done:
             report.skipped_existing += 1
             continue
@@ -196,8 +196,11 @@ def face_crop(rgb: np.ndarray, face: Face) -> tuple[np.ndarray, Face]:
     return crop, moved
 
 
-def _sample_id(face: FaceImage, method: str, k: int) -> str:
-    stem = hashlib.sha1(face.path.encode()).hexdigest()[:8]
+def _sample_id(face: FaceImage, method: str, k: int, root: Path) -> str:
+    """Stable across runs: hashes the photo's path inside the faces folder, however the folder
+    was named (relative, absolute), so a resumed run recognises its samples and seeds agree."""
+    relative = Path(face.path).resolve().relative_to(root.resolve()).as_posix()
+    stem = hashlib.sha1(relative.encode()).hexdigest()[:8]
     return f"{method}-{face.identity}-{stem}-{k}"
 
 

@@ -1,0 +1,48 @@
+"""DF-D metrics against worked examples and scikit-learn."""
+
+import numpy as np
+import pytest
+from sklearn.metrics import roc_auc_score
+
+from opendfa.bench.metrics import detection_metrics, equal_error_rate
+
+
+def test_worked_example_acer_is_mean_of_class_errors():
+    # 8 fakes, 2 missed (APCER 0.25); 2 reals, 1 rejected (BPCER 0.5).
+    labels = np.array([1] * 8 + [0] * 2)
+    scores = np.array([0.9] * 6 + [0.1, 0.2] + [0.7, 0.3])
+    m = detection_metrics(scores, labels)
+    assert m.apcer == pytest.approx(0.25)
+    assert m.bpcer == pytest.approx(0.5)
+    assert m.acer == pytest.approx(0.375)
+    assert m.accuracy == pytest.approx(0.7)  # ACC flatters: 7 of 10 right
+    assert m.err == pytest.approx(0.3)
+    assert m.n == 10 and m.n_fake == 8
+
+
+def test_auc_matches_sklearn_and_threshold_moves_decisions():
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 2, 200)
+    scores = np.clip(labels * 0.3 + rng.normal(0.35, 0.2, 200), 0, 1)
+    m = detection_metrics(scores, labels)
+    assert m.auc == pytest.approx(roc_auc_score(labels, scores))
+    strict = detection_metrics(scores, labels, threshold=0.9)
+    assert strict.bpcer <= m.bpcer and strict.apcer >= m.apcer
+
+
+def test_eer_of_separable_and_symmetric_cases():
+    assert equal_error_rate(np.array([0.1, 0.2, 0.8, 0.9]), np.array([0, 0, 1, 1])) == 0.0
+    # One real above one fake out of two each: FPR = FNR = 0.5 at the crossing.
+    eer = equal_error_rate(np.array([0.1, 0.6, 0.4, 0.9]), np.array([0, 0, 1, 1]))
+    assert eer == pytest.approx(0.5)
+
+
+def test_one_class_has_no_auc_and_bad_input_raises():
+    m = detection_metrics(np.array([0.9, 0.2]), np.array([1, 1]))
+    assert m.auc is None and m.eer is None and m.bpcer == 0.0 and m.apcer == 0.5
+    with pytest.raises(ValueError):
+        detection_metrics(np.array([0.5]), np.array([2]))
+    with pytest.raises(ValueError):
+        detection_metrics(np.array([0.5, 0.2]), np.array([1]))
+    with pytest.raises(ValueError):
+        detection_metrics(np.array([]), np.array([]))
