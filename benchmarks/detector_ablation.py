@@ -18,7 +18,9 @@ import argparse
 import copy
 import datetime
 import json
+import os
 import platform
+import time
 from dataclasses import asdict
 from pathlib import Path
 
@@ -75,11 +77,31 @@ def slug(name: str) -> str:
 
 
 def cached_run(name: str, manifest: Path, folder: Path, config: DetectorTrainConfig, **kw) -> dict:
+    """The run's result.json, training it first unless another live process is on it."""
     result = folder / "result.json"
+    lock = folder / "running.pid"
+    while not result.exists() and lock.exists() and _alive(lock):
+        time.sleep(20)  # the other process trains it: wait for its result
     if result.exists():
         return json.loads(result.read_text())
     print(f"training {name} -> {folder}", flush=True)
-    return run(name, manifest, folder, config, **kw).to_json()
+    folder.mkdir(parents=True, exist_ok=True)
+    lock.write_text(str(os.getpid()))
+    config.resume = (folder / "train-state" / "state.json").exists()
+    try:
+        return run(name, manifest, folder, config, **kw).to_json()
+    finally:
+        lock.unlink(missing_ok=True)
+
+
+def _alive(lock: Path) -> bool:
+    try:
+        os.kill(int(lock.read_text()), 0)
+    except (ValueError, ProcessLookupError, FileNotFoundError):
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def pct(value: float | None) -> str:
@@ -155,22 +177,41 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=10, help="PGD steps")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--skip-lofo", action="store_true")
+    parser.add_argument(
+        "--lofo-first", action="store_true", help="train the leave-one-out runs first"
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "detector_ablation.md")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     if not args.manifest.exists():
         raise SystemExit(f"no manifest at {args.manifest}: run scripts/train_detector.py first")
     configs = rows(args.size, args.epochs, args.threads, args.steps)
-    results = {
-        name: cached_run(name, args.manifest, args.work / slug(name), config)
-        for name, config in configs.items()
-    }
-    lofo = {}
-    if not args.skip_lofo:
-        for family in FAMILIES:
-            folder = args.work / f"lofo-{slug(family)}"
-            config = copy.deepcopy(configs["+SBI"])
-            lofo[family] = cached_run(family, args.manifest, folder, config, holdout=family)
+
+    def train_rows() -> dict[str, dict]:
+        return {
+            name: cached_run(name, args.manifest, args.work / slug(name), config)
+            for name, config in configs.items()
+        }
+
+    def train_lofo() -> dict[str, dict]:
+        if args.skip_lofo:
+            return {}
+        return {
+            family: cached_run(
+                family,
+                args.manifest,
+                args.work / f"lofo-{slug(family)}",
+                copy.deepcopy(configs["+SBI"]),
+                holdout=family,
+            )
+            for family in FAMILIES
+        }
+
+    # Two processes (one per core) may share the work: one as is, one with --lofo-first.
+    if args.lofo_first:
+        lofo, results = train_lofo(), train_rows()
+    else:
+        results, lofo = train_rows(), train_lofo()
     from opendfa.data.manifest import read_manifest
 
     manifest = read_manifest(args.manifest)

@@ -35,6 +35,7 @@ import cv2
 import dlib
 import face_recognition_models
 import numpy as np
+from results_section import write_section
 
 from opendfa.faces import DetectorConfig, FaceDetector, align_face, box_iou, region_masks
 from opendfa.faces.align import Alignment, canonical_keypoints, estimate_similarity
@@ -998,15 +999,9 @@ def header() -> str:
     )
 
 
-def write_section(path: Path, section: str) -> None:
+def write_faces_section(path: Path, section: str) -> None:
     """Replace the faces section between its markers, keeping the rest of the file."""
-    text = path.read_text() if path.exists() else header()
-    start, end = text.find(START_MARK), text.find(END_MARK)
-    if start != -1 and end > start:
-        text = text[:start] + section.rstrip("\n") + text[end + len(END_MARK) :]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.write_text(text if text.endswith("\n") else text + "\n")
+    write_section(path, "faces", section, header())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -1019,7 +1014,7 @@ def main(argv: list[str] | None = None) -> int:
     section = render(run(args.repeat))
     print(section)
     if args.write:
-        write_section(args.write, section)
+        write_faces_section(args.write, section)
         _log(f"wrote {args.write}")
     return 0
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from results_section import write_section
 from threadpoolctl import threadpool_limits
 
 from opendfa.data.synth import SynthConfig, face_crop, synthesize
@@ -27,7 +28,6 @@ from opendfa.forge import FORGERY_METHODS, FaceImage, create_forgery
 from opendfa.media import load_image
 
 ROOT = Path(__file__).resolve().parent.parent
-SECTION = ("<!-- forge:start -->", "<!-- forge:end -->")
 
 
 def gather_faces(detector: FaceDetector) -> list[FaceImage]:
@@ -113,17 +113,6 @@ def table(times: dict[str, list[float]], job: tuple[int, float], faces: int) -> 
     return "\n".join([header, "", *rows, "", job_line])
 
 
-def write_section(path: Path, body: str) -> None:
-    start, end = SECTION
-    block = f"{start}\n## Forgery synthesis (benchmarks/forge.py)\n\n{body}\n{end}"
-    text = path.read_text() if path.exists() else "# Benchmark results\n"
-    if start in text and end in text:
-        text = text[: text.index(start)] + block + text[text.index(end) + len(end) :]
-    else:
-        text = text.rstrip() + "\n\n" + block + "\n"
-    path.write_text(text)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=2)
@@ -136,7 +125,8 @@ def main() -> None:
     body = table(times, job, len(faces))
     print(body)
     if args.write:
-        write_section(args.write, body)
+        block = f"## Forgery synthesis (benchmarks/forge.py)\n\n{body}"
+        write_section(args.write, "forge", block)
 
 
 if __name__ == "__main__":

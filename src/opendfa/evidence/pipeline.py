@@ -39,6 +39,7 @@ from opendfa.evidence.report import (
     explain,
 )
 from opendfa.faces import REGION_NAMES, AlignedFace, Face, FaceDetector, align_face, region_masks
+from opendfa.faces.follow import FaceFollower
 from opendfa.faces.tracks import track_faces
 from opendfa.media import (
     DEFAULT_MAX_PIXELS,
@@ -87,7 +88,9 @@ class Analyzer:
     `detector` is a `LoadedDetector`, or a name or folder for `load_detector` (default: the
     bundled `opendfa-lite0`), loaded onto `device`. `face_detector` is shared if given, else
     one is made and closed by `close()`. `predict` replaces
-    `opendfa.models.detector.predict_crops` (same contract).
+    `opendfa.models.detector.predict_crops` (same contract). In videos the full face detector
+    runs every `redetect_every` sampled frames and faces are followed by the mesh between
+    (`opendfa.faces.follow`); 1 runs it on every frame.
     """
 
     def __init__(
@@ -102,11 +105,14 @@ class Analyzer:
         max_video_frames: int = 300,
         batch_size: int = 16,
         device: str = "cpu",
+        redetect_every: int = 8,
     ) -> None:
         if not 0.0 < threshold < 1.0:
             raise ValueError(f"threshold must be between 0 and 1, got {threshold}")
-        if top_k < 1 or max_video_frames < 1 or batch_size < 1:
-            raise ValueError("top_k, max_video_frames and batch_size must be at least 1")
+        if min(top_k, max_video_frames, batch_size, redetect_every) < 1:
+            raise ValueError(
+                "top_k, max_video_frames, batch_size and redetect_every must be at least 1"
+            )
         if detector is None or isinstance(detector, str | Path):
             from opendfa.models.detector import load_detector
 
@@ -120,6 +126,7 @@ class Analyzer:
         self.top_k = top_k
         self.max_video_frames = max_video_frames
         self.batch_size = batch_size
+        self.redetect_every = redetect_every
         self._owns_faces = face_detector is None
         self.face_detector = face_detector or FaceDetector()
 
@@ -184,20 +191,31 @@ class Analyzer:
         sampled = iter_video_frames(
             source, num_frames=num_frames, target_fps=fps, max_pixels=self.max_pixels
         )
+        follower = FaceFollower(self.face_detector, self.redetect_every)
+        pending: list[tuple[Any, list[Face]]] = []
+
+        def judge_pending() -> None:
+            judged_frames = self._judge_many([(f.rgb, faces) for f, faces in pending], timings)
+            for (frame, _), judged in zip(pending, judged_frames, strict=True):
+                frames.append((frame.index, frame.timestamp_s, judged))
+                best = max((j.probability for j in judged), default=-1.0)
+                heapq.heappush(previews, (best, -frame.index, frame.rgb))
+                if len(previews) > _PREVIEW_FRAMES:
+                    heapq.heappop(previews)
+            pending.clear()
+
         for frame in sampled:
-            if len(frames) >= self.max_video_frames:
+            if len(frames) + len(pending) >= self.max_video_frames:
                 sampled.close()  # releases the decoder now, not when collected
                 warnings.append(f"stopped after {self.max_video_frames} sampled frames")
                 break
             mark = time.perf_counter()
-            faces = self.face_detector.detect(frame.rgb)
+            faces = follower(frame.rgb, frame.timestamp_s)
             timings["faces"] += _ms(mark)
-            judged = self._judge(frame.rgb, faces, timings)
-            frames.append((frame.index, frame.timestamp_s, judged))
-            best = max((j.probability for j in judged), default=-1.0)
-            heapq.heappush(previews, (best, -frame.index, frame.rgb))
-            if len(previews) > _PREVIEW_FRAMES:
-                heapq.heappop(previews)
+            pending.append((frame, faces))
+            if sum(len(f) for _, f in pending) >= self.batch_size or len(pending) >= 32:
+                judge_pending()  # batched detector calls; at most 32 frames held at once
+        judge_pending()
         mark = time.perf_counter()
         tracks = track_faces([(index, ts, [j.face for j in js]) for index, ts, js in frames])
         by_face = {id(j.face): j for _, _, js in frames for j in js}
@@ -302,32 +320,53 @@ class Analyzer:
     # Steps.
 
     def _judge(self, rgb: np.ndarray, faces: list[Face], timings: dict) -> list[_Judged]:
-        if not faces:
-            return []
+        return self._judge_many([(rgb, faces)], timings)[0]
+
+    def _judge_many(
+        self, frames: list[tuple[np.ndarray, list[Face]]], timings: dict
+    ) -> list[list[_Judged]]:
+        """Judge the faces of several images (video frames) with batched detector calls."""
         config = self.detector.config
         mark = time.perf_counter()
         aligned = [
-            align_face(rgb, face, size=int(config.input_size), margin=float(config.crop_margin))
-            for face in faces
+            [
+                align_face(rgb, face, size=int(config.input_size), margin=float(config.crop_margin))
+                for face in faces
+            ]
+            for rgb, faces in frames
         ]
         timings["align"] = timings.get("align", 0.0) + _ms(mark)
+        flat = [crop for crops in aligned for crop in crops]
         mark = time.perf_counter()
         predictions = []
-        for first in range(0, len(aligned), self.batch_size):
-            crops = np.stack([a.crop for a in aligned[first : first + self.batch_size]])
+        for first in range(0, len(flat), self.batch_size):
+            crops = np.stack([a.crop for a in flat[first : first + self.batch_size]])
             predictions.extend(self.predict(self.detector, crops))
-        timings["detector"] = timings.get("detector", 0.0) + _ms(mark)
-        return [
-            _Judged(
-                face=face,
-                aligned=crop,
-                probability=float(np.clip(p.fake_probability, 0.0, 1.0)),
-                categories={k: float(v) for k, v in p.category_probabilities.items()},
-                region_scores={k: float(v) for k, v in p.region_scores.items()},
-                mask=np.clip(np.asarray(p.mask, dtype=np.float32), 0, 1).astype(np.float16),
+        if flat:
+            timings["detector"] = timings.get("detector", 0.0) + _ms(mark)
+        judged, position = [], 0
+        for (_, faces), crops in zip(frames, aligned, strict=True):
+            judged.append(
+                [
+                    self._judged(face, crop, p)
+                    for face, crop, p in zip(
+                        faces, crops, predictions[position : position + len(faces)], strict=True
+                    )
+                ]
             )
-            for face, crop, p in zip(faces, aligned, predictions, strict=True)
-        ]
+            position += len(faces)
+        return judged
+
+    @staticmethod
+    def _judged(face: Face, crop: Any, p: Any) -> _Judged:
+        return _Judged(
+            face=face,
+            aligned=crop,
+            probability=float(np.clip(p.fake_probability, 0.0, 1.0)),
+            categories={k: float(v) for k, v in p.category_probabilities.items()},
+            region_scores={k: float(v) for k, v in p.region_scores.items()},
+            mask=np.clip(np.asarray(p.mask, dtype=np.float32), 0, 1).astype(np.float16),
+        )
 
     def _evidence(self, judged: _Judged, image_size: tuple[int, int]) -> FaceEvidence:
         """Cues on the crop, the mask mapped back onto the image, the region table."""
