@@ -443,10 +443,10 @@ def _describe_region(region: RegionEvidence) -> str:
     name, value = max(region.cues.items(), key=lambda item: cue_strength(*item))
     if cue_strength(name, value) < 0.5:
         return text
-    return f"{text}, {_describe_cue(name, value)}"
+    return f"{text}, {describe_cue(name, value)}"
 
 
-def _describe_cue(name: str, value: float) -> str:
+def describe_cue(name: str, value: float) -> str:
     label = CUES[name].label
     if name == "blur_ratio":
         how = "blurrier" if value > 1 else "sharper"

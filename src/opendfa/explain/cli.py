@@ -1,0 +1,176 @@
+"""`opendfa chat PATH`: analyse one image or video, then answer questions about it.
+
+Lines starting with `/` are commands (see `/help`); anything else is a question. Reads stdin
+until end of file or `/quit`, so it also works with piped questions (one per line).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+EXIT_OK, EXIT_INPUT = 0, 2
+
+COMMANDS = """commands:
+  /help             this list
+  /save FILE.json   save the conversation (with the verdict and every answer's facts)
+  /report FILE.html write the HTML report (image, heatmap, region table)
+  /json FILE.json   write the analysis report (opendfa.report/1)
+  /mask FILE.png    save the predicted manipulation mask of the decisive face
+  /compare PATH     analyse another image or video and compare the two
+  /quit             leave (end of input does the same)
+anything else is a question, e.g. "why?", "where?", "how sure are you?", "what about the mouth?"
+"""
+
+
+def add_chat_command(commands: argparse._SubParsersAction) -> None:
+    chat = commands.add_parser("chat", help="analyse an image or video and ask questions about it")
+    chat.add_argument("path", metavar="PATH", help="image or video")
+    chat.add_argument("--model", default="opendfa-lite0", help="detector name or folder")
+    chat.add_argument(
+        "--backend",
+        default="grounded",
+        choices=("grounded", "openai", "dfa-gpt"),
+        help="who answers: grounded (offline, default), openai (any compatible endpoint)",
+    )
+    chat.add_argument("--base-url", default="http://127.0.0.1:8000/v1", help="openai backend URL")
+    chat.add_argument("--llm", default="default", help="model name for the openai backend")
+    chat.add_argument("--frames", type=int, default=16, help="frames sampled from a video")
+    chat.add_argument(
+        "--ask",
+        action="append",
+        metavar="QUESTION",
+        help="ask this and exit (repeatable); no prompt loop",
+    )
+    chat.set_defaults(handler=_chat)
+
+
+def _chat(args: argparse.Namespace) -> int:
+    from opendfa.evidence.pipeline import Analyzer
+    from opendfa.explain import Conversation, ExplainError, make_backend
+    from opendfa.media import MediaError
+
+    try:
+        options = {"base_url": args.base_url, "model": args.llm} if args.backend == "openai" else {}
+        backend = make_backend(args.backend, **options)
+    except ExplainError as err:
+        return _fail(str(err))
+    try:
+        analyzer = Analyzer(args.model)
+    except Exception as err:  # one line whatever the loader raises
+        return _fail(f"cannot load the detector: {err}")
+    with analyzer:
+        try:
+            report = analyzer.analyze(Path(args.path), num_frames=args.frames)
+        except MediaError as err:
+            return _fail(f"{err.reason} ({args.path})")
+        conversation = Conversation(report, backend=backend)
+        _say(
+            f"{report.verdict.upper()}"
+            + (
+                f" P(fake) {report.fake_probability:.2f}"
+                if report.fake_probability is not None
+                else ""
+            )
+            + f" - {report.explanation}"
+        )
+        questions = args.ask if args.ask else _lines()
+        if not args.ask and sys.stdin.isatty():
+            _say('ask a question ("why?", "where?", "how sure?") or /help')
+        for line in questions:
+            line = line.strip()
+            if not line:
+                continue
+            if line.startswith("/"):
+                if _command(line, conversation, analyzer, args) == "quit":
+                    break
+                continue
+            try:
+                _say(conversation.ask(line).text)
+            except ExplainError as err:
+                print(f"opendfa: error: {err}", file=sys.stderr, flush=True)
+    return EXIT_OK
+
+
+def _lines():
+    interactive = sys.stdin.isatty()
+    while True:
+        try:
+            line = input("you> ") if interactive else sys.stdin.readline()
+        except EOFError:
+            return
+        if not interactive and not line:
+            return
+        yield line
+
+
+def _command(line: str, conversation, analyzer, args: argparse.Namespace) -> str | None:
+    import json
+
+    from opendfa.media import MediaError
+
+    name, _, argument = line.partition(" ")
+    argument = argument.strip()
+    report = conversation.report
+    try:
+        if name in ("/quit", "/exit", "/q"):
+            return "quit"
+        if name == "/help":
+            _say(COMMANDS.rstrip())
+        elif not argument and name in ("/save", "/report", "/json", "/mask", "/compare"):
+            _warn(f"{name} needs an argument (see /help)")
+        elif name == "/save":
+            _say(f"saved {conversation.save(argument)}")
+        elif name == "/report":
+            from opendfa.evidence.html import write_html
+
+            _say(f"wrote {write_html(report, argument)}")
+        elif name == "/json":
+            Path(argument).write_text(json.dumps(report.to_json(), indent=1) + "\n")
+            _say(f"wrote {argument}")
+        elif name == "/mask":
+            _save_mask(report, Path(argument))
+        elif name == "/compare":
+            other = analyzer.analyze(Path(argument), num_frames=args.frames)
+            _say(conversation.compare(other).text)
+        else:
+            _warn(f"unknown command {name} (see /help)")
+    except MediaError as err:
+        _warn(f"{err.reason} ({argument})")
+    except OSError as err:
+        _warn(f"cannot write {argument}: {err.strerror or err}")
+    return None
+
+
+def _save_mask(report, path: Path) -> None:
+    import cv2
+    import numpy as np
+
+    faces = [f for f in report.faces if f.mask is not None]
+    if not faces:
+        _warn("this report has no mask")
+        return
+    face = max(faces, key=lambda f: f.fake_probability)
+    canvas = np.zeros((report.input.height, report.input.width), np.uint8)
+    x0, y0, _, _ = face.mask.box
+    values = np.round(face.mask.to_array() * 255).astype(np.uint8)
+    height, width = canvas.shape
+    h, w = min(values.shape[0], height - y0), min(values.shape[1], width - x0)
+    canvas[y0 : y0 + h, x0 : x0 + w] = values[:h, :w]
+    if not cv2.imwrite(str(path), canvas):
+        raise OSError(f"cannot write {path}")
+    _say(f"wrote {path} (the mask at the image's size; white = likely manipulated)")
+
+
+def _say(text: str) -> None:
+    print(text, flush=True)
+
+
+def _warn(text: str) -> None:
+    print(f"opendfa: error: {text}", file=sys.stderr, flush=True)
+
+
+def _fail(text: str) -> int:
+    _warn(" ".join(text.split()))
+    return EXIT_INPUT

@@ -1,0 +1,110 @@
+"""Multi-turn conversation about one analysis, with pluggable answer backends.
+
+`Conversation(report)` keeps the history; `ask(text)` classifies the question, asks the
+backend and records both turns. Backends:
+
+- `grounded` (default): deterministic, offline, every sentence built from the report's numbers
+  (`opendfa.explain.grounded`);
+- `openai`: any OpenAI-compatible chat endpoint (OpenAI, vLLM, llama.cpp server, Ollama), given
+  the report's evidence as a system message and the history; its reply is checked against the
+  verdict and replaced by the grounded answer if it contradicts it;
+- `dfa-gpt`: the local DFA-GPT model, once one is trained (`opendfa train mllm`).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from opendfa.evidence.report import Report
+from opendfa.explain.grounded import Answer, answer, compare_reports
+from opendfa.explain.intents import Question, classify
+
+BACKENDS = ("grounded", "openai", "dfa-gpt")
+
+
+class ExplainError(RuntimeError):
+    """A backend that cannot answer (unreachable endpoint, no model); one line."""
+
+
+class Backend(Protocol):
+    name: str
+
+    def reply(self, question: Question, report: Report, history: list[Turn]) -> Answer: ...
+
+
+@dataclass
+class Turn:
+    role: str  # "user" | "assistant"
+    text: str
+    intent: str | None = None
+    backend: str | None = None
+    time: float = field(default_factory=time.time)
+    facts: dict = field(default_factory=dict)
+
+
+class GroundedBackend:
+    name = "grounded"
+
+    def reply(self, question: Question, report: Report, history: list[Turn]) -> Answer:
+        return answer(question, report)
+
+
+@dataclass
+class Conversation:
+    """The state of one analyst's conversation about `report`."""
+
+    report: Report
+    backend: Backend = field(default_factory=GroundedBackend)
+    history: list[Turn] = field(default_factory=list)
+
+    def ask(self, text: str) -> Answer:
+        text = " ".join(str(text).split())
+        if not text:
+            raise ValueError("empty question")
+        question = classify(text)
+        self.history.append(Turn("user", text, question.intent))
+        reply = self.backend.reply(question, self.report, self.history)
+        self.history.append(
+            Turn("assistant", reply.text, reply.intent, self.backend.name, facts=reply.facts)
+        )
+        return reply
+
+    def compare(self, other: Report) -> Answer:
+        reply = compare_reports(self.report, other)
+        self.history.append(Turn("user", f"compare with {other.input.path}", "compare"))
+        self.history.append(Turn("assistant", reply.text, "compare", "grounded"))
+        return reply
+
+    def to_json(self) -> dict:
+        return {
+            "schema": "opendfa.conversation/1",
+            "input": self.report.input.to_json(),
+            "verdict": self.report.verdict,
+            "backend": self.backend.name,
+            "turns": [asdict(turn) for turn in self.history],
+        }
+
+    def save(self, path: str | Path) -> Path:
+        path = Path(path)
+        path.write_text(json.dumps(self.to_json(), indent=1, ensure_ascii=False) + "\n")
+        return path
+
+
+def make_backend(name: str, **options) -> Backend:
+    """A backend by name; options go to its constructor (e.g. base_url, model for openai)."""
+    if name == "grounded":
+        return GroundedBackend()
+    if name == "openai":
+        from opendfa.explain.openai_backend import OpenAIBackend
+
+        return OpenAIBackend(**options)
+    if name == "dfa-gpt":
+        raise ExplainError(
+            "no DFA-GPT model is installed; train one with `opendfa train mllm` "
+            "or use --backend grounded or openai"
+        )
+    raise ExplainError(f"unknown backend {name!r}; known: {', '.join(BACKENDS)}")

@@ -1,0 +1,187 @@
+"""What an analyst's free-text question asks about an analysis.
+
+Deterministic and inspectable: each intent has cue phrases; the intent whose phrases match
+most (longer phrases weigh more) wins, ties going to the earlier intent in `INTENTS`. Face
+regions named in the question ("the mouth", "left eye", "lips") are picked out separately, so
+"why the mouth?" is a `why` question about one region.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from opendfa.faces import REGION_NAMES
+
+# Order matters only for ties: more specific intents first.
+INTENTS: dict[str, tuple[str, ...]] = {
+    "help": ("help", "what can you do", "what can i ask", "commands", "options"),
+    "compare": ("compare", "comparison", "versus", " vs ", "other image", "difference between"),
+    "mask": ("mask", "heatmap", "heat map", "overlay", "show me"),
+    "when": ("when", "which frame", "what frame", "timeline", "time", "second", "moment"),
+    "model": ("which model", "what model", "detector", "weights", "hash", "version", "trained"),
+    "next": (
+        " next ",
+        "what should i",
+        "check next",
+        "verify",
+        "next step",
+        "what now",
+        "how can i confirm",
+        "how do i check",
+        "what else",
+        "recommend",
+        "double check",
+        "double-check",
+    ),
+    "simple": (
+        "non-expert",
+        "non expert",
+        "layman",
+        "simple",
+        "plain",
+        "eli5",
+        "in short",
+        "summary",
+        "summarize",
+        "summarise",
+        "explain it",
+        "grandmother",
+        "for a journalist",
+    ),
+    "confidence": (
+        "how sure",
+        "confident",
+        "confidence",
+        "certain",
+        "probability",
+        "likely",
+        "score",
+        "how much",
+        "percent",
+        "%",
+        "trust",
+        "reliable",
+        "false positive",
+        "chance",
+    ),
+    "type": (
+        "what kind",
+        "which kind",
+        "what type",
+        "which type",
+        "category",
+        "method",
+        "technique",
+        "how was it made",
+        "how was it faked",
+        "swap",
+        "reenact",
+        "edit",
+        "synthes",
+        "generated",
+        "gan",
+        "diffusion",
+        "manipulation type",
+        "forgery type",
+    ),
+    "where": ("where", "which part", "which region", "regions", "location", "locate", "area"),
+    "why": (
+        "why",
+        "reason",
+        "evidence",
+        "explain",
+        "how do you know",
+        "what makes",
+        "because",
+        "artifact",
+        "artefact",
+        "trace",
+        "clue",
+        "sign",
+    ),
+    "verdict": (
+        "fake",
+        "real",
+        "deepfake",
+        "manipulated",
+        "authentic",
+        "genuine",
+        "forged",
+        "tampered",
+        "is it",
+        "is this",
+        "verdict",
+        "result",
+        "altered",
+        "doctored",
+    ),
+}
+
+REGION_WORDS: dict[str, tuple[str, ...]] = {
+    "forehead": ("forehead", "brow ridge", "temple"),
+    "left_eyebrow": ("left eyebrow", "left brow"),
+    "right_eyebrow": ("right eyebrow", "right brow"),
+    "left_eye": ("left eye",),
+    "right_eye": ("right eye",),
+    "nose": ("nose", "nostril"),
+    "mouth": ("mouth", "lip", "teeth", "tooth", "smile"),
+    "left_cheek": ("left cheek",),
+    "right_cheek": ("right cheek",),
+    "chin": ("chin", "jaw"),
+    "face_boundary": ("boundary", "outline", "contour", "edge of the face", "hairline", "border"),
+    "skin": ("skin", "complexion", "wrinkle", "texture"),
+}
+PAIRS = {  # an unqualified word means both sides
+    "eyebrow": ("left_eyebrow", "right_eyebrow"),
+    "brow": ("left_eyebrow", "right_eyebrow"),
+    "eye": ("left_eye", "right_eye"),
+    "cheek": ("left_cheek", "right_cheek"),
+}
+assert set(REGION_WORDS) == set(REGION_NAMES)
+
+
+@dataclass(frozen=True)
+class Question:
+    text: str
+    intent: str
+    regions: tuple[str, ...] = field(default_factory=tuple)
+    scores: dict[str, float] = field(default_factory=dict)
+
+
+def normalise(text: str) -> str:
+    return " " + re.sub(r"\s+", " ", text.lower().replace("’", "'")).strip() + " "
+
+
+def find_regions(text: str) -> tuple[str, ...]:
+    """Regions named in `text`, in `REGION_NAMES` order; 'eyes' means both eyes."""
+    lowered = normalise(text)
+    found: set[str] = set()
+    for region, words in REGION_WORDS.items():
+        if any(word in lowered for word in words):
+            found.add(region)
+    for word, regions in PAIRS.items():
+        sided = any(f"{side} {word}" in lowered for side in ("left", "right"))
+        if re.search(rf"\b{word}(s|es)?\b", lowered) and not sided:
+            found.update(regions)
+    return tuple(name for name in REGION_NAMES if name in found)
+
+
+def classify(text: str) -> Question:
+    """The intent of a question (`unknown` when nothing matches) and the regions it names."""
+    lowered = normalise(text)
+    scores: dict[str, float] = {}
+    for intent, phrases in INTENTS.items():
+        score = sum(len(phrase.strip().split()) for phrase in phrases if phrase in lowered)
+        if score:
+            scores[intent] = float(score)
+    regions = find_regions(text)
+    if not scores:
+        intent = "where" if regions else "unknown"
+    else:
+        best = max(scores.values())
+        intent = next(name for name in INTENTS if scores.get(name) == best)
+        # "why is the mouth fake?": verdict words are weaker than a named region's why/where.
+        if intent == "verdict" and regions:
+            intent = "why" if "why" in scores else "where"
+    return Question(text=text, intent=intent, regions=regions, scores=scores)

@@ -1,0 +1,140 @@
+"""Answers from any OpenAI-compatible chat endpoint, grounded by the report's evidence.
+
+The system message holds the evidence as compact JSON (verdict, probability, type, regions
+with scores and cues, warnings) and the rules: answer only from it, never name a region or cue
+it lacks. A reply that states the opposite verdict, or a forgery type other than the report's,
+is not shown: the grounded answer is given instead and the rejection recorded in `facts`.
+Only the standard library is used (urllib), so no extra dependency is needed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+import urllib.error
+import urllib.request
+
+from opendfa.evidence.report import Report
+from opendfa.explain.grounded import Answer, answer
+from opendfa.explain.intents import Question
+from opendfa.taxonomy import FAKE_CATEGORIES
+
+RULES = (
+    "You are OpenDFA's analyst assistant for deepfake analysis. Answer the user's question "
+    "about one analysed image or video using ONLY the evidence JSON below. Never mention a "
+    "face region, cue, frame or forgery type unless the evidence lists it with a value that "
+    "supports it (region score >= 0.5). Quote numbers with two decimals. If the evidence "
+    "cannot answer, say so. Keep answers under 120 words."
+)
+
+
+def evidence_json(report: Report, limit: int = 5) -> str:
+    """The facts an LLM may use, without the mask pixels."""
+    faces = []
+    for face in report.faces:
+        regions = sorted(face.regions, key=lambda r: r.score, reverse=True)[:limit]
+        faces.append(
+            {
+                "fake_probability": round(face.fake_probability, 3),
+                "forgery_type": face.forgery_type.to_json(),
+                "box": [round(v) for v in face.box],
+                "regions": [r.to_json() for r in regions],
+                "cues": {k: round(v, 3) for k, v in face.cues.items()},
+            }
+        )
+    return json.dumps(
+        {
+            "input": {"kind": report.input.kind, "path": report.input.path},
+            "verdict": report.verdict,
+            "fake_probability": report.fake_probability,
+            "threshold": report.model.threshold,
+            "forgery_type": report.forgery_type.label if report.forgery_type else None,
+            "faces": faces,
+            "warnings": report.warnings,
+            "detector": report.model.detector,
+        },
+        separators=(",", ":"),
+    )
+
+
+class OpenAIBackend:
+    name = "openai"
+
+    def __init__(
+        self,
+        base_url: str = "http://127.0.0.1:8000/v1",
+        model: str = "default",
+        api_key: str | None = None,
+        timeout: float = 60.0,
+        retries: int = 2,
+        temperature: float = 0.2,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.model = model
+        self.api_key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY")
+        self.timeout = timeout
+        self.retries = retries
+        self.temperature = temperature
+
+    def reply(self, question: Question, report: Report, history: list) -> Answer:
+        messages = [{"role": "system", "content": RULES + "\nEvidence: " + evidence_json(report)}]
+        for turn in history[-12:]:
+            messages.append({"role": turn.role, "content": turn.text})
+        text = self._chat(messages)
+        problem = contradiction(text, report)
+        if problem:
+            grounded = answer(question, report)
+            grounded.facts["rejected_llm_reply"] = {"reason": problem, "text": text[:500]}
+            return grounded
+        return Answer(text.strip(), question.intent, {"model": self.model})
+
+    def _chat(self, messages: list[dict]) -> str:
+        body = json.dumps(
+            {"model": self.model, "messages": messages, "temperature": self.temperature}
+        ).encode()
+        headers = {"Content-Type": "application/json"}
+        if self.api_key:
+            headers["Authorization"] = f"Bearer {self.api_key}"
+        url = f"{self.base_url}/chat/completions"
+        last = ""
+        for attempt in range(self.retries + 1):
+            request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+            try:
+                with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                    data = json.loads(response.read().decode("utf-8"))
+                return str(data["choices"][0]["message"]["content"])
+            except urllib.error.HTTPError as err:
+                last = f"HTTP {err.code} from {url}"
+                if err.code < 500 and err.code != 429:
+                    break  # a client error does not get better by retrying
+            except (urllib.error.URLError, TimeoutError, OSError) as err:
+                last = f"cannot reach {url}: {getattr(err, 'reason', err)}"
+            except (KeyError, IndexError, TypeError, ValueError):
+                last = f"unexpected reply from {url}"
+                break
+            time.sleep(min(8.0, 0.5 * 2**attempt))
+        from opendfa.explain.conversation import ExplainError
+
+        raise ExplainError(last)
+
+
+def contradiction(text: str, report: Report) -> str | None:
+    """Why an LLM reply contradicts the report (wrong verdict or type), or None."""
+    lowered = text.lower()
+    says_fake = bool(
+        re.search(r"\b(is|looks|appears|judged)( to be)? (fake|manipulated)\b", lowered)
+    )
+    says_real = bool(
+        re.search(r"\b(is|looks|appears|judged)( to be)? (real|authentic|genuine)\b", lowered)
+    )
+    if report.verdict == "fake" and says_real and not says_fake:
+        return "says real, the report says fake"
+    if report.verdict == "real" and says_fake and not says_real:
+        return "says fake, the report says real"
+    if report.verdict == "fake" and report.forgery_type is not None:
+        named = [c for c in FAKE_CATEGORIES if c.replace("_", " ") in lowered]
+        if named and report.forgery_type.label not in named:
+            return f"names {named[0]}, the report says {report.forgery_type.label}"
+    return None

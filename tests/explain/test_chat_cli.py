@@ -1,0 +1,90 @@
+"""`opendfa chat`: analysis summary, questions from stdin, commands, clean errors."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import cv2
+import pytest
+
+from opendfa.cli import main
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    import torch
+
+    from opendfa.models.detector import DetectorConfig, MultiTaskDetector, save_detector
+
+    torch.manual_seed(0)
+    model = MultiTaskDetector(DetectorConfig(input_size=64, mask_size=8), pretrained=False)
+    return str(save_detector(model, tmp_path_factory.mktemp("m") / "tiny"))
+
+
+def _chat(args, stdin_text, monkeypatch, capsys):
+    monkeypatch.setattr("sys.stdin", io.StringIO(stdin_text))
+    code = main(["chat", *args])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_questions_and_commands_from_stdin(
+    tiny_model, astronaut_path, hopper_path, tmp_path, monkeypatch, capsys
+):
+    mask, convo, page = tmp_path / "m.png", tmp_path / "c.json", tmp_path / "r.html"
+    script = "\n".join(
+        [
+            "how sure are you?",
+            "what about the mouth?",
+            f"/mask {mask}",
+            f"/report {page}",
+            f"/compare {hopper_path}",
+            "/nonsense",
+            f"/save {convo}",
+            "/quit",
+            "never asked",
+        ]
+    )
+    code, out, err = _chat(
+        [str(astronaut_path), "--model", tiny_model], script, monkeypatch, capsys
+    )
+    assert code == 0
+    first = out.splitlines()[0]
+    assert first.startswith(("FAKE P(fake)", "REAL P(fake)"))
+    assert "against a threshold of 0.50" in out and "The mouth scores" in out
+    assert cv2.imread(str(mask), cv2.IMREAD_GRAYSCALE).shape == (512, 512)
+    assert "<html" in page.read_text().lower()
+    assert "looks more manipulated" in out
+    assert "unknown command /nonsense" in err
+    saved = json.loads(convo.read_text())
+    asked = [t["text"] for t in saved["turns"] if t["role"] == "user"]
+    assert asked[:2] == ["how sure are you?", "what about the mouth?"]
+    assert "never asked" not in out and "never asked" not in asked
+
+
+def test_ask_option_answers_and_exits(tiny_model, astronaut_path, monkeypatch, capsys):
+    code, out, _ = _chat(
+        [str(astronaut_path), "--model", tiny_model, "--ask", "which model is this?"],
+        "",
+        monkeypatch,
+        capsys,
+    )
+    assert code == 0 and "Detector tiny@1" in out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["missing.jpg"], "missing.jpg"),
+        (["{photo}", "--backend", "dfa-gpt"], "no DFA-GPT model is installed"),
+        (["{photo}", "--model", "/nonexistent"], "cannot load the detector"),
+    ],
+)
+def test_errors_are_one_line(args, message, astronaut_path, tiny_model, monkeypatch, capsys):
+    args = [a.replace("{photo}", str(astronaut_path)) for a in args]
+    if "--model" not in args:
+        args += ["--model", tiny_model]
+    code, _, err = _chat(args, "", monkeypatch, capsys)
+    assert code == 2 and message in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
