@@ -9,6 +9,7 @@ from outside.
 from __future__ import annotations
 
 import base64
+from dataclasses import dataclass
 from html import escape
 from pathlib import Path
 
@@ -88,11 +89,21 @@ def _verdict_card(report: Report) -> str:
     )
 
 
-def _images(report: Report) -> str:
+@dataclass
+class PreviewViews:
+    """Images of a report at preview size: faces boxed, heatmap overlay, and the mask alone."""
+
+    boxed: np.ndarray  # RGB
+    overlay: np.ndarray  # RGB
+    heat: np.ndarray  # float32 in [0, 1]
+
+
+def preview_views(report: Report, max_side: int = PREVIEW_SIDE) -> PreviewViews | None:
+    """The views the HTML report and the web UI show; None without a preview image."""
     if report.preview is None:
-        return ""
+        return None
     rgb = report.preview
-    scale = min(1.0, PREVIEW_SIDE / max(rgb.shape[:2]))
+    scale = min(1.0, max_side / max(rgb.shape[:2]))
     size = (max(1, round(rgb.shape[1] * scale)), max(1, round(rgb.shape[0] * scale)))
     small = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA) if scale < 1 else rgb.copy()
     faces = [
@@ -111,12 +122,19 @@ def _images(report: Report) -> str:
     boxed = small.copy()
     for canvas in (boxed, overlay):
         _draw_boxes(canvas, faces, scale, report.model.threshold)
+    return PreviewViews(boxed=boxed, overlay=overlay, heat=heat)
+
+
+def _images(report: Report) -> str:
+    views = preview_views(report)
+    if views is None:
+        return ""
     caption = "" if report.preview_frame is None else f" (frame {report.preview_frame})"
     return (
         '<section class="card images">'
-        f'<figure><img alt="analysed image" src="{_png(boxed)}">'
+        f'<figure><img alt="analysed image" src="{_png(views.boxed)}">'
         f"<figcaption>Faces found{escape(caption)}</figcaption></figure>"
-        f'<figure><img alt="manipulation heatmap" src="{_png(overlay)}">'
+        f'<figure><img alt="manipulation heatmap" src="{_png(views.overlay)}">'
         "<figcaption>Where the detector sees manipulation (red: likely)</figcaption></figure>"
         "</section>"
     )

@@ -1,0 +1,332 @@
+"""SQLite case store (WAL): analyses with their full report, inputs and conversations.
+
+Each case keeps what an auditor needs to reproduce it: the input's SHA-256 and name, the
+detector's name and weights hash, the threshold, the complete `opendfa.report/1` document and
+timestamps; each conversation turn keeps its text, intent, backend and the facts it used.
+Input bytes and the preview image go to files beside the database (content-addressed by
+SHA-256), so the database stays small and a deleted case removes its files.
+
+Migrations: `PRAGMA user_version` holds the schema version; `MIGRATIONS[k]` upgrades from
+version k to k + 1, applied in order inside a transaction when a store is opened.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from opendfa.evidence.report import Report
+
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE cases (
+        id TEXT PRIMARY KEY,
+        created REAL NOT NULL,
+        input_name TEXT NOT NULL,
+        input_sha256 TEXT,
+        kind TEXT NOT NULL,
+        verdict TEXT NOT NULL,
+        fake_probability REAL,
+        detector TEXT NOT NULL,
+        weights_sha256 TEXT,
+        threshold REAL NOT NULL,
+        report TEXT NOT NULL
+    );
+    CREATE INDEX cases_created ON cases(created);
+    CREATE INDEX cases_sha ON cases(input_sha256);
+    CREATE TABLE turns (
+        case_id TEXT NOT NULL REFERENCES cases(id) ON DELETE CASCADE,
+        seq INTEGER NOT NULL,
+        role TEXT NOT NULL,
+        text TEXT NOT NULL,
+        intent TEXT,
+        backend TEXT,
+        facts TEXT NOT NULL DEFAULT '{}',
+        created REAL NOT NULL,
+        PRIMARY KEY (case_id, seq)
+    );
+    """,
+    """
+    ALTER TABLE cases ADD COLUMN preview_frame INTEGER;
+    ALTER TABLE cases ADD COLUMN opendfa_version TEXT;
+    """,
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+@dataclass
+class StoredTurn:
+    seq: int
+    role: str
+    text: str
+    intent: str | None
+    backend: str | None
+    facts: dict
+    created: float
+
+
+@dataclass
+class Case:
+    id: str
+    created: float
+    input_name: str
+    input_sha256: str | None
+    kind: str
+    verdict: str
+    fake_probability: float | None
+    detector: str
+    weights_sha256: str | None
+    threshold: float
+    report: dict = field(repr=False)
+    preview_frame: int | None = None
+    opendfa_version: str | None = None
+
+    def summary(self) -> dict:
+        return {
+            "id": self.id,
+            "created": self.created,
+            "input_name": self.input_name,
+            "input_sha256": self.input_sha256,
+            "kind": self.kind,
+            "verdict": self.verdict,
+            "fake_probability": self.fake_probability,
+            "detector": self.detector,
+            "weights_sha256": self.weights_sha256,
+        }
+
+    def to_report(self, preview: np.ndarray | None = None) -> Report:
+        report = Report.from_json(self.report)
+        report.preview = preview
+        report.preview_frame = self.preview_frame
+        return report
+
+
+class CaseStore:
+    """Thread-safe: one connection guarded by a lock (SQLite serialises writes anyway)."""
+
+    def __init__(self, folder: str | Path) -> None:
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        (self.folder / "previews").mkdir(exist_ok=True)
+        self.path = self.folder / "cases.sqlite3"
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self._db.execute("PRAGMA busy_timeout=5000")
+        self.migrate()
+
+    # -- schema
+
+    @property
+    def version(self) -> int:
+        return int(self._db.execute("PRAGMA user_version").fetchone()[0])
+
+    def migrate(self) -> int:
+        """Apply the migrations this database lacks; returns the resulting version."""
+        with self._lock:
+            current = self.version
+            if current > SCHEMA_VERSION:
+                raise RuntimeError(
+                    f"{self.path} has schema version {current}, newer than this OpenDFA "
+                    f"({SCHEMA_VERSION}); upgrade OpenDFA"
+                )
+            for version in range(current, SCHEMA_VERSION):
+                with self._transaction():
+                    for statement in MIGRATIONS[version].split(";"):
+                        if statement.strip():
+                            self._db.execute(statement)
+                    self._db.execute(f"PRAGMA user_version={version + 1}")
+            return self.version
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    # -- cases
+
+    def add(self, report: Report, *, input_name: str | None = None) -> Case:
+        """Store an analysis (and its preview image, if any); returns the new case."""
+        from opendfa import __version__
+
+        data = report.to_json()
+        case = Case(
+            id=uuid.uuid4().hex,
+            created=time.time(),
+            input_name=input_name or report.input.path,
+            input_sha256=report.input.sha256,
+            kind=report.input.kind,
+            verdict=report.verdict,
+            fake_probability=report.fake_probability,
+            detector=report.model.detector,
+            weights_sha256=report.model.weights_sha256,
+            threshold=report.model.threshold,
+            report=data,
+            preview_frame=report.preview_frame,
+            opendfa_version=__version__,
+        )
+        if report.preview is not None:
+            bgr = cv2.cvtColor(np.ascontiguousarray(report.preview), cv2.COLOR_RGB2BGR)
+            cv2.imwrite(str(self._preview_path(case.id)), bgr)
+        with self._transaction():
+            self._db.execute(
+                "INSERT INTO cases (id, created, input_name, input_sha256, kind, verdict, "
+                "fake_probability, detector, weights_sha256, threshold, report, preview_frame, "
+                "opendfa_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    case.id,
+                    case.created,
+                    case.input_name,
+                    case.input_sha256,
+                    case.kind,
+                    case.verdict,
+                    case.fake_probability,
+                    case.detector,
+                    case.weights_sha256,
+                    case.threshold,
+                    json.dumps(data, separators=(",", ":")),
+                    case.preview_frame,
+                    case.opendfa_version,
+                ),
+            )
+        return case
+
+    def get(self, case_id: str) -> Case | None:
+        if not valid_case_id(case_id):
+            return None
+        with self._lock:
+            row = self._db.execute("SELECT * FROM cases WHERE id = ?", (case_id,)).fetchone()
+        return None if row is None else _case(row)
+
+    def list(self, limit: int = 50, offset: int = 0) -> list[Case]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT * FROM cases ORDER BY created DESC LIMIT ? OFFSET ?", (limit, offset)
+            ).fetchall()
+        return [_case(row) for row in rows]
+
+    def count(self) -> int:
+        with self._lock:
+            return int(self._db.execute("SELECT COUNT(*) FROM cases").fetchone()[0])
+
+    def delete(self, case_id: str) -> bool:
+        if not valid_case_id(case_id):
+            return False
+        with self._transaction():
+            deleted = self._db.execute("DELETE FROM cases WHERE id = ?", (case_id,)).rowcount
+        self._preview_path(case_id).unlink(missing_ok=True)
+        return bool(deleted)
+
+    def preview(self, case_id: str) -> np.ndarray | None:
+        if not valid_case_id(case_id):
+            return None
+        path = self._preview_path(case_id)
+        if not path.exists():
+            return None
+        bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        return None if bgr is None else cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+    def report(self, case_id: str) -> Report | None:
+        """The case's report with its preview image, ready for HTML or a conversation."""
+        case = self.get(case_id)
+        return None if case is None else case.to_report(self.preview(case_id))
+
+    # -- conversations
+
+    def add_turn(
+        self,
+        case_id: str,
+        role: str,
+        text: str,
+        *,
+        intent: str | None = None,
+        backend: str | None = None,
+        facts: dict | None = None,
+    ) -> StoredTurn:
+        with self._transaction():
+            seq = self._db.execute(
+                "SELECT COALESCE(MAX(seq), -1) + 1 FROM turns WHERE case_id = ?", (case_id,)
+            ).fetchone()[0]
+            turn = StoredTurn(seq, role, text, intent, backend, facts or {}, time.time())
+            self._db.execute(
+                "INSERT INTO turns VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    case_id,
+                    seq,
+                    role,
+                    text,
+                    intent,
+                    backend,
+                    json.dumps(turn.facts, default=str),
+                    turn.created,
+                ),
+            )
+        return turn
+
+    def turns(self, case_id: str) -> list[StoredTurn]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT * FROM turns WHERE case_id = ? ORDER BY seq", (case_id,)
+            ).fetchall()
+        return [
+            StoredTurn(
+                r["seq"],
+                r["role"],
+                r["text"],
+                r["intent"],
+                r["backend"],
+                json.loads(r["facts"]),
+                r["created"],
+            )
+            for r in rows
+        ]
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def _preview_path(self, case_id: str) -> Path:
+        if not valid_case_id(case_id):
+            raise ValueError(f"bad case id {case_id!r}")
+        return self.folder / "previews" / f"{case_id}.png"
+
+
+def valid_case_id(case_id: str) -> bool:
+    """Case ids are 32 lowercase hex digits (uuid4().hex); anything else names no case."""
+    return len(case_id) == 32 and all(c in "0123456789abcdef" for c in case_id)
+
+
+def _case(row: sqlite3.Row) -> Case:
+    return Case(
+        id=row["id"],
+        created=row["created"],
+        input_name=row["input_name"],
+        input_sha256=row["input_sha256"],
+        kind=row["kind"],
+        verdict=row["verdict"],
+        fake_probability=row["fake_probability"],
+        detector=row["detector"],
+        weights_sha256=row["weights_sha256"],
+        threshold=row["threshold"],
+        report=json.loads(row["report"]),
+        preview_frame=row["preview_frame"],
+        opendfa_version=row["opendfa_version"],
+    )
