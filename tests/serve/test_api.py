@@ -1,0 +1,151 @@
+"""The REST API end to end with a small random-weight detector: uploads, views, chat, cases,
+limits, auth, and fuzzed uploads that must never produce a 5xx."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+pytest.importorskip("fastapi")
+from fastapi.testclient import TestClient
+
+from opendfa.evidence.pipeline import Analyzer
+from opendfa.evidence.report import validate_report
+from opendfa.serve.app import ServerConfig, create_app
+from opendfa.store import CaseStore
+
+
+@pytest.fixture(scope="module")
+def analyzer(tmp_path_factory, detector):
+    import torch
+
+    from opendfa.models.detector import DetectorConfig, MultiTaskDetector, save_detector
+
+    torch.manual_seed(0)
+    model = MultiTaskDetector(DetectorConfig(input_size=64, mask_size=8), pretrained=False)
+    folder = save_detector(model, tmp_path_factory.mktemp("m") / "tiny")
+    return Analyzer(str(folder), face_detector=detector, max_pixels=4_000_000)
+
+
+def _client(analyzer, tmp_path, **config) -> TestClient:
+    settings_ = ServerConfig(data_dir=tmp_path, **config)
+    app = create_app(settings_, analyzer=analyzer, store=CaseStore(tmp_path))
+    return TestClient(app)
+
+
+@pytest.fixture
+def client(analyzer, tmp_path):
+    return _client(analyzer, tmp_path)
+
+
+def _upload(client, path=None, data=None, name="photo.jpg", **kw):
+    content = data if data is not None else path.read_bytes()
+    return client.post("/api/analyze", files={"file": (name, content)}, **kw)
+
+
+def test_upload_views_chat_and_delete(client, astronaut_path):
+    response = _upload(client, astronaut_path, name="astronaut.jpg")
+    assert response.status_code == 201
+    body = response.json()
+    validate_report(body["report"])
+    case_id = body["case"]["id"]
+    assert body["case"]["input_name"] == "astronaut.jpg" and len(body["report"]["faces"]) == 1
+    assert client.get("/api/cases").json()["cases"][0]["id"] == case_id
+    for view in ("image", "overlay", "mask"):
+        png = client.get(f"/api/cases/{case_id}/{view}.png")
+        assert png.headers["content-type"] == "image/png"
+        picture = cv2.imdecode(np.frombuffer(png.content, np.uint8), cv2.IMREAD_UNCHANGED)
+        assert picture.shape[:2] == (512, 512)
+    assert "<html" in client.get(f"/api/cases/{case_id}/report.html").text.lower()
+    reply = client.post(f"/api/cases/{case_id}/chat", json={"question": "how sure are you?"})
+    assert reply.status_code == 200 and "threshold" in reply.json()["answer"]
+    reply = client.post(f"/api/cases/{case_id}/chat", json={"question": "show me the mask"})
+    assert reply.json()["attachments"] == ["mask"]
+    turns = client.get(f"/api/cases/{case_id}/chat").json()["turns"]
+    assert [t["role"] for t in turns] == ["user", "assistant"] * 2
+    assert client.delete(f"/api/cases/{case_id}").status_code == 204
+    assert client.get(f"/api/cases/{case_id}").status_code == 404
+    assert client.delete(f"/api/cases/{case_id}").status_code == 404
+
+
+def test_video_upload_has_a_timeline(client, astronaut_rgb, tmp_path):
+    path = tmp_path / "clip.mp4"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 10, (512, 512))
+    for _ in range(10):
+        writer.write(cv2.cvtColor(astronaut_rgb, cv2.COLOR_RGB2BGR))
+    writer.release()
+    body = _upload(client, path, name="clip.mp4").json()
+    assert body["report"]["input"]["kind"] == "video" and len(body["report"]["timeline"]) >= 5
+
+
+@pytest.mark.parametrize(
+    ("data", "name", "status", "words"),
+    [
+        (b"", "empty.jpg", 400, "empty"),
+        (b"just some text, not an image", "notes.jpg", 422, ""),
+        (b"\x89PNG\r\n\x1a\n" + b"\x00" * 40, "cut.png", 422, ""),
+        (b"\x00\x00\x00\x18ftypmp42" + bytes(300), "broken.mp4", 422, ""),
+    ],
+)
+def test_bad_uploads_get_clear_4xx(client, data, name, status, words):
+    response = _upload(client, data=data, name=name)
+    assert response.status_code == status and words in response.json()["detail"]
+
+
+def test_size_and_pixel_limits(analyzer, tmp_path, astronaut_path):
+    small = _client(analyzer, tmp_path, max_upload_bytes=10_000)
+    response = _upload(small, astronaut_path)
+    assert response.status_code == 413 and "limit" in response.json()["detail"]
+    big = np.zeros((2100, 2100, 3), np.uint8)  # 4.4 MP > the analyzer's 4 MP cap
+    _, png = cv2.imencode(".png", big)
+    response = _upload(_client(analyzer, tmp_path / "b"), data=png.tobytes(), name="big.png")
+    assert response.status_code == 413
+
+
+def test_unknown_and_malformed_case_ids_are_404(client):
+    for case_id in ("0" * 32, "nothex", "..%2F..%2Fetc"):
+        assert client.get(f"/api/cases/{case_id}").status_code == 404
+        assert client.get(f"/api/cases/{case_id}/overlay.png").status_code == 404
+        chat = client.post(f"/api/cases/{case_id}/chat", json={"question": "why"})
+        assert chat.status_code == 404
+
+
+def test_chat_validates_the_question(client, astronaut_path):
+    case_id = _upload(client, astronaut_path).json()["case"]["id"]
+    assert client.post(f"/api/cases/{case_id}/chat", json={"question": ""}).status_code == 422
+    long = {"question": "why " * 600}
+    assert client.post(f"/api/cases/{case_id}/chat", json=long).status_code == 422
+    assert client.post(f"/api/cases/{case_id}/chat", json={}).status_code == 422
+
+
+def test_api_key_guards_everything_but_health(analyzer, tmp_path, astronaut_path):
+    client = _client(analyzer, tmp_path, api_key="s3cret")
+    assert client.get("/api/health").json()["auth"] is True
+    assert client.get("/api/cases").status_code == 401
+    assert _upload(client, astronaut_path).status_code == 401
+    assert client.get("/api/cases", headers={"X-API-Key": "wrong"}).status_code == 401
+    assert client.get("/api/cases", headers={"X-API-Key": "s3cret"}).status_code == 200
+    auth = {"Authorization": "Bearer s3cret"}
+    assert _upload(client, astronaut_path, headers=auth).status_code == 201
+
+
+def test_openapi_and_ui_are_served(client):
+    spec = client.get("/openapi.json").json()
+    assert {"/api/analyze", "/api/cases", "/api/cases/{case_id}/chat"} <= set(spec["paths"])
+    page = client.get("/").text
+    assert "OpenDFA" in page and "/api/analyze" in page
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    data=st.binary(max_size=2048), name=st.sampled_from(["a.jpg", "b.png", "c.mp4", "d", "e.gif"])
+)
+def test_fuzzed_uploads_never_5xx(client, data, name):
+    response = _upload(client, data=data, name=name)
+    assert response.status_code < 500
+    assert response.status_code in (201, 400, 413, 422)
