@@ -4,6 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh --dev
 bash scripts/fetch_test_photos.sh
+bash scripts/install_browser.sh
 .venv/bin/ruff check src tests benchmarks scripts
 set +e
 .venv/bin/python -m pytest "$@"

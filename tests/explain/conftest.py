@@ -19,7 +19,7 @@ from opendfa.faces import REGION_NAMES
 from opendfa.taxonomy import CATEGORIES
 
 
-def make_report(
+def build_report(
     probability: float,
     *,
     category: str = "face_swap",
@@ -79,7 +79,7 @@ def make_report(
 
 @pytest.fixture
 def fake_report() -> Report:
-    return make_report(
+    return build_report(
         0.91,
         region_scores={"mouth": 0.83, "chin": 0.64, "nose": 0.3},
         region_cues={
@@ -92,4 +92,10 @@ def fake_report() -> Report:
 
 @pytest.fixture
 def real_report() -> Report:
-    return make_report(0.12, region_scores={"forehead": 0.31}, category="face_editing")
+    return build_report(0.12, region_scores={"forehead": 0.31}, category="face_editing")
+
+
+@pytest.fixture
+def make_report():
+    """`make_report(probability, **evidence)` builds a report (see `build_report`)."""
+    return build_report

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import make_report
 from opendfa.evidence.report import Report
 from opendfa.explain import Conversation, classify
 from opendfa.explain.grounded import compare_reports
@@ -70,7 +69,7 @@ def test_mask_answer_gives_coverage_and_extent(fake_report):
     assert "16 %" in reply.text and "x 130-169" in reply.text and reply.attachments == ["mask"]
 
 
-def test_confidence_mentions_margin_warnings_and_frames():
+def test_confidence_mentions_margin_warnings_and_frames(make_report):
     report = make_report(
         0.62, warnings=["face smaller than 64 px"], timeline=[0.2, 0.7, None, 0.9, 0.4]
     )
@@ -80,7 +79,7 @@ def test_confidence_mentions_margin_warnings_and_frames():
     assert "Across 4 sampled frames with a face, 2 score at or above" in text
 
 
-def test_when_lists_peak_frames_only_above_threshold():
+def test_when_lists_peak_frames_only_above_threshold(make_report):
     report = make_report(0.9, timeline=[0.2, 0.7, None, 0.9, 0.4])
     text = Conversation(report).ask("when does it happen?").text
     assert "frame 30 at 1.2 s (0.90)" in text and "frame 10" in text and "frame 40" not in text

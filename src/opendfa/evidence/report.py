@@ -384,12 +384,12 @@ def explain(report: Report) -> str:
     parts = []
     if report.verdict == "fake":
         parts.append(
-            f"Judged fake: the fake probability is {_versus(probability, threshold)} "
+            f"Judged fake: the fake probability is {probability_text(probability, threshold)} "
             f"(threshold {threshold:.2f})."
         )
     else:
         parts.append(
-            f"Judged real: the fake probability is {_versus(probability, threshold)}, "
+            f"Judged real: the fake probability is {probability_text(probability, threshold)}, "
             f"below the threshold of {threshold:.2f}."
         )
     parts.append(_who_decides(report, decisive, video))
@@ -408,7 +408,7 @@ def explain(report: Report) -> str:
     return " ".join(part for part in parts if part)
 
 
-def _versus(probability: float, threshold: float) -> str:
+def probability_text(probability: float, threshold: float) -> str:
     """The probability with enough digits that it never reads as equal to the threshold."""
     digits = 2
     while digits < 4 and round(probability, digits) == round(threshold, digits):

@@ -19,6 +19,7 @@ from opendfa.evidence.report import (
     Report,
     category_label,
     describe_cue,
+    probability_text,
     region_label,
 )
 from opendfa.explain.intents import INTENTS, Question
@@ -83,12 +84,14 @@ def _verdict(question: Question, report: Report) -> Answer:
     if report.verdict == "fake":
         kind = category_label(report.forgery_type.label) if report.forgery_type else "unknown"
         text = (
-            f"The detector judges it fake: P(fake) = {p:.2f}, above the {threshold:.2f} "
+            f"The detector judges it fake: P(fake) = {probability_text(p, threshold)}, above the "
+            f"{threshold:.2f} "
             f"threshold. The most likely kind of forgery is {kind}."
         )
     else:
         text = (
-            f"The detector judges it real: P(fake) = {p:.2f}, below the {threshold:.2f} "
+            f"The detector judges it real: P(fake) = {probability_text(p, threshold)}, below the "
+            f"{threshold:.2f} "
             "threshold. That is the absence of detected traces, not proof of authenticity."
         )
     if len(report.faces) > 1:
@@ -107,7 +110,8 @@ def _confidence(question: Question, report: Report) -> Answer:
     strength = "a clear" if margin >= 0.3 else "a moderate" if margin >= 0.15 else "a weak"
     side = "fake" if report.verdict == "fake" else "real"
     text = [
-        f"P(fake) is {p:.2f} against a threshold of {threshold:.2f}: {strength} call for "
+        f"P(fake) is {probability_text(p, threshold)} against a threshold of {threshold:.2f}: "
+        f"{strength} call for "
         f"{side} (margin {margin:.2f}). The probability is temperature-calibrated on held-out "
         "validation data, so scores near 0.5 really are uncertain."
     ]
@@ -138,7 +142,8 @@ def _why(question: Question, report: Report) -> Answer:
     if report.verdict == "real":
         top = max(face.regions, key=lambda r: r.score, default=None)
         text = (
-            f"It is judged real because P(fake) = {face.fake_probability:.2f} is below the "
+            f"It is judged real because P(fake) = "
+            f"{probability_text(face.fake_probability, report.model.threshold)} is below the "
             f"threshold of {report.model.threshold:.2f}"
         )
         if not evidence and top is not None:
@@ -149,7 +154,10 @@ def _why(question: Question, report: Report) -> Answer:
         else:
             text += ". Some regions still score high: " + _region_list(evidence) + "."
         return Answer(text, question.intent, {"regions": _region_facts(face.regions[:3])})
-    parts = [f"It is judged fake (P(fake) = {face.fake_probability:.2f})."]
+    parts = [
+        "It is judged fake (P(fake) = "
+        f"{probability_text(face.fake_probability, report.model.threshold)})."
+    ]
     if evidence:
         parts.append("The detector's traces concentrate in: " + _region_list(evidence) + ".")
     else:

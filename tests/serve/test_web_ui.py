@@ -1,0 +1,103 @@
+"""The web UI in headless Chromium: upload a photo, read the verdict, ask why, get an answer.
+
+Needs Debian's chromium and chromium-driver (scripts/install_browser.sh, run by
+scripts/test.sh); skipped where they are not installed. The screenshot is written to
+`.cache/ui-screenshot.png` for a person to look at.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("fastapi")
+selenium = pytest.importorskip("selenium")
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+DRIVER = shutil.which("chromedriver")
+SCREENSHOT = Path(__file__).resolve().parents[2] / ".cache" / "ui-screenshot.png"
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not (CHROMIUM and DRIVER), reason="chromium/chromedriver not installed"),
+]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, detector):
+    import torch
+    import uvicorn
+
+    from opendfa.evidence.pipeline import Analyzer
+    from opendfa.models.detector import DetectorConfig, MultiTaskDetector, save_detector
+    from opendfa.serve.app import ServerConfig, create_app
+
+    torch.manual_seed(0)
+    model = MultiTaskDetector(DetectorConfig(input_size=64, mask_size=8), pretrained=False)
+    folder = save_detector(model, tmp_path_factory.mktemp("m") / "tiny")
+    analyzer = Analyzer(str(folder), face_detector=detector)
+    app = create_app(ServerConfig(data_dir=tmp_path_factory.mktemp("cases")), analyzer=analyzer)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    instance = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
+    thread = threading.Thread(target=instance.run, daemon=True)
+    thread.start()
+    for _ in range(100):
+        if instance.started:
+            break
+        time.sleep(0.1)
+    yield f"http://127.0.0.1:{port}/"
+    instance.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--window-size=1400,1000",
+    ):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(DRIVER), options=options)
+    yield driver
+    driver.quit()
+
+
+def test_upload_verdict_and_chat(server, browser, astronaut_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    wait = WebDriverWait(browser, 120)
+    browser.get(server)
+    assert "OpenDFA" in browser.title
+    browser.find_element(By.ID, "file").send_keys(str(astronaut_path))
+    verdict = wait.until(ec.visibility_of_element_located((By.ID, "verdict")))
+    wait.until(lambda _: verdict.text in ("FAKE", "REAL"))
+    summary = browser.find_element(By.ID, "summary").text
+    assert "P(fake)" in summary and "1 face(s)" in summary
+    rows = browser.find_elements(By.CSS_SELECTOR, "#regions tr")
+    assert len(rows) == 12
+    wait.until(lambda b: b.find_element(By.ID, "picture").get_attribute("src").startswith("blob:"))
+    box = browser.find_element(By.ID, "question")
+    box.send_keys("why?")
+    browser.find_element(By.CSS_SELECTOR, "#ask button").click()
+    wait.until(lambda b: len(b.find_elements(By.CSS_SELECTOR, ".msg.assistant")) >= 1)
+    answer = browser.find_elements(By.CSS_SELECTOR, ".msg.assistant")[-1].text
+    assert answer.startswith(("It is judged", "No face")) and "P(fake)" in answer
+    cases = browser.find_elements(By.CSS_SELECTOR, "#cases li")
+    assert len(cases) == 1 and "astronaut" in cases[0].text
+    SCREENSHOT.parent.mkdir(exist_ok=True)
+    assert browser.save_screenshot(str(SCREENSHOT))
