@@ -50,12 +50,24 @@ def add_analyze_commands(commands: argparse._SubParsersAction) -> None:
     analyze.add_argument(
         "--max-pixels", type=_positive_float, default=50.0, metavar="MP", help="image size cap"
     )
+    analyze.add_argument(
+        "--ray",
+        action="store_true",
+        help="with --out: run the batch on Ray Data (local or a cluster)",
+    )
+    analyze.add_argument("--ray-actors", type=_positive_int, default=2, help="analyser actors")
+    analyze.add_argument(
+        "--ray-address", default=None, help="existing Ray cluster (auto, ray://...); default local"
+    )
     analyze.set_defaults(handler=_analyze)
 
 
 def _analyze(args: argparse.Namespace) -> int:
     from opendfa.evidence.pipeline import Analyzer, iter_inputs
 
+    if args.ray and not args.out:
+        _error("--ray needs --out RESULTS.jsonl")
+        return EXIT_INPUT
     inputs = list(iter_inputs(args.paths))
     if not inputs:
         _error("no image or video files found", args.paths[0] if len(args.paths) == 1 else None)
@@ -91,7 +103,11 @@ def _analyze(args: argparse.Namespace) -> int:
                 _error(f"cannot write report: {err.strerror or err}", str(html_targets[path]))
 
     with analyzer:
-        if args.out:
+        if args.out and args.ray:
+            summary = _ray_batch(inputs, args, emit)
+            if summary is None:
+                return EXIT_INPUT
+        elif args.out:
             summary = analyzer.analyze_paths(
                 inputs,
                 args.out,
@@ -100,6 +116,7 @@ def _analyze(args: argparse.Namespace) -> int:
                 fps=args.fps,
                 on_report=emit,
             )
+        if args.out:
             print(
                 f"{summary.analyzed} analysed, {summary.skipped} already in {args.out}, "
                 f"{summary.errors} error(s)",
@@ -112,6 +129,26 @@ def _analyze(args: argparse.Namespace) -> int:
     if failures and len(inputs) > 1:
         _error(f"{failures} of {len(inputs)} inputs failed")
     return EXIT_INPUT if failures else EXIT_OK
+
+
+def _ray_batch(inputs: list[Path], args: argparse.Namespace, emit):
+    try:
+        from opendfa.evidence.ray_batch import analyze_with_ray
+    except ImportError:
+        _error("--ray needs Ray Data: pip install 'ray[data]'")
+        return None
+    return analyze_with_ray(
+        inputs,
+        args.out,
+        model=args.model,
+        resume=not args.no_resume,
+        num_frames=args.frames,
+        fps=args.fps,
+        threshold=args.threshold,
+        actors=args.ray_actors,
+        address=args.ray_address,
+        on_report=emit,
+    )
 
 
 def _analyze_one(analyzer, path: Path, args: argparse.Namespace):

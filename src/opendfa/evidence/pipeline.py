@@ -81,6 +81,11 @@ class BatchSummary:
     errors: int = 0
     verdicts: Counter = field(default_factory=Counter)
 
+    def count(self, report: Report) -> None:
+        self.analyzed += 1
+        self.errors += report.verdict == "error"
+        self.verdicts[report.verdict] += 1
+
 
 class Analyzer:
     """Runs the whole analysis; create once and reuse (models load in the constructor).
@@ -266,29 +271,17 @@ class Analyzer:
         in the file are skipped (`on_report` gets None for them); half-written lines, error
         reports (they are retried) and duplicates are dropped from the file first.
         """
-        out = Path(out_jsonl)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        done = _repair_jsonl(out) if resume else set()
-        if not resume:
-            out.write_text("")
-        summary = BatchSummary(out_path=out)
-        with out.open("a", encoding="utf-8") as handle:
-            for path in iter_inputs(paths):
-                summary.total += 1
-                sha256 = _sha256_or_none(path)
-                if sha256 is not None and (str(path), sha256) in done:
-                    summary.skipped += 1
-                    if on_report is not None:
-                        on_report(path, None)
-                    continue
-                report = self._report_or_error(path, sha256, num_frames, fps)
-                handle.write(report.to_json_line() + "\n")
-                handle.flush()
-                os.fsync(handle.fileno())
-                done.add((str(path), report.input.sha256 or ""))
-                summary.analyzed += 1
-                summary.errors += report.verdict == "error"
-                summary.verdicts[report.verdict] += 1
+        plan = plan_batch(paths, out_jsonl, resume=resume)
+        summary = BatchSummary(out_path=plan.out, total=len(plan.todo) + len(plan.skipped))
+        summary.skipped = len(plan.skipped)
+        if on_report is not None:
+            for path in plan.skipped:
+                on_report(path, None)
+        with plan.out.open("a", encoding="utf-8") as handle:
+            for path, sha256 in plan.todo:
+                report = self.analyze_or_error(path, sha256, num_frames, fps)
+                append_report(handle, report)
+                summary.count(report)
                 if on_report is not None:
                     on_report(path, report)
                 report.preview = None
@@ -306,9 +299,14 @@ class Analyzer:
         report.explanation = explain(report)
         return report
 
-    def _report_or_error(
-        self, path: Path, sha256: str | None, num_frames: int | None, fps: float | None
+    def analyze_or_error(
+        self,
+        path: Path,
+        sha256: str | None = None,
+        num_frames: int | None = 16,
+        fps: float | None = None,
     ) -> Report:
+        """The report of one file, or its error report: never raises for a bad input."""
         try:
             report = self.analyze(path, num_frames=num_frames, fps=fps)
         except MediaError as err:
@@ -466,6 +464,44 @@ class Analyzer:
             kept = {f.index: f.rgb for f in frames if f.index == wanted}
         report.preview = kept.get(wanted)
         report.preview_frame = wanted
+
+
+@dataclass
+class BatchPlan:
+    """What a batch run still has to do: inputs (with SHA-256) not yet in `out`."""
+
+    out: Path
+    todo: list[tuple[Path, str | None]]
+    skipped: list[Path]
+
+
+def plan_batch(paths: Iterable[str | Path], out_jsonl: str | Path, *, resume: bool = True):
+    """Repair `out_jsonl` (resume) or empty it, and list the inputs left to analyse.
+
+    An input is done when its path and SHA-256 already have a complete, non-error report in
+    the file; half-written lines, error reports (they are retried) and duplicates are dropped.
+    """
+    out = Path(out_jsonl)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    done = _repair_jsonl(out) if resume else set()
+    if not resume:
+        out.write_text("")
+    todo, skipped = [], []
+    for path in iter_inputs(paths):
+        sha256 = _sha256_or_none(path)
+        if sha256 is not None and (str(path), sha256) in done:
+            skipped.append(path)
+        else:
+            todo.append((path, sha256))
+            done.add((str(path), sha256 or ""))  # the same file named twice: once
+    return BatchPlan(out=out, todo=todo, skipped=skipped)
+
+
+def append_report(handle, report: Report | str) -> None:
+    """One JSON line, flushed and synced: a crash loses at most the input in progress."""
+    handle.write((report if isinstance(report, str) else report.to_json_line()) + "\n")
+    handle.flush()
+    os.fsync(handle.fileno())
 
 
 def iter_inputs(paths: Iterable[str | Path]) -> Iterator[Path]:
