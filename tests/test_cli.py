@@ -117,13 +117,28 @@ def test_corrupted_video_is_reported(tmp_path, capsys):
     assert code == 2 and err.startswith("opendfa: error: ") and "Traceback" not in err
 
 
-def test_demo_writes_json_and_overlay(tmp_path, capsys):
+def test_demo_analyses_the_bundled_real_and_swapped_samples(tmp_path, capsys):
+    from opendfa.evidence.report import validate_report
+    from opendfa.models.detector import load_detector
+
     code, out, _ = run_cli(["demo", "--out", str(tmp_path / "demo")], capsys)
     assert code == 0
-    record = json.loads((tmp_path / "demo" / "faces.json").read_text())
-    assert len(record["faces"]) == 1
-    assert Image.open(tmp_path / "demo" / "overlay.png").size == (512, 512)
-    assert "wrote" in out
+    reports = [
+        json.loads(line) for line in (tmp_path / "demo" / "reports.jsonl").read_text().splitlines()
+    ]
+    assert [r["input"]["path"].rsplit("/", 1)[-1] for r in reports] == [
+        "astronaut.jpg",
+        "swap_hopper_on_collins.jpg",
+    ]
+    sha = load_detector().weights_sha256
+    for report in reports:
+        validate_report(report)
+        assert report["model"]["weights_sha256"] == sha and len(report["faces"]) == 1
+    for name in ("astronaut.html", "swap_hopper_on_collins.html"):
+        assert "<html" in (tmp_path / "demo" / name).read_text().lower()
+    assert "real: Eileen Collins" in out and "P(fake)" in out
+    # The shipped model on its own demo: the swap scores higher than the untouched portrait.
+    assert reports[1]["fake_probability"] > reports[0]["fake_probability"]
 
 
 def test_console_script_runs_without_traceback(tmp_path):

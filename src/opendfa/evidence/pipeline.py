@@ -272,11 +272,7 @@ class Analyzer:
         reports (they are retried) and duplicates are dropped from the file first.
         """
         plan = plan_batch(paths, out_jsonl, resume=resume)
-        summary = BatchSummary(out_path=plan.out, total=len(plan.todo) + len(plan.skipped))
-        summary.skipped = len(plan.skipped)
-        if on_report is not None:
-            for path in plan.skipped:
-                on_report(path, None)
+        summary = plan.start(on_report)
         with plan.out.open("a", encoding="utf-8") as handle:
             for path, sha256 in plan.todo:
                 report = self.analyze_or_error(path, sha256, num_frames, fps)
@@ -473,6 +469,14 @@ class BatchPlan:
     out: Path
     todo: list[tuple[Path, str | None]]
     skipped: list[Path]
+
+    def start(self, on_report: Callable[[Path, Report | None], None] | None) -> BatchSummary:
+        """The run's summary with the skipped inputs counted (and reported as None)."""
+        summary = BatchSummary(out_path=self.out, total=len(self.todo) + len(self.skipped))
+        summary.skipped = len(self.skipped)
+        for path in self.skipped if on_report is not None else ():
+            on_report(path, None)
+        return summary
 
 
 def plan_batch(paths: Iterable[str | Path], out_jsonl: str | Path, *, resume: bool = True):

@@ -59,11 +59,7 @@ def analyze_with_ray(
     import ray
 
     plan = plan_batch(paths, out_jsonl, resume=resume)
-    summary = BatchSummary(out_path=plan.out, total=len(plan.todo) + len(plan.skipped))
-    summary.skipped = len(plan.skipped)
-    if on_report is not None:
-        for path in plan.skipped:
-            on_report(path, None)
+    summary = plan.start(on_report)
     if not plan.todo:
         return summary
     started_here = not ray.is_initialized()
