@@ -91,3 +91,54 @@ def test_without_resume_the_file_starts_afresh(analyzer, folder, tmp_path):
     analyzer.analyze_paths([folder / "c.png"], out)
     analyzer.analyze_paths([folder / "c.png"], out, resume=False)
     assert len(_lines(out)) == 1
+
+
+@pytest.mark.slow
+def test_a_real_kill_midway_then_restart_loses_and_repeats_nothing(
+    tiny_detector, tmp_path, astronaut_path, hopper_path
+):
+    """SIGKILL of the `opendfa analyze --out` process while it works, then the same command."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    inputs = tmp_path / "many"
+    inputs.mkdir()
+    for k in range(8):
+        shutil.copy(astronaut_path if k % 2 else hopper_path, inputs / f"{k:02d}.jpg")
+    out = tmp_path / "results.jsonl"
+    command = [
+        sys.executable,
+        "-m",
+        "opendfa.cli",
+        "analyze",
+        str(inputs),
+        "--out",
+        str(out),
+        "--model",
+        str(tiny_detector.folder),
+    ]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 240
+    while time.time() < deadline and process.poll() is None:
+        if out.exists() and len(out.read_text().splitlines()) >= 2:
+            break
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    before = sum(_complete(line) for line in out.read_text().splitlines())
+    assert 1 <= before < 8, "the kill should land midway"
+    finished = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert finished.returncode == 0, finished.stderr
+    names = [Path(r["input"]["path"]).name for r in _lines(out)]
+    assert sorted(names) == [f"{k:02d}.jpg" for k in range(8)]  # each once, none lost
+    assert f"{8 - before} analysed, {before} already in" in finished.stdout
+
+
+def _complete(line: str) -> bool:
+    try:
+        json.loads(line)
+    except json.JSONDecodeError:
+        return False
+    return True
