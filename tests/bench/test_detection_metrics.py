@@ -46,3 +46,39 @@ def test_one_class_has_no_auc_and_bad_input_raises():
         detection_metrics(np.array([0.5, 0.2]), np.array([1]))
     with pytest.raises(ValueError):
         detection_metrics(np.array([]), np.array([]))
+
+
+def test_classification_counts_unparseable_as_wrong():
+    from opendfa.bench.metrics import classification_metrics
+
+    classes = ("face_swap", "face_editing")
+    true = ["face_swap", "face_swap", "face_editing", "face_editing"]
+    predicted = ["face_swap", "unparseable", "face_editing", "face_swap"]
+    m = classification_metrics(predicted, true, classes)
+    assert m.accuracy == 0.5
+    assert m.recall == {"face_swap": 0.5, "face_editing": 0.5}
+    assert m.confusion == [[1, 0], [1, 1]]  # the unparseable answer is in no column
+    with pytest.raises(ValueError):
+        classification_metrics(["face_swap"], ["real"], classes)
+
+
+def test_pixel_iou_f1_and_auc_worked_example():
+    from opendfa.bench.metrics import pixel_auc, pixel_iou_f1
+
+    target = np.zeros((4, 4), bool)
+    target[:2, :2] = True  # 4 pixels
+    predicted = np.zeros((4, 4), bool)
+    predicted[:2, :3] = True  # 6 pixels, 4 shared
+    iou, f1 = pixel_iou_f1(predicted, target)
+    assert iou == pytest.approx(4 / 6) and f1 == pytest.approx(8 / 10)
+    assert pixel_iou_f1(np.zeros((2, 2)), np.zeros((2, 2))) == (1.0, 1.0)
+    assert pixel_auc(target.astype(float), target) == 1.0
+    assert pixel_auc(np.ones((4, 4)), np.ones((4, 4), bool)) is None
+
+
+def test_rouge_l_against_a_hand_computed_lcs():
+    from opendfa.bench.metrics import rouge_l
+
+    # LCS of "the cat sat on the mat" / "the cat is on the mat" = 5 tokens of 6 each: F = 5/6.
+    assert rouge_l(["the cat is on the mat"], ["the cat sat on the mat"]) == pytest.approx(5 / 6)
+    assert rouge_l(["a b", "x"], ["a b", "y"]) == pytest.approx(0.5)

@@ -91,3 +91,94 @@ def detection_metrics(
         eer=equal_error_rate(s, y) if both else None,
         ap=float(average_precision_score(y, s)) if both else None,
     )
+
+
+# ----------------------------------------------------------------------------- DF-C
+
+
+@dataclass(frozen=True)
+class ClassificationMetrics:
+    """Forgery-type classification: accuracy, recall per class, confusion matrix (rows true)."""
+
+    n: int
+    accuracy: float
+    recall: dict[str, float]
+    confusion: list[list[int]]
+    classes: tuple[str, ...]
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def classification_metrics(
+    predicted: list[str], true: list[str], classes: tuple[str, ...]
+) -> ClassificationMetrics:
+    """DF-C metrics over `classes`; a prediction outside them (e.g. "unparseable") counts as
+    wrong for its sample and appears in no confusion column."""
+    from sklearn.metrics import confusion_matrix
+
+    if len(predicted) != len(true):
+        raise ValueError(f"{len(predicted)} predictions but {len(true)} labels")
+    if not true:
+        raise ValueError("no predictions")
+    unknown = sorted(set(true) - set(classes))
+    if unknown:
+        raise ValueError(f"true labels outside the classes: {', '.join(unknown)}")
+    matrix = confusion_matrix(true, predicted, labels=list(classes))
+    correct = sum(p == t for p, t in zip(predicted, true, strict=True))
+    recall = {}
+    # Rows count every sample of the class, including predictions outside `classes`.
+    for k, name in enumerate(classes):
+        total = sum(t == name for t in true)
+        recall[name] = float(matrix[k, k] / total) if total else float("nan")
+    return ClassificationMetrics(
+        n=len(true),
+        accuracy=correct / len(true),
+        recall=recall,
+        confusion=matrix.tolist(),
+        classes=tuple(classes),
+    )
+
+
+# ----------------------------------------------------------------------------- localization
+
+
+def pixel_iou_f1(predicted: np.ndarray, target: np.ndarray) -> tuple[float, float]:
+    """IoU and F1 of two boolean masks; both empty counts as a perfect (1.0, 1.0) match."""
+    p = np.asarray(predicted, dtype=bool)
+    t = np.asarray(target, dtype=bool)
+    if p.shape != t.shape:
+        raise ValueError(f"mask shapes differ: {p.shape} and {t.shape}")
+    inter = int((p & t).sum())
+    union = int((p | t).sum())
+    total = int(p.sum() + t.sum())
+    if union == 0:
+        return 1.0, 1.0
+    return inter / union, 2 * inter / total
+
+
+def pixel_auc(scores: np.ndarray, target: np.ndarray) -> float | None:
+    """AUC of per-pixel scores against a boolean mask (None when the mask is all one value)."""
+    s = np.asarray(scores, dtype=np.float64).ravel()
+    t = np.asarray(target, dtype=bool).ravel()
+    if s.shape != t.shape:
+        raise ValueError(f"{s.size} scores but {t.size} mask pixels")
+    if t.all() or not t.any():
+        return None
+    return float(roc_auc_score(t, s))
+
+
+# ----------------------------------------------------------------------------- AD text
+
+
+def rouge_l(candidates: list[str], references: list[str]) -> float:
+    """Mean ROUGE-L F-measure (Google's rouge-score), in [0, 1]; the DFA paper reports x100."""
+    from rouge_score import rouge_scorer
+
+    if len(candidates) != len(references) or not candidates:
+        raise ValueError("need as many candidates as references, at least one")
+    scorer = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=False)
+    scores = [
+        scorer.score(r, c)["rougeL"].fmeasure for c, r in zip(candidates, references, strict=True)
+    ]
+    return float(np.mean(scores))
