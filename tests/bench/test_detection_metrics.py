@@ -82,3 +82,43 @@ def test_rouge_l_against_a_hand_computed_lcs():
     # LCS of "the cat sat on the mat" / "the cat is on the mat" = 5 tokens of 6 each: F = 5/6.
     assert rouge_l(["the cat is on the mat"], ["the cat sat on the mat"]) == pytest.approx(5 / 6)
     assert rouge_l(["a b", "x"], ["a b", "y"]) == pytest.approx(0.5)
+
+
+def test_cider_d_matches_the_coco_reference_implementation():
+    from opendfa.bench.metrics import cider_d
+
+    # Scored by pycocoevalcap 1.2 (coco-caption's Cider) on 2026-11-23: 0.7074699444441676.
+    candidates = [
+        "a edge seam left colour of skin left right blending left",
+        "mouth face of region right is eye mouth face",
+        "blending is left face edge eye",
+        "region left shows seam of right the a",
+        "a of eye eye shows skin a is face blending blur",
+        "of edge face skin left blending face",
+    ]
+    references = [
+        [
+            "a right of right region eye right edge eye",
+            "skin seam blur of the region seam face is mouth mouth",
+        ],
+        ["shows blending blending right colour", "left seam blur is shows edge seam left eye"],
+        [
+            "face eye left eye shows seam a face blur of",
+            "edge face of shows blur of eye blending eye face",
+        ],
+        ["eye eye right colour colour region", "eye blur region a left"],
+        ["blending the edge face seam", "face skin edge face edge eye is colour"],
+        ["colour a shows blending mouth is region the is", "skin seam eye edge mouth left colour"],
+    ]
+    assert cider_d(candidates, references) == pytest.approx(0.7074699444441676, abs=1e-12)
+    assert cider_d(["the mouth is blurry"], [["the mouth is blurry"]]) == 0.0  # one document
+
+
+def test_bleu_worked_example():
+    from opendfa.bench.metrics import bleu
+
+    # Candidate 4 tokens, reference 4: unigram precision 3/4, bigram 1/3, BP = 1.
+    scores = bleu(["the mouth looks blurry"], [["the mouth is blurry"]])
+    assert scores["bleu1"] == pytest.approx(0.75)
+    assert scores["bleu2"] == pytest.approx((0.75 * (1 / 3)) ** 0.5)
+    assert scores["bleu4"] == pytest.approx(0.0, abs=1e-9)  # no 4-gram in common, no smoothing
