@@ -92,11 +92,26 @@ def publish(run_dir: Path, out: Path, manifest_path: Path) -> None:
     info = json.loads((run_dir / CONFIG_FILE).read_text())
     info["name"] = NAME
     info["training"].pop("history", None)  # the card keeps the curve; the package stays small
+    info["data"] = data_facts(read_manifest(manifest_path))
     (out / CONFIG_FILE).write_text(json.dumps(info, indent=1) + "\n")
     result = json.loads((run_dir / "result.json").read_text())
     history = json.loads((run_dir / CONFIG_FILE).read_text())["training"].get("history", [])
     (out / "MODEL_CARD.md").write_text(model_card(info, result, history, manifest_path))
     print(f"published {out} ({weights.stat().st_size / 1e6:.1f} MB)")
+
+
+def data_facts(manifest) -> dict:
+    """Which identities trained, tuned and tested the model: tests use the held-out ones."""
+    identities = {
+        split: sorted({s.identity for s in manifest.samples if s.split == split})
+        for split in ("train", "val", "test")
+    }
+    return {
+        "splits": {"train": SPLITS.train, "val": SPLITS.val, "test": SPLITS.test},
+        "split_seed": SPLITS.seed,
+        "samples": len(manifest.samples),
+        "identities": identities,
+    }
 
 
 def _pct(value: float | None) -> str:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import re
+import warnings
 from collections import Counter
 from dataclasses import asdict, dataclass
 
@@ -200,10 +201,12 @@ def bleu(candidates: list[str], references: list[list[str]]) -> dict[str, float]
         raise ValueError("need as many candidates as reference lists, at least one")
     hyps = [text_tokens(c) for c in candidates]
     refs = [[text_tokens(r) for r in group] for group in references]
-    return {
-        f"bleu{n}": float(corpus_bleu(refs, hyps, weights=tuple([1.0 / n] * n)))
-        for n in range(1, 5)
-    }
+    with warnings.catch_warnings():  # NLTK warns for every zero n-gram overlap: expected here
+        warnings.simplefilter("ignore", UserWarning)
+        return {
+            f"bleu{n}": float(corpus_bleu(refs, hyps, weights=tuple([1.0 / n] * n)))
+            for n in range(1, 5)
+        }
 
 
 def cider_d(candidates: list[str], references: list[list[str]], sigma: float = 6.0) -> float:
