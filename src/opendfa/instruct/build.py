@@ -1,0 +1,301 @@
+"""`opendfa instruct build`: a DFA-Instruct-style dataset from any manifest, offline.
+
+For every sample with a split: its aligned face crop is written once (`images/<id>.png`),
+fakes are measured once against their ground-truth mask (`measurements/<id>.json`, reused on
+later runs), and four kinds of records are made from the template library with a generator
+seeded by (seed, sample id), so a rebuild is identical:
+
+- DF-D (all samples): real or fake;
+- DF-C (all samples): the category;
+- AD (fakes): a grounded artifact description (`opendfa.instruct.describe`);
+- FC (all samples): a multi-turn conversation (verdict, then why / where / how sure / what
+  kind / how to verify / what a real face would show), every answer drawn from the same facts.
+
+Records use LLaVA's conversation format with `task`, `split`, `label` and `category` added;
+`<split>.json` holds each split's list, `instruct.jsonl` all records.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from opendfa.data.dataset import CropConfig, CropError, FaceForgeryDataset
+from opendfa.data.manifest import read_manifest
+from opendfa.data.sample import Sample
+from opendfa.faces import REGION_NAMES
+from opendfa.instruct.describe import (
+    SBI_INTRO,
+    Measurements,
+    covered_regions,
+    describe,
+    label,
+    measure,
+)
+from opendfa.instruct.templates import TASKS, load_templates, pick
+from opendfa.taxonomy import REAL
+
+IMAGE_TOKEN = "<image>"
+
+
+@dataclass
+class InstructConfig:
+    seed: int = 0
+    crop_size: int = 256
+    margin: float = 0.25
+    tasks: tuple[str, ...] = TASKS
+    fc_followups: int = 3
+
+
+@dataclass
+class BuildReport:
+    records: int = 0
+    images: int = 0
+    measured: int = 0
+    reused: int = 0
+    per_task: Counter = field(default_factory=Counter)
+    problems: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def build_instruct(
+    manifest_path: str | Path,
+    out_dir: str | Path,
+    config: InstructConfig | None = None,
+    *,
+    progress: Callable[[Iterator], Iterator] | None = None,
+) -> BuildReport:
+    config = config or InstructConfig()
+    unknown = set(config.tasks) - set(TASKS)
+    if unknown:
+        raise ValueError(f"unknown task(s) {', '.join(sorted(unknown))}; known: {', '.join(TASKS)}")
+    started = time.time()
+    out = Path(out_dir)
+    for folder in ("images", "measurements"):
+        (out / folder).mkdir(parents=True, exist_ok=True)
+    manifest = read_manifest(manifest_path)
+    crops = FaceForgeryDataset(
+        manifest,
+        crop=CropConfig(size=config.crop_size, margin=config.margin),
+        cache_dir=out / "crop-cache",
+    )
+    templates = load_templates()
+    report = BuildReport()
+    by_split: dict[str, list[dict]] = {}
+    samples = [s for s in manifest.samples if s.split]
+    iterator = progress(iter(samples)) if progress else iter(samples)
+    for sample in iterator:
+        try:
+            measurements = _prepare(sample, crops, out, config, report)
+        except CropError as err:
+            report.problems.append(f"{sample.id}: {err}")
+            continue
+        for record in make_records(sample, measurements, templates, config):
+            by_split.setdefault(sample.split, []).append(record)
+            report.per_task[record["task"]] += 1
+            report.records += 1
+    with (out / "instruct.jsonl").open("w", encoding="utf-8") as handle:
+        for split in sorted(by_split):
+            (out / f"{split}.json").write_text(
+                json.dumps(by_split[split], ensure_ascii=False, indent=0) + "\n"
+            )
+            for record in by_split[split]:
+                handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+    report.seconds = time.time() - started
+    return report
+
+
+def _prepare(
+    sample: Sample,
+    crops: FaceForgeryDataset,
+    out: Path,
+    config: InstructConfig,
+    report: BuildReport,
+) -> Measurements | None:
+    """Write the crop image once; measure a fake once (cached as JSON)."""
+    image_path = out / "images" / f"{sample.id}.png"
+    cached = out / "measurements" / f"{sample.id}.json"
+    if image_path.exists() and (sample.label == REAL or cached.exists()):
+        report.reused += 1
+        return Measurements.from_json(json.loads(cached.read_text())) if cached.exists() else None
+    crop = crops.load_crop(sample)
+    if not image_path.exists():
+        cv2.imwrite(str(image_path), cv2.cvtColor(crop.image, cv2.COLOR_RGB2BGR))
+        report.images += 1
+    if sample.label == REAL:
+        return None
+    regions = dict(zip(REGION_NAMES, crop.regions, strict=True))
+    measurements = measure(crop.image, crop.mask, regions, sample.category, sample.technique)
+    cached.write_text(json.dumps(measurements.to_json()) + "\n")
+    report.measured += 1
+    return measurements
+
+
+def make_records(
+    sample: Sample, m: Measurements | None, templates: dict, config: InstructConfig
+) -> list[dict]:
+    """The records of one sample, deterministic in (seed, sample id)."""
+    digest = hashlib.sha256(f"{config.seed}:{sample.id}".encode()).digest()
+    rng = np.random.default_rng(int.from_bytes(digest[:8], "big"))
+    answers = templates["answers"]
+    verdict = "fake" if sample.label != REAL else "real"
+    dfd = (pick(templates["DF-D"]["questions"], rng), pick(answers["DF-D"][verdict], rng))
+    dfc = (pick(templates["DF-C"]["questions"], rng), _category_answer(sample, templates, rng))
+    records = []
+    base = {
+        "image": f"images/{sample.id}.png",
+        "split": sample.split,
+        "label": sample.label,
+        "category": sample.category,
+        "identity": sample.identity,
+    }
+
+    def record(task: str, turns: list[tuple[str, str]]) -> dict:
+        conversations = []
+        for k, (question, answer) in enumerate(turns):
+            shown = f"{IMAGE_TOKEN}\n{question}" if k == 0 else question
+            conversations += [{"from": "human", "value": shown}, {"from": "gpt", "value": answer}]
+        return {"id": f"{sample.id}-{task}", **base, "task": task, "conversations": conversations}
+
+    if "DF-D" in config.tasks:
+        records.append(record("DF-D", [dfd]))
+    if "DF-C" in config.tasks:
+        records.append(record("DF-C", [dfc]))
+    description = None
+    if m is not None:
+        intro = pick(answers["AD_intro"][sample.category], rng)
+        if sample.technique == "opendfa.sbi":  # same family, but no identity was swapped
+            intro = SBI_INTRO
+        description = describe(m, rng, intro)
+        if "AD" in config.tasks:
+            records.append(record("AD", [(pick(templates["AD"]["questions"], rng), description)]))
+    if "FC" in config.tasks:
+        turns = [dfd, *_followups(sample, m, description, templates, rng, config.fc_followups)]
+        records.append(record("FC", turns))
+    return records
+
+
+def _followups(
+    sample: Sample,
+    m: Measurements | None,
+    description: str | None,
+    templates: dict,
+    rng: np.random.Generator,
+    count: int,
+) -> list[tuple[str, str]]:
+    fc = templates["FC"]
+    kinds = list(fc)
+    order = [kinds[int(k)] for k in rng.permutation(len(kinds))][:count]
+    turns = []
+    for kind in order:
+        question = pick(fc[kind], rng)
+        turns.append((question, _fc_answer(kind, sample, m, description, templates, rng)))
+    return turns
+
+
+def _fc_answer(
+    kind: str,
+    sample: Sample,
+    m: Measurements | None,
+    description: str | None,
+    templates: dict,
+    rng: np.random.Generator,
+) -> str:
+    real = sample.label == REAL
+    regions = covered_regions(m) if m is not None else []
+    if kind == "kind":
+        return _category_answer(sample, templates, rng)
+    if real:
+        return {
+            "why": "Nothing in this face shows the blending boundaries, texture changes or colour "
+            "steps that forgeries leave; it is an unaltered photograph.",
+            "where": "Nowhere: no region of this face was manipulated.",
+            "sure": "Confident: the face is consistent throughout, from the outline to the eyes "
+            "and mouth.",
+            "verify": "Compare it with other photos from the same source and check the file's "
+            "origin; an authentic photo should match them in lighting and detail.",
+            "real_looks": "This is what a real face looks like: sharpness, noise and colour are "
+            "consistent across the whole face.",
+        }[kind]
+    if kind == "why":
+        return description or "The face was manipulated."
+    if kind == "where":
+        if regions:
+            return f"Mainly the {_join([label(r) for r in regions[:5]])}."
+        return "The manipulated area is small and does not cover any face region substantially."
+    if kind == "sure":
+        strong = _has_notable_cue(m)
+        return (
+            "Quite sure: the measured traces (texture, noise or colour changes at the "
+            "manipulated area) are clear."
+            if strong
+            else "Less sure than usual: the traces are subtle and the manipulated area blends in."
+        )
+    if kind == "verify":
+        where = f" the {_join([label(r) for r in regions[:3]])}" if regions else " the face"
+        return (
+            f"Zoom in on{where} and compare its texture and colour with the rest of the face; "
+            "then look for the original photo with a reverse image search."
+        )
+    if kind == "real_looks":
+        return (
+            "In a real photo the whole face shares one sharpness, noise level and colour "
+            "tone; here the manipulated area departs from the rest of the face."
+        )
+    raise ValueError(f"unknown follow-up kind {kind!r}")
+
+
+def _category_answer(sample: Sample, templates: dict, rng: np.random.Generator) -> str:
+    answers = templates["answers"]
+    if sample.technique == "opendfa.sbi":  # face swap family, but no identity was replaced
+        return pick(answers["DF-C_self_blend"], rng)
+    return pick(answers["DF-C"][sample.category], rng)
+
+
+def _has_notable_cue(m: Measurements | None) -> bool:
+    from opendfa.evidence.cues import CUES, cue_strength
+
+    if m is None:
+        return False
+    values = list(m.face_cues.items()) + [
+        item for cues in m.region_cues.values() for item in cues.items()
+    ]
+    return any(name in CUES and cue_strength(name, v) >= 1.0 for name, v in values)
+
+
+def _join(words: list[str]) -> str:
+    if len(words) <= 1:
+        return "".join(words)
+    return ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def dataset_stats(out_dir: str | Path) -> dict:
+    """Counts for the statistics table: images and QA pairs per task, split and category."""
+    images: dict[str, set] = {}
+    qa: Counter = Counter()
+    per_split: Counter = Counter()
+    categories: Counter = Counter()
+    with (Path(out_dir) / "instruct.jsonl").open(encoding="utf-8") as handle:
+        for line in handle:
+            record = json.loads(line)
+            pairs = len(record["conversations"]) // 2
+            qa[record["task"]] += pairs
+            per_split[record["split"]] += pairs
+            if record["image"] not in images.setdefault(record["split"], set()):
+                images[record["split"]].add(record["image"])
+                categories[record["category"]] += 1
+    return {
+        "images": sum(len(v) for v in images.values()),
+        "images_per_split": {k: len(v) for k, v in images.items()},
+        "qa_per_task": dict(qa),
+        "qa_per_split": dict(per_split),
+        "categories": dict(categories),
+    }
