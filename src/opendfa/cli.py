@@ -61,6 +61,7 @@ def _build_parser() -> argparse.ArgumentParser:
     from opendfa.data.cli import add_data_commands
     from opendfa.evidence.cli import add_analyze_commands
     from opendfa.explain.cli import add_chat_command
+    from opendfa.instruct.cli import add_instruct_commands
     from opendfa.serve.cli import add_serve_command
     from opendfa.train.cli import add_train_commands
     from opendfa.train.generator_cli import add_generator_command
@@ -69,6 +70,7 @@ def _build_parser() -> argparse.ArgumentParser:
     add_analyze_commands(commands)
     add_chat_command(commands)
     add_serve_command(commands)
+    add_instruct_commands(commands)
     add_generator_command(add_train_commands(commands))
 
     demo = commands.add_parser(

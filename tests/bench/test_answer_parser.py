@@ -48,3 +48,9 @@ def test_detection_answers(answer, question, label):
 )
 def test_category_answers(answer, label):
     assert parse_category(answer) == label
+
+
+def test_a_leading_verdict_decides():
+    assert parse_detection("Real. I see no evidence that this face was manipulated.") == "real"
+    assert parse_detection("Fake, although the lighting looks real.") == "fake"
+    assert parse_detection("It may be real, or it may be fake.") == UNPARSEABLE

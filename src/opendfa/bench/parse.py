@@ -9,8 +9,9 @@ Rules, in order:
 1. Lower-case, strip punctuation except apostrophes and hyphens.
 2. Negations flip the word they govern within three tokens of the same clause ("not fake" ->
    real, "isn't real" -> fake, "no signs of manipulation" -> real, but "No, it is fake" -> fake).
-3. DF-D: count real-side and fake-side cue words (after negation); one side only -> that
-   label; both or none -> unparseable. A leading "yes"/"no" answers the question's polarity
+3. DF-D: a short first clause (up to four words, no hedge such as "may" or "either") that
+   takes one side decides ("Real. I see no evidence that it was manipulated." -> real); otherwise count real-side and fake-side cue words (after negation)
+   in the whole answer; one side only -> that label; both or none -> unparseable. A leading "yes"/"no" answers the question's polarity
    when the question is given ("Is this image fake?" + "Yes." -> fake).
 4. DF-C: category synonyms (face swap / identity swap / swapped face, reenactment / puppet /
    expression transfer, editing / attribute / retouched, synthesis / generated / GAN /
@@ -54,6 +55,7 @@ _FAKE_WORDS = {
     "swapped",
     "artificial",
 }
+_HEDGES = {"may", "might", "could", "possibly", "perhaps", "maybe", "either", "or", "unsure"}
 _REAL_WORDS = {
     "real",
     "authentic",
@@ -149,6 +151,12 @@ def parse_detection(answer: str, question: str | None = None) -> str:
         if asked_fake != asked_real and (asked_fake == 0 or asked_real == 0):
             asks_fake = asked_fake > 0
             return FAKE if (words[0] == "yes") == asks_fake else REAL_LABEL
+    first = next((c for c in re.split(r"[,.;:!?()]", answer) if c.strip()), "")
+    head = tokens(first)
+    if len(head) <= 4 and not set(head) & _HEDGES:  # "Real. I see no evidence ..."
+        fake, real = _polarity(first)
+        if bool(fake) != bool(real):
+            return FAKE if fake else REAL_LABEL
     fake, real = _polarity(answer)
     if fake and not real:
         return FAKE
