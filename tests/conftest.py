@@ -57,3 +57,55 @@ def group_photos() -> dict[str, Path]:
             pytest.fail("group photos missing: run scripts/fetch_test_photos.sh")
         pytest.skip("group photos not fetched (scripts/fetch_test_photos.sh)")
     return photos
+
+
+class FakeLLM:
+    """A local OpenAI-compatible `/chat/completions` on loopback: replies from a queue of
+    (status, text) and records each request (path, Authorization header, JSON body)."""
+
+    def __init__(self) -> None:
+        import json
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.replies: list[tuple[int, str]] = []
+        self.requests: list[dict] = []
+        llm = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                length = int(self.headers["Content-Length"])
+                llm.requests.append(
+                    {
+                        "path": self.path,
+                        "auth": self.headers.get("Authorization"),
+                        "body": json.loads(self.rfile.read(length)),
+                    }
+                )
+                status, text = llm.replies.pop(0) if llm.replies else (200, "ok")
+                message = {"role": "assistant", "content": text}
+                body = json.dumps(
+                    {
+                        "choices": [{"message": message}],
+                        "usage": {"prompt_tokens": 7, "completion_tokens": 3},
+                    }
+                ).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+@pytest.fixture
+def llm():
+    server = FakeLLM()
+    yield server
+    server.server.shutdown()

@@ -58,6 +58,7 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_media_options(faces)
     faces.set_defaults(handler=_cmd_faces)
 
+    from opendfa.bench.cli import add_bench_command
     from opendfa.data.cli import add_data_commands
     from opendfa.evidence.cli import add_analyze_commands
     from opendfa.explain.cli import add_chat_command
@@ -71,6 +72,7 @@ def _build_parser() -> argparse.ArgumentParser:
     add_chat_command(commands)
     add_serve_command(commands)
     add_instruct_commands(commands)
+    add_bench_command(commands)
     add_generator_command(add_train_commands(commands))
 
     demo = commands.add_parser(

@@ -2,56 +2,9 @@
 
 from __future__ import annotations
 
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
 import pytest
 
 from opendfa.explain import Conversation, ExplainError, make_backend
-
-
-class FakeLLM:
-    """Replies from a queue of (status, text); records the requests it got."""
-
-    def __init__(self) -> None:
-        self.replies: list[tuple[int, str]] = []
-        self.requests: list[dict] = []
-        llm = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                length = int(self.headers["Content-Length"])
-                llm.requests.append(
-                    {
-                        "path": self.path,
-                        "auth": self.headers.get("Authorization"),
-                        "body": json.loads(self.rfile.read(length)),
-                    }
-                )
-                status, text = llm.replies.pop(0) if llm.replies else (200, "ok")
-                body = json.dumps(
-                    {"choices": [{"message": {"role": "assistant", "content": text}}]}
-                ).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-
-@pytest.fixture
-def llm():
-    server = FakeLLM()
-    yield server
-    server.server.shutdown()
 
 
 def test_reply_passes_through_with_evidence_and_history(llm, fake_report):

@@ -43,5 +43,3 @@ def manifest_path(faces_dir, detector, tmp_path_factory):
     # the same in every run, whatever pytest's temporary folder is called.
     synthesize(faces_dir, out, config, detector=detector)
     return out / "manifest.jsonl"
-
-

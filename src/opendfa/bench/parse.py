@@ -9,10 +9,11 @@ Rules, in order:
 1. Lower-case, strip punctuation except apostrophes and hyphens.
 2. Negations flip the word they govern within three tokens of the same clause ("not fake" ->
    real, "isn't real" -> fake, "no signs of manipulation" -> real, but "No, it is fake" -> fake).
-3. DF-D: a short first clause (up to four words, no hedge such as "may" or "either") that
-   takes one side decides ("Real. I see no evidence that it was manipulated." -> real); otherwise count real-side and fake-side cue words (after negation)
-   in the whole answer; one side only -> that label; both or none -> unparseable. A leading "yes"/"no" answers the question's polarity
-   when the question is given ("Is this image fake?" + "Yes." -> fake).
+3. DF-D: a leading "yes"/"no" answers the question's polarity when the question is given
+   ("Is this image fake?" + "Yes." -> fake). A short first clause (up to four words, no hedge
+   such as "may" or "either") that takes one side decides ("Real. I see no evidence that it
+   was manipulated." -> real). Otherwise real-side and fake-side cue words (after negation)
+   are counted in the whole answer: one side only -> that label; both or none -> unparseable.
 4. DF-C: category synonyms (face swap / identity swap / swapped face, reenactment / puppet /
    expression transfer, editing / attribute / retouched, synthesis / generated / GAN /
    diffusion / synthetic, real / authentic / genuine / pristine). Exactly one category named

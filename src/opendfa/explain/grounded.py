@@ -165,7 +165,7 @@ def _why(question: Question, report: Report) -> Answer:
             f"No single region reaches {REGION_EVIDENCE:.2f}; the judgement rests on the face "
             "as a whole rather than on one localised trace."
         )
-    cues = _notable_cues(face.cues)
+    cues = notable_cues(face.cues)
     if cues:
         parts.append("Measured on the suspected area as a whole: " + "; ".join(cues) + ".")
     if report.forgery_type is not None and report.forgery_type.label in FAKE_CATEGORIES:
@@ -467,7 +467,7 @@ def _about_regions(question: Question, face: FaceEvidence, report: Report) -> An
                 f"The {region_label(name)} scores {region.score:.2f} (rank {rank} of "
                 f"{len(ranked)}), below {REGION_EVIDENCE:.2f}: no clear trace there"
             )
-        cues = _notable_cues(region.cues)
+        cues = notable_cues(region.cues)
         text += (
             ("; measured there: " + "; ".join(cues))
             if cues
@@ -489,13 +489,13 @@ def _evidence_regions(face: FaceEvidence, limit: int = 3) -> list[RegionEvidence
 def _region_list(regions: list[RegionEvidence]) -> str:
     described = []
     for region in regions:
-        cues = _notable_cues(region.cues, limit=1)
+        cues = notable_cues(region.cues, limit=1)
         text = f"{region_label(region.name)} ({region.score:.2f})"
         described.append(f"{text}, {cues[0]}" if cues else text)
     return "; ".join(described)
 
 
-def _notable_cues(cues: dict[str, float], limit: int = 2) -> list[str]:
+def notable_cues(cues: dict[str, float], limit: int = 2) -> list[str]:
     ranked = sorted(
         ((name, value) for name, value in cues.items() if name in CUES),
         key=lambda item: cue_strength(*item),

@@ -12,12 +12,10 @@ from __future__ import annotations
 import json
 import os
 import re
-import time
-import urllib.error
-import urllib.request
 
 from opendfa.evidence.report import Report
 from opendfa.explain.grounded import Answer, answer
+from opendfa.explain.http import EndpointError, post_chat
 from opendfa.explain.intents import Question
 from opendfa.taxonomy import FAKE_CATEGORIES
 
@@ -91,33 +89,20 @@ class OpenAIBackend:
         return Answer(text.strip(), question.intent, {"model": self.model})
 
     def _chat(self, messages: list[dict]) -> str:
-        body = json.dumps(
-            {"model": self.model, "messages": messages, "temperature": self.temperature}
-        ).encode()
-        headers = {"Content-Type": "application/json"}
-        if self.api_key:
-            headers["Authorization"] = f"Bearer {self.api_key}"
-        url = f"{self.base_url}/chat/completions"
-        last = ""
-        for attempt in range(self.retries + 1):
-            request = urllib.request.Request(url, data=body, headers=headers, method="POST")
-            try:
-                with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                    data = json.loads(response.read().decode("utf-8"))
-                return str(data["choices"][0]["message"]["content"])
-            except urllib.error.HTTPError as err:
-                last = f"HTTP {err.code} from {url}"
-                if err.code < 500 and err.code != 429:
-                    break  # a client error does not get better by retrying
-            except (urllib.error.URLError, TimeoutError, OSError) as err:
-                last = f"cannot reach {url}: {getattr(err, 'reason', err)}"
-            except (KeyError, IndexError, TypeError, ValueError):
-                last = f"unexpected reply from {url}"
-                break
-            time.sleep(min(8.0, 0.5 * 2**attempt))
         from opendfa.explain.conversation import ExplainError
 
-        raise ExplainError(last)
+        body = {"model": self.model, "messages": messages, "temperature": self.temperature}
+        try:
+            reply = post_chat(
+                self.base_url,
+                body,
+                api_key=self.api_key,
+                timeout=self.timeout,
+                retries=self.retries,
+            )
+        except EndpointError as err:
+            raise ExplainError(str(err)) from None
+        return str(reply["choices"][0]["message"]["content"])
 
 
 def contradiction(text: str, report: Report) -> str | None:

@@ -1,0 +1,135 @@
+"""Answerers for DFA-Bench: something that reads a face image and a question, and answers.
+
+- `DetectorAnswerer` (`--answerer detector`): runs the OpenDFA analysis on the image and
+  answers from its report: the verdict for DF-D, the forgery type for DF-C, and for AD a
+  description grounded in the predicted regions and measured cues (`opendfa.explain`). It also
+  returns P(fake), so DF-D gets an AUC.
+- `EndpointAnswerer` (`--answerer openai`): any OpenAI-compatible multimodal chat endpoint
+  (LLaVA via vLLM or llama.cpp, GPT-4V class models): the image as a base64 data URL and the
+  question, nothing else, as the paper's zero-shot baselines were asked.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from opendfa.evidence.report import Report, category_label, region_label
+from opendfa.explain.grounded import REGION_EVIDENCE, decisive_face, notable_cues
+from opendfa.explain.http import post_chat
+
+
+@dataclass
+class BenchAnswer:
+    text: str
+    score: float | None = None  # P(fake) when the answerer has one (DF-D AUC)
+
+
+class Answerer(Protocol):
+    name: str
+
+    def answer(self, image: Path, question: str, task: str) -> BenchAnswer: ...
+
+
+class DetectorAnswerer:
+    name = "detector"
+
+    def __init__(self, model: str = "opendfa-lite0", analyzer=None) -> None:
+        from opendfa.evidence.pipeline import Analyzer
+
+        self.analyzer = analyzer or Analyzer(model)
+        self._cache: dict[Path, Report] = {}
+
+    def answer(self, image: Path, question: str, task: str) -> BenchAnswer:
+        report = self._cache.get(image)
+        if report is None:
+            report = self.analyzer.analyze_image(image)
+            report.preview = None
+            self._cache = {image: report}  # records of one image come together
+        if report.verdict not in ("fake", "real"):
+            return BenchAnswer(f"No face could be analysed ({report.verdict}).")
+        score = report.fake_probability
+        if task == "DF-D":
+            text = "Fake." if report.verdict == "fake" else "Real."
+        elif task == "DF-C":
+            label = report.forgery_type.label if report.forgery_type else "real"
+            text = "Real." if label == "real" else f"{category_label(label).capitalize()}."
+        else:
+            text = self._describe(report)
+        return BenchAnswer(text, score)
+
+    @staticmethod
+    def _describe(report: Report) -> str:
+        face = decisive_face(report)
+        kind = report.forgery_type.label if report.forgery_type else "real"
+        sentences = [
+            f"This face looks like a {category_label(kind)}."
+            if kind != "real"
+            else "This face looks real."
+        ]
+        regions = [
+            r
+            for r in sorted(face.regions, key=lambda r: -r.score)
+            if r.score >= REGION_EVIDENCE and r.name != "skin"
+        ]
+        if regions:
+            names = [region_label(r.name) for r in regions[:5]]
+            joined = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+            sentences.append(f"The manipulated area covers the {joined}.")
+        for region in regions[:3]:
+            cues = notable_cues(region.cues, limit=1)
+            if cues:
+                sentences.append(f"The {region_label(region.name)} shows {cues[0]}.")
+        return " ".join(sentences)
+
+
+class EndpointAnswerer:
+    name = "openai"
+
+    def __init__(
+        self,
+        base_url: str,
+        model: str = "default",
+        api_key: str | None = None,
+        timeout: float = 120.0,
+        retries: int = 2,
+        max_tokens: int = 256,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.model = model
+        self.api_key = api_key
+        self.timeout = timeout
+        self.retries = retries
+        self.max_tokens = max_tokens
+        self.tokens = {"prompt": 0, "completion": 0}
+
+    def answer(self, image: Path, question: str, task: str) -> BenchAnswer:
+        data = base64.b64encode(Path(image).read_bytes()).decode("ascii")
+        suffix = Path(image).suffix.lower().lstrip(".") or "png"
+        mime = "jpeg" if suffix in ("jpg", "jpeg") else suffix
+        body = {
+            "model": self.model,
+            "temperature": 0,
+            "max_tokens": self.max_tokens,
+            "messages": [
+                {
+                    "role": "user",
+                    "content": [
+                        {
+                            "type": "image_url",
+                            "image_url": {"url": f"data:image/{mime};base64,{data}"},
+                        },
+                        {"type": "text", "text": question.replace("<image>", "").strip()},
+                    ],
+                }
+            ],
+        }
+        reply = post_chat(
+            self.base_url, body, api_key=self.api_key, timeout=self.timeout, retries=self.retries
+        )
+        usage = reply.get("usage") or {}
+        self.tokens["prompt"] += int(usage.get("prompt_tokens", 0))
+        self.tokens["completion"] += int(usage.get("completion_tokens", 0))
+        return BenchAnswer(str(reply["choices"][0]["message"]["content"]).strip())

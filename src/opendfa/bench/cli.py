@@ -1,0 +1,60 @@
+"""`opendfa bench`: argument parsing and printing; the work is in `opendfa.bench.runner`."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+EXIT_OK, EXIT_INPUT = 0, 2
+
+
+def add_bench_command(commands: argparse._SubParsersAction) -> None:
+    bench = commands.add_parser("bench", help="score an answerer on a DFA-Instruct split")
+    bench.add_argument("--data", required=True, help="folder written by `opendfa instruct build`")
+    bench.add_argument("--answerer", choices=("detector", "openai", "dfa-gpt"), default="detector")
+    bench.add_argument("--out", required=True, help="folder for answers.jsonl and results")
+    bench.add_argument("--split", default="test")
+    bench.add_argument("--tasks", nargs="+", default=["DF-D", "DF-C", "AD"])
+    bench.add_argument("--limit", type=int, default=None, help="records per task at most")
+    bench.add_argument("--model", default="opendfa-lite0", help="detector for --answerer detector")
+    bench.add_argument("--base-url", default="http://127.0.0.1:8000/v1", help="openai endpoint")
+    bench.add_argument("--llm", default="default", help="model name at the endpoint")
+    bench.add_argument("--no-progress", action="store_true")
+    bench.set_defaults(handler=_bench)
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from opendfa.bench.runner import BenchConfig, run_bench
+
+    if args.answerer == "dfa-gpt":
+        return _fail("no DFA-GPT model is installed yet (train one with `opendfa train mllm`)")
+    try:
+        answerer = _answerer(args)
+    except Exception as err:  # one line whatever the loader raises
+        return _fail(f"cannot start the {args.answerer} answerer: {err}")
+    config = BenchConfig(split=args.split, tasks=tuple(args.tasks), limit=args.limit)
+    progress = None if args.no_progress else (lambda it: tqdm(list(it), desc="bench"))
+    try:
+        results = run_bench(args.data, answerer, args.out, config, progress=progress)
+    except (FileNotFoundError, ValueError, RuntimeError) as err:
+        return _fail(str(err))
+    print((Path(args.out) / "results.md").read_text(), end="")
+    print(f"wrote {Path(args.out) / 'results.json'} ({results['seconds']} s)")
+    return EXIT_OK
+
+
+def _answerer(args: argparse.Namespace):
+    from opendfa.bench.answerers import DetectorAnswerer, EndpointAnswerer
+
+    if args.answerer == "detector":
+        return DetectorAnswerer(args.model)
+    return EndpointAnswerer(args.base_url, args.llm, api_key=os.environ.get("OPENAI_API_KEY"))
+
+
+def _fail(message: str) -> int:
+    print(f"opendfa: error: {' '.join(message.split())}", file=sys.stderr)
+    return EXIT_INPUT
