@@ -148,3 +148,62 @@ def test_stats_cli_prints_the_table(built, capsys):
     )
     assert "DF-D" in table and "train" in table and "face_swap" in table
     assert main(["instruct", "stats", str(out / "nothing")]) == 2
+
+
+def test_llm_descriptions_are_checked_cached_and_tallied(manifest, llm, tmp_path):
+    from opendfa.instruct.llm import LLMConfig, check_description
+
+    assert check_description("The mouth is blurred.", "face_swap", ["mouth"]) is None
+    assert (
+        check_description("This face looks real.", "face_swap", ["mouth"]) == "calls the face real"
+    )
+    assert check_description("A face reenactment.", "face_swap", ["mouth"]).startswith("names")
+    assert "untouched region" in check_description("The left eye is odd.", "face_swap", ["mouth"])
+
+    good = "The blending leaves a soft, blurred band with a colour step around the altered area."
+    bad = "This face looks real."
+    llm.replies = [(200, bad), (200, good)] + [(200, good)] * 50
+    config = InstructConfig(
+        seed=3,
+        tasks=("AD",),
+        llm=LLMConfig(
+            base_url=llm.url,
+            model="vlm",
+            cache_dir=tmp_path / "cache",
+            requests_per_minute=6000,
+            retries=0,
+            usd_per_1k_prompt=1.0,
+        ),
+    )
+    first = build_instruct(manifest, tmp_path / "out", config)
+    records = [
+        json.loads(x) for x in (tmp_path / "out" / "instruct.jsonl").read_text().splitlines()
+    ]
+    assert {r["task"] for r in records} == {"AD"}
+    assert all(r["ad_source"] == "llm" and r["conversations"][1]["value"] == good for r in records)
+    tally = first.llm
+    assert tally.rejected == 1 and tally.reasons == {"calls the face real": 1}
+    assert tally.accepted == len(records) and tally.requests == len(records) + 1
+    assert tally.prompt_tokens == 7 * tally.requests and tally.usd == pytest.approx(
+        0.007 * tally.requests
+    )
+    image_parts = llm.requests[0]["body"]["messages"][0]["content"]
+    assert image_parts[0]["image_url"]["url"].startswith("data:image/png;base64,")
+    # A rebuild asks nothing: every reply comes from the cache.
+    sent = len(llm.requests)
+    again = build_instruct(manifest, tmp_path / "out", config)
+    assert len(llm.requests) == sent and again.llm.cache_hits >= len(records)
+
+
+def test_llm_failure_falls_back_to_grounded_text(manifest, tmp_path):
+    from opendfa.instruct.llm import LLMConfig
+
+    config = InstructConfig(
+        tasks=("AD",), llm=LLMConfig(base_url="http://127.0.0.1:9/v1", retries=0, timeout=2)
+    )
+    report = build_instruct(manifest, tmp_path / "out", config)
+    records = [
+        json.loads(x) for x in (tmp_path / "out" / "instruct.jsonl").read_text().splitlines()
+    ]
+    assert records and all(r["ad_source"] == "grounded" for r in records)
+    assert report.llm.failed == len(records)

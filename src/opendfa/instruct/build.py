@@ -40,6 +40,7 @@ from opendfa.instruct.describe import (
     label,
     measure,
 )
+from opendfa.instruct.llm import LLMConfig, LLMDescriber, LLMTally
 from opendfa.instruct.templates import TASKS, load_templates, pick
 from opendfa.taxonomy import REAL
 
@@ -53,6 +54,7 @@ class InstructConfig:
     margin: float = 0.25
     tasks: tuple[str, ...] = TASKS
     fc_followups: int = 3
+    llm: LLMConfig | None = None  # rewrite AD with an LLM (checked), else grounded text only
 
 
 @dataclass
@@ -64,6 +66,7 @@ class BuildReport:
     per_task: Counter = field(default_factory=Counter)
     problems: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    llm: LLMTally | None = None
 
 
 def build_instruct(
@@ -91,6 +94,8 @@ def build_instruct(
     report = BuildReport()
     by_split: dict[str, list[dict]] = {}
     samples = [s for s in manifest.samples if s.split]
+    describer = LLMDescriber(config.llm) if config.llm else None
+    reals = {s.identity: s.id for s in samples if s.label == REAL}
     iterator = progress(iter(samples)) if progress else iter(samples)
     for sample in iterator:
         try:
@@ -98,7 +103,17 @@ def build_instruct(
         except CropError as err:
             report.problems.append(f"{sample.id}: {err}")
             continue
-        for record in make_records(sample, measurements, templates, config):
+        rewritten = None
+        if describer is not None and measurements is not None and "AD" in config.tasks:
+            real = reals.get(sample.target_identity or sample.identity)
+            real_image = out / "images" / f"{real}.png" if real else None
+            rewritten = describer.describe(
+                out / "images" / f"{sample.id}.png",
+                measurements,
+                technique_is_sbi=sample.technique == "opendfa.sbi",
+                real_image=real_image if real_image and real_image.exists() else None,
+            )
+        for record in make_records(sample, measurements, templates, config, rewritten):
             by_split.setdefault(sample.split, []).append(record)
             report.per_task[record["task"]] += 1
             report.records += 1
@@ -110,6 +125,7 @@ def build_instruct(
             for record in by_split[split]:
                 handle.write(json.dumps(record, ensure_ascii=False) + "\n")
     report.seconds = time.time() - started
+    report.llm = describer.tally if describer else None
     return report
 
 
@@ -140,9 +156,14 @@ def _prepare(
 
 
 def make_records(
-    sample: Sample, m: Measurements | None, templates: dict, config: InstructConfig
+    sample: Sample,
+    m: Measurements | None,
+    templates: dict,
+    config: InstructConfig,
+    rewritten: str | None = None,
 ) -> list[dict]:
-    """The records of one sample, deterministic in (seed, sample id)."""
+    """The records of one sample, deterministic in (seed, sample id); `rewritten` replaces
+    the grounded AD text (an accepted LLM description)."""
     digest = hashlib.sha256(f"{config.seed}:{sample.id}".encode()).digest()
     rng = np.random.default_rng(int.from_bytes(digest[:8], "big"))
     answers = templates["answers"]
@@ -176,7 +197,10 @@ def make_records(
             intro = SBI_INTRO
         description = describe(m, rng, intro)
         if "AD" in config.tasks:
-            records.append(record("AD", [(pick(templates["AD"]["questions"], rng), description)]))
+            question = pick(templates["AD"]["questions"], rng)
+            ad = record("AD", [(question, rewritten or description)])
+            ad["ad_source"] = "llm" if rewritten else "grounded"
+            records.append(ad)
     if "FC" in config.tasks:
         turns = [dfd, *_followups(sample, m, description, templates, rng, config.fc_followups)]
         records.append(record("FC", turns))

@@ -19,6 +19,19 @@ def add_instruct_commands(commands: argparse._SubParsersAction) -> None:
     build.add_argument("--seed", type=int, default=0)
     build.add_argument("--size", type=int, default=256, help="aligned crop size in pixels")
     build.add_argument("--tasks", nargs="+", default=None, help="DF-D DF-C AD FC (default all)")
+    build.add_argument(
+        "--llm-url", help="OpenAI-compatible endpoint: rewrite AD with an LLM (checked)"
+    )
+    build.add_argument("--llm-model", default="gpt-4o")
+    build.add_argument("--llm-rpm", type=float, default=60.0, help="requests per minute")
+    build.add_argument(
+        "--llm-usd-per-1k",
+        type=float,
+        nargs=2,
+        default=(0.0, 0.0),
+        metavar=("PROMPT", "COMPLETION"),
+        help="prices for the cost tally",
+    )
     build.add_argument("--no-progress", action="store_true")
     build.set_defaults(handler=_build)
     stats = sub.add_parser("stats", help="the statistics table of a built dataset")
@@ -35,7 +48,24 @@ def _build(args: argparse.Namespace) -> int:
 
     if not Path(args.manifest).is_file():
         return _fail(f"manifest not found ({args.manifest})")
-    config = InstructConfig(seed=args.seed, crop_size=args.size, tasks=tuple(args.tasks or TASKS))
+    llm = None
+    if args.llm_url:
+        import os
+
+        from opendfa.instruct.llm import LLMConfig
+
+        llm = LLMConfig(
+            base_url=args.llm_url,
+            model=args.llm_model,
+            api_key=os.environ.get("OPENAI_API_KEY"),
+            cache_dir=Path(args.out) / "llm-cache",
+            requests_per_minute=args.llm_rpm,
+            usd_per_1k_prompt=args.llm_usd_per_1k[0],
+            usd_per_1k_completion=args.llm_usd_per_1k[1],
+        )
+    config = InstructConfig(
+        seed=args.seed, crop_size=args.size, tasks=tuple(args.tasks or TASKS), llm=llm
+    )
     progress = None if args.no_progress else (lambda it: tqdm(list(it), desc="instruct"))
     try:
         report = build_instruct(args.manifest, args.out, config, progress=progress)
@@ -49,6 +79,13 @@ def _build(args: argparse.Namespace) -> int:
         f"{report.images} new, measurements {report.measured} new, {report.reused} reused; "
         f"{len(report.problems)} problem(s); {Path(args.out) / 'instruct.jsonl'}"
     )
+    if report.llm is not None:
+        t = report.llm
+        print(
+            f"llm: {t.requests} requests, {t.cache_hits} cached, {t.accepted} accepted, "
+            f"{t.rejected} rejected, {t.dropped} dropped, {t.failed} failed; tokens "
+            f"{t.prompt_tokens} + {t.completion_tokens}, ${t.usd:.4f}"
+        )
     return EXIT_OK
 
 

@@ -1,0 +1,194 @@
+"""LLM-assisted artifact descriptions: the DFA paper's two GPT prompt types, checked.
+
+Prompt type 1 shows the fake alone and asks for the artifacts of specific face regions;
+prompt type 2 shows the fake beside its source real and asks for the differences. Both carry
+the facts the offline builder knows (category, method operations, covered regions, measured
+cues) so the model describes what is there. A reply is accepted only if it agrees with the
+ground truth: it must not call the face real, must not name another forgery category, and
+must not name a face region the mask does not cover; otherwise it is asked again (up to
+`attempts`) and finally dropped, and the grounded description is used instead.
+
+Any OpenAI-compatible chat endpoint with images works (OpenAI, vLLM, llama.cpp, Ollama).
+Replies are cached on disk by a hash of the model, prompt and image bytes, requests are
+spaced to `requests_per_minute`, failures retried with backoff (`opendfa.explain.http`), and
+tokens and cost are tallied.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from opendfa.bench.parse import UNPARSEABLE, parse_category, parse_detection
+from opendfa.explain.http import EndpointError, post_chat
+from opendfa.explain.intents import find_regions
+from opendfa.instruct.describe import Measurements, covered_regions, label, operations
+
+TYPE1 = (
+    "You are annotating a forensic dataset. The face image is a {kind}. Facts measured on it: "
+    "{facts} Describe, in 3 to 5 sentences, the visible artifacts in these face regions only: "
+    "{regions}. Say where each artifact is and what it looks like (blur, colour, texture, "
+    "edges, lighting). Do not mention any other face region and do not say the face is real."
+)
+TYPE2 = (
+    "You are annotating a forensic dataset. The first image is a {kind}; the second is the real "
+    "photo it was made from. Facts measured on the fake: {facts} By comparing the two, "
+    "describe in 3 to 5 sentences the artifacts of the fake in these regions only: {regions}. "
+    "Do not mention any other face region and do not say the fake is real."
+)
+
+
+@dataclass
+class LLMConfig:
+    base_url: str
+    model: str = "gpt-4o"
+    api_key: str | None = None
+    cache_dir: Path | None = None
+    requests_per_minute: float = 60.0
+    retries: int = 3
+    attempts: int = 2  # generations per description before falling back to the grounded text
+    timeout: float = 120.0
+    usd_per_1k_prompt: float = 0.0
+    usd_per_1k_completion: float = 0.0
+
+
+@dataclass
+class LLMTally:
+    requests: int = 0
+    cache_hits: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    dropped: int = 0
+    failed: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    usd: float = 0.0
+    reasons: dict[str, int] = field(default_factory=dict)
+
+
+class LLMDescriber:
+    def __init__(self, config: LLMConfig) -> None:
+        self.config = config
+        self.tally = LLMTally()
+        self._lock = threading.Lock()
+        self._last = 0.0
+        if config.cache_dir:
+            Path(config.cache_dir).mkdir(parents=True, exist_ok=True)
+
+    def describe(
+        self,
+        fake_image: Path,
+        m: Measurements,
+        *,
+        technique_is_sbi: bool = False,
+        real_image: Path | None = None,
+    ) -> str | None:
+        """An accepted LLM description, or None (the caller keeps the grounded one)."""
+        allowed = covered_regions(m)
+        prompt = (TYPE2 if real_image else TYPE1).format(
+            kind=label(m.category) + (" (self-blended)" if technique_is_sbi else ""),
+            facts=_facts(m),
+            regions=", ".join(label(r) for r in allowed) or "the face as a whole",
+        )
+        images = [fake_image] + ([real_image] if real_image else [])
+        for attempt in range(self.config.attempts):
+            try:
+                text = self._ask(prompt, images, attempt)
+            except EndpointError:
+                self.tally.failed += 1
+                return None
+            reason = check_description(text, m.category, allowed)
+            if reason is None:
+                self.tally.accepted += 1
+                return text.strip()
+            self.tally.rejected += 1
+            self.tally.reasons[reason] = self.tally.reasons.get(reason, 0) + 1
+        self.tally.dropped += 1
+        return None
+
+    def _ask(self, prompt: str, images: list[Path], attempt: int) -> str:
+        datas = [Path(p).read_bytes() for p in images]
+        key = hashlib.sha256(
+            json.dumps([self.config.model, prompt, attempt]).encode()
+            + b"".join(hashlib.sha256(d).digest() for d in datas)
+        ).hexdigest()
+        cached = Path(self.config.cache_dir) / f"{key}.json" if self.config.cache_dir else None
+        if cached is not None and cached.exists():
+            self.tally.cache_hits += 1
+            return json.loads(cached.read_text())["text"]
+        content = [
+            {"type": "image_url", "image_url": {"url": _data_url(p, d)}}
+            for p, d in zip(images, datas, strict=True)
+        ]
+        content.append({"type": "text", "text": prompt})
+        body = {
+            "model": self.config.model,
+            "messages": [{"role": "user", "content": content}],
+            "temperature": 0.7 if attempt else 0.2,
+        }
+        self._wait_turn()
+        reply = post_chat(
+            self.config.base_url,
+            body,
+            api_key=self.config.api_key,
+            timeout=self.config.timeout,
+            retries=self.config.retries,
+        )
+        text = str(reply["choices"][0]["message"]["content"])
+        usage = reply.get("usage") or {}
+        prompt_tokens = int(usage.get("prompt_tokens", 0))
+        completion_tokens = int(usage.get("completion_tokens", 0))
+        self.tally.requests += 1
+        self.tally.prompt_tokens += prompt_tokens
+        self.tally.completion_tokens += completion_tokens
+        self.tally.usd += (
+            prompt_tokens * self.config.usd_per_1k_prompt
+            + completion_tokens * self.config.usd_per_1k_completion
+        ) / 1000
+        if cached is not None:
+            cached.write_text(json.dumps({"text": text, "usage": usage}) + "\n")
+        return text
+
+    def _wait_turn(self) -> None:
+        """Space requests to at most `requests_per_minute` (shared across threads)."""
+        interval = 60.0 / self.config.requests_per_minute
+        with self._lock:
+            delay = self._last + interval - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            self._last = time.monotonic()
+
+
+def check_description(text: str, category: str, allowed: list[str]) -> str | None:
+    """Why an LLM description contradicts the ground truth, or None if it does not."""
+    if not text.strip():
+        return "empty"
+    if parse_detection(text) == "real":
+        return "calls the face real"
+    named = parse_category(text)
+    if named not in (UNPARSEABLE, category, "real"):
+        return f"names {named}"
+    extra = [r for r in find_regions(text) if r not in allowed and r != "skin"]
+    if extra:
+        return f"names an untouched region ({label(extra[0])})"
+    return None
+
+
+def _facts(m: Measurements) -> str:
+    ops = [label(op) for op in operations(m.technique)]
+    parts = [f"method operations: {', '.join(ops)}." if ops else ""]
+    cues = {k: round(v, 2) for k, v in m.face_cues.items()}
+    if cues:
+        parts.append(f"Cues of the manipulated area (ratios: 1 = like the rest): {cues}.")
+    return " ".join(p for p in parts if p)
+
+
+def _data_url(path: Path, data: bytes) -> str:
+    suffix = Path(path).suffix.lower().lstrip(".")
+    mime = "jpeg" if suffix in ("jpg", "jpeg") else (suffix or "png")
+    return f"data:image/{mime};base64,{base64.b64encode(data).decode('ascii')}"
