@@ -22,6 +22,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from sklearn.metrics import average_precision_score, roc_auc_score, roc_curve
 
+from opendfa.train.calibration import expected_calibration_error  # noqa: F401 - re-exported
+
 
 @dataclass(frozen=True)
 class DetectionMetrics:
