@@ -207,3 +207,36 @@ def test_llm_failure_falls_back_to_grounded_text(manifest, tmp_path):
     ]
     assert records and all(r["ad_source"] == "grounded" for r in records)
     assert report.llm.failed == len(records)
+
+
+@pytest.mark.slow
+def test_bench_cli_with_the_detector_answerer(built, tmp_path, capsys):
+    import torch
+
+    from opendfa.models.detector import DetectorConfig, MultiTaskDetector, save_detector
+
+    torch.manual_seed(0)
+    model = MultiTaskDetector(DetectorConfig(input_size=64, mask_size=8), pretrained=False)
+    folder = save_detector(model, tmp_path / "tiny")
+    out, report, _ = built
+    args = [
+        "bench",
+        "--data",
+        str(out),
+        "--answerer",
+        "detector",
+        "--model",
+        str(folder),
+        "--split",
+        "train",
+        "--out",
+        str(tmp_path / "bench"),
+        "--no-progress",
+    ]
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    assert "| DF-D |" in printed and "ROUGE-L" in printed
+    results = json.loads((tmp_path / "bench" / "results.json").read_text())
+    assert results["n"] == {t: report.per_task[t] for t in ("DF-D", "DF-C", "AD")}
+    assert results["DF-D"]["scored"] >= results["n"]["DF-D"] - 2  # faces found in the crops
+    assert main(["bench", "--data", str(out), "--answerer", "dfa-gpt", "--out", str(tmp_path)]) == 2
