@@ -15,7 +15,7 @@ from opendfa.data.splits import SplitConfig
 from opendfa.data.synth import SynthConfig, synthesize
 from opendfa.evidence.cues import cue_strength
 from opendfa.instruct import InstructConfig, Measurements, build_instruct, describe
-from opendfa.instruct.describe import COVERED, NOTABLE
+from opendfa.instruct.describe import CHANGED, COVERED, NOTABLE
 from opendfa.instruct.templates import load_templates
 
 
@@ -90,6 +90,10 @@ def test_ad_names_only_covered_regions_and_measured_cues(built):
         if listed and listed.group(1) != "whole face":
             for name in re.split(r", | and ", listed.group(1)):
                 assert m.coverage[name.replace(" ", "_")] >= COVERED, (name, text)
+        changed = re.search(r"Compared with the original photo, the (.+?) changed most", text)
+        if changed:
+            for name in re.split(r", | and ", changed.group(1)):
+                assert m.compared[name.replace(" ", "_")] >= CHANGED, (name, text)
         for region, word in re.findall(r"The ([a-z ]+?) is (blurrier|sharper) than", text):
             cues = (
                 m.face_cues

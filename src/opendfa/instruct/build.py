@@ -35,6 +35,7 @@ from opendfa.faces import REGION_NAMES
 from opendfa.instruct.describe import (
     SBI_INTRO,
     Measurements,
+    compare_with_real,
     covered_regions,
     describe,
     label,
@@ -96,16 +97,17 @@ def build_instruct(
     samples = [s for s in manifest.samples if s.split]
     describer = LLMDescriber(config.llm) if config.llm else None
     reals = {s.identity: s.id for s in samples if s.label == REAL}
+    by_id = {s.id: s for s in samples}
     iterator = progress(iter(samples)) if progress else iter(samples)
     for sample in iterator:
         try:
-            measurements = _prepare(sample, crops, out, config, report)
+            real = reals.get(sample.target_identity or sample.identity)
+            measurements = _prepare(sample, crops, out, config, report, by_id.get(real))
         except CropError as err:
             report.problems.append(f"{sample.id}: {err}")
             continue
         rewritten = None
         if describer is not None and measurements is not None and "AD" in config.tasks:
-            real = reals.get(sample.target_identity or sample.identity)
             real_image = out / "images" / f"{real}.png" if real else None
             rewritten = describer.describe(
                 out / "images" / f"{sample.id}.png",
@@ -135,8 +137,10 @@ def _prepare(
     out: Path,
     config: InstructConfig,
     report: BuildReport,
+    source_real: Sample | None = None,
 ) -> Measurements | None:
-    """Write the crop image once; measure a fake once (cached as JSON)."""
+    """Write the crop image once; measure a fake once (cached as JSON), against its source
+    real too when the manifest has it (the head the forgery was made on)."""
     image_path = out / "images" / f"{sample.id}.png"
     cached = out / "measurements" / f"{sample.id}.json"
     if image_path.exists() and (sample.label == REAL or cached.exists()):
@@ -150,6 +154,12 @@ def _prepare(
         return None
     regions = dict(zip(REGION_NAMES, crop.regions, strict=True))
     measurements = measure(crop.image, crop.mask, regions, sample.category, sample.technique)
+    if source_real is not None and sample.technique != "opendfa.vae.generator-v1":
+        try:
+            real = crops.load_crop(source_real)
+            measurements.compared = compare_with_real(crop.image, real.image, regions)
+        except (CropError, ValueError):
+            pass  # no comparison: the description simply has no such sentence
     cached.write_text(json.dumps(measurements.to_json()) + "\n")
     report.measured += 1
     return measurements

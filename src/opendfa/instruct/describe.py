@@ -59,6 +59,8 @@ class Measurements:
     coverage: dict[str, float]  # region -> share of its pixels inside the mask
     face_cues: dict[str, float] = field(default_factory=dict)
     region_cues: dict[str, dict[str, float]] = field(default_factory=dict)
+    # Mean CIE L*a*b* difference (dE76) per region against the source real, when known.
+    compared: dict[str, float] = field(default_factory=dict)
 
     def to_json(self) -> dict:
         return {
@@ -70,6 +72,7 @@ class Measurements:
             "region_cues": {
                 r: {k: round(v, 4) for k, v in cues.items()} for r, cues in self.region_cues.items()
             },
+            "compared": {k: round(v, 3) for k, v in self.compared.items()},
         }
 
     @classmethod
@@ -102,6 +105,25 @@ def measure(
         face_cues=dict(cues.face),
         region_cues={name: dict(values) for name, values in cues.regions.items() if values},
     )
+
+
+CHANGED = 6.0  # dE76 between fake and real of a region that "changed" (2.3: just visible)
+UNCHANGED = 2.3
+
+
+def compare_with_real(
+    fake: np.ndarray, real: np.ndarray, regions: dict[str, np.ndarray]
+) -> dict[str, float]:
+    """Mean dE76 per region between a fake crop and its source real (same size, both aligned
+    to the same face); the paper's second prompt type, measured instead of asked."""
+    import cv2
+
+    if fake.shape != real.shape:
+        raise ValueError(f"crop shapes differ: {fake.shape} and {real.shape}")
+    lab = [cv2.cvtColor(x, cv2.COLOR_RGB2LAB).astype(np.float32) for x in (fake, real)]
+    scale = np.array([100 / 255, 1, 1], np.float32)  # OpenCV's 8-bit L* is scaled to 0-255
+    delta = np.linalg.norm((lab[0] - lab[1]) * scale, axis=2)
+    return {name: float(delta[mask].mean()) for name, mask in regions.items() if mask.any()}
 
 
 def label(name: str) -> str:
@@ -140,12 +162,29 @@ def describe(m: Measurements, rng: np.random.Generator, intro: str) -> str:
     face = _face_cue_sentence(m.face_cues, used)
     if face:
         sentences.append(face)
+    comparison = _comparison_sentence(m.compared)
+    if comparison:
+        sentences.append(comparison)
     if not used:
         sentences.append(
             "Measured against the rest of the image, its colour, sharpness and noise show no "
             "strong step, so the traces are subtle and easy to miss at a glance."
         )
     return " ".join(sentences)
+
+
+def _comparison_sentence(compared: dict[str, float]) -> str | None:
+    ranked = sorted(((n, v) for n, v in compared.items() if n != "skin"), key=lambda item: -item[1])
+    changed = [n for n, v in ranked if v >= CHANGED][:3]
+    if not changed:
+        return None
+    kept = [n for n, v in ranked if v < UNCHANGED][-2:]
+    text = (
+        f"Compared with the original photo, the {_join([label(n) for n in changed])} changed most"
+    )
+    if kept:
+        text += f", while the {_join([label(n) for n in kept])} stayed the same"
+    return text + "."
 
 
 def _method_sentences(m: Measurements) -> list[str]:
