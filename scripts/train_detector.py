@@ -177,9 +177,9 @@ for real use.
 Reals: the photos gathered by `scripts/gather_real_faces.py` from files inside packages (the
 bundled public-domain samples, face-api's test photos, insightface's sample, scikit-image's LFW
 subset; most LFW faces are grey, tiny originals upscaled). Fakes: `opendfa data synth` with
-{manifest_path.name} methods face swap, reenactment, attribute editing, entire-face synthesis
-(the bundled VAE) and self-blending, 2 per face and method, half of all samples degraded
-(JPEG, blur, noise, resize). Identities are split 70 / 10 / 20 % by hash, so test faces never
+the methods face swap, reenactment, attribute editing, entire-face synthesis (the bundled
+VAE) and self-blending, 2 per face and method, about half of all samples degraded (JPEG,
+blur, noise, resize). Identities are split 70 / 10 / 20 % by hash, so test faces never
 appear in training (train {identities["train"]}, val {identities["val"]}, test
 {identities["test"]} identities).
 
