@@ -60,7 +60,7 @@ def make_video(path: Path, seconds: float = 10.0, fps: float = 25.0) -> Path:
 
 def time_images(analyzer: Analyzer, repeat: int) -> list[tuple[str, int, float, dict]]:
     rows = []
-    for name in ("astronaut.jpg", "grace_hopper.jpg", "swap_hopper_on_collins.jpg"):
+    for name in ("astronaut.jpg", "grace_hopper.jpg", "swap_collins_on_hopper.jpg"):
         analyzer.analyze_image(SAMPLES / name)  # warm-up
         runs = []
         for _ in range(repeat):

@@ -1,7 +1,7 @@
 """`opendfa demo`: the whole analysis on the bundled samples, with the bundled detector.
 
-Two public-domain photos: Eileen Collins' NASA portrait as it is, and the same portrait with
-Grace Hopper's face swapped in by OpenDFA's forgery engine (`scripts/make_demo_fake.py`).
+Two public-domain photos: Grace Hopper's US Navy portrait as it is, and the same portrait with
+Eileen Collins' face swapped in by OpenDFA's forgery engine (`scripts/make_demo_fake.py`).
 Each gets a printed verdict, an HTML report with the heatmap and region table, and one
 `opendfa.report/1` line in `reports.jsonl`.
 """
@@ -19,8 +19,8 @@ from opendfa.evidence.report import Report
 
 SAMPLES = Path(__file__).resolve().parent / "assets" / "samples"
 DEMO_INPUTS = (
-    ("real: Eileen Collins, NASA portrait", SAMPLES / "astronaut.jpg"),
-    ("fake: Grace Hopper's face swapped onto it", SAMPLES / "swap_hopper_on_collins.jpg"),
+    ("real: Grace Hopper, US Navy portrait", SAMPLES / "grace_hopper.jpg"),
+    ("fake: Eileen Collins' face swapped onto it", SAMPLES / "swap_collins_on_hopper.jpg"),
 )
 
 

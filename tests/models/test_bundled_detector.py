@@ -18,6 +18,9 @@ from opendfa.models.detector import MODELS_DIR, file_sha256, load_detector
 from opendfa.taxonomy import REAL
 
 BUNDLED = MODELS_DIR / "opendfa-lite0"
+# Measured 0.915 when the model was published (fresh forgeries of 23 held-out faces, seed
+# 2024); the floor leaves room for platform differences in face detection and resampling.
+AUC_FLOOR = 0.85
 LFW_SIZE = 128  # as scripts/gather_real_faces.py stores the LFW faces
 
 
@@ -78,4 +81,5 @@ def test_bundled_model_scores_held_out_fakes_above_reals(held_out_faces, detecto
     assert len(reals) >= 10
     metrics, per_category = score_split(BUNDLED, manifest)
     assert metrics["auc"] >= AUC_FLOOR, metrics
+    assert len(per_category) == 4 and min(per_category.values()) > 0.6, per_category
     assert metrics["n"] - metrics["n_fake"] == len(reals)
