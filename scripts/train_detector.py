@@ -223,6 +223,10 @@ AUC of each forgery category against the test reals:
 - Few reals ({identities["train"]} training identities, one photo each) against ten fakes per
   face: a real photo far from these (studio lighting, heavy make-up, strong compression) may
   be called fake. The default threshold is 0.5 on the calibrated probability.
+- It misses good forgeries on some photos: on the bundled NASA portrait of Eileen Collins (a
+  training real) every forgery tried scored 0.25-0.50 (face swap with Hopper's face 0.29, edits
+  0.26-0.45, reenactments 0.28-0.37), while the reverse swap onto Hopper's portrait scores
+  0.60-0.93. High-resolution studio portraits are rare in its training data.
 - The synthesized forgeries share OpenDFA's own blending code, so the in-domain numbers above
   overstate what it does on other generators; see `benchmarks/detector_ablation.md` for
   leave-one-family-out figures.
