@@ -154,7 +154,9 @@ def _prepare(
         return None
     regions = dict(zip(REGION_NAMES, crop.regions, strict=True))
     measurements = measure(crop.image, crop.mask, regions, sample.category, sample.technique)
-    if source_real is not None and sample.technique != "opendfa.vae.generator-v1":
+    # A degraded fake differs from its real everywhere (JPEG, blur, noise): no comparison then.
+    comparable = sample.technique != "opendfa.vae.generator-v1" and not sample.degradations
+    if source_real is not None and comparable:
         try:
             real = crops.load_crop(source_real)
             measurements.compared = compare_with_real(crop.image, real.image, regions)

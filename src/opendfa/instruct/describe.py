@@ -162,7 +162,7 @@ def describe(m: Measurements, rng: np.random.Generator, intro: str) -> str:
     face = _face_cue_sentence(m.face_cues, used)
     if face:
         sentences.append(face)
-    comparison = _comparison_sentence(m.compared)
+    comparison = _comparison_sentence(m.compared, set(regions))
     if comparison:
         sentences.append(comparison)
     if not used:
@@ -173,12 +173,14 @@ def describe(m: Measurements, rng: np.random.Generator, intro: str) -> str:
     return " ".join(sentences)
 
 
-def _comparison_sentence(compared: dict[str, float]) -> str | None:
+def _comparison_sentence(compared: dict[str, float], covered: set[str]) -> str | None:
+    """Regions inside the mask that differ most from the source real; regions outside it that
+    did not change. (A region outside the mask can differ only through re-alignment.)"""
     ranked = sorted(((n, v) for n, v in compared.items() if n != "skin"), key=lambda item: -item[1])
-    changed = [n for n, v in ranked if v >= CHANGED][:3]
+    changed = [n for n, v in ranked if v >= CHANGED and n in covered][:3]
     if not changed:
         return None
-    kept = [n for n, v in ranked if v < UNCHANGED][-2:]
+    kept = [n for n, v in ranked if v < UNCHANGED and n not in covered][-2:]
     text = (
         f"Compared with the original photo, the {_join([label(n) for n in changed])} changed most"
     )
