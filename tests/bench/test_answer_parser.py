@@ -24,6 +24,7 @@ from opendfa.bench.parse import UNPARSEABLE, parse_category, parse_detection
         ("I cannot tell.", None, UNPARSEABLE),
         ("", None, UNPARSEABLE),
         ("Yes.", None, UNPARSEABLE),  # yes to what?
+        ("No face was found in this image.", "Is this face real?", UNPARSEABLE),
     ],
 )
 def test_detection_answers(answer, question, label):

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from opendfa.evidence.report import Report, category_label, region_label
+from opendfa.evidence.report import RegionEvidence, category_label, region_label
 from opendfa.explain.grounded import REGION_EVIDENCE, decisive_face, notable_cues
 from opendfa.explain.http import post_chat
 
@@ -33,37 +33,79 @@ class Answerer(Protocol):
     def answer(self, image: Path, question: str, task: str) -> BenchAnswer: ...
 
 
+@dataclass
+class _Judgement:
+    verdict: str  # fake | real
+    score: float
+    category: str
+    regions: list[RegionEvidence]
+
+
 class DetectorAnswerer:
+    """Answers from an OpenDFA analysis of the image. DFA-Bench images are aligned face crops;
+    when face detection finds nothing in one (blurry or tiny faces), the crop itself is judged
+    as the aligned face it is (`aligned_fallback`), without region cues."""
+
     name = "detector"
 
-    def __init__(self, model: str = "opendfa-lite0", analyzer=None) -> None:
+    def __init__(
+        self, model: str = "opendfa-lite0", analyzer=None, *, aligned_fallback: bool = True
+    ) -> None:
         from opendfa.evidence.pipeline import Analyzer
 
         self.analyzer = analyzer or Analyzer(model)
-        self._cache: dict[Path, Report] = {}
+        self.aligned_fallback = aligned_fallback
+        self._cache: dict[Path, _Judgement | None] = {}
+        self.fallbacks = 0
 
     def answer(self, image: Path, question: str, task: str) -> BenchAnswer:
-        report = self._cache.get(image)
-        if report is None:
-            report = self.analyzer.analyze_image(image)
-            report.preview = None
-            self._cache = {image: report}  # records of one image come together
-        if report.verdict not in ("fake", "real"):
-            return BenchAnswer(f"No face could be analysed ({report.verdict}).")
-        score = report.fake_probability
+        if image not in self._cache:
+            self._cache = {image: self._judge(image)}  # records of one image come together
+        judgement = self._cache[image]
+        if judgement is None:
+            return BenchAnswer("Unanswerable: no face was found in this image.")
         if task == "DF-D":
-            text = "Fake." if report.verdict == "fake" else "Real."
+            text = "Fake." if judgement.verdict == "fake" else "Real."
         elif task == "DF-C":
-            label = report.forgery_type.label if report.forgery_type else "real"
+            label = judgement.category
             text = "Real." if label == "real" else f"{category_label(label).capitalize()}."
         else:
-            text = self._describe(report)
-        return BenchAnswer(text, score)
+            text = self._describe(judgement)
+        return BenchAnswer(text, judgement.score)
+
+    def _judge(self, image: Path) -> _Judgement | None:
+        from opendfa.media import MediaError
+
+        try:
+            report = self.analyzer.analyze_image(image)
+        except MediaError:
+            return None
+        if report.verdict in ("fake", "real"):
+            face = decisive_face(report)
+            label = report.forgery_type.label if report.forgery_type else "real"
+            return _Judgement(report.verdict, float(report.fake_probability), label, face.regions)
+        if not self.aligned_fallback or report.preview is None:
+            return None
+        return self._judge_aligned(report.preview)
+
+    def _judge_aligned(self, rgb) -> _Judgement:
+        import numpy as np
+
+        from opendfa.models.detector import predict_crops
+        from opendfa.taxonomy import FAKE_CATEGORIES
+
+        self.fallbacks += 1
+        side = min(rgb.shape[:2])
+        crop = np.ascontiguousarray(rgb[:side, :side])
+        p = predict_crops(self.analyzer.detector, crop[None])[0]
+        fake = p.fake_probability >= self.analyzer.threshold
+        label = max(FAKE_CATEGORIES, key=p.category_probabilities.get) if fake else "real"
+        regions = [RegionEvidence(n, s) for n, s in p.region_scores.items()]
+        return _Judgement("fake" if fake else "real", p.fake_probability, label, regions)
 
     @staticmethod
-    def _describe(report: Report) -> str:
-        face = decisive_face(report)
-        kind = report.forgery_type.label if report.forgery_type else "real"
+    def _describe(judgement: _Judgement) -> str:
+        kind = judgement.category
         sentences = [
             f"This face looks like a {category_label(kind)}."
             if kind != "real"
@@ -71,7 +113,7 @@ class DetectorAnswerer:
         ]
         regions = [
             r
-            for r in sorted(face.regions, key=lambda r: -r.score)
+            for r in sorted(judgement.regions, key=lambda r: -r.score)
             if r.score >= REGION_EVIDENCE and r.name != "skin"
         ]
         if regions:

@@ -147,7 +147,8 @@ def parse_detection(answer: str, question: str | None = None) -> str:
     words = tokens(answer)
     if not words:
         return UNPARSEABLE
-    if question is not None and words[0] in ("yes", "no"):
+    # "No." / "Yes, ..." answer the question; "No face was found" does not.
+    if question is not None and re.match(r"\s*(yes|no)\s*([,.;:!]|$)", answer.lower()):
         asked_fake, asked_real = _polarity(question)
         if asked_fake != asked_real and (asked_fake == 0 or asked_real == 0):
             asks_fake = asked_fake > 0
