@@ -71,9 +71,10 @@ def test_short_training_beats_chance_on_unseen_identities(manifest_path, tmp_pat
         model=DetectorConfig(input_size=128, mask_size=16),
         epochs=14,
         batch_size=16,
+        lr=2e-3,
         max_steps_per_epoch=None,
         val_split=None,
-        sbi_prob=0.5,
+        sbi_prob=1.0,  # every real also as a self-blended fake: more fakes to learn from
     )
     result = train_detector(manifest_path, None, tmp_path / "det", config)
     totals = [record["train"]["total"] for record in result.history]
@@ -90,7 +91,7 @@ def test_short_training_beats_chance_on_unseen_identities(manifest_path, tmp_pat
         f"held-out AUC {auc:.3f} on {labels.sum()} fakes / {(~labels).sum()} reals; "
         f"loss {totals[0]:.3f} -> {totals[-1]:.3f}; {result.seconds:.0f} s"
     )
-    assert auc >= 0.6
+    assert auc >= 0.6  # 0.66 on this data (10 reals, 30 fakes of unseen people)
 
 
 def test_resume_continues_from_the_saved_epoch_and_ends_where_an_unbroken_run_ends(
