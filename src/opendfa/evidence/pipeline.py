@@ -110,7 +110,7 @@ class Analyzer:
         max_video_frames: int = 300,
         batch_size: int = 16,
         device: str = "cpu",
-        redetect_every: int = 8,
+        redetect_every: int = 16,
     ) -> None:
         if not 0.0 < threshold < 1.0:
             raise ValueError(f"threshold must be between 0 and 1, got {threshold}")
