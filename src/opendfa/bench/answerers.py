@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from opendfa.evidence.report import RegionEvidence, category_label, region_label
+from opendfa.evidence.report import RegionEvidence, category_label, join_words, region_label
 from opendfa.explain.grounded import REGION_EVIDENCE, decisive_face, notable_cues
 from opendfa.explain.http import post_chat
 
@@ -118,8 +118,7 @@ class DetectorAnswerer:
         ]
         if regions:
             names = [region_label(r.name) for r in regions[:5]]
-            joined = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
-            sentences.append(f"The manipulated area covers the {joined}.")
+            sentences.append(f"The manipulated area covers the {join_words(names)}.")
         for region in regions[:3]:
             cues = notable_cues(region.cues, limit=1)
             if cues:

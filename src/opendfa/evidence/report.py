@@ -365,6 +365,13 @@ def category_label(name: str) -> str:
     return name.replace("_", " ")
 
 
+def join_words(words: list[str]) -> str:
+    """'a', 'a and b', 'a, b and c': for the plain-language answers and descriptions."""
+    if len(words) <= 1:
+        return "".join(words)
+    return ", ".join(words[:-1]) + " and " + words[-1]
+
+
 def explain(report: Report) -> str:
     """A short plain-language summary of the report that names only what the report holds.
 

@@ -19,6 +19,7 @@ from opendfa.evidence.report import (
     Report,
     category_label,
     describe_cue,
+    join_words,
     probability_text,
     region_label,
 )
@@ -314,7 +315,7 @@ def _simple(question: Question, report: Report) -> Answer:
             ENTIRE_FACE_SYNTHESIS: "the face looks computer-generated",
         }.get(kind or "", "the face seems to have been manipulated")
         places = [region_label(r.name) for r in _evidence_regions(face)]
-        where = f", especially around the {_join(places)}" if places else ""
+        where = f", especially around the {join_words(places)}" if places else ""
         text = (
             f"In short: this looks manipulated. The software rates it {round(100 * p)} out of "
             f"100 for being fake; {what}{where}. It is a strong hint, not proof: check where "
@@ -431,7 +432,9 @@ def compare_reports(first: Report, second: Report) -> Answer:
             r.name for r in _evidence_regions(decisive_face(second))
         }
         if shared:
-            text.append("Both point to: " + _join([region_label(n) for n in sorted(shared)]) + ".")
+            text.append(
+                "Both point to: " + join_words([region_label(n) for n in sorted(shared)]) + "."
+            )
     if first.forgery_type and second.forgery_type and first.verdict == second.verdict == "fake":
         same = first.forgery_type.label == second.forgery_type.label
         text.append(
@@ -519,9 +522,3 @@ def _peak_frames(report: Report, limit: int = 3):
     scored = [f for f in report.timeline or [] if f.fake_probability is not None]
     peaks = sorted(scored, key=lambda f: f.fake_probability, reverse=True)[:limit]
     return [f for f in peaks if f.fake_probability >= threshold]
-
-
-def _join(words: list[str]) -> str:
-    if len(words) <= 1:
-        return "".join(words)
-    return ", ".join(words[:-1]) + " and " + words[-1]

@@ -31,6 +31,7 @@ import numpy as np
 from opendfa.data.dataset import CropConfig, CropError, FaceForgeryDataset
 from opendfa.data.manifest import read_manifest
 from opendfa.data.sample import Sample
+from opendfa.evidence.report import join_words
 from opendfa.faces import REGION_NAMES
 from opendfa.instruct.describe import (
     SBI_INTRO,
@@ -265,7 +266,7 @@ def _fc_answer(
         return description or "The face was manipulated."
     if kind == "where":
         if regions:
-            return f"Mainly the {_join([label(r) for r in regions[:5]])}."
+            return f"Mainly the {join_words([label(r) for r in regions[:5]])}."
         return "The manipulated area is small and does not cover any face region substantially."
     if kind == "sure":
         strong = _has_notable_cue(m)
@@ -276,7 +277,7 @@ def _fc_answer(
             else "Less sure than usual: the traces are subtle and the manipulated area blends in."
         )
     if kind == "verify":
-        where = f" the {_join([label(r) for r in regions[:3]])}" if regions else " the face"
+        where = f" the {join_words([label(r) for r in regions[:3]])}" if regions else " the face"
         return (
             f"Zoom in on{where} and compare its texture and colour with the rest of the face; "
             "then look for the original photo with a reverse image search."
@@ -305,12 +306,6 @@ def _has_notable_cue(m: Measurements | None) -> bool:
         item for cues in m.region_cues.values() for item in cues.items()
     ]
     return any(name in CUES and cue_strength(name, v) >= 1.0 for name, v in values)
-
-
-def _join(words: list[str]) -> str:
-    if len(words) <= 1:
-        return "".join(words)
-    return ", ".join(words[:-1]) + " and " + words[-1]
 
 
 def dataset_stats(out_dir: str | Path) -> dict:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from opendfa.evidence.cues import CUES, cue_strength
+from opendfa.evidence.report import join_words
 from opendfa.taxonomy import (
     ENTIRE_FACE_SYNTHESIS,
     FACE_EDITING,
@@ -150,7 +151,7 @@ def describe(m: Measurements, rng: np.random.Generator, intro: str) -> str:
     regions = covered_regions(m)
     if regions:
         sentences.append(
-            f"The manipulated area covers the {_join([label(r) for r in regions[:5]])}."
+            f"The manipulated area covers the {join_words([label(r) for r in regions[:5]])}."
         )
     used: set[str] = set()
     for region in regions:
@@ -181,11 +182,10 @@ def _comparison_sentence(compared: dict[str, float], covered: set[str]) -> str |
     if not changed:
         return None
     kept = [n for n, v in ranked if v < UNCHANGED and n not in covered][-2:]
-    text = (
-        f"Compared with the original photo, the {_join([label(n) for n in changed])} changed most"
-    )
+    names = join_words([label(n) for n in changed])
+    text = f"Compared with the original photo, the {names} changed most"
     if kept:
-        text += f", while the {_join([label(n) for n in kept])} stayed the same"
+        text += f", while the {join_words([label(n) for n in kept])} stayed the same"
     return text + "."
 
 
@@ -267,9 +267,3 @@ def _phrase(name: str, value: float, where: str, region: str | None = None) -> s
     if name == "left_right_asymmetry" and region and region.startswith(("left_", "right_")):
         return f"The left and right {label(region.split('_', 1)[1])}s differ in colour."
     return None
-
-
-def _join(words: list[str]) -> str:
-    if len(words) <= 1:
-        return "".join(words)
-    return ", ".join(words[:-1]) + " and " + words[-1]
