@@ -1,0 +1,127 @@
+"""DFA-GPT's core on a tiny random Llama: answer-only labels, image splicing, and a toy task
+that can only be learned from the image (so the visual tokens really condition the output)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+transformers = pytest.importorskip("transformers")
+tokenizers = pytest.importorskip("tokenizers")
+
+from opendfa.models.detector import DetectorConfig, MultiTaskDetector  # noqa: E402
+from opendfa.models.mllm import (  # noqa: E402
+    DFAGPT,
+    IGNORE,
+    IMAGE_TOKEN,
+    VisionEncoder,
+    collate,
+    encode_conversation,
+)
+
+WORDS = ["USER", "ASSISTANT", ":", "is", "this", "face", "real", "or", "fake", "?", "\n"]
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    from tokenizers import Tokenizer, models, pre_tokenizers
+
+    specials = ["[PAD]", "[UNK]", "<s>", "</s>", IMAGE_TOKEN]
+    vocab = {w: i for i, w in enumerate(specials + WORDS)}
+    core = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
+    core.pre_tokenizer = pre_tokenizers.Sequence(
+        [
+            pre_tokenizers.Split("\n", "isolated"),
+            pre_tokenizers.WhitespaceSplit(),
+            pre_tokenizers.Punctuation(),
+        ]
+    )
+    return transformers.PreTrainedTokenizerFast(
+        tokenizer_object=core,
+        pad_token="[PAD]",
+        unk_token="[UNK]",
+        bos_token="<s>",
+        eos_token="</s>",
+        additional_special_tokens=[IMAGE_TOKEN],
+    )
+
+
+def _model(tokenizer) -> DFAGPT:
+    torch.manual_seed(0)
+    config = transformers.LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=128,
+    )
+    lm = transformers.LlamaForCausalLM(config)
+    # ImageNet weights: a random backbone's features are all but constant.
+    detector = MultiTaskDetector(DetectorConfig(input_size=64, mask_size=8), pretrained=True)
+    detector.eval()
+    image_id = tokenizer.convert_tokens_to_ids(IMAGE_TOKEN)
+    return DFAGPT(VisionEncoder(detector), lm, image_id)
+
+
+def _conversation(answer: str) -> list[dict]:
+    return [
+        {"from": "human", "value": f"{IMAGE_TOKEN}\nis this face real or fake ?"},
+        {"from": "gpt", "value": answer},
+    ]
+
+
+def test_labels_cover_the_answer_and_its_end_only(tokenizer):
+    ids, labels = encode_conversation(tokenizer, _conversation("fake"))
+    kept = [tokenizer.convert_ids_to_tokens(t) for t in labels if t != IGNORE]
+    assert kept == ["fake", "</s>"]
+    assert ids.count(tokenizer.convert_tokens_to_ids(IMAGE_TOKEN)) == 1
+
+
+def test_splicing_inserts_the_visual_tokens(tokenizer):
+    model = _model(tokenizer)
+    batch = collate(
+        tokenizer, [encode_conversation(tokenizer, _conversation(a)) for a in ("real", "fake")]
+    )
+    images = torch.rand(2, 3, 64, 64)
+    embeds, mask, labels = model.splice(images, batch.input_ids, batch.attention_mask, batch.labels)
+    n = (64 // 32) ** 2
+    assert embeds.shape[:2] == (2, batch.input_ids.shape[1] - 1 + n)
+    assert mask.shape == labels.shape == embeds.shape[:2]
+    k = int((batch.input_ids[0] == model.image_token_id).nonzero()[0, 0])
+    assert bool((labels[0, k : k + n] == IGNORE).all()) and bool((mask[0, k : k + n] == 1).all())
+    with pytest.raises(ValueError, match="exactly one image token"):
+        model.splice(images, batch.input_ids[:, :1], batch.attention_mask[:, :1])
+
+
+def test_a_toy_task_is_learned_from_the_image(tokenizer):
+    """Bright images are 'fake', dark ones 'real': only the visual tokens tell them apart."""
+    model = _model(tokenizer)
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=3e-3)
+    bright, dark = torch.full((1, 3, 64, 64), 0.9), torch.full((1, 3, 64, 64), 0.1)
+    images = torch.cat([bright, dark])
+    batch = collate(
+        tokenizer, [encode_conversation(tokenizer, _conversation(a)) for a in ("fake", "real")]
+    )
+    losses = []
+    for _ in range(60):
+        optimizer.zero_grad()
+        loss = model(images, batch)
+        loss.backward()
+        optimizer.step()
+        losses.append(float(loss.detach()))
+    assert losses[-1] < 0.2 * losses[0]
+    prompt = collate(tokenizer, [_prompt_only(tokenizer)] * 2)
+    with torch.no_grad():
+        embeds, mask, _ = model.splice(images, prompt.input_ids, prompt.attention_mask)
+        next_ids = model.lm(inputs_embeds=embeds, attention_mask=mask).logits[:, -1].argmax(-1)
+    words = tokenizer.convert_ids_to_tokens(next_ids.tolist())
+    assert words == ["fake", "real"]
+
+
+def _prompt_only(tokenizer):
+    ids, _ = encode_conversation(tokenizer, _conversation("fake"))
+    cut = len(ids) - 2  # drop the answer word and its end token: the model must say it
+    return ids[:cut], [IGNORE] * cut
