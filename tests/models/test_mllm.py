@@ -125,3 +125,28 @@ def _prompt_only(tokenizer):
     ids, _ = encode_conversation(tokenizer, _conversation("fake"))
     cut = len(ids) - 2  # drop the answer word and its end token: the model must say it
     return ids[:cut], [IGNORE] * cut
+
+
+def test_lora_trains_only_adapters_and_projector_and_round_trips(tokenizer, tmp_path):
+    pytest.importorskip("peft")
+    from opendfa.models.mllm import LoRAConfig, apply_lora, load_trainable, save_trainable
+
+    model = apply_lora(_model(tokenizer), LoRAConfig(r=4, alpha=8, dropout=0.0))
+    trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+    assert trainable and all("lora_" in n or n.startswith("projector.") for n in trainable)
+    images = torch.rand(2, 3, 64, 64)
+    batch = collate(
+        tokenizer, [encode_conversation(tokenizer, _conversation(a)) for a in ("fake", "real")]
+    )
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-2)
+    for _ in range(3):
+        optimizer.zero_grad()
+        model(images, batch).backward()
+        optimizer.step()
+    save_trainable(model, tmp_path / "dfa-gpt.safetensors")
+    fresh = apply_lora(_model(tokenizer), LoRAConfig(r=4, alpha=8, dropout=0.0))
+    with torch.no_grad():
+        before = fresh(images, batch)
+        load_trainable(fresh, tmp_path / "dfa-gpt.safetensors")
+        after, trained = fresh(images, batch), model(images, batch)
+    assert float(after) == pytest.approx(float(trained), abs=1e-5) and float(before) != float(after)

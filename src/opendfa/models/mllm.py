@@ -136,3 +136,74 @@ def collate(tokenizer, examples: list[tuple[list[int], list[int]]]) -> Batch:
         labels[row, : len(target)] = torch.tensor(target)
         mask[row, : len(ids)] = 1
     return Batch(input_ids=input_ids, attention_mask=mask, labels=labels)
+
+
+# ----------------------------------------------------------------------------- LoRA and checkpoints
+
+
+@dataclass
+class LoRAConfig:
+    """The DFA paper's LoRA: rank 128, alpha 256, on the attention and MLP projections."""
+
+    r: int = 128
+    alpha: int = 256
+    dropout: float = 0.05
+    target_modules: tuple[str, ...] = (
+        "q_proj",
+        "k_proj",
+        "v_proj",
+        "o_proj",
+        "gate_proj",
+        "up_proj",
+        "down_proj",
+    )
+
+
+def apply_lora(model: DFAGPT, config: LoRAConfig | None = None) -> DFAGPT:
+    """Wrap the LM with LoRA adapters (peft); the LM's own weights and the vision encoder are
+    frozen, the adapters and the projector train."""
+    from peft import LoraConfig, get_peft_model
+
+    config = config or LoRAConfig()
+    lora = LoraConfig(
+        r=config.r,
+        lora_alpha=config.alpha,
+        lora_dropout=config.dropout,
+        target_modules=list(config.target_modules),
+        task_type="CAUSAL_LM",
+    )
+    model.lm = get_peft_model(model.lm, lora)
+    model.vision.requires_grad_(False)
+    model.projector.requires_grad_(True)
+    return model
+
+
+def trainable_state(model: DFAGPT) -> dict[str, torch.Tensor]:
+    """What a DFA-GPT checkpoint holds: the projector and the LoRA adapter weights."""
+    state = {f"projector.{k}": v for k, v in model.projector.state_dict().items()}
+    for name, tensor in model.lm.state_dict().items():
+        if "lora_" in name:
+            state[f"lm.{name}"] = tensor
+    return {k: v.detach().cpu().contiguous() for k, v in state.items()}
+
+
+def save_trainable(model: DFAGPT, path) -> None:
+    from safetensors.torch import save_file
+
+    save_file(trainable_state(model), str(path), metadata={"format": "opendfa.dfa-gpt/1"})
+
+
+def load_trainable(model: DFAGPT, path) -> None:
+    """Load projector + adapters saved by `save_trainable` into a model of the same shape."""
+    from safetensors.torch import load_file
+
+    state = load_file(str(path))
+    projector = {
+        k.removeprefix("projector."): v for k, v in state.items() if k.startswith("projector.")
+    }
+    model.projector.load_state_dict(projector, strict=True)
+    adapters = {k.removeprefix("lm."): v for k, v in state.items() if k.startswith("lm.")}
+    missing = set(adapters) - set(model.lm.state_dict())
+    if missing:
+        raise ValueError(f"checkpoint adapters do not fit this model: {sorted(missing)[:3]}")
+    model.lm.load_state_dict(adapters, strict=False)
