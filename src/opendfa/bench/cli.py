@@ -19,7 +19,13 @@ def add_bench_command(commands: argparse._SubParsersAction) -> None:
     bench.add_argument("--tasks", nargs="+", default=["DF-D", "DF-C", "AD"])
     bench.add_argument("--limit", type=int, default=None, help="records per task at most")
     bench.add_argument("--model", default="opendfa-lite0", help="detector for --answerer detector")
-    bench.add_argument("--base-url", default="http://127.0.0.1:8000/v1", help="openai endpoint")
+    bench.add_argument(
+        "--endpoint",
+        "--base-url",
+        dest="base_url",
+        default="http://127.0.0.1:8000/v1",
+        help="OpenAI-compatible endpoint for --answerer openai",
+    )
     bench.add_argument("--llm", default="default", help="model name at the endpoint")
     bench.add_argument("--no-progress", action="store_true")
     bench.set_defaults(handler=_bench)

@@ -34,7 +34,13 @@ def add_chat_command(commands: argparse._SubParsersAction) -> None:
         choices=("grounded", "openai", "dfa-gpt"),
         help="who answers: grounded (offline, default), openai (any compatible endpoint)",
     )
-    chat.add_argument("--base-url", default="http://127.0.0.1:8000/v1", help="openai backend URL")
+    chat.add_argument(
+        "--endpoint",
+        "--base-url",
+        dest="base_url",
+        default="http://127.0.0.1:8000/v1",
+        help="OpenAI-compatible endpoint for --backend openai",
+    )
     chat.add_argument("--llm", default="default", help="model name for the openai backend")
     chat.add_argument("--frames", type=int, default=16, help="frames sampled from a video")
     chat.add_argument(
