@@ -109,3 +109,118 @@ def llm():
     server = FakeLLM()
     yield server
     server.server.shutdown()
+
+
+# ----------------------------------------------------------------------------- DFA-GPT on tiny models
+
+
+def _toy_record(image: str, split: str, bright: bool, task: str, index: int) -> dict:
+    label = "fake" if bright else "real"
+    category = "face_swap" if bright else "real"
+    if task == "DF-D":
+        turns = ["<image>\nIs this face real or fake ?", "Fake ." if bright else "Real ."]
+    elif task == "DF-C":
+        turns = ["<image>\nWhat kind of forgery is this ?", "face swap ." if bright else "real ."]
+    else:
+        turns = [
+            "<image>\nDescribe the artifacts .",
+            "The face was swapped ." if bright else "Nothing looks edited .",
+        ]
+    return {
+        "id": f"{split}-{index}-{task}",
+        "image": image,
+        "split": split,
+        "label": label,
+        "category": category,
+        "identity": f"id{index}",
+        "task": task,
+        "conversations": [{"from": "human", "value": turns[0]}, {"from": "gpt", "value": turns[1]}],
+    }
+
+
+@pytest.fixture(scope="session")
+def toy_instruct_dir(tmp_path_factory) -> Path:
+    """A DFA-Instruct folder the shape `opendfa instruct build` writes: bright faces are fake,
+    dark ones real, so only the image tells the answer (train, val and test splits)."""
+    import json
+
+    import cv2
+
+    root = tmp_path_factory.mktemp("toy-instruct")
+    (root / "images").mkdir()
+    rng = np.random.default_rng(0)
+    splits = {"train": 16, "val": 4, "test": 4}
+    records: dict[str, list[dict]] = {}
+    for split, count in splits.items():
+        records[split] = []
+        for index in range(count):
+            bright = index % 2 == 0
+            base = 200 if bright else 40
+            pixels = np.clip(base + rng.normal(0, 12, (256, 256, 3)), 0, 255).astype(np.uint8)
+            name = f"images/{split}-{index}.png"
+            cv2.imwrite(str(root / name), pixels)
+            for task in ("DF-D", "DF-C", "AD"):
+                records[split].append(_toy_record(name, split, bright, task, index))
+        (root / f"{split}.json").write_text(json.dumps(records[split]))
+    with open(root / "instruct.jsonl", "w") as handle:
+        for split in splits:
+            for record in records[split]:
+                handle.write(json.dumps(record) + "\n")
+    return root
+
+
+@pytest.fixture(scope="session")
+def tiny_lm_dir(tmp_path_factory, toy_instruct_dir) -> Path:
+    """A tiny random Llama and word-level tokenizer saved as a local Hugging Face folder: the
+    "any local model" path of DFA-GPT, cheap enough for the default test run."""
+    import json
+
+    transformers = pytest.importorskip("transformers")
+    tokenizers = pytest.importorskip("tokenizers")
+    from tokenizers import models, pre_tokenizers
+
+    splitter = pre_tokenizers.Sequence(
+        [
+            pre_tokenizers.Split("\n", "isolated"),
+            pre_tokenizers.WhitespaceSplit(),
+            pre_tokenizers.Punctuation(),
+        ]
+    )
+    words = {"USER", "ASSISTANT", ":", "\n"}
+    for line in (toy_instruct_dir / "instruct.jsonl").read_text().splitlines():
+        for turn in json.loads(line)["conversations"]:
+            words |= {w for w, _ in splitter.pre_tokenize_str(turn["value"].replace("<image>", ""))}
+    specials = ["[PAD]", "[UNK]", "<s>", "</s>", "<image>"]
+    vocab = {w: i for i, w in enumerate(specials + sorted(words))}
+    core = tokenizers.Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
+    core.pre_tokenizer = splitter
+    tokenizer = transformers.PreTrainedTokenizerFast(
+        tokenizer_object=core,
+        pad_token="[PAD]",
+        unk_token="[UNK]",
+        bos_token="<s>",
+        eos_token="</s>",
+        additional_special_tokens=["<image>"],
+    )
+    import torch
+
+    torch.manual_seed(0)
+    config = transformers.LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=256,
+        bos_token_id=2,
+        eos_token_id=3,
+        pad_token_id=0,
+    )
+    folder = tmp_path_factory.mktemp("tiny-lm")
+    model = transformers.LlamaForCausalLM(config)
+    with torch.no_grad():  # logits as wide as a trained LM's (LoRA leaves the head frozen)
+        model.lm_head.weight.mul_(100.0)
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder

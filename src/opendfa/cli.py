@@ -66,6 +66,7 @@ def _build_parser() -> argparse.ArgumentParser:
     from opendfa.serve.cli import add_serve_command
     from opendfa.train.cli import add_train_commands
     from opendfa.train.generator_cli import add_generator_command
+    from opendfa.train.mllm_cli import add_mllm_command
 
     add_data_commands(commands)
     add_analyze_commands(commands)
@@ -73,7 +74,9 @@ def _build_parser() -> argparse.ArgumentParser:
     add_serve_command(commands)
     add_instruct_commands(commands)
     add_bench_command(commands)
-    add_generator_command(add_train_commands(commands))
+    train_commands = add_train_commands(commands)
+    add_generator_command(train_commands)
+    add_mllm_command(train_commands)
 
     demo = commands.add_parser(
         "demo", help="analyse the bundled samples (a real photo and a face swap)"

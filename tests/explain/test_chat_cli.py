@@ -77,7 +77,8 @@ def test_ask_option_answers_and_exits(tiny_model, astronaut_path, monkeypatch, c
     ("args", "message"),
     [
         (["missing.jpg"], "missing.jpg"),
-        (["{photo}", "--backend", "dfa-gpt"], "no DFA-GPT model is installed"),
+        (["{photo}", "--backend", "dfa-gpt"], "no DFA-GPT model given"),
+        (["{photo}", "--backend", "dfa-gpt", "--mllm", "/nonexistent"], "cannot load DFA-GPT"),
         (["{photo}", "--model", "/nonexistent"], "cannot load the detector"),
     ],
 )

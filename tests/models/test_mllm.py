@@ -85,14 +85,15 @@ def test_splicing_inserts_the_visual_tokens(tokenizer):
         tokenizer, [encode_conversation(tokenizer, _conversation(a)) for a in ("real", "fake")]
     )
     images = torch.rand(2, 3, 64, 64)
-    embeds, mask, labels = model.splice(images, batch.input_ids, batch.attention_mask, batch.labels)
+    visual = model.encode_images(images)
+    embeds, mask, labels = model.splice(visual, batch.input_ids, batch.attention_mask, batch.labels)
     n = (64 // 32) ** 2
     assert embeds.shape[:2] == (2, batch.input_ids.shape[1] - 1 + n)
     assert mask.shape == labels.shape == embeds.shape[:2]
     k = int((batch.input_ids[0] == model.image_token_id).nonzero()[0, 0])
     assert bool((labels[0, k : k + n] == IGNORE).all()) and bool((mask[0, k : k + n] == 1).all())
     with pytest.raises(ValueError, match="exactly one image token"):
-        model.splice(images, batch.input_ids[:, :1], batch.attention_mask[:, :1])
+        model.splice(visual, batch.input_ids[:, :1], batch.attention_mask[:, :1])
 
 
 def test_a_toy_task_is_learned_from_the_image(tokenizer):
@@ -113,18 +114,26 @@ def test_a_toy_task_is_learned_from_the_image(tokenizer):
         optimizer.step()
         losses.append(float(loss.detach()))
     assert losses[-1] < 0.2 * losses[0]
-    prompt = collate(tokenizer, [_prompt_only(tokenizer)] * 2)
-    with torch.no_grad():
-        embeds, mask, _ = model.splice(images, prompt.input_ids, prompt.attention_mask)
-        next_ids = model.lm(inputs_embeds=embeds, attention_mask=mask).logits[:, -1].argmax(-1)
-    words = tokenizer.convert_ids_to_tokens(next_ids.tolist())
-    assert words == ["fake", "real"]
+    model.eval()
+    prompt = collate(tokenizer, [_prompt_only(tokenizer)] * 2, left=True)
+    new = model.generate(
+        model.encode_images(images),
+        prompt,
+        max_new_tokens=3,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    answers = [tokenizer.decode(row, skip_special_tokens=True).strip() for row in new]
+    assert answers == ["fake", "real"]
 
 
 def _prompt_only(tokenizer):
-    ids, _ = encode_conversation(tokenizer, _conversation("fake"))
-    cut = len(ids) - 2  # drop the answer word and its end token: the model must say it
-    return ids[:cut], [IGNORE] * cut
+    """The question and `ASSISTANT:`: the model must say the answer word."""
+    ids, labels = encode_conversation(tokenizer, _conversation("fake")[:1], generation_prompt=True)
+    assert all(t == IGNORE for t in labels)
+    full, _ = encode_conversation(tokenizer, _conversation("fake"))
+    assert full[: len(ids)] == ids and len(full) == len(ids) + 2
+    return ids, labels
 
 
 def test_lora_trains_only_adapters_and_projector_and_round_trips(tokenizer, tmp_path):

@@ -4,6 +4,8 @@
   answers from its report: the verdict for DF-D, the forgery type for DF-C, and for AD a
   description grounded in the predicted regions and measured cues (`opendfa.explain`). It also
   returns P(fake), so DF-D gets an AUC.
+- `DFAGPTAnswerer` (`--answerer dfa-gpt`): a trained DFA-GPT folder (`opendfa train mllm`),
+  asked each question about the crop; answers of a chunk of records are generated as one batch.
 - `EndpointAnswerer` (`--answerer openai`): any OpenAI-compatible multimodal chat endpoint
   (LLaVA via vLLM or llama.cpp, GPT-4V class models): the image as a base64 data URL and the
   question, nothing else, as the paper's zero-shot baselines were asked.
@@ -14,7 +16,7 @@ from __future__ import annotations
 import base64
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import ClassVar, Protocol
 
 from opendfa.evidence.report import RegionEvidence, category_label, join_words, region_label
 from opendfa.explain.grounded import REGION_EVIDENCE, decisive_face, notable_cues
@@ -174,3 +176,44 @@ class EndpointAnswerer:
         self.tokens["prompt"] += int(usage.get("prompt_tokens", 0))
         self.tokens["completion"] += int(usage.get("completion_tokens", 0))
         return BenchAnswer(str(reply["choices"][0]["message"]["content"]).strip())
+
+
+class DFAGPTAnswerer:
+    """A local DFA-GPT model answering from the aligned crop (and the detector's evidence line,
+    if it was trained with it). Greedy decoding; short answers for DF-D / DF-C."""
+
+    name = "dfa-gpt"
+    max_new_tokens: ClassVar[dict[str, int]] = {"DF-D": 32, "DF-C": 32, "AD": 160}
+
+    def __init__(self, model_dir, *, batch_size: int = 8, quantize: bool = False, loaded=None):
+        from opendfa.models import dfagpt
+
+        self.loaded = loaded or dfagpt.load(model_dir)
+        if quantize:
+            dfagpt.quantize_for_cpu(self.loaded)
+        self.assistant = dfagpt.Assistant(self.loaded)
+        self.batch_size = batch_size
+
+    def answer(self, image: Path, question: str, task: str) -> BenchAnswer:
+        return self.answer_many([(image, question, task)])[0]
+
+    def answer_many(self, items: list[tuple[Path, str, str]]) -> list[BenchAnswer]:
+        from opendfa.models.dfagpt import read_crop
+
+        replies: list[BenchAnswer | None] = [None] * len(items)
+        crops = {}
+        for index, (image, _, _) in enumerate(items):
+            try:
+                crops[index] = read_crop(image)
+            except ValueError as err:
+                replies[index] = BenchAnswer(f"Unanswerable: {err}.")
+        for length in sorted(set(self.max_new_tokens.values())):
+            group = [i for i in crops if self.max_new_tokens.get(items[i][2], 160) == length]
+            if not group:
+                continue
+            texts = self.assistant.answer_many(
+                [crops[i] for i in group], [items[i][1] for i in group], max_new_tokens=length
+            )
+            for i, text in zip(group, texts, strict=True):
+                replies[i] = BenchAnswer(text)
+        return [r if r is not None else BenchAnswer("") for r in replies]

@@ -27,6 +27,9 @@ def add_bench_command(commands: argparse._SubParsersAction) -> None:
         help="OpenAI-compatible endpoint for --answerer openai",
     )
     bench.add_argument("--llm", default="default", help="model name at the endpoint")
+    bench.add_argument("--mllm", metavar="DIR", help="DFA-GPT folder for --answerer dfa-gpt")
+    bench.add_argument("--batch-size", type=int, default=8, help="dfa-gpt: answers per batch")
+    bench.add_argument("--int8", action="store_true", help="dfa-gpt: int8 linear layers")
     bench.add_argument("--no-progress", action="store_true")
     bench.set_defaults(handler=_bench)
 
@@ -36,8 +39,8 @@ def _bench(args: argparse.Namespace) -> int:
 
     from opendfa.bench.runner import BenchConfig, run_bench
 
-    if args.answerer == "dfa-gpt":
-        return _fail("no DFA-GPT model is installed yet (train one with `opendfa train mllm`)")
+    if args.answerer == "dfa-gpt" and not args.mllm:
+        return _fail("--answerer dfa-gpt needs --mllm DIR (a folder from `opendfa train mllm`)")
     try:
         answerer = _answerer(args)
     except Exception as err:  # one line whatever the loader raises
@@ -54,10 +57,12 @@ def _bench(args: argparse.Namespace) -> int:
 
 
 def _answerer(args: argparse.Namespace):
-    from opendfa.bench.answerers import DetectorAnswerer, EndpointAnswerer
+    from opendfa.bench.answerers import DetectorAnswerer, DFAGPTAnswerer, EndpointAnswerer
 
     if args.answerer == "detector":
         return DetectorAnswerer(args.model)
+    if args.answerer == "dfa-gpt":
+        return DFAGPTAnswerer(args.mllm, batch_size=args.batch_size, quantize=args.int8)
     return EndpointAnswerer(args.base_url, args.llm, api_key=os.environ.get("OPENAI_API_KEY"))
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from opendfa.bench.answerers import Answerer
+from opendfa.bench.answerers import Answerer, BenchAnswer
 from opendfa.bench.metrics import (
     bleu,
     cider_d,
@@ -58,26 +58,17 @@ def run_bench(
     answers_path = out / "answers.jsonl"
     done = _done(answers_path)
     started = time.time()
-    iterator = progress(iter(records)) if progress else iter(records)
+    pending = [r for r in records if r["id"] not in done]
+    size = max(1, int(getattr(answerer, "batch_size", 1)))
+    chunks = [pending[i : i + size] for i in range(0, len(pending), size)]
+    iterator = progress(iter(chunks)) if progress else iter(chunks)
     with answers_path.open("a", encoding="utf-8") as handle:
-        for record in iterator:
-            if record["id"] in done:
-                continue
-            question = record["conversations"][0]["value"]
-            reply = answerer.answer(data / record["image"], question, record["task"])
-            row = {
-                "id": record["id"],
-                "task": record["task"],
-                "label": record["label"],
-                "category": record["category"],
-                "question": question,
-                "reference": record["conversations"][1]["value"],
-                "answer": reply.text,
-                "score": reply.score,
-            }
-            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+        for chunk in iterator:
+            for record, reply in zip(chunk, _answer(answerer, data, chunk), strict=True):
+                row = _row(record, reply)
+                handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+                done[record["id"]] = row
             handle.flush()
-            done[record["id"]] = row
     results = score([done[r["id"]] for r in records if r["id"] in done])
     results.update(
         answerer=answerer.name,
@@ -186,6 +177,27 @@ def markdown(results: dict) -> str:
         shown = "n/a" if similarity is None else f"{similarity:.3f}"
         lines.append(f"| AD | {n} | MiniLM cosine similarity | {shown} |")
     return "\n".join(lines) + "\n"
+
+
+def _answer(answerer: Answerer, data: Path, chunk: list[dict]) -> list[BenchAnswer]:
+    """Replies to a chunk of records: one call for answerers that batch (`answer_many`)."""
+    items = [(data / r["image"], r["conversations"][0]["value"], r["task"]) for r in chunk]
+    if len(items) > 1 and hasattr(answerer, "answer_many"):
+        return answerer.answer_many(items)
+    return [answerer.answer(*item) for item in items]
+
+
+def _row(record: dict, reply: BenchAnswer) -> dict:
+    return {
+        "id": record["id"],
+        "task": record["task"],
+        "label": record["label"],
+        "category": record["category"],
+        "question": record["conversations"][0]["value"],
+        "reference": record["conversations"][1]["value"],
+        "answer": reply.text,
+        "score": reply.score,
+    }
 
 
 def _records(data: Path, config: BenchConfig) -> list[dict]:

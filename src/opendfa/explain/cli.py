@@ -32,7 +32,12 @@ def add_chat_command(commands: argparse._SubParsersAction) -> None:
         "--backend",
         default="grounded",
         choices=("grounded", "openai", "dfa-gpt"),
-        help="who answers: grounded (offline, default), openai (any compatible endpoint)",
+        help="who answers: grounded (offline, default), openai (any compatible endpoint), "
+        "dfa-gpt (a trained DFA-GPT folder, --mllm)",
+    )
+    chat.add_argument("--mllm", metavar="DIR", help="DFA-GPT model folder for --backend dfa-gpt")
+    chat.add_argument(
+        "--int8", action="store_true", help="dfa-gpt: int8 linear layers (faster on a CPU)"
     )
     chat.add_argument(
         "--endpoint",
@@ -58,7 +63,11 @@ def _chat(args: argparse.Namespace) -> int:
     from opendfa.media import MediaError
 
     try:
-        options = {"base_url": args.base_url, "model": args.llm} if args.backend == "openai" else {}
+        options = {}
+        if args.backend == "openai":
+            options = {"base_url": args.base_url, "model": args.llm}
+        elif args.backend == "dfa-gpt":
+            options = {"model_dir": args.mllm, "on_text": _stream, "quantize": args.int8}
         backend = make_backend(args.backend, **options)
     except ExplainError as err:
         return _fail(str(err))
@@ -93,7 +102,12 @@ def _chat(args: argparse.Namespace) -> int:
                     break
                 continue
             try:
-                _say(conversation.ask(line).text)
+                reply = conversation.ask(line)
+                if args.backend == "dfa-gpt":
+                    _stream("\n")  # the text was streamed as it came
+                    _note_disagreement(reply)
+                else:
+                    _say(reply.text)
             except ExplainError as err:
                 print(f"opendfa: error: {err}", file=sys.stderr, flush=True)
     return EXIT_OK
@@ -167,6 +181,16 @@ def _save_mask(report, path: Path) -> None:
     if not cv2.imwrite(str(path), canvas):
         raise OSError(f"cannot write {path}")
     _say(f"wrote {path} (the mask at the image's size; white = likely manipulated)")
+
+
+def _stream(text: str) -> None:
+    print(text, end="", flush=True)
+
+
+def _note_disagreement(reply) -> None:
+    clash = reply.facts.get("disagrees_with_detector")
+    if clash:
+        _say(f"(note: DFA-GPT says {clash['dfa_gpt']}, the detector says {clash['detector']})")
 
 
 def _say(text: str) -> None:

@@ -8,7 +8,8 @@ backend and records both turns. Backends:
 - `openai`: any OpenAI-compatible chat endpoint (OpenAI, vLLM, llama.cpp server, Ollama), given
   the report's evidence as a system message and the history; its reply is checked against the
   verdict and replaced by the grounded answer if it contradicts it;
-- `dfa-gpt`: the local DFA-GPT model, once one is trained (`opendfa train mllm`).
+- `dfa-gpt`: a local DFA-GPT model folder (`opendfa train mllm`), answering from the face itself
+  with the conversation so far, tokens streamed as they come.
 """
 
 from __future__ import annotations
@@ -103,8 +104,7 @@ def make_backend(name: str, **options) -> Backend:
 
         return OpenAIBackend(**options)
     if name == "dfa-gpt":
-        raise ExplainError(
-            "no DFA-GPT model is installed; train one with `opendfa train mllm` "
-            "or use --backend grounded or openai"
-        )
+        from opendfa.explain.dfagpt_backend import DFAGPTBackend
+
+        return DFAGPTBackend(**options)
     raise ExplainError(f"unknown backend {name!r}; known: {', '.join(BACKENDS)}")

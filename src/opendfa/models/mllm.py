@@ -61,20 +61,26 @@ class DFAGPT(nn.Module):
         width = lm.get_input_embeddings().weight.shape[1]
         self.projector = MLPProjector(vision.out_channels, width)
 
+    def encode_images(self, images: torch.Tensor) -> torch.Tensor:
+        """Visual features (B, N, C) before the projector; constant while the encoder is frozen,
+        so training can compute them once (`visual=` below)."""
+        return self.vision(images)
+
     def splice(
         self,
-        images: torch.Tensor,
+        visual: torch.Tensor,
         input_ids: torch.Tensor,
         attention_mask: torch.Tensor,
         labels: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-        """Input embeddings with each row's image token replaced by its N visual tokens;
-        the attention mask and labels grown to match (labels IGNORE on image positions)."""
+        """Input embeddings with each row's image token replaced by its N projected visual tokens
+        (`visual` from `encode_images`); the attention mask and labels grown to match (labels
+        IGNORE on image positions)."""
         per_row = (input_ids == self.image_token_id).sum(1)
         if not bool((per_row == 1).all()):
             raise ValueError(f"each sequence needs exactly one image token, got {per_row.tolist()}")
-        visual = self.projector(self.vision(images))  # (B, N, D)
         text = self.lm.get_input_embeddings()(input_ids)
+        visual = self.projector(visual.to(text.dtype))  # (B, N, D)
         n = visual.shape[1]
         rows, masks, targets = [], [], []
         for b in range(input_ids.shape[0]):
@@ -88,22 +94,68 @@ class DFAGPT(nn.Module):
         stacked = torch.stack(targets) if labels is not None else None
         return torch.stack(rows), torch.stack(masks), stacked
 
-    def forward(self, images: torch.Tensor, batch: Batch) -> torch.Tensor:
-        """The mean cross-entropy of the answer tokens."""
+    def forward(
+        self, images: torch.Tensor | None, batch: Batch, *, visual: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """The mean cross-entropy of the answer tokens. Logits are computed only where there is
+        a target: with Gemma's 262k-token vocabulary the output layer would otherwise cost more
+        than the rest of the model."""
+        if visual is None:
+            visual = self.encode_images(images)
         embeds, mask, labels = self.splice(
-            images, batch.input_ids, batch.attention_mask, batch.labels
+            visual, batch.input_ids, batch.attention_mask, batch.labels
         )
-        logits = self.lm(inputs_embeds=embeds, attention_mask=mask).logits
-        return F.cross_entropy(
-            logits[:, :-1].reshape(-1, logits.shape[-1]).float(),
-            labels[:, 1:].reshape(-1),
-            ignore_index=IGNORE,
+        base = _base_model(self.lm)
+        hidden = base.get_decoder()(inputs_embeds=embeds, attention_mask=mask).last_hidden_state
+        targets = labels[:, 1:]
+        keep = targets != IGNORE
+        logits = base.get_output_embeddings()(hidden[:, :-1][keep])
+        softcap = getattr(base.config, "final_logit_softcapping", None)
+        if softcap:
+            logits = torch.tanh(logits / softcap) * softcap
+        return F.cross_entropy(logits.float(), targets[keep])
+
+    @torch.inference_mode()
+    def generate(
+        self,
+        visual: torch.Tensor,
+        batch: Batch,
+        *,
+        max_new_tokens: int = 128,
+        eos_token_id: int | None = None,
+        pad_token_id: int | None = None,
+        temperature: float = 0.0,
+        streamer=None,
+    ) -> torch.Tensor:
+        """New token ids (B, T') for left-padded prompts ending in `ASSISTANT:`; greedy unless a
+        temperature is given; `streamer` is a transformers streamer (tokens as they come)."""
+        embeds, mask, _ = self.splice(visual, batch.input_ids, batch.attention_mask)
+        options = {"do_sample": False}
+        if temperature > 0:
+            options = {"do_sample": True, "temperature": temperature, "top_p": 0.9}
+        return self.lm.generate(
+            inputs_embeds=embeds,
+            attention_mask=mask,
+            max_new_tokens=max_new_tokens,
+            eos_token_id=eos_token_id,
+            pad_token_id=pad_token_id,
+            suppress_tokens=[self.image_token_id],
+            streamer=streamer,
+            **options,
         )
 
 
-def encode_conversation(tokenizer, conversations: list[dict], max_length: int = 512):
+def _base_model(lm: nn.Module) -> nn.Module:
+    """The transformers model under a peft wrapper (LoRA layers stay inside it)."""
+    return lm.get_base_model() if hasattr(lm, "get_base_model") else lm
+
+
+def encode_conversation(
+    tokenizer, conversations: list[dict], max_length: int = 512, *, generation_prompt: bool = False
+):
     """Token ids and labels of a LLaVA conversation: `USER: ... ASSISTANT: ...` turns, the loss
-    on the assistant's words and the end-of-sequence after each answer only."""
+    on the assistant's words and the end-of-sequence after each answer only. With
+    `generation_prompt` the ids end with the assistant's prefix, where its answer starts."""
     ids: list[int] = []
     labels: list[int] = []
     if tokenizer.bos_token_id is not None:
@@ -121,20 +173,28 @@ def encode_conversation(tokenizer, conversations: list[dict], max_length: int = 
             newline = tokenizer("\n", add_special_tokens=False)["input_ids"]
             ids += newline
             labels += [IGNORE] * (len(prefix) + len(body) + len(newline))
+    if generation_prompt:
+        prefix = tokenizer(f"{ROLES['gpt']}: ", add_special_tokens=False)["input_ids"]
+        ids += prefix
+        labels += [IGNORE] * len(prefix)
     return ids[:max_length], labels[:max_length]
 
 
-def collate(tokenizer, examples: list[tuple[list[int], list[int]]]) -> Batch:
-    """Right-padded batch of encoded conversations."""
+def collate(
+    tokenizer, examples: list[tuple[list[int], list[int]]], *, left: bool = False
+) -> Batch:
+    """Padded batch of encoded conversations: right-padded for training, left-padded (`left`)
+    for generation so every prompt ends where the answer starts."""
     width = max(len(ids) for ids, _ in examples)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     input_ids = torch.full((len(examples), width), pad, dtype=torch.long)
     labels = torch.full((len(examples), width), IGNORE, dtype=torch.long)
     mask = torch.zeros((len(examples), width), dtype=torch.long)
     for row, (ids, target) in enumerate(examples):
-        input_ids[row, : len(ids)] = torch.tensor(ids)
-        labels[row, : len(target)] = torch.tensor(target)
-        mask[row, : len(ids)] = 1
+        span = slice(width - len(ids), width) if left else slice(0, len(ids))
+        input_ids[row, span] = torch.tensor(ids)
+        labels[row, span] = torch.tensor(target)
+        mask[row, span] = 1
     return Batch(input_ids=input_ids, attention_mask=mask, labels=labels)
 
 

@@ -16,7 +16,7 @@ EXIT_OK, EXIT_INPUT = 0, 2
 
 def add_train_commands(commands: argparse._SubParsersAction) -> argparse._SubParsersAction:
     """Add `train detector`; returns the `train` subcommands so others (generator, mllm) join."""
-    train = commands.add_parser("train", help="train a model (detector)")
+    train = commands.add_parser("train", help="train a model (detector, generator, mllm)")
     sub = train.add_subparsers(title="train commands", metavar="MODEL")
     detector = sub.add_parser("detector", help="train the multi-task deepfake detector")
     detector.add_argument("--train", required=True, metavar="MANIFEST", help="training manifest")

@@ -1,0 +1,310 @@
+"""A DFA-GPT model folder: build, save, load, and ask it about a face.
+
+A folder holds `config.json` (which language model, which detector backbone sees the image,
+image size, LoRA shape, whether the detector's evidence goes into the prompt) and
+`trainable.safetensors` (projector + LoRA adapters, a few MB to a few hundred MB). The base LM
+and the detector are loaded from where they live (`opendfa.models.lm`, the detector registry),
+so a folder is small and never holds code or pickles.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from opendfa.models.lm import DEFAULT_LM, load_lm
+from opendfa.models.mllm import (
+    DFAGPT,
+    IMAGE_TOKEN,
+    LoRAConfig,
+    VisionEncoder,
+    apply_lora,
+    collate,
+    encode_conversation,
+    load_trainable,
+    save_trainable,
+)
+
+FORMAT = "opendfa.dfa-gpt/1"
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "trainable.safetensors"
+
+
+@dataclass
+class DFAGPTConfig:
+    lm: str = DEFAULT_LM  # the default's name, or a local Hugging Face folder
+    detector: str = "opendfa-lite0"  # whose backbone encodes the image
+    evidence: bool = False  # the detector's numbers as text in the first question
+    lora: dict = field(default_factory=lambda: asdict(LoRAConfig()))
+    max_length: int = 448
+    info: dict = field(default_factory=dict)  # training data, metrics (for the model card)
+
+    def to_json(self) -> dict:
+        return {"format": FORMAT, **asdict(self)}
+
+    @classmethod
+    def from_json(cls, data: dict) -> DFAGPTConfig:
+        if data.get("format") != FORMAT:
+            raise ValueError("not a DFA-GPT config (format != opendfa.dfa-gpt/1)")
+        known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
+        lora = dict(known.get("lora", {}))
+        lora["target_modules"] = tuple(lora.get("target_modules", LoRAConfig.target_modules))
+        known["lora"] = lora
+        return cls(**known)
+
+
+@dataclass
+class LoadedDFAGPT:
+    model: DFAGPT
+    tokenizer: object
+    config: DFAGPTConfig
+    detector: object  # LoadedDetector (for the evidence and the image size)
+    folder: Path | None = None
+
+    @property
+    def image_size(self) -> int:
+        return int(self.detector.config.input_size)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.projector.parameters()).device
+
+
+def build(config: DFAGPTConfig, *, device: str = "cpu", dtype=torch.float32, log=None):
+    """A fresh DFA-GPT: the detector's frozen backbone, a new projector, the LM with LoRA."""
+    from opendfa.models.detector import load_detector
+
+    detector = load_detector(config.detector, device=device)
+    lm, tokenizer = load_lm(config.lm, dtype=dtype, log=log)
+    image_id = tokenizer.convert_tokens_to_ids(IMAGE_TOKEN)
+    model = DFAGPT(VisionEncoder(detector.model), lm, image_id)
+    model = apply_lora(model, LoRAConfig(**config.lora))
+    model.projector.to(dtype)
+    model.to(device)
+    return LoadedDFAGPT(model, tokenizer, config, detector)
+
+
+def save(loaded: LoadedDFAGPT, folder: str | Path) -> Path:
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    save_trainable(loaded.model, folder / (WEIGHTS_FILE + ".tmp"))
+    (folder / (WEIGHTS_FILE + ".tmp")).replace(folder / WEIGHTS_FILE)
+    text = json.dumps(loaded.config.to_json(), indent=1) + "\n"
+    (folder / CONFIG_FILE).write_text(text)
+    return folder
+
+
+def load(folder: str | Path, *, device: str = "cpu", dtype=torch.float32, log=None):
+    """Load a trained DFA-GPT folder in eval mode."""
+    folder = Path(folder)
+    if not (folder / CONFIG_FILE).is_file() or not (folder / WEIGHTS_FILE).is_file():
+        raise FileNotFoundError(
+            f"no DFA-GPT model in {folder} (expected {CONFIG_FILE} and {WEIGHTS_FILE}); "
+            "train one with `opendfa train mllm`"
+        )
+    try:
+        config = DFAGPTConfig.from_json(json.loads((folder / CONFIG_FILE).read_text()))
+    except (json.JSONDecodeError, TypeError) as err:
+        raise ValueError(f"unreadable DFA-GPT config in {folder}: {err}") from None
+    loaded = build(config, device=device, dtype=dtype, log=log)
+    load_trainable(loaded.model, folder / WEIGHTS_FILE)
+    loaded.model.eval()
+    loaded.folder = folder
+    return loaded
+
+
+def quantize_for_cpu(loaded: LoadedDFAGPT) -> LoadedDFAGPT:
+    """Merge LoRA into the LM and make its linear layers int8 (dynamic quantization): CPU
+    decoding is limited by reading weights, so this is about 2.5x faster (see benchmarks)."""
+    import warnings
+
+    from torch.ao.quantization import quantize_dynamic
+
+    model = loaded.model
+    if hasattr(model.lm, "merge_and_unload"):
+        model.lm = model.lm.merge_and_unload()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.lm = quantize_dynamic(model.lm, {torch.nn.Linear}, dtype=torch.qint8)
+    model.eval()
+    return loaded
+
+
+# ----------------------------------------------------------------------------- prompts and images
+
+
+def evidence_text(
+    fake_probability: float,
+    category_probabilities: dict[str, float],
+    region_scores: dict[str, float],
+    threshold: float = 0.5,
+) -> str:
+    """The detector's numbers as one line the LM can read (the `evidence` option)."""
+    fakes = {k: v for k, v in category_probabilities.items() if k != "real"}
+    kind = max(fakes, key=fakes.__getitem__) if fakes else "unknown"
+    strong = sorted(
+        ((name, score) for name, score in region_scores.items() if score >= 0.5),
+        key=lambda item: -item[1],
+    )[:4]
+    regions = ", ".join(f"{name.replace('_', ' ')} {score:.2f}" for name, score in strong)
+    return (
+        f"Detector evidence: fake probability {fake_probability:.2f} (threshold {threshold:.2f}); "
+        f"most likely forgery type {kind.replace('_', ' ')} ({fakes.get(kind, 0.0):.2f}); "
+        f"regions above 0.5: {regions or 'none'}."
+    )
+
+
+def first_question(question: str, evidence: str | None) -> str:
+    """The first user turn: the image token, the evidence line if any, then the question."""
+    question = question.replace(IMAGE_TOKEN, "").strip()
+    parts = [IMAGE_TOKEN] + ([evidence] if evidence else []) + [question]
+    return "\n".join(parts)
+
+
+def image_tensor(crop: np.ndarray, size: int) -> torch.Tensor:
+    """An aligned uint8 RGB crop as the (3, size, size) float tensor in [0, 1] the encoder takes."""
+    if crop.shape[0] != size or crop.shape[1] != size:
+        shrink = crop.shape[0] > size
+        crop = cv2.resize(
+            crop, (size, size), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR
+        )
+    return torch.from_numpy(np.ascontiguousarray(crop)).permute(2, 0, 1).float() / 255.0
+
+
+def read_crop(path: str | Path) -> np.ndarray:
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None:
+        raise ValueError(f"cannot read image {path}")
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+# ----------------------------------------------------------------------------- asking
+
+
+class _CallbackStreamer:
+    """A transformers streamer that hands each finished piece of text to `on_text`."""
+
+    def __init__(self, tokenizer, on_text: Callable[[str], None]) -> None:
+        from transformers import TextStreamer
+
+        outer = self
+
+        class _Streamer(TextStreamer):
+            def on_finalized_text(self, text: str, stream_end: bool = False) -> None:
+                if text:
+                    outer.on_text(text)
+
+        self.on_text = on_text
+        self.streamer = _Streamer(tokenizer, skip_prompt=True, skip_special_tokens=True)
+
+
+@dataclass
+class Exchange:
+    question: str
+    answer: str
+
+
+class Assistant:
+    """Ask a loaded DFA-GPT about aligned face crops: one question with history (chat, with
+    streaming) or many single questions at once (the benchmark)."""
+
+    def __init__(self, loaded: LoadedDFAGPT) -> None:
+        self.loaded = loaded
+        self.tokenizer = loaded.tokenizer
+
+    def visual(self, crops: Sequence[np.ndarray]) -> torch.Tensor:
+        size = self.loaded.image_size
+        images = torch.stack([image_tensor(c, size) for c in crops]).to(self.loaded.device)
+        with torch.inference_mode():
+            return self.loaded.model.encode_images(images)
+
+    def evidence_for(self, crop: np.ndarray) -> str:
+        from opendfa.models.detector import predict_crops
+
+        p = predict_crops(self.loaded.detector, crop[None])[0]
+        threshold = float(self.loaded.detector.info.get("threshold", 0.5))
+        return evidence_text(
+            p.fake_probability, p.category_probabilities, p.region_scores, threshold
+        )
+
+    def prompt(
+        self, question: str, history: Sequence[Exchange] = (), evidence: str | None = None
+    ) -> tuple[list[int], list[int]]:
+        """The encoded conversation ending in `ASSISTANT:`; the oldest exchanges after the first
+        are dropped when it would not fit in `max_length`."""
+        limit = int(self.loaded.config.max_length)
+        history = list(history)
+        while True:
+            turns = []
+            for index, exchange in enumerate([*history, Exchange(question, "")]):
+                text = (
+                    first_question(exchange.question, evidence) if index == 0 else exchange.question
+                )
+                turns.append({"from": "human", "value": text})
+                if index < len(history):
+                    turns.append({"from": "gpt", "value": exchange.answer})
+            ids, labels = encode_conversation(
+                self.tokenizer, turns, max_length=10**9, generation_prompt=True
+            )
+            if len(ids) <= limit:
+                return ids, labels
+            if not history:
+                raise ValueError(f"the question is too long ({len(ids)} tokens > {limit})")
+            history = history[1:]
+
+    def ask(
+        self,
+        crop: np.ndarray,
+        question: str,
+        history: Sequence[Exchange] = (),
+        *,
+        evidence: str | None = None,
+        max_new_tokens: int = 160,
+        temperature: float = 0.0,
+        on_text: Callable[[str], None] | None = None,
+    ) -> str:
+        """The model's answer to `question` about the face in `crop`."""
+        if evidence is None and self.loaded.config.evidence:
+            evidence = self.evidence_for(crop)
+        batch = collate(self.tokenizer, [self.prompt(question, history, evidence)], left=True)
+        streamer = _CallbackStreamer(self.tokenizer, on_text).streamer if on_text else None
+        new = self._generate(self.visual([crop]), batch, max_new_tokens, temperature, streamer)
+        return self.tokenizer.decode(new[0], skip_special_tokens=True).strip()
+
+    def answer_many(
+        self,
+        crops: Sequence[np.ndarray],
+        questions: Sequence[str],
+        *,
+        max_new_tokens: int = 160,
+        evidence: Sequence[str | None] | None = None,
+    ) -> list[str]:
+        """Greedy answers to single questions, one per crop, generated as one batch."""
+        if evidence is None:
+            evidence = [
+                self.evidence_for(c) if self.loaded.config.evidence else None for c in crops
+            ]
+        prompts = [self.prompt(q, (), e) for q, e in zip(questions, evidence, strict=True)]
+        batch = collate(self.tokenizer, prompts, left=True)
+        new = self._generate(self.visual(crops), batch, max_new_tokens, 0.0, None)
+        return [self.tokenizer.decode(row, skip_special_tokens=True).strip() for row in new]
+
+    def _generate(self, visual, batch, max_new_tokens, temperature, streamer) -> torch.Tensor:
+        device = self.loaded.device
+        batch.input_ids = batch.input_ids.to(device)
+        batch.attention_mask = batch.attention_mask.to(device)
+        return self.loaded.model.generate(
+            visual,
+            batch,
+            max_new_tokens=max_new_tokens,
+            eos_token_id=self.tokenizer.eos_token_id,
+            pad_token_id=self.tokenizer.pad_token_id,
+            temperature=temperature,
+            streamer=streamer,
+        )

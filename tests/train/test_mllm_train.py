@@ -1,0 +1,124 @@
+"""`opendfa train mllm` on a tiny local LM: the loss falls, the tuned model answers from the
+image, checkpoints resume, and the CLI reports bad input in one line."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+pytest.importorskip("transformers")
+pytest.importorskip("peft")
+
+from opendfa.cli import main  # noqa: E402
+from opendfa.models import dfagpt  # noqa: E402
+from opendfa.train.mllm import MLLMTrainConfig, train_mllm  # noqa: E402
+
+
+def _config(data, out, lm, **changes) -> MLLMTrainConfig:
+    settings = dict(
+        data=str(data),
+        out=str(out),
+        lm=str(lm),
+        tasks=("DF-D", "DF-C"),
+        epochs=8.0,
+        batch_size=4,
+        grad_accum=1,
+        lr=3e-3,
+        projector_lr=3e-3,
+        lora_r=8,
+        lora_alpha=16,
+        lora_dropout=0.0,
+        val_records=8,
+        save_every=10,
+    )
+    settings.update(changes)
+    return MLLMTrainConfig(**settings)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, toy_instruct_dir, tiny_lm_dir):
+    out = tmp_path_factory.mktemp("dfa-gpt")
+    summary = train_mllm(_config(toy_instruct_dir, out, tiny_lm_dir), progress=False, log=lambda m: None)
+    return out, summary
+
+
+def test_loss_falls_and_answers_follow_the_image(trained, toy_instruct_dir):
+    out, summary = trained
+    losses = [json.loads(line)["loss"] for line in (out / "log.jsonl").read_text().splitlines()]
+    assert summary["steps"] == len(losses) == 64  # 32 conversations x 8 epochs / 4
+    assert sum(losses[-5:]) / 5 < 0.3 * sum(losses[:5]) / 5
+    # Validation faces were never trained on: bright ones must be called fake, dark ones real.
+    assert summary["validation"]["DF-D_accuracy"] == 1.0
+    loaded = dfagpt.load(out)
+    assistant = dfagpt.Assistant(loaded)
+    bright = dfagpt.read_crop(toy_instruct_dir / "images" / "test-0.png")
+    dark = dfagpt.read_crop(toy_instruct_dir / "images" / "test-1.png")
+    question = "Is this face real or fake ?"
+    assert assistant.ask(bright, question).lower().startswith("fake")
+    assert assistant.ask(dark, question).lower().startswith("real")
+
+
+def test_the_folder_holds_only_projector_adapters_and_config(trained):
+    out, _ = trained
+    config = json.loads((out / "config.json").read_text())
+    assert config["format"] == dfagpt.FORMAT and config["lora"]["r"] == 8
+    assert config["info"]["training"]["tasks"] == {"DF-D": 16, "DF-C": 16}
+    from safetensors import safe_open
+
+    with safe_open(str(out / "trainable.safetensors"), "pt") as weights:
+        names = list(weights.keys())
+    assert names and all(n.startswith("projector.") or "lora_" in n for n in names)
+
+
+def test_resume_continues_and_a_changed_run_is_refused(
+    tmp_path, toy_instruct_dir, tiny_lm_dir
+):
+    config = _config(toy_instruct_dir, tmp_path, tiny_lm_dir, epochs=2.0, save_every=4)
+    train_mllm(config, progress=False, log=lambda m: None)
+    steps = len((tmp_path / "log.jsonl").read_text().splitlines())
+    messages: list[str] = []
+    train_mllm(config, progress=False, log=messages.append)  # nothing left to do
+    assert any("resuming at step 16" in m for m in messages)
+    assert len((tmp_path / "log.jsonl").read_text().splitlines()) == steps
+    with pytest.raises(ValueError, match="different run"):
+        train_mllm(_config(toy_instruct_dir, tmp_path, tiny_lm_dir, epochs=3.0), progress=False)
+
+
+def test_cli_trains_and_bench_answers_with_the_model(
+    tmp_path, toy_instruct_dir, tiny_lm_dir, capsys
+):
+    model = tmp_path / "model"
+    args = ["train", "mllm", "--data", str(toy_instruct_dir), "--out", str(model)]
+    args += ["--lm", str(tiny_lm_dir), "--tasks", "DF-D", "--epochs", "12", "--grad-accum", "1"]
+    args += ["--lora-r", "8", "--lora-alpha", "16", "--lr", "3e-3", "--projector-lr", "3e-3"]
+    assert main([*args, "--no-progress"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["steps"] == 48 and "DF-D_accuracy" in printed["validation"]
+    bench = ["bench", "--data", str(toy_instruct_dir), "--answerer", "dfa-gpt"]
+    bench += ["--mllm", str(model), "--tasks", "DF-D", "--out", str(tmp_path / "bench")]
+    assert main([*bench, "--no-progress"]) == 0
+    results = json.loads((tmp_path / "bench" / "results.json").read_text())
+    assert results["answerer"] == "dfa-gpt" and results["n"] == {"DF-D": 4}
+    assert results["DF-D"]["accuracy"] == 1.0
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--data", "/nonexistent"], "no train.json"),
+        (["--lm", "/nonexistent-lm"], "no language model"),
+        (["--tasks", "XX"], "unknown tasks"),
+    ],
+)
+def test_cli_errors_are_one_line(extra, message, tmp_path, toy_instruct_dir, tiny_lm_dir, capsys):
+    args = ["train", "mllm", "--data", str(toy_instruct_dir), "--out", str(tmp_path / "m")]
+    args += ["--lm", str(tiny_lm_dir), "--no-progress"]
+    for flag, value in zip(extra[::2], extra[1::2], strict=True):
+        if flag in args:
+            args[args.index(flag) + 1] = value
+        else:
+            args += [flag, value]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
