@@ -39,6 +39,8 @@ def main() -> None:
     parser.add_argument("--work", default="runs/dfa-gpt-bench")
     parser.add_argument("--records", type=int, default=320)
     parser.add_argument("--limit", type=int, default=80)
+    parser.add_argument("--ad-limit", type=int, default=32, help="AD records (long answers)")
+    parser.add_argument("--untuned-limit", type=int, default=16, help="it never stops talking")
     parser.add_argument("--lora-r", type=int, default=16)
     parser.add_argument("--out", default="benchmarks/dfa_gpt.md")
     args = parser.parse_args()
@@ -85,15 +87,18 @@ def _bench_untuned(base: MLLMTrainConfig, work: Path, args) -> dict:
         loaded = dfagpt.build(trainer_config)
         loaded.model.eval()
         answerer = DFAGPTAnswerer(None, loaded=loaded)
-        return _bench(args, answerer, folder / "bench", ("DF-D", "DF-C", "AD"))
+        limit = argparse.Namespace(**{**vars(args), "limit": args.untuned_limit})
+        return _bench(limit, answerer, folder / "bench", ("DF-D", "DF-C", "AD"))
     return json.loads((folder / "bench" / "results.json").read_text())
 
 
 def _bench(args, answerer, out: Path, tasks) -> dict:
-    config = BenchConfig(split="test", tasks=tuple(tasks), limit=args.limit)
+    ad = min(args.ad_limit, args.limit)
+    config = BenchConfig(split="test", tasks=tuple(tasks), limit=args.limit, task_limits={"AD": ad})
     if (out / "results.json").is_file():
         done = json.loads((out / "results.json").read_text())
-        if sum(done["n"].values()) >= args.limit * len(tasks) - 1:
+        wanted = sum(ad if t == "AD" else args.limit for t in tasks)
+        if sum(done["n"].values()) >= wanted:
             return done
     started = time.time()
     results = run_bench(args.data, answerer, out, config)
@@ -115,10 +120,14 @@ def _markdown(results: dict, trainings: dict, args) -> str:
         "",
         f"Machine: {platform.machine()} CPU, {torch.get_num_threads()} threads, torch "
         f"{torch.__version__}; {time.strftime('%Y-%m-%d')}. Produced by `benchmarks/dfa_gpt.py "
-        f"--records {args.records} --limit {args.limit} --lora-r {args.lora_r}`.",
+        f"--records {args.records} --limit {args.limit} --ad-limit {args.ad_limit} "
+        f"--lora-r {args.lora_r}`.",
         "",
-        f"Test split of the synthesized DFA-Instruct set, the first {args.limit} records per task "
-        "(identities unseen in training). Every DFA-GPT row: Gemma-3-270M + LoRA "
+        f"Test split of the synthesized DFA-Instruct set, the first {args.limit} DF-D and DF-C "
+        f"records and {min(args.ad_limit, args.limit)} AD records (the untuned base: "
+        f"{args.untuned_limit} and {min(args.ad_limit, args.untuned_limit)}); identities unseen in "
+        "training; greedy decoding in float32 with LoRA merged. Every DFA-GPT row: Gemma-3-270M "
+        "+ LoRA "
         f"(rank {args.lora_r}) + projector over the bundled detector's frozen backbone, trained on "
         f"the same number of conversations ({args.records}) drawn from its tasks.",
         "",

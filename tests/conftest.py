@@ -31,6 +31,18 @@ def astronaut_rgb(astronaut_path: Path) -> np.ndarray:
 
 
 @pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> str:
+    """A random 64 px detector folder: the analysis pipeline's shape at a fraction of the cost."""
+    import torch
+
+    from opendfa.models.detector import DetectorConfig, MultiTaskDetector, save_detector
+
+    torch.manual_seed(0)
+    model = MultiTaskDetector(DetectorConfig(input_size=64, mask_size=8), pretrained=False)
+    return str(save_detector(model, tmp_path_factory.mktemp("m") / "tiny"))
+
+
+@pytest.fixture(scope="session")
 def detector():
     from opendfa.faces import FaceDetector
 
@@ -111,7 +123,7 @@ def llm():
     server.server.shutdown()
 
 
-# ----------------------------------------------------------------------------- DFA-GPT on tiny models
+# ------------------------------------------------------------------------ DFA-GPT, tiny models
 
 
 def _toy_record(image: str, split: str, bright: bool, task: str, index: int) -> dict:

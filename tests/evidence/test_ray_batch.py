@@ -18,17 +18,6 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory):
-    import torch
-
-    from opendfa.models.detector import DetectorConfig, MultiTaskDetector, save_detector
-
-    torch.manual_seed(0)
-    model = MultiTaskDetector(DetectorConfig(input_size=64, mask_size=8), pretrained=False)
-    return str(save_detector(model, tmp_path_factory.mktemp("m") / "tiny"))
-
-
-@pytest.fixture(scope="module")
 def folder(tmp_path_factory, astronaut_path, hopper_path):
     root = tmp_path_factory.mktemp("inputs")
     shutil.copy(astronaut_path, root / "a.jpg")

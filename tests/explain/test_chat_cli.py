@@ -11,17 +11,6 @@ import pytest
 from opendfa.cli import main
 
 
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory):
-    import torch
-
-    from opendfa.models.detector import DetectorConfig, MultiTaskDetector, save_detector
-
-    torch.manual_seed(0)
-    model = MultiTaskDetector(DetectorConfig(input_size=64, mask_size=8), pretrained=False)
-    return str(save_detector(model, tmp_path_factory.mktemp("m") / "tiny"))
-
-
 def _chat(args, stdin_text, monkeypatch, capsys):
     monkeypatch.setattr("sys.stdin", io.StringIO(stdin_text))
     code = main(["chat", *args])

@@ -10,9 +10,9 @@ import pytest
 pytest.importorskip("transformers")
 pytest.importorskip("peft")
 
-from opendfa.cli import main  # noqa: E402
-from opendfa.models import dfagpt  # noqa: E402
-from opendfa.train.mllm import MLLMTrainConfig, train_mllm  # noqa: E402
+from opendfa.cli import main
+from opendfa.models import dfagpt
+from opendfa.train.mllm import MLLMTrainConfig, train_mllm
 
 
 def _config(data, out, lm, **changes) -> MLLMTrainConfig:
@@ -39,7 +39,9 @@ def _config(data, out, lm, **changes) -> MLLMTrainConfig:
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory, toy_instruct_dir, tiny_lm_dir):
     out = tmp_path_factory.mktemp("dfa-gpt")
-    summary = train_mllm(_config(toy_instruct_dir, out, tiny_lm_dir), progress=False, log=lambda m: None)
+    summary = train_mllm(
+        _config(toy_instruct_dir, out, tiny_lm_dir), progress=False, log=lambda m: None
+    )
     return out, summary
 
 
@@ -71,9 +73,7 @@ def test_the_folder_holds_only_projector_adapters_and_config(trained):
     assert names and all(n.startswith("projector.") or "lora_" in n for n in names)
 
 
-def test_resume_continues_and_a_changed_run_is_refused(
-    tmp_path, toy_instruct_dir, tiny_lm_dir
-):
+def test_resume_continues_and_a_changed_run_is_refused(tmp_path, toy_instruct_dir, tiny_lm_dir):
     config = _config(toy_instruct_dir, tmp_path, tiny_lm_dir, epochs=2.0, save_every=4)
     train_mllm(config, progress=False, log=lambda m: None)
     steps = len((tmp_path / "log.jsonl").read_text().splitlines())

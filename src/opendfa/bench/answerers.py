@@ -191,6 +191,8 @@ class DFAGPTAnswerer:
         self.loaded = loaded or dfagpt.load(model_dir)
         if quantize:
             dfagpt.quantize_for_cpu(self.loaded)
+        else:
+            dfagpt.merge_for_inference(self.loaded)
         self.assistant = dfagpt.Assistant(self.loaded)
         self.batch_size = batch_size
 

@@ -38,6 +38,7 @@ class BenchConfig:
     split: str = "test"
     tasks: tuple[str, ...] = BENCH_TASKS
     limit: int | None = None  # at most this many records per task
+    task_limits: dict[str, int] | None = None  # per-task caps that override `limit`
 
 
 def run_bench(
@@ -212,7 +213,8 @@ def _records(data: Path, config: BenchConfig) -> list[dict]:
             task = record["task"]
             if record["split"] != config.split or task not in config.tasks:
                 continue
-            if config.limit is not None and counts[task] >= config.limit:
+            cap = (config.task_limits or {}).get(task, config.limit)
+            if cap is not None and counts[task] >= cap:
                 continue
             counts[task] += 1
             chosen.append(record)

@@ -47,6 +47,8 @@ class DFAGPTBackend:
                 raise ExplainError(f"cannot load DFA-GPT from {model_dir}: {err}") from None
         if quantize:
             dfagpt.quantize_for_cpu(loaded)
+        else:
+            dfagpt.merge_for_inference(loaded)
         self.assistant = dfagpt.Assistant(loaded)
         self.on_text = on_text
         self.max_new_tokens = max_new_tokens

@@ -119,6 +119,15 @@ def load(folder: str | Path, *, device: str = "cpu", dtype=torch.float32, log=No
     return loaded
 
 
+def merge_for_inference(loaded: LoadedDFAGPT) -> LoadedDFAGPT:
+    """Fold the LoRA adapters into the LM's weights (same answers, no extra matmuls per layer);
+    the model can no longer be trained or saved as adapters afterwards."""
+    if hasattr(loaded.model.lm, "merge_and_unload"):
+        loaded.model.lm = loaded.model.lm.merge_and_unload()
+    loaded.model.eval()
+    return loaded
+
+
 def quantize_for_cpu(loaded: LoadedDFAGPT) -> LoadedDFAGPT:
     """Merge LoRA into the LM and make its linear layers int8 (dynamic quantization): CPU
     decoding is limited by reading weights, so this is about 2.5x faster (see benchmarks)."""
@@ -126,9 +135,7 @@ def quantize_for_cpu(loaded: LoadedDFAGPT) -> LoadedDFAGPT:
 
     from torch.ao.quantization import quantize_dynamic
 
-    model = loaded.model
-    if hasattr(model.lm, "merge_and_unload"):
-        model.lm = model.lm.merge_and_unload()
+    model = merge_for_inference(loaded).model
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model.lm = quantize_dynamic(model.lm, {torch.nn.Linear}, dtype=torch.qint8)

@@ -180,9 +180,7 @@ def encode_conversation(
     return ids[:max_length], labels[:max_length]
 
 
-def collate(
-    tokenizer, examples: list[tuple[list[int], list[int]]], *, left: bool = False
-) -> Batch:
+def collate(tokenizer, examples: list[tuple[list[int], list[int]]], *, left: bool = False) -> Batch:
     """Padded batch of encoded conversations: right-padded for training, left-padded (`left`)
     for generation so every prompt ends where the answer starts."""
     width = max(len(ids) for ids, _ in examples)

@@ -1,0 +1,106 @@
+"""DFA-GPT model folders and asking: round trip, prompts with history, evidence lines,
+streaming, on a tiny local LM (the "any local Hugging Face model" path)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+pytest.importorskip("transformers")
+pytest.importorskip("peft")
+
+from opendfa.models import dfagpt  # noqa: E402
+from opendfa.models.mllm import IMAGE_TOKEN  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def loaded(tiny_lm_dir, tiny_model):
+    config = dfagpt.DFAGPTConfig(
+        lm=str(tiny_lm_dir), detector=tiny_model, lora={"r": 4, "alpha": 8, "dropout": 0.0}
+    )
+    torch.manual_seed(1)
+    model = dfagpt.build(config)
+    with torch.no_grad():  # trained-looking weights, so a wrong load would show
+        for name, param in model.model.named_parameters():
+            if param.requires_grad:
+                param.add_(torch.randn_like(param) * 0.5)
+    model.model.eval()
+    return model
+
+
+def _crops(n: int) -> list[np.ndarray]:
+    rng = np.random.default_rng(0)
+    return [rng.integers(0, 255, (96, 96, 3), dtype=np.uint8) for _ in range(n)]
+
+
+def test_a_saved_folder_loads_to_the_same_answers(loaded, tmp_path):
+    folder = dfagpt.save(loaded, tmp_path / "m")
+    again = dfagpt.load(folder)
+    crops = _crops(3)
+    questions = ["Is this face real or fake ?"] * 3
+    before = dfagpt.Assistant(loaded).answer_many(crops, questions, max_new_tokens=6)
+    after = dfagpt.Assistant(again).answer_many(crops, questions, max_new_tokens=6)
+    assert before == after and any(before)
+    config = json.loads((folder / dfagpt.CONFIG_FILE).read_text())
+    assert config["format"] == dfagpt.FORMAT and config["lora"]["r"] == 4
+
+
+def test_loading_reports_what_is_missing_or_wrong(tmp_path):
+    with pytest.raises(FileNotFoundError, match="opendfa train mllm"):
+        dfagpt.load(tmp_path)
+    with pytest.raises(ValueError, match="not a DFA-GPT config"):
+        dfagpt.DFAGPTConfig.from_json({"format": "something-else"})
+
+
+def test_batched_answers_match_one_by_one(loaded):
+    assistant = dfagpt.Assistant(loaded)
+    crops = _crops(3)
+    questions = ["Is this face real or fake ?", "Describe the artifacts .", "What kind ?"]
+    batched = assistant.answer_many(crops, questions, max_new_tokens=5)
+    single = [assistant.ask(c, q, max_new_tokens=5) for c, q in zip(crops, questions, strict=True)]
+    assert batched == single
+
+
+def test_streamed_pieces_make_the_answer(loaded):
+    pieces: list[str] = []
+    text = dfagpt.Assistant(loaded).ask(
+        _crops(1)[0], "Is this face real or fake ?", max_new_tokens=8, on_text=pieces.append
+    )
+    assert len(pieces) >= 1 and "".join(pieces).strip() == text
+
+
+def test_prompt_keeps_the_image_and_drops_the_oldest_exchanges(loaded):
+    assistant = dfagpt.Assistant(loaded)
+    tokenizer = assistant.tokenizer
+    image_id = tokenizer.convert_tokens_to_ids(IMAGE_TOKEN)
+    oldest = dfagpt.Exchange("Is this face real or fake ?", "Nothing looks edited .")
+    middle = [dfagpt.Exchange("Is this face real or fake ?", "Fake .")] * 30
+    newest = dfagpt.Exchange("What kind of forgery is this ?", "The face was swapped .")
+    loaded.config.max_length = 80
+    try:
+        ids, labels = assistant.prompt("Describe the artifacts .", [oldest, *middle, newest])
+        assert len(ids) <= 80 and ids.count(image_id) == 1 and labels[-1] == -100
+        text = tokenizer.decode(ids)
+        assert "Nothing" not in text and "swapped" in text
+        assert text.index("<image>") < text.index("swapped") < text.index("Describe")
+        assert text.rstrip().endswith("ASSISTANT :")
+        with pytest.raises(ValueError, match="too long"):
+            assistant.prompt("real " * 200, [])  # nothing to drop
+    finally:
+        loaded.config.max_length = 448
+
+
+def test_evidence_line_names_what_the_detector_saw():
+    text = dfagpt.evidence_text(
+        0.934,
+        {"real": 0.05, "face_swap": 0.81, "face_editing": 0.1},
+        {"mouth": 0.9, "nose": 0.72, "forehead": 0.3},
+        threshold=0.5,
+    )
+    assert "fake probability 0.93" in text and "face swap (0.81)" in text
+    assert "mouth 0.90" in text and "nose 0.72" in text and "forehead" not in text
+    assert "none" in dfagpt.evidence_text(0.1, {"face_swap": 0.2}, {"mouth": 0.1})
+    assert dfagpt.first_question(f"{IMAGE_TOKEN}\nWhy?", text) == f"{IMAGE_TOKEN}\n{text}\nWhy?"
