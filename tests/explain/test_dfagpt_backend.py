@@ -11,10 +11,10 @@ import torch
 pytest.importorskip("transformers")
 pytest.importorskip("peft")
 
-from opendfa.cli import main  # noqa: E402
-from opendfa.explain import Conversation, ExplainError  # noqa: E402
-from opendfa.explain.dfagpt_backend import DFAGPTBackend  # noqa: E402
-from opendfa.models import dfagpt  # noqa: E402
+from opendfa.cli import main
+from opendfa.explain import Conversation, ExplainError
+from opendfa.explain.dfagpt_backend import DFAGPTBackend
+from opendfa.models import dfagpt
 
 
 @pytest.fixture(scope="module")

@@ -12,8 +12,8 @@ import torch
 pytest.importorskip("transformers")
 pytest.importorskip("peft")
 
-from opendfa.models import dfagpt  # noqa: E402
-from opendfa.models.mllm import IMAGE_TOKEN  # noqa: E402
+from opendfa.models import dfagpt
+from opendfa.models.mllm import IMAGE_TOKEN
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +24,7 @@ def loaded(tiny_lm_dir, tiny_model):
     torch.manual_seed(1)
     model = dfagpt.build(config)
     with torch.no_grad():  # trained-looking weights, so a wrong load would show
-        for name, param in model.model.named_parameters():
+        for param in model.model.parameters():
             if param.requires_grad:
                 param.add_(torch.randn_like(param) * 0.5)
     model.model.eval()
