@@ -42,6 +42,9 @@ def main() -> None:
     parser.add_argument("--ad-limit", type=int, default=32, help="AD records (long answers)")
     parser.add_argument("--untuned-limit", type=int, default=16, help="it never stops talking")
     parser.add_argument("--lora-r", type=int, default=16)
+    parser.add_argument(
+        "--no-balance", action="store_true", help="train on the data's real:fake ratio (~1:10)"
+    )
     parser.add_argument("--out", default="benchmarks/dfa_gpt.md")
     args = parser.parse_args()
     work = Path(args.work)
@@ -54,6 +57,7 @@ def main() -> None:
         lora_r=args.lora_r,
         lora_alpha=2 * args.lora_r,
         val_records=32,
+        balance=not args.no_balance,
     )
     results = {"untuned base": _bench_untuned(base, work, args)}
     trainings = {}
@@ -121,7 +125,7 @@ def _markdown(results: dict, trainings: dict, args) -> str:
         f"Machine: {platform.machine()} CPU, {torch.get_num_threads()} threads, torch "
         f"{torch.__version__}; {time.strftime('%Y-%m-%d')}. Produced by `benchmarks/dfa_gpt.py "
         f"--records {args.records} --limit {args.limit} --ad-limit {args.ad_limit} "
-        f"--lora-r {args.lora_r}`.",
+        f"--lora-r {args.lora_r}{' --no-balance' if args.no_balance else ''}`.",
         "",
         f"Test split of the synthesized DFA-Instruct set, the first {args.limit} DF-D and DF-C "
         f"records and {min(args.ad_limit, args.limit)} AD records (the untuned base: "
@@ -129,18 +133,25 @@ def _markdown(results: dict, trainings: dict, args) -> str:
         "training; greedy decoding in float32 with LoRA merged. Every DFA-GPT row: Gemma-3-270M "
         "+ LoRA "
         f"(rank {args.lora_r}) + projector over the bundled detector's frozen backbone, trained on "
-        f"the same number of conversations ({args.records}) drawn from its tasks.",
+        f"the same number of conversations ({args.records}) drawn from its tasks"
+        + (
+            ", at the data's own real:fake ratio (about 1:10)."
+            if args.no_balance
+            else ", real and fake 1:1 per task (reals repeated)."
+        )
+        + " APCER: fakes called real; BPCER: reals called fake (DF-D, fake = attack).",
         "",
-        "| answerer | DF-D ACC | DF-D ACER | DF-D BPCER | DF-D unparseable | DF-C ACC "
-        "| AD ROUGE-L | AD MiniLM |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| answerer | DF-D ACC | DF-D ACER | DF-D APCER | DF-D BPCER | DF-D unparseable "
+        "| DF-C ACC | AD ROUGE-L | AD MiniLM |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for name, r in results.items():
         d, c, a = r.get("DF-D", {}), r.get("DF-C", {}), r.get("AD", {})
         similarity = a.get("embedding_similarity")
         lines.append(
             f"| {name} | {_pct(d.get('accuracy'))} | {_pct(d.get('acer'))} | "
-            f"{_pct(d.get('bpcer'))} | {d.get('unparseable', '–')} | {_pct(c.get('accuracy'))} | "
+            f"{_pct(d.get('apcer'))} | {_pct(d.get('bpcer'))} | {d.get('unparseable', '–')} | "
+            f"{_pct(c.get('accuracy'))} | "
             f"{_pct(a.get('rouge_l'))} | {'–' if similarity is None else f'{similarity:.3f}'} |"
         )
     lines += [

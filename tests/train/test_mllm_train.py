@@ -122,3 +122,21 @@ def test_cli_errors_are_one_line(extra, message, tmp_path, toy_instruct_dir, tin
     assert main(args) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_balance_repeats_the_minority_label_per_task():
+    from opendfa.train.mllm import balance_labels
+
+    records = [{"task": "DF-D", "label": "fake", "image": f"f{i}"} for i in range(10)]
+    records += [{"task": "DF-D", "label": "real", "image": f"r{i}"} for i in range(2)]
+    records += [{"task": "DF-C", "label": "fake", "image": "only-fake"}]
+    records += [{"task": "FC", "image": "no-label"}]
+    balanced = balance_labels(records, seed=0)
+    detection = [r for r in balanced if r["task"] == "DF-D"]
+    assert sum(r["label"] == "real" for r in detection) == 10
+    assert sum(r["label"] == "fake" for r in detection) == 10
+    assert {r["image"] for r in detection if r["label"] == "real"} == {"r0", "r1"}
+    # A task with one label only, and unlabelled records, are kept as they are.
+    assert [r["image"] for r in balanced if r["task"] != "DF-D"].count("only-fake") == 1
+    assert any(r["image"] == "no-label" for r in balanced)
+    assert balanced != balance_labels(records, seed=1)  # the order is seeded

@@ -29,6 +29,11 @@ def add_mllm_command(train_commands: argparse._SubParsersAction) -> None:
     )
     command.add_argument("--epochs", type=float, default=1.0)
     command.add_argument("--max-records", type=int, default=None, help="train on a subset")
+    command.add_argument(
+        "--no-balance",
+        action="store_true",
+        help="keep the data's real:fake ratio (default: reals repeated to 1:1 per task)",
+    )
     command.add_argument("--batch-size", type=int, default=4)
     command.add_argument("--grad-accum", type=int, default=4, help="micro-batches per step")
     command.add_argument("--lr", type=float, default=2e-4, help="LoRA learning rate")
@@ -68,6 +73,7 @@ def _train_mllm(args: argparse.Namespace) -> int:
         evidence=args.evidence,
         epochs=args.epochs,
         max_records=args.max_records,
+        balance=not args.no_balance,
         batch_size=args.batch_size,
         grad_accum=args.grad_accum,
         lr=args.lr,

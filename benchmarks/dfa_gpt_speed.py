@@ -1,0 +1,124 @@
+"""DFA-GPT speed on this machine: generation tokens/s (float32 with LoRA merged, and int8) at
+batch 1 and 8, and training samples/s for short (DF-D) and long (AD) conversations.
+
+    python benchmarks/dfa_gpt_speed.py --model runs/dfa-gpt-bench/df-d+df-c+ad/model
+
+Writes the `dfa-gpt` section of benchmarks/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from results_section import write_section
+
+from opendfa.models import dfagpt
+from opendfa.models.mllm import collate, encode_conversation
+
+QUESTION = "Describe the artifacts that expose this forgery."
+
+
+def generation_speed(folder: Path, crops: list[np.ndarray], *, int8: bool, batch: int) -> dict:
+    loaded = dfagpt.load(folder)
+    (dfagpt.quantize_for_cpu if int8 else dfagpt.merge_for_inference)(loaded)
+    assistant = dfagpt.Assistant(loaded)
+    model, tokenizer = loaded.model, loaded.tokenizer
+    prompts = [assistant.prompt(QUESTION) for _ in range(batch)]
+    visual = assistant.visual(crops[:batch])
+    new_tokens = 48
+    assistant.answer_many(crops[:batch], [QUESTION] * batch, max_new_tokens=4)  # warm up
+    started = time.perf_counter()
+    with torch.inference_mode():
+        embeds, mask, _ = model.splice(visual, *_ids(collate(tokenizer, prompts, left=True)))
+        out = model.lm.generate(
+            inputs_embeds=embeds,
+            attention_mask=mask,
+            max_new_tokens=new_tokens,
+            min_new_tokens=new_tokens,  # a fixed length, so the rate is comparable
+            do_sample=False,
+            pad_token_id=tokenizer.pad_token_id,
+        )
+    seconds = time.perf_counter() - started
+    return {
+        "weights": "int8" if int8 else "float32",
+        "batch": batch,
+        "tokens_per_s": round(out.shape[0] * out.shape[1] / seconds, 1),
+        "per_sequence_tokens_per_s": round(out.shape[1] / seconds, 1),
+    }
+
+
+def training_speed(folder: Path, conversations: dict[str, list[dict]], steps: int = 3) -> dict:
+    loaded = dfagpt.load(folder)
+    model, tokenizer = loaded.model, loaded.tokenizer
+    model.train()
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=1e-6)
+    visual = torch.randn(4, 25, model.vision.out_channels)
+    rates = {}
+    for task, turns in conversations.items():
+        batch = collate(tokenizer, [encode_conversation(tokenizer, turns)] * 4)
+        model(None, batch, visual=visual).backward()  # warm up
+        started = time.perf_counter()
+        for _ in range(steps):
+            optimizer.zero_grad()
+            model(None, batch, visual=visual).backward()
+            optimizer.step()
+        seconds = time.perf_counter() - started
+        rates[task] = {
+            "tokens": int(batch.input_ids.shape[1]) + 24,
+            "samples_per_s": round(4 * steps / seconds, 2),
+        }
+    return rates
+
+
+def _ids(batch):
+    return batch.input_ids, batch.attention_mask
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--model", required=True, help="a DFA-GPT folder")
+    parser.add_argument("--data", default=".cache/instruct-synth")
+    parser.add_argument("--results", default="benchmarks/RESULTS.md")
+    args = parser.parse_args()
+    folder = Path(args.model)
+    records = json.loads((Path(args.data) / "test.json").read_text())
+    images = sorted({r["image"] for r in records})[:8]
+    crops = [dfagpt.read_crop(Path(args.data) / name) for name in images]
+    by_task = {r["task"]: r["conversations"] for r in records if r["task"] in ("DF-D", "AD")}
+    rows = []
+    for int8 in (False, True):
+        for batch in (1, 8):
+            rows.append(generation_speed(folder, crops, int8=int8, batch=batch))
+            print(rows[-1], flush=True)
+    training = training_speed(folder, by_task)
+    print(training, flush=True)
+    lines = [
+        f"Machine: {platform.machine()} CPU, {torch.get_num_threads()} threads, torch "
+        f"{torch.__version__}; {time.strftime('%Y-%m-%d')}. `python benchmarks/dfa_gpt_speed.py "
+        f"--model {args.model}` (Gemma-3-270M + LoRA + projector; 25 image tokens).",
+        "",
+        "| weights | batch | tokens/s (all sequences) | tokens/s per sequence |",
+        "| --- | --- | --- | --- |",
+    ]
+    for row in rows:
+        lines.append(
+            f"| {row['weights']} | {row['batch']} | {row['tokens_per_s']} | "
+            f"{row['per_sequence_tokens_per_s']} |"
+        )
+    lines += ["", "| training (batch 4, LoRA + projector) | tokens per sample | samples/s |"]
+    lines += ["| --- | --- | --- |"]
+    for task, rate in training.items():
+        lines.append(f"| {task} conversation | {rate['tokens']} | {rate['samples_per_s']} |")
+    write_section(Path(args.results), "dfa-gpt", "\n".join(lines))
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
