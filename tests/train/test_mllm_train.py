@@ -124,19 +124,25 @@ def test_cli_errors_are_one_line(extra, message, tmp_path, toy_instruct_dir, tin
     assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
 
 
-def test_balance_repeats_the_minority_label_per_task():
+def test_balance_evens_the_answer_classes_per_task():
     from opendfa.train.mllm import balance_labels
 
-    records = [{"task": "DF-D", "label": "fake", "image": f"f{i}"} for i in range(10)]
-    records += [{"task": "DF-D", "label": "real", "image": f"r{i}"} for i in range(2)]
-    records += [{"task": "DF-C", "label": "fake", "image": "only-fake"}]
+    def rec(task, label, category, image):
+        return {"task": task, "label": label, "category": category, "image": image}
+
+    records = [rec("DF-D", "fake", "face_swap", f"f{i}") for i in range(10)]
+    records += [rec("DF-D", "real", "real", f"r{i}") for i in range(2)]
+    records += [rec("DF-C", "fake", "face_swap", f"s{i}") for i in range(6)]
+    records += [rec("DF-C", "fake", "face_editing", f"e{i}") for i in range(3)]
+    records += [rec("DF-C", "real", "real", "r0")]
     records += [{"task": "FC", "image": "no-label"}]
     balanced = balance_labels(records, seed=0)
     detection = [r for r in balanced if r["task"] == "DF-D"]
     assert sum(r["label"] == "real" for r in detection) == 10
     assert sum(r["label"] == "fake" for r in detection) == 10
     assert {r["image"] for r in detection if r["label"] == "real"} == {"r0", "r1"}
-    # A task with one label only, and unlabelled records, are kept as they are.
-    assert [r["image"] for r in balanced if r["task"] != "DF-D"].count("only-fake") == 1
+    # DF-C by category: real is one class of three here, not half of everything.
+    kinds = [r["category"] for r in balanced if r["task"] == "DF-C"]
+    assert kinds.count("real") == kinds.count("face_editing") == kinds.count("face_swap") == 6
     assert any(r["image"] == "no-label" for r in balanced)
     assert balanced != balance_labels(records, seed=1)  # the order is seeded

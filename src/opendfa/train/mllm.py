@@ -42,7 +42,7 @@ class MLLMTrainConfig:
     evidence: bool = False
     epochs: float = 1.0
     max_records: int | None = None  # a seeded, task-proportional subset of the train split
-    balance: bool = True  # repeat the minority label so real:fake is 1:1 per task
+    balance: bool = True  # repeat rarer answers: DF-D real:fake 1:1, DF-C one fifth per class
     batch_size: int = 4
     grad_accum: int = 4
     lr: float = 2e-4
@@ -92,26 +92,31 @@ def subset(records: list[dict], limit: int | None, seed: int) -> list[dict]:
     return records if limit is None else records[:limit]
 
 
+BALANCE_KEY = {"DF-C": "category", "AD": "category"}  # what the answer names; else "label"
+
+
 def balance_labels(records: list[dict], seed: int) -> list[dict]:
-    """Per task, the minority label (real, in synthesized sets: one real per ~10 fakes) is
-    repeated until real and fake records alternate 1:1, then everything is shuffled. Without it
-    a short run learns the prior ("fake" to everything) before it learns to look at the image.
-    Records without a real/fake label (FC) pass through as they are."""
+    """Per task, every answer class is repeated up to the size of the largest one, then all is
+    shuffled: DF-D real:fake 1:1, DF-C (and AD) one fifth each of real and the four forgery
+    types. Synthesized sets hold one real per ~10 fakes, and a short run learns that prior
+    ("fake" to everything) before it learns to look at the image; balancing DF-C by real-vs-fake
+    instead would make "real" the commonest DF-C answer, which a short run learns just as well.
+    Records without the key (unlabelled FC) pass through as they are."""
     rng = random.Random(seed)
     out: list[dict] = []
     for task in sorted({r.get("task", "") for r in records}):
+        key = BALANCE_KEY.get(task, "label")
         mine = [r for r in records if r.get("task", "") == task]
-        real = [r for r in mine if r.get("label") == "real"]
-        fake = [r for r in mine if r.get("label") == "fake"]
-        out += [r for r in mine if r.get("label") not in ("real", "fake")]
-        if not real or not fake:
-            out += real + fake
-            continue
-        rng.shuffle(real)
-        rng.shuffle(fake)
-        count = max(len(real), len(fake))
-        out += [real[i % len(real)] for i in range(count)]
-        out += [fake[i % len(fake)] for i in range(count)]
+        out += [r for r in mine if not r.get(key)]
+        groups: dict[str, list[dict]] = {}
+        for record in mine:
+            if record.get(key):
+                groups.setdefault(record[key], []).append(record)
+        size = max((len(g) for g in groups.values()), default=0)
+        for name in sorted(groups):
+            group = groups[name]
+            rng.shuffle(group)
+            out += [group[i % len(group)] for i in range(size)]
     rng.shuffle(out)
     return out
 

@@ -32,7 +32,7 @@ def add_mllm_command(train_commands: argparse._SubParsersAction) -> None:
     command.add_argument(
         "--no-balance",
         action="store_true",
-        help="keep the data's real:fake ratio (default: reals repeated to 1:1 per task)",
+        help="keep the data's class ratios (default: rarer answers repeated to even them per task)",
     )
     command.add_argument("--batch-size", type=int, default=4)
     command.add_argument("--grad-accum", type=int, default=4, help="micro-batches per step")
