@@ -137,7 +137,7 @@ def _markdown(results: dict, trainings: dict, args) -> str:
         + (
             ", at the data's own real:fake ratio (about 1:10)."
             if args.no_balance
-            else ", rarer answers repeated per task (DF-D real:fake 1:1, DF-C and AD one fifth per class)."
+            else ", rarer answers repeated per task (DF-D real:fake 1:1, DF-C one fifth per class)."
         )
         + " APCER: fakes called real; BPCER: reals called fake (DF-D, fake = attack).",
         "",
