@@ -100,6 +100,8 @@ def main() -> None:
     training = training_speed(folder, by_task)
     print(training, flush=True)
     lines = [
+        "## DFA-GPT speed (benchmarks/dfa_gpt_speed.py)",
+        "",
         f"Machine: {platform.machine()} CPU, {torch.get_num_threads()} threads, torch "
         f"{torch.__version__}; {time.strftime('%Y-%m-%d')}. `python benchmarks/dfa_gpt_speed.py "
         f"--model {args.model}` (Gemma-3-270M + LoRA + projector; 25 image tokens).",
