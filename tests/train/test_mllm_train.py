@@ -125,7 +125,7 @@ def test_cli_errors_are_one_line(extra, message, tmp_path, toy_instruct_dir, tin
 
 
 def test_balance_evens_the_answer_classes_per_task():
-    from opendfa.train.mllm import balance_labels
+    from opendfa.train.mllm import balance_answers
 
     def rec(task, label, category, image):
         return {"task": task, "label": label, "category": category, "image": image}
@@ -136,7 +136,7 @@ def test_balance_evens_the_answer_classes_per_task():
     records += [rec("DF-C", "fake", "face_editing", f"e{i}") for i in range(3)]
     records += [rec("DF-C", "real", "real", "r0")]
     records += [{"task": "FC", "image": "no-label"}]
-    balanced = balance_labels(records, seed=0)
+    balanced = balance_answers(records, seed=0)
     detection = [r for r in balanced if r["task"] == "DF-D"]
     assert sum(r["label"] == "real" for r in detection) == 10
     assert sum(r["label"] == "fake" for r in detection) == 10
@@ -145,4 +145,4 @@ def test_balance_evens_the_answer_classes_per_task():
     kinds = [r["category"] for r in balanced if r["task"] == "DF-C"]
     assert kinds.count("real") == kinds.count("face_editing") == kinds.count("face_swap") == 6
     assert any(r["image"] == "no-label" for r in balanced)
-    assert balanced != balance_labels(records, seed=1)  # the order is seeded
+    assert balanced != balance_answers(records, seed=1)  # the order is seeded
