@@ -53,13 +53,17 @@ def generation_speed(folder: Path, crops: list[np.ndarray], *, int8: bool, batch
     }
 
 
-def training_speed(folder: Path, conversations: dict[str, list[dict]], steps: int = 3) -> dict:
+def training_speed(
+    folder: Path, crops: list[np.ndarray], conversations: dict[str, list[dict]], steps: int = 3
+) -> dict:
     loaded = dfagpt.load(folder)
     model, tokenizer = loaded.model, loaded.tokenizer
+    images = torch.stack([dfagpt.image_tensor(c, loaded.image_size) for c in crops[:4]])
+    with torch.inference_mode():
+        visual = model.encode_images(images).clone()
     model.train()
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=1e-6)
-    visual = torch.randn(4, 25, model.vision.out_channels)
     rates = {}
     for task, turns in conversations.items():
         batch = collate(tokenizer, [encode_conversation(tokenizer, turns)] * 4)
@@ -71,7 +75,8 @@ def training_speed(folder: Path, conversations: dict[str, list[dict]], steps: in
             optimizer.step()
         seconds = time.perf_counter() - started
         rates[task] = {
-            "tokens": int(batch.input_ids.shape[1]) + 24,
+            "tokens": int(batch.input_ids.shape[1]) + visual.shape[1] - 1,
+            "image_tokens": int(visual.shape[1]),
             "samples_per_s": round(4 * steps / seconds, 2),
         }
     return rates
@@ -97,14 +102,15 @@ def main() -> None:
         for batch in (1, 8):
             rows.append(generation_speed(folder, crops, int8=int8, batch=batch))
             print(rows[-1], flush=True)
-    training = training_speed(folder, by_task)
+    training = training_speed(folder, crops, by_task)
     print(training, flush=True)
     lines = [
         "## DFA-GPT speed (benchmarks/dfa_gpt_speed.py)",
         "",
         f"Machine: {platform.machine()} CPU, {torch.get_num_threads()} threads, torch "
         f"{torch.__version__}; {time.strftime('%Y-%m-%d')}. `python benchmarks/dfa_gpt_speed.py "
-        f"--model {args.model}` (Gemma-3-270M + LoRA + projector; 25 image tokens).",
+        f"--model {args.model}` (Gemma-3-270M + LoRA + projector; "
+        f"{training['DF-D']['image_tokens']} image tokens).",
         "",
         "| weights | batch | tokens/s (all sequences) | tokens/s per sequence |",
         "| --- | --- | --- | --- |",
