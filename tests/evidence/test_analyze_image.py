@@ -107,6 +107,27 @@ def test_image_without_a_face_has_verdict_no_face(analyzer, no_face_png):
     assert data["explanation"] == "No face was found in the image, so nothing was judged."
 
 
+def test_small_face_crop_without_detection_is_judged_whole(analyzer, tmp_path, monkeypatch):
+    import cv2
+    from skimage.data import lfw_subset
+
+    from opendfa.evidence.pipeline import CROP_FALLBACK_WARNING
+
+    # A grey 25 px LFW face: too small for the landmark detector, plainly a face crop.
+    face = (lfw_subset()[3] * 255).astype(np.uint8)
+    path = tmp_path / "tiny_face.png"
+    cv2.imwrite(str(path), face)
+    # What the landmark detector does on such crops (it is shared by the whole session).
+    monkeypatch.setattr(analyzer.face_detector, "detect", lambda rgb: [])
+    report = analyzer.analyze_image(path)
+    data = report.to_json()
+    validate_report(data)
+    assert data["verdict"] == "fake" and data["fake_probability"] == pytest.approx(0.9)
+    assert len(data["faces"]) == 1 and CROP_FALLBACK_WARNING in data["warnings"]
+    box = data["faces"][0]["box"]
+    assert 0 <= box[0] < box[2] <= 25 and 0 <= box[1] < box[3] <= 25
+
+
 def test_image_bytes_are_analysed_like_a_file(analyzer, astronaut_path):
     report = analyzer.analyze_image(astronaut_path.read_bytes())
     assert report.input.path == "<bytes>" and report.verdict == "fake"

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
-from opendfa.faces import align_face
+from opendfa.faces import align_face, mesh
 from opendfa.faces.align import canonical_keypoints, estimate_similarity
 
 
@@ -67,3 +68,36 @@ def test_bad_alignment_settings_are_rejected():
         canonical_keypoints(8, 0.2)
     with pytest.raises(ValueError):
         canonical_keypoints(256, -0.1)
+
+
+# The crop fallback: a small, square, face-like image in which detection found nothing.
+
+
+def test_face_crops_are_recognised_and_other_images_are_not():
+    from skimage.data import lfw_subset
+
+    from opendfa.faces.align import looks_like_face_crop
+
+    subset = (lfw_subset() * 255).astype(np.uint8)
+    faces, patches = subset[:100], subset[100:]
+    assert sum(looks_like_face_crop(face) for face in faces) >= 90
+    assert sum(looks_like_face_crop(patch) for patch in patches) <= 5
+    ramp = np.linspace(0, 255, 160, dtype=np.uint8)
+    gradient = np.stack(np.broadcast_arrays(ramp[None, :], ramp[:, None], 128), axis=2)
+    assert not looks_like_face_crop(np.ascontiguousarray(gradient, dtype=np.uint8))
+    wide = cv2.resize(faces[0], (120, 40))
+    assert not looks_like_face_crop(wide)  # not square
+    assert not looks_like_face_crop(cv2.resize(faces[0], (900, 900)))  # a photo, not a crop
+
+
+def test_template_face_lands_where_align_face_expects_it(astronaut_rgb, astronaut_face):
+    from opendfa.faces.align import face_from_crop
+
+    # Cut the astronaut's own aligned crop, then place the mean face in it blind.
+    aligned = align_face(astronaut_rgb, astronaut_face, size=200, margin=0.2)
+    placed = face_from_crop(200, 200, margin=0.2)
+    expected = aligned.landmarks[list(mesh.KEYPOINT_INDICES), :2]
+    error = np.linalg.norm(placed.keypoints - expected, axis=1)
+    assert error.max() < 200 * 0.06  # within a few percent of the crop
+    assert 0 <= placed.box[0] < placed.box[2] <= 200 and 0 <= placed.box[1] < placed.box[3] <= 200
+    assert placed.landmarks.shape == (478, 3)

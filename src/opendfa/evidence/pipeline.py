@@ -39,6 +39,7 @@ from opendfa.evidence.report import (
     explain,
 )
 from opendfa.faces import REGION_NAMES, AlignedFace, Face, FaceDetector, align_face, region_masks
+from opendfa.faces.align import face_from_crop, looks_like_face_crop
 from opendfa.faces.follow import FaceFollower
 from opendfa.faces.tracks import track_faces
 from opendfa.media import (
@@ -55,6 +56,10 @@ from opendfa.taxonomy import CATEGORIES
 Source = str | Path | bytes
 Predict = Callable[[Any, np.ndarray], list[Any]]
 SMALL_FACE_PX = 64
+CROP_FALLBACK_WARNING = (
+    "no face was detected; the image is small and roughly square, so it was judged whole as "
+    "an aligned face crop: regions and mask are placed by a mean face and are approximate"
+)
 _PREVIEW_FRAMES = 4
 
 
@@ -170,11 +175,14 @@ class Analyzer:
         mark = time.perf_counter()
         faces = self.face_detector.detect(image.rgb)
         timings["faces"] = _ms(mark)
+        warnings = list(image.warnings) + _face_warnings(faces)
+        if not faces and looks_like_face_crop(image.rgb):
+            faces = [face_from_crop(image.width, image.height)]
+            warnings.append(CROP_FALLBACK_WARNING)
         judged = self._judge(image.rgb, faces, timings)
         mark = time.perf_counter()
         evidence = [self._evidence(j, (image.width, image.height)) for j in judged]
         timings["cues"] = _ms(mark)
-        warnings = list(image.warnings) + _face_warnings(faces)
         info = InputInfo(image.source, image.sha256, "image", image.width, image.height, 1)
         report = self._finish(info, evidence, warnings)
         timings["total"] = _ms(start)
