@@ -7,7 +7,7 @@ import pytest
 
 from opendfa.faces import mesh
 from opendfa.forge import ForgeryError, create_forgery
-from opendfa.forge.edit import EDITS
+from opendfa.forge.edit import EDITS, GEOMETRIC_EDITS
 from opendfa.forge.geometry import FaceFrame
 from opendfa.forge.reenact import driven_landmarks, scripted_landmarks
 
@@ -36,7 +36,7 @@ def test_smile_lifts_both_mouth_corners(portraits):
 def test_opened_mouth_is_inpainted_darker_than_the_lips(portraits):
     target = portraits[1]  # Grace Hopper, mouth closed
     forgery = create_forgery("face_reenactment", target, None, seed=0, actions={"mouth_open": 0.25})
-    assert forgery.technique == "opendfa.reenact.mouth_open"
+    assert forgery.technique == f"opendfa.reenact.{forgery.params['warp']}.mouth_open"
     assert "mouth" in forgery.regions and "forehead" not in forgery.regions
     from opendfa.forge.warp import polygon_mask
 
@@ -67,7 +67,9 @@ def test_driving_face_transfers_expression_not_position(portraits):
 def test_each_edit_stays_in_its_region(portraits, name):
     target = portraits[2]
     forgery = create_forgery("face_editing", target, None, seed=4, edits=[name])
-    assert forgery.technique == f"opendfa.edit.{name}"
+    warp = forgery.params.get("warp")
+    assert forgery.technique == (f"opendfa.edit.{warp}.{name}" if warp else f"opendfa.edit.{name}")
+    assert (warp is not None) == (name in GEOMETRIC_EDITS)
     expected = {
         "eye_size": {"left_eye", "right_eye"},
         "smile": {"mouth"},

@@ -52,3 +52,8 @@ def gaussian_weights(local: np.ndarray, centre: tuple[float, float], sigma: floa
     """Weight of each local point by its distance to `centre` (eye-distance units)."""
     distance = np.linalg.norm(local - np.asarray(centre), axis=1)
     return np.exp(-0.5 * (distance / sigma) ** 2)
+
+
+def log_uniform(rng: np.random.Generator, low: float, high: float) -> float:
+    """A strength between `low` and `high`, as many faint as strong (barely visible to bold)."""
+    return float(np.exp(rng.uniform(np.log(low), np.log(high))))

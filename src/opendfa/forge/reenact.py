@@ -4,6 +4,14 @@ The target's own pixels are moved by a mesh warp from its landmarks to new ones:
 scripted actions (mouth opening, smile, blink, small head turn) or the expression of a
 driving face, transferred after similarity alignment. A newly opened mouth is inpainted with
 a shaded mouth interior and a row of upper teeth, as talking-head generators produce.
+
+The warp implementation (`warp.WARPS`: mesh, thin-plate spline, moving least squares affine or
+similarity) and the resampling filter (`warp.RESAMPLING`) are drawn per sample; action
+strengths are drawn log-uniformly, from barely visible to strong.
+
+Technique name: `opendfa.reenact.<warp>.<action>+<action>` (e.g. `opendfa.reenact.tps.
+blink+smile`) or `opendfa.reenact.<warp>.driven`; params hold `warp`, `resample` and the
+actions' strengths (or the drive strength).
 """
 
 from __future__ import annotations
@@ -13,8 +21,16 @@ import numpy as np
 
 from opendfa.faces import mesh
 from opendfa.forge.core import FaceImage, Forgery, ForgeryError, register_forgery
-from opendfa.forge.geometry import FaceFrame, gaussian_weights
-from opendfa.forge.warp import anchor_ring, composite, feather, polygon_mask, warp_in_place
+from opendfa.forge.geometry import FaceFrame, gaussian_weights, log_uniform
+from opendfa.forge.warp import (
+    RESAMPLING,
+    WARPS,
+    anchor_ring,
+    composite,
+    feather,
+    polygon_mask,
+    warp_in_place,
+)
 from opendfa.taxonomy import FACE_REENACTMENT
 
 ACTIONS = ("mouth_open", "smile", "blink", "head_turn")
@@ -136,25 +152,41 @@ def face_reenactment(
     *,
     actions: dict[str, float] | None = None,
     drive_strength: float | None = None,
+    warp: str | None = None,
+    resample: str | None = None,
 ) -> Forgery:
-    """Scripted actions by default; with a driving `source` face, its expression."""
+    """Scripted actions by default; with a driving `source` face, its expression.
+
+    `warp` and `resample` are drawn at random when left as None.
+    """
     if target.face.width < 32:
         raise ForgeryError("faces smaller than 32 px cannot be reenacted convincingly")
     landmarks = target.face.landmarks
     params: dict = {}
     if source is not None and actions is None:
-        strength = float(rng.uniform(0.6, 1.0)) if drive_strength is None else drive_strength
+        strength = float(rng.uniform(0.3, 1.0)) if drive_strength is None else drive_strength
         moved = driven_landmarks(landmarks, source.face.landmarks, strength)
         params.update(mode="driven", drive_strength=round(strength, 4))
-        technique = "opendfa.reenact.driven"
+        operations = "driven"
     else:
         actions = actions or _random_actions(rng)
         moved = scripted_landmarks(landmarks, actions)
         params.update(mode="scripted", actions={k: round(v, 4) for k, v in actions.items()})
-        technique = "opendfa.reenact." + "+".join(sorted(actions))
+        operations = "+".join(sorted(actions))
+    warp = warp or str(rng.choice(WARPS))
+    resample = resample or str(rng.choice(list(RESAMPLING)))
+    if warp not in WARPS or resample not in RESAMPLING:
+        raise ForgeryError(f"unknown warp {warp!r} or resampling filter {resample!r}")
+    params.update(warp=warp, resample=resample)
+    technique = f"opendfa.reenact.{warp}.{operations}"
     shape = target.rgb.shape[:2]
     warped, displacement = warp_in_place(
-        target.rgb, landmarks, moved, anchor_ring(landmarks, shape)
+        target.rgb,
+        landmarks,
+        moved,
+        anchor_ring(landmarks, shape),
+        method=warp,
+        interpolation=resample,
     )
     mask = np.clip(displacement / 0.75, 0.0, 1.0).astype(np.float32)
     before = polygon_mask(landmarks[list(mesh.LIPS_INNER)], shape)
@@ -181,11 +213,14 @@ def face_reenactment(
 
 def _random_actions(rng: np.random.Generator) -> dict[str, float]:
     count = int(rng.integers(1, 3))
-    chosen = rng.choice(ACTIONS, size=count, replace=False)
-    ranges = {
-        "mouth_open": (0.12, 0.3),
-        "smile": (0.06, 0.14),
-        "blink": (0.6, 1.0),
-        "head_turn": (-0.1, 0.1),
+    chosen = [str(name) for name in rng.choice(ACTIONS, size=count, replace=False)]
+    ranges = {  # log-uniform: as many subtle changes as strong ones
+        "mouth_open": (0.05, 0.32),
+        "smile": (0.02, 0.16),
+        "blink": (0.3, 1.0),
+        "head_turn": (0.02, 0.12),
     }
-    return {str(name): float(rng.uniform(*ranges[str(name)])) for name in chosen}
+    actions = {name: log_uniform(rng, *ranges[name]) for name in chosen}
+    if "head_turn" in actions and rng.random() < 0.5:
+        actions["head_turn"] = -actions["head_turn"]
+    return actions

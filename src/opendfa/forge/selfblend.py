@@ -4,6 +4,9 @@ A face is blended with a slightly recoloured, resharpened or blurred, and shifte
 itself inside a randomly deformed landmark-hull mask. The result carries only the generic
 traces of blending (colour seams, boundary blur, landmark mismatch) and no identity change,
 which is what makes detectors trained on it generalise to unseen swaps.
+
+The resampling filter of the rescale and shift is drawn from `warp.RESAMPLING` and recorded
+as `resample`; the technique name stays `opendfa.sbi`.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import numpy as np
 
 from opendfa.faces import mesh
 from opendfa.forge.core import FaceImage, Forgery, ForgeryError, register_forgery
-from opendfa.forge.warp import composite, hull_mask
+from opendfa.forge.warp import RESAMPLING, composite, hull_mask
 from opendfa.taxonomy import FACE_SWAP
 
 HULL_TYPES = ("full", "lower", "inner", "oval")
@@ -84,10 +87,13 @@ def sbi_source(image: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray,
     out = (out - 127.5) * contrast + 127.5 + brightness
     out = np.clip(out, 0, 255).astype(np.uint8)
     quality = str(rng.choice(["downscale", "sharpen", "none"]))
+    resample = str(rng.choice(list(RESAMPLING)))
     if quality == "downscale":
         factor = rng.uniform(0.4, 0.8)
         small = cv2.resize(out, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
-        out = cv2.resize(small, (image.shape[1], image.shape[0]), interpolation=cv2.INTER_LINEAR)
+        out = cv2.resize(
+            small, (image.shape[1], image.shape[0]), interpolation=RESAMPLING[resample]
+        )
     elif quality == "sharpen":
         blurred = cv2.GaussianBlur(out, (0, 0), 1.0)
         out = cv2.addWeighted(out, 1.5, blurred, -0.5, 0)
@@ -101,7 +107,11 @@ def sbi_source(image: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray,
         ]
     )
     out = cv2.warpAffine(
-        out, matrix, (image.shape[1], image.shape[0]), borderMode=cv2.BORDER_REFLECT
+        out,
+        matrix,
+        (image.shape[1], image.shape[0]),
+        flags=RESAMPLING[resample],
+        borderMode=cv2.BORDER_REFLECT,
     )
     params = {
         "rgb_shift": [round(float(v), 2) for v in rgb_shift],
@@ -110,6 +120,7 @@ def sbi_source(image: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray,
         "contrast": round(float(contrast), 4),
         "brightness": round(float(brightness), 2),
         "quality": quality,
+        "resample": resample,
         "scale": round(float(scale), 4),
         "shift_px": [round(float(v), 2) for v in shift],
     }

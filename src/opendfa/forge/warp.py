@@ -1,8 +1,16 @@
-"""Piecewise-affine mesh warping over the 478 face landmarks, and mask helpers.
+"""Landmark-driven warps with interchangeable implementations, resampling filters, masks.
 
-`mesh_warp` fills every pixel inside the destination landmarks' hull by sampling the source
-image at the same barycentric position in the matching source triangle (Delaunay over the
-destination points), then one `cv2.remap` does the resampling.
+Warp implementations (`WARPS`), each a backward map from the destination points' hull:
+
+* `mesh`: piecewise-affine; every pixel inside the destination landmarks' hull samples the
+  source at the same barycentric position in the matching source triangle (Delaunay over the
+  destination points);
+* `tps`: thin-plate spline through all control points;
+* `mls_affine`, `mls_similarity`: moving least squares (Schaefer et al. 2006);
+
+plus `bulge` (`LOCAL_WARPS`): a local radial magnify/shrink about a centre, used by the eye
+and nose edits. One `cv2.remap` does the resampling with a filter from `RESAMPLING` (nearest,
+linear, cubic, Lanczos), chosen per sample by the methods and recorded in their params.
 """
 
 from __future__ import annotations
@@ -11,12 +19,72 @@ import cv2
 import numpy as np
 from scipy.spatial import Delaunay
 
+from opendfa.forge.deform import bulge_map, mls_map, tps_map
+
+WARPS = ("mesh", "tps", "mls_affine", "mls_similarity")
+LOCAL_WARPS = ("bulge",)
+RESAMPLING = {
+    "nearest": cv2.INTER_NEAREST,
+    "linear": cv2.INTER_LINEAR,
+    "cubic": cv2.INTER_CUBIC,
+    "lanczos": cv2.INTER_LANCZOS4,
+}
+
+
+def resampling_flag(name: str) -> int:
+    """The OpenCV interpolation flag for a filter name in `RESAMPLING`."""
+    try:
+        return RESAMPLING[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown resampling filter {name!r}; expected one of {', '.join(RESAMPLING)}"
+        ) from None
+
+
+def point_map(
+    method: str, source_points: np.ndarray, target_points: np.ndarray, target_shape: tuple[int, int]
+):
+    """Backward map for a control-point warp over the target points' hull.
+
+    Returns None (nothing to warp) or ((x0, y0, x1, y1), map_x, map_y, valid): for each pixel
+    of the window, the source pixel coordinates, and whether it lies inside the hull.
+    """
+    if method == "mesh":
+        return _mesh_map(source_points, target_points, target_shape)
+    if method not in WARPS:
+        raise ValueError(f"unknown warp {method!r}; expected one of {', '.join(WARPS)}")
+    window = _window(target_points, target_shape)
+    if window is None:
+        return None
+    x0, y0, x1, y1 = window
+    if method == "tps":
+        map_x, map_y = tps_map(source_points, target_points, window)
+    else:
+        map_x, map_y = mls_map(source_points, target_points, window, kind=method[4:])
+    dst = np.asarray(target_points, dtype=np.float64)[:, :2] - (x0, y0)
+    valid = hull_mask(dst, (y1 - y0, x1 - x0))
+    return window, map_x, map_y, valid
+
+
+def _window(points: np.ndarray, shape: tuple[int, int]) -> tuple[int, int, int, int] | None:
+    height, width = shape
+    dst = np.asarray(points, dtype=np.float64)[:, :2]
+    x0, y0 = np.floor(dst.min(0)).astype(int)
+    x1, y1 = np.ceil(dst.max(0)).astype(int) + 1
+    x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, width), min(y1, height)
+    if x1 <= x0 or y1 <= y0:
+        return None
+    return int(x0), int(y0), int(x1), int(y1)
+
 
 def mesh_warp(
     source: np.ndarray,
     source_points: np.ndarray,
     target_points: np.ndarray,
     target_shape: tuple[int, int],
+    *,
+    method: str = "mesh",
+    interpolation: str = "linear",
 ) -> tuple[np.ndarray, np.ndarray]:
     """Warp `source` so `source_points` land on `target_points` in a (H, W) canvas.
 
@@ -25,12 +93,12 @@ def mesh_warp(
     height, width = target_shape
     warped = np.zeros((height, width, *source.shape[2:]), dtype=source.dtype)
     covered = np.zeros((height, width), dtype=bool)
-    mapping = _mesh_map(source_points, target_points, target_shape)
+    mapping = point_map(method, source_points, target_points, target_shape)
     if mapping is None:
         return warped, covered
     (x0, y0, x1, y1), map_x, map_y, valid = mapping
     patch = cv2.remap(
-        source, map_x, map_y, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT
+        source, map_x, map_y, resampling_flag(interpolation), borderMode=cv2.BORDER_REFLECT
     )
     warped[y0:y1, x0:x1][valid] = patch[valid]
     covered[y0:y1, x0:x1] = valid
@@ -38,23 +106,83 @@ def mesh_warp(
 
 
 def warp_in_place(
-    image: np.ndarray, points: np.ndarray, moved: np.ndarray, anchors: np.ndarray
+    image: np.ndarray,
+    points: np.ndarray,
+    moved: np.ndarray,
+    anchors: np.ndarray,
+    *,
+    method: str = "mesh",
+    interpolation: str = "linear",
 ) -> tuple[np.ndarray, np.ndarray]:
     """Move `points` of an image to `moved`, keeping `anchors` fixed (a ring around the face).
 
     Returns the warped image and each pixel's displacement in pixels (0 where unchanged), the
-    honest basis of the mask for expression and shape edits.
+    honest basis of the mask for expression and shape edits. TPS and MLS maps do not vanish
+    between the anchors, so their displacement fades to zero over the outer part of the ring.
     """
     source = np.vstack([np.asarray(points)[:, :2], anchors])
     target = np.vstack([np.asarray(moved)[:, :2], anchors])
+    mapping = point_map(method, source, target, image.shape[:2])
+    if mapping is None:
+        return image.copy(), np.zeros(image.shape[:2], dtype=np.float32)
+    window, map_x, map_y, valid = mapping
+    if method != "mesh":
+        x0, y0, x1, y1 = window
+        ys, xs = np.mgrid[y0:y1, x0:x1].astype(np.float32)
+        inside = cv2.distanceTransform(valid.astype(np.uint8), cv2.DIST_L2, 5)
+        fade_px = 0.15 * max(float(np.ptp(anchors[:, 0])), float(np.ptp(anchors[:, 1])), 1.0)
+        t = np.clip(inside / fade_px, 0.0, 1.0)
+        weight = t * t * (3 - 2 * t)  # smoothstep: no crease where the fade starts
+        map_x = xs + (map_x - xs) * weight
+        map_y = ys + (map_y - ys) * weight
+    return apply_map(image, window, map_x, map_y, valid, interpolation)
+
+
+def bulge_in_place(
+    image: np.ndarray,
+    centre: np.ndarray,
+    radius: float,
+    amount: float,
+    *,
+    axis: np.ndarray | None = None,
+    interpolation: str = "linear",
+) -> tuple[np.ndarray, np.ndarray]:
+    """Bulge (amount > 0) or pinch (amount < 0) the image inside a circle; see `bulge_map`.
+
+    Returns the warped image and each pixel's displacement, as `warp_in_place`.
+    """
+    height, width = image.shape[:2]
+    x0, y0 = (int(np.floor(c - radius)) for c in centre[:2])
+    x1, y1 = (int(np.ceil(c + radius)) + 1 for c in centre[:2])
+    window = (max(x0, 0), max(y0, 0), min(x1, width), min(y1, height))
+    if window[2] <= window[0] or window[3] <= window[1]:
+        return image.copy(), np.zeros((height, width), dtype=np.float32)
+    map_x, map_y = bulge_map(window, np.asarray(centre[:2], np.float64), radius, amount, axis)
+    valid = np.ones(map_x.shape, dtype=bool)  # the map is the identity outside the circle
+    return apply_map(image, window, map_x, map_y, valid, interpolation)
+
+
+def apply_map(
+    image: np.ndarray,
+    window: tuple[int, int, int, int],
+    map_x: np.ndarray,
+    map_y: np.ndarray,
+    valid: np.ndarray,
+    interpolation: str = "linear",
+) -> tuple[np.ndarray, np.ndarray]:
+    """Resample `image` over `window` where `valid` and the map moves a pixel (> 0.05 px).
+
+    Returns the image (unchanged elsewhere, exactly) and the per-pixel displacement.
+    """
+    x0, y0, x1, y1 = window
     result = image.copy()
     displacement = np.zeros(image.shape[:2], dtype=np.float32)
-    mapping = _mesh_map(source, target, image.shape[:2])
-    if mapping is None:
-        return result, displacement
-    (x0, y0, x1, y1), map_x, map_y, valid = mapping
     patch = cv2.remap(
-        image, map_x, map_y, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT
+        image,
+        map_x.astype(np.float32),
+        map_y.astype(np.float32),
+        resampling_flag(interpolation),
+        borderMode=cv2.BORDER_REFLECT,
     )
     ys, xs = np.mgrid[y0:y1, x0:x1].astype(np.float32)
     shift = np.hypot(map_x - xs, map_y - ys) * valid
@@ -79,14 +207,12 @@ def anchor_ring(
 
 def _mesh_map(source_points: np.ndarray, target_points: np.ndarray, target_shape: tuple[int, int]):
     """Per-pixel source coordinates for the target points' hull, over its bounding window."""
-    height, width = target_shape
     dst = np.asarray(target_points, dtype=np.float64)[:, :2]
     src = np.asarray(source_points, dtype=np.float64)[:, :2]
-    x0, y0 = np.floor(dst.min(0)).astype(int)
-    x1, y1 = np.ceil(dst.max(0)).astype(int) + 1
-    x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, width), min(y1, height)
-    if x1 <= x0 or y1 <= y0:
+    window = _window(dst, target_shape)
+    if window is None:
         return None
+    x0, y0, x1, y1 = window
     triangulation = Delaunay(dst)
     ys, xs = np.mgrid[y0:y1, x0:x1]
     pixels = np.stack([xs.ravel() + 0.5, ys.ravel() + 0.5], axis=1)
