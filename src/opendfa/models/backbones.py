@@ -88,6 +88,11 @@ class Backbone(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.features(x)[1]
 
+    def early_layers(self, blocks: int) -> list[nn.Module]:
+        """The stem and the first `blocks` blocks: what a CPU-budget training freezes (their
+        ImageNet edges and textures transfer; the late blocks learn the forgery cues)."""
+        raise NotImplementedError
+
     def classify(self, x: torch.Tensor) -> torch.Tensor:
         """ImageNet logits (B, 1000) for normalised images; needs `with_classifier=True`."""
         if self.classifier is None:
@@ -257,6 +262,9 @@ class EfficientNetLite(Backbone):
         self.mean, self.std = LITE_MEAN, LITE_STD
         self.classifier = nn.Linear(1280, 1000) if with_classifier else None
 
+    def early_layers(self, blocks: int) -> list[nn.Module]:
+        return [self._conv_stem, self._bn0, *self._blocks[: max(0, blocks)]]
+
     def features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         x = F.relu6(self._bn0(self._conv_stem(x)))
         skip = x
@@ -360,6 +368,9 @@ class MobileNetV2(Backbone):
         self.features_seq = nn.Sequential(*layers)
         self.out_channels = 1280
         self.classifier = nn.Linear(1280, 1000) if with_classifier else None
+
+    def early_layers(self, blocks: int) -> list[nn.Module]:
+        return list(self.features_seq[: 1 + max(0, blocks)])
 
     def features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         skip = x

@@ -9,6 +9,12 @@ One backbone (see `opendfa.models.backbones`) feeds five heads:
 | `mask_logits` | (B, 1, m, m) | low-resolution manipulation mask (stride-8 + stride-32 maps) |
 | `region_logits` | (B, 12) | how much of each `REGION_NAMES` region was manipulated |
 | `embedding` | (B, D) | L2-normalised, for contrastive metric learning |
+| `boundary_logits` | (B, 1, m, m) or None | Face X-ray style blending boundary, 4·M·(1−M) |
+
+Two options generalise beyond the forgeries seen in training (issue 14's recipe): the
+boundary head (`boundary_head`), which asks *where two images were joined* rather than what a
+given method's output looks like (Li et al., Face X-ray), and mirror test-time averaging
+(`flip_tta`), which averages the crop and its mirror image (left/right regions swapped back).
 
 Inputs are aligned crops (`opendfa.faces.align_face` with `crop_margin`) as float images in
 [0, 1]; the backbone's normalisation happens inside, so training and inference cannot disagree.
@@ -22,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -53,6 +60,8 @@ class DetectorConfig:
     embedding_dim: int = 128
     dropout: float = 0.2
     mask_channels: int = 64
+    boundary_head: bool = False  # a second mask channel: the blending boundary 4·M·(1−M)
+    flip_tta: bool = False  # average each crop's outputs with its mirror image's
 
     def __post_init__(self) -> None:
         if self.input_size < 32 or self.input_size % 32:
@@ -75,6 +84,13 @@ class DetectorOutputs:
     mask_logits: torch.Tensor
     region_logits: torch.Tensor
     embedding: torch.Tensor
+    boundary_logits: torch.Tensor | None = None
+
+    def map(self, fn: Callable[[torch.Tensor], torch.Tensor]) -> DetectorOutputs:
+        """The same outputs with `fn` applied to every tensor (None stays None)."""
+        return DetectorOutputs(
+            *(None if (value := getattr(self, f.name)) is None else fn(value) for f in fields(self))
+        )
 
 
 class MultiTaskDetector(nn.Module):
@@ -103,7 +119,7 @@ class MultiTaskDetector(nn.Module):
             nn.Conv2d(width, width, 3, padding=1, bias=False),
             nn.BatchNorm2d(width),
             nn.ReLU(inplace=True),
-            nn.Conv2d(width, 1, 1),
+            nn.Conv2d(width, 2 if config.boundary_head else 1, 1),
         )
 
     def forward(self, images: torch.Tensor) -> DetectorOutputs:
@@ -121,9 +137,10 @@ class MultiTaskDetector(nn.Module):
         return DetectorOutputs(
             logit=self.fake_head(pooled).squeeze(1),
             category_logits=self.category_head(pooled),
-            mask_logits=mask,
+            mask_logits=mask[:, :1],
             region_logits=self.region_head(pooled),
             embedding=F.normalize(self.embedding_head(pooled), dim=1),
+            boundary_logits=mask[:, 1:] if self.config.boundary_head else None,
         )
 
 
@@ -280,7 +297,7 @@ def predict_crops(
                 )
             x = torch.from_numpy(np.ascontiguousarray(chunk)).to(device)
             x = x.permute(0, 3, 1, 2).float() / 255.0
-            out = loaded.model(x)
+            out = _forward(loaded, x)
             probability = torch.sigmoid(out.logit.float() / loaded.temperature).cpu().numpy()
             categories = torch.softmax(out.category_logits.float(), 1).cpu().numpy()
             regions = torch.sigmoid(out.region_logits.float()).cpu().numpy()
@@ -305,6 +322,34 @@ def predict_crops(
                     )
                 )
     return results
+
+
+_MIRRORED_REGIONS = [
+    REGION_NAMES.index(
+        name.replace("left_", "@").replace("right_", "left_").replace("@", "right_")
+    )
+    for name in REGION_NAMES
+]
+
+
+def _forward(loaded: LoadedDetector, x: torch.Tensor) -> DetectorOutputs:
+    """The model's outputs, averaged with its mirror image's when the config asks for it.
+    Logits are averaged (a mean of log-odds), the mirrored mask is flipped back and the
+    mirrored region scores are read with left and right swapped."""
+    out = loaded.model(x)
+    if not loaded.config.flip_tta:
+        return out
+    mirror = loaded.model(x.flip(3))
+    return DetectorOutputs(
+        logit=(out.logit + mirror.logit) / 2,
+        category_logits=(out.category_logits + mirror.category_logits) / 2,
+        mask_logits=(out.mask_logits + mirror.mask_logits.flip(3)) / 2,
+        region_logits=(out.region_logits + mirror.region_logits[:, _MIRRORED_REGIONS]) / 2,
+        embedding=F.normalize(out.embedding + mirror.embedding, dim=1),
+        boundary_logits=None
+        if out.boundary_logits is None
+        else (out.boundary_logits + mirror.boundary_logits.flip(3)) / 2,
+    )
 
 
 def file_sha256(path: str | Path) -> str:

@@ -58,6 +58,15 @@ def add_train_commands(commands: argparse._SubParsersAction) -> argparse._SubPar
     detector.add_argument("--generator", metavar="PATH", help="generator weights (.safetensors)")
     detector.add_argument("--input-size", type=int, default=224)
     detector.add_argument("--backbone", default="efficientnet_lite0")
+    detector.add_argument(
+        "--boundary-head", action="store_true", help="Face X-ray blending-boundary head"
+    )
+    detector.add_argument(
+        "--flip-tta", action="store_true", help="average each crop with its mirror at inference"
+    )
+    detector.add_argument(
+        "--freeze-blocks", type=int, default=0, help="freeze the stem and this many first blocks"
+    )
     detector.add_argument("--no-pretrained", action="store_true", help="random initialisation")
     detector.add_argument("--device", default="cpu", help="cpu or cuda")
     detector.add_argument("--threads", type=int, default=None, help="torch CPU threads")
@@ -100,8 +109,11 @@ def _train_detector(args: argparse.Namespace) -> int:
                 backbone=args.backbone,
                 input_size=args.input_size,
                 mask_size=max(4, args.input_size // 8),
+                boundary_head=args.boundary_head,
+                flip_tta=args.flip_tta,
             ),
             pretrained=not args.no_pretrained,
+            freeze_blocks=args.freeze_blocks,
             epochs=args.epochs,
             batch_size=args.batch_size,
             lr=args.lr,

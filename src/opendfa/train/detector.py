@@ -36,7 +36,6 @@ from opendfa.data.dataset import FaceForgeryDataset
 from opendfa.data.manifest import Manifest
 from opendfa.models.detector import (
     DetectorConfig,
-    DetectorOutputs,
     MultiTaskDetector,
     load_detector,
     save_detector,
@@ -95,6 +94,7 @@ class DetectorTrainConfig:
     cache_dir: str | None = None  # aligned-crop cache (default: beside the manifest)
     max_steps_per_epoch: int | None = None
     grad_clip: float = 5.0
+    freeze_blocks: int = 0  # keep the stem and this many first backbone blocks frozen
     progress: bool = True
     resume: bool = False
 
@@ -191,21 +191,18 @@ def _batch_loss(
     count = len(images)
     with autocast(images.device):
         out = model(images if hard is None else torch.cat([images, hard]))
-    out = DetectorOutputs(*(getattr(out, f).float() for f in _FIELDS))
-    main = DetectorOutputs(*(getattr(out, f)[:count] for f in _FIELDS))
+    out = out.map(lambda t: t.float())
+    main = out.map(lambda t: t[:count])
     total, parts = multitask_loss(main, targets, config.losses)
     if hard is not None:
         reals = targets.label < 0.5
-        real_out = DetectorOutputs(*(getattr(main, f)[reals] for f in _FIELDS))
-        fake_out = DetectorOutputs(*(getattr(out, f)[count:] for f in _FIELDS))
+        real_out = main.map(lambda t: t[reals])
+        fake_out = out.map(lambda t: t[count:])
         adversarial, adv_parts = adversarial_loss(real_out, fake_out, config.adversarial, phase)
         total = adversarial if phase == PHASE_METRIC else total + adversarial
         parts.update(adv_parts)
     parts["total"] = float(total.detach())
     return total, parts
-
-
-_FIELDS = ("logit", "category_logits", "mask_logits", "region_logits", "embedding")
 
 
 def train_step(
@@ -219,7 +216,7 @@ def train_step(
     phase: str = PHASE_JOINT,
 ) -> dict[str, float]:
     """One optimizer step (two forward/backward passes with SAM); returns the loss parts."""
-    model.train()
+    train_mode(model)
     loss, parts = _batch_loss(model, images, targets, hard, phase, config)
     loss.backward()
     if isinstance(optimizer, SAM):
@@ -236,6 +233,24 @@ def train_step(
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
     return parts
+
+
+def freeze_early_layers(model: MultiTaskDetector, blocks: int) -> None:
+    """No gradients for the stem and the first `blocks` backbone blocks (0: train it all).
+    Their batch-norm statistics stay frozen as well (see `train_mode`)."""
+    if blocks <= 0:
+        return
+    for module in model.backbone.early_layers(blocks):
+        module.requires_grad_(False)
+        module._frozen = True
+
+
+def train_mode(model: MultiTaskDetector) -> None:
+    """`model.train()`, except frozen early layers, whose batch norms keep ImageNet's stats."""
+    model.train()
+    for module in model.modules():
+        if getattr(module, "_frozen", False):
+            module.eval()
 
 
 # ----------------------------------------------------------------------------- training
@@ -291,6 +306,7 @@ def _train(
         if not 0 < val_items.labels.sum() < len(val_items.labels):
             raise ValueError("the validation set needs both reals and fakes for its AUC")
     model = MultiTaskDetector(config.model, pretrained=config.pretrained).to(device)
+    freeze_early_layers(model, config.freeze_blocks)
     optimizer = _optimizer(model, config)
     if config.adversarial.enabled:
         generator = _prepare_generator(generator, config, device)

@@ -16,6 +16,7 @@ class LossWeights:
     category: float = 0.5  # CE over the 5 categories
     mask: float = 1.0  # BCE + Dice on the low-resolution mask
     region: float = 0.5  # BCE on per-region coverage
+    boundary: float = 1.0  # BCE on the blending boundary 4·M·(1−M), when the model has the head
 
 
 @dataclass
@@ -62,6 +63,20 @@ def mask_loss(logits: torch.Tensor, target: torch.Tensor, known: torch.Tensor) -
     return loss
 
 
+def boundary_target(mask: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Face X-ray's boundary 4·M·(1−M) of a soft mask, at the logits' resolution: 1 where the
+    forged and the original image are mixed half and half, 0 inside either."""
+    small = F.interpolate(mask, size=size, mode="area")
+    return (4.0 * small * (1.0 - small)).clamp(0.0, 1.0)
+
+
+def boundary_loss(logits: torch.Tensor, mask: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
+    if not bool(known.any()):
+        return logits.sum() * 0.0
+    target = boundary_target(mask[known], logits.shape[-2:])
+    return F.binary_cross_entropy_with_logits(logits[known], target)
+
+
 def region_coverage(mask: torch.Tensor, regions: torch.Tensor) -> torch.Tensor:
     """Fraction of each region the mask covers: (B, 1, S, S) x (B, R, S, S) -> (B, R)."""
     inside = (mask * regions).flatten(2).sum(2)
@@ -96,6 +111,10 @@ def multitask_loss(
         "mask": float(mask.detach()),
         "region": float(region.detach()),
     }
+    if out.boundary_logits is not None:
+        boundary = boundary_loss(out.boundary_logits, targets.mask, targets.has_mask)
+        total = total + weights.boundary * boundary
+        parts["boundary"] = float(boundary.detach())
     return total, parts
 
 
