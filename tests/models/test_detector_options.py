@@ -18,7 +18,8 @@ from opendfa.train.losses import DetectorTargets, LossWeights, boundary_target, 
 
 def _model(**options) -> MultiTaskDetector:
     torch.manual_seed(0)
-    return MultiTaskDetector(DetectorConfig(input_size=64, mask_size=8, **options), pretrained=False)
+    config = DetectorConfig(input_size=64, mask_size=8, **options)
+    return MultiTaskDetector(config, pretrained=False)
 
 
 def test_boundary_target_is_one_on_half_mixed_pixels_and_zero_inside():
@@ -47,7 +48,7 @@ def test_boundary_head_adds_an_output_and_a_loss_term():
         has_regions=torch.tensor([False, False]),
         weight=torch.ones(2),
     )
-    total_plain, parts_plain = multitask_loss(plain(images), targets, LossWeights())
+    _, parts_plain = multitask_loss(plain(images), targets, LossWeights())
     total, parts = multitask_loss(out, targets, LossWeights())
     assert "boundary" not in parts_plain and parts["boundary"] > 0
     total.backward()
