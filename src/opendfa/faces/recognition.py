@@ -76,9 +76,7 @@ class SFaceEmbedder:
         return FaceEmbedding(vector, float(face[-1]))
 
 
-def cluster_identities(
-    vectors: np.ndarray, *, threshold: float = SAME_PERSON_COSINE
-) -> np.ndarray:
+def cluster_identities(vectors: np.ndarray, *, threshold: float = SAME_PERSON_COSINE) -> np.ndarray:
     """Cluster label per row of L2-normalised `vectors`: average linkage on cosine distance."""
     vectors = np.asarray(vectors, dtype=np.float32)
     if vectors.ndim != 2:

@@ -211,8 +211,8 @@ def resolve_detector(name_or_folder: str | Path = DEFAULT_MODEL) -> Path:
     path = Path(name_or_folder)
     if path.name == WEIGHTS_FILE:
         path = path.parent
-    if not path.exists() and path.parent == Path(".") and (MODELS_DIR / path.name).exists():
-        path = MODELS_DIR / path.name
+    if not path.exists() and path.parent == Path("."):
+        path = _bundled_folder(path.name) or path
     if not (path / WEIGHTS_FILE).exists() or not (path / CONFIG_FILE).exists():
         if str(name_or_folder) == DEFAULT_MODEL:
             raise DetectorNotFoundError(
@@ -224,6 +224,23 @@ def resolve_detector(name_or_folder: str | Path = DEFAULT_MODEL) -> Path:
             f"no detector at {name_or_folder} (expected {WEIGHTS_FILE} and {CONFIG_FILE})"
         )
     return path
+
+
+def _bundled_folder(name: str) -> Path | None:
+    """A bundled model by name (`opendfa-lite0`) or by name and version (`opendfa-lite0@1`):
+    the default folder if its version matches, else the kept older one, `<name>-v<version>`."""
+    base, _, version = name.partition("@")
+    folder = MODELS_DIR / base
+    if not version:
+        return folder if folder.exists() else None
+    try:
+        current = json.loads((folder / CONFIG_FILE).read_text()).get("version", 1)
+    except (OSError, ValueError):
+        current = None
+    if str(current) == version:
+        return folder
+    older = MODELS_DIR / f"{base}-v{version}"
+    return older if older.exists() else None
 
 
 def load_detector(
