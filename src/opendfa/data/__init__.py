@@ -1,26 +1,21 @@
 """Samples, manifests, splits, importers for public datasets, and torch datasets."""
 
-from opendfa.data.manifest import (
-    Manifest,
-    ManifestProblem,
-    append_samples,
-    read_manifest,
-    write_manifest,
-)
-from opendfa.data.sample import LABELS, SPLITS, Sample
-from opendfa.data.splits import SplitConfig, assign_splits, check_disjoint, identity_split
+from opendfa._lazy import lazy_exports
 
-__all__ = [
-    "LABELS",
-    "SPLITS",
-    "Manifest",
-    "ManifestProblem",
-    "Sample",
-    "SplitConfig",
-    "append_samples",
-    "assign_splits",
-    "check_disjoint",
-    "identity_split",
-    "read_manifest",
-    "write_manifest",
-]
+_EXPORTS = {
+    "LABELS": "opendfa.data.sample",
+    "SPLITS": "opendfa.data.sample",
+    "Manifest": "opendfa.data.manifest",
+    "ManifestProblem": "opendfa.data.manifest",
+    "Sample": "opendfa.data.sample",
+    "SplitConfig": "opendfa.data.splits",
+    "append_samples": "opendfa.data.manifest",
+    "assign_splits": "opendfa.data.splits",
+    "check_disjoint": "opendfa.data.splits",
+    "identity_split": "opendfa.data.splits",
+    "read_manifest": "opendfa.data.manifest",
+    "write_manifest": "opendfa.data.manifest",
+}
+
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -4,44 +4,31 @@
 measured forensic cues, `html` the self-contained HTML report.
 """
 
-from opendfa.evidence.cues import CUES, FaceCues, cue_strength, cues_for_region, measure_cues
-from opendfa.evidence.pipeline import Analyzer, BatchSummary, iter_inputs
-from opendfa.evidence.report import (
-    SCHEMA,
-    FaceEvidence,
-    ForgeryType,
-    FrameScore,
-    InputInfo,
-    MaskImage,
-    ModelInfo,
-    RegionEvidence,
-    Report,
-    ReportError,
-    TrackScore,
-    explain,
-    validate_report,
-)
+from opendfa._lazy import lazy_exports
 
-__all__ = [
-    "CUES",
-    "SCHEMA",
-    "Analyzer",
-    "BatchSummary",
-    "FaceCues",
-    "FaceEvidence",
-    "ForgeryType",
-    "FrameScore",
-    "InputInfo",
-    "MaskImage",
-    "ModelInfo",
-    "RegionEvidence",
-    "Report",
-    "ReportError",
-    "TrackScore",
-    "cue_strength",
-    "cues_for_region",
-    "explain",
-    "iter_inputs",
-    "measure_cues",
-    "validate_report",
-]
+_EXPORTS = {
+    "CUES": "opendfa.evidence.cues",
+    "SCHEMA": "opendfa.evidence.report",
+    "Analyzer": "opendfa.evidence.pipeline",
+    "BatchSummary": "opendfa.evidence.pipeline",
+    "FaceCues": "opendfa.evidence.cues",
+    "FaceEvidence": "opendfa.evidence.report",
+    "ForgeryType": "opendfa.evidence.report",
+    "FrameScore": "opendfa.evidence.report",
+    "InputInfo": "opendfa.evidence.report",
+    "MaskImage": "opendfa.evidence.report",
+    "ModelInfo": "opendfa.evidence.report",
+    "RegionEvidence": "opendfa.evidence.report",
+    "Report": "opendfa.evidence.report",
+    "ReportError": "opendfa.evidence.report",
+    "TrackScore": "opendfa.evidence.report",
+    "cue_strength": "opendfa.evidence.cues",
+    "cues_for_region": "opendfa.evidence.cues",
+    "explain": "opendfa.evidence.report",
+    "iter_inputs": "opendfa.evidence.pipeline",
+    "measure_cues": "opendfa.evidence.cues",
+    "validate_report": "opendfa.evidence.report",
+}
+
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

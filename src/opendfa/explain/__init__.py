@@ -1,26 +1,20 @@
 """Conversations about an analysis: questions in free text, answers grounded in the report."""
 
-from opendfa.explain.conversation import (
-    BACKENDS,
-    Conversation,
-    ExplainError,
-    GroundedBackend,
-    Turn,
-    make_backend,
-)
-from opendfa.explain.grounded import Answer, answer, compare_reports
-from opendfa.explain.intents import Question, classify
+from opendfa._lazy import lazy_exports
 
-__all__ = [
-    "BACKENDS",
-    "Answer",
-    "Conversation",
-    "ExplainError",
-    "GroundedBackend",
-    "Question",
-    "Turn",
-    "answer",
-    "classify",
-    "compare_reports",
-    "make_backend",
-]
+_EXPORTS = {
+    "BACKENDS": "opendfa.explain.conversation",
+    "Answer": "opendfa.explain.grounded",
+    "Conversation": "opendfa.explain.conversation",
+    "ExplainError": "opendfa.explain.conversation",
+    "GroundedBackend": "opendfa.explain.conversation",
+    "Question": "opendfa.explain.intents",
+    "Turn": "opendfa.explain.conversation",
+    "answer": "opendfa.explain.grounded",
+    "classify": "opendfa.explain.intents",
+    "compare_reports": "opendfa.explain.grounded",
+    "make_backend": "opendfa.explain.conversation",
+}
+
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

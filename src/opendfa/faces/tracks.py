@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from opendfa.faces.types import Face, box_iou
 
@@ -92,6 +91,8 @@ def _assign(
 ) -> dict[int, int]:
     if not active or not faces:
         return {}
+    from scipy.optimize import linear_sum_assignment  # 0.3 s to import: only for videos
+
     cost = np.array(
         [
             [match_cost(track.last.face, face, config.keypoint_weight) for face in faces]

@@ -1,14 +1,16 @@
 """DFA-Instruct: instruction data (DF-D, DF-C, AD, FC) built from any manifest."""
 
-from opendfa.instruct.build import InstructConfig, build_instruct, dataset_stats, make_records
-from opendfa.instruct.describe import Measurements, describe, measure
+from opendfa._lazy import lazy_exports
 
-__all__ = [
-    "InstructConfig",
-    "Measurements",
-    "build_instruct",
-    "dataset_stats",
-    "describe",
-    "make_records",
-    "measure",
-]
+_EXPORTS = {
+    "InstructConfig": "opendfa.instruct.build",
+    "Measurements": "opendfa.instruct.describe",
+    "build_instruct": "opendfa.instruct.build",
+    "dataset_stats": "opendfa.instruct.build",
+    "describe": "opendfa.instruct.describe",
+    "make_records": "opendfa.instruct.build",
+    "measure": "opendfa.instruct.describe",
+}
+
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

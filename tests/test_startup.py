@@ -1,0 +1,102 @@
+"""Start-up cost: help and argument errors must not import the heavy libraries.
+
+Module lists, not timings: a test that counts seconds would fail on a busy machine and pass
+on a slow import that happens to be cached. What makes `opendfa --help` slow is importing
+torch, scikit-learn, SciPy, MediaPipe or matplotlib, and that is what these tests catch.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+HEAVY = ("torch", "sklearn", "scipy", "mediapipe", "matplotlib", "cv2", "PIL", "transformers")
+
+
+def _modules_after(code: str) -> set[str]:
+    """Top-level module names imported by running `code` in a fresh interpreter."""
+    script = f"{code}\nimport json, sys\nprint(json.dumps(sorted(sys.modules)))"
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True
+    )
+    return {name.split(".")[0] for name in json.loads(done.stdout.splitlines()[-1])}
+
+
+def _after_cli(*argv: str) -> set[str]:
+    call = (
+        "import contextlib, io\nfrom opendfa.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        f"    try:\n        main({list(argv)!r})\n    except SystemExit:\n        pass"
+    )
+    return _modules_after(call)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ("--help",),
+        ("--version",),
+        ("analyze", "--help"),
+        ("chat", "--help"),
+        ("data", "import", "--help"),
+        ("bench", "--help"),
+        ("train", "detector", "--help"),
+        ("serve", "--help"),
+    ],
+)
+def test_help_imports_no_heavy_library(argv):
+    assert not _after_cli(*argv) & set(HEAVY)
+
+
+def test_package_names_stay_importable_and_load_on_first_use():
+    loaded = _modules_after(
+        "import opendfa.evidence, opendfa.faces, opendfa.bench, opendfa.data, "
+        "opendfa.explain, opendfa.instruct"
+    )
+    assert not loaded & set(HEAVY)
+    from opendfa.bench import detection_metrics
+    from opendfa.evidence import Analyzer
+    from opendfa.faces import REGION_NAMES, FaceDetector
+
+    assert callable(detection_metrics) and Analyzer.__name__ == "Analyzer"
+    assert FaceDetector.__module__ == "opendfa.faces.detect" and "mouth" in REGION_NAMES
+    import opendfa.faces
+
+    assert "FaceDetector" in dir(opendfa.faces)
+    with pytest.raises(AttributeError):
+        opendfa.faces.NoSuchName  # noqa: B018
+
+
+def test_every_exported_name_resolves():
+    import importlib
+
+    for package in ("bench", "data", "evidence", "explain", "faces", "instruct"):
+        module = importlib.import_module(f"opendfa.{package}")
+        for name in module.__all__:
+            assert getattr(module, name) is not None, f"opendfa.{package}.{name}"
+
+
+def test_face_detector_builds_mediapipe_graphs_on_first_use_without_matplotlib():
+    code = "from opendfa.faces import FaceDetector\nFaceDetector()"
+    assert "mediapipe" not in _modules_after(code)  # constructed, never used
+    used = _modules_after(
+        "import numpy as np\nfrom opendfa.faces import FaceDetector\n"
+        "FaceDetector().detect(np.zeros((64, 64, 3), np.uint8))"
+    )
+    assert "mediapipe" in used and "matplotlib" not in used
+
+
+def test_mediapipe_drawing_helpers_still_work_when_asked_for():
+    loaded = _modules_after(
+        "from opendfa.faces.detect import _mediapipe_solutions\n"
+        "solutions = _mediapipe_solutions()\n"
+        "assert solutions.drawing_utils.draw_landmarks is not None"
+    )
+    assert "matplotlib" in loaded
+
+
+def test_faces_package_loads_scipy_only_for_video_tracks():
+    assert "scipy" not in _modules_after("import opendfa.faces.tracks")
