@@ -22,6 +22,8 @@ EXIT_OK, EXIT_INTERNAL, EXIT_INPUT = 0, 1, 2
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _build_parser()
     args = parser.parse_args(argv)
+    if getattr(args, "verbose", False):
+        _show_native_logs()
     if not getattr(args, "handler", None):
         parser.print_help()
         return EXIT_OK
@@ -43,6 +45,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="opendfa", description="Interactive deepfake analysis.")
     parser.add_argument("--version", action="version", version=f"opendfa {__version__}")
+    _add_verbose_option(parser, default=False)
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
 
     faces = commands.add_parser(
@@ -56,6 +59,7 @@ def _build_parser() -> argparse.ArgumentParser:
         "--overlay", metavar="OUT.png", help="draw faces; a folder when there are several inputs"
     )
     _add_media_options(faces)
+    _add_verbose_option(faces)
     faces.set_defaults(handler=_cmd_faces)
 
     from opendfa.bench.cli import add_bench_command
@@ -85,6 +89,21 @@ def _build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--model", default="opendfa-lite0", help="detector name or folder")
     demo.set_defaults(handler=_cmd_demo)
     return parser
+
+
+def _add_verbose_option(parser: argparse.ArgumentParser, default: object = argparse.SUPPRESS):
+    """`--verbose` before or after the command (a subcommand's must not reset the main one)."""
+    parser.add_argument(
+        "--verbose",
+        action="store_true",
+        default=default,
+        help="also show FFmpeg's and MediaPipe's own log lines",
+    )
+
+
+def _show_native_logs() -> None:
+    """Let FFmpeg, OpenCV and MediaPipe print their own lines on stderr (read before use)."""
+    os.environ["OPENDFA_VERBOSE_NATIVE"] = "1"
 
 
 def _add_media_options(parser: argparse.ArgumentParser) -> None:

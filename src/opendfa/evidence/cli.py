@@ -59,6 +59,12 @@ def add_analyze_commands(commands: argparse._SubParsersAction) -> None:
     analyze.add_argument(
         "--ray-address", default=None, help="existing Ray cluster (auto, ray://...); default local"
     )
+    analyze.add_argument(
+        "--verbose",
+        action="store_true",
+        default=argparse.SUPPRESS,  # so `opendfa --verbose analyze` is not reset
+        help="also show FFmpeg's and MediaPipe's own log lines",
+    )
     analyze.set_defaults(handler=_analyze)
 
 

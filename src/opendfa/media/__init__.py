@@ -4,6 +4,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from opendfa.media.errors import MediaError
+from opendfa.media.files import file_problem, is_folder
 from opendfa.media.image import (
     DEFAULT_MAX_BYTES,
     DEFAULT_MAX_PIXELS,
@@ -28,6 +29,7 @@ __all__ = [
     "MediaError",
     "VideoFrame",
     "VideoInfo",
+    "file_problem",
     "iter_media_files",
     "iter_video_frames",
     "load_image",
@@ -37,12 +39,19 @@ __all__ = [
 
 
 def iter_media_files(paths: Iterable[str | Path]) -> Iterator[Path]:
-    """Files as given; folders expanded (recursively, sorted) to their image and video files."""
+    """Files as given; folders expanded (recursively, sorted) to their image and video entries.
+
+    Folder entries with a media suffix are kept even when they are not regular files (dangling
+    or looping links, FIFOs), so the loader reports each one instead of the batch dropping it
+    silently; a path whose very name the OS refuses is passed on as given, for the same reason.
+    """
     for raw in paths:
         path = Path(raw)
-        if path.is_dir():
+        if is_folder(path):
             yield from sorted(
-                p for p in path.rglob("*") if p.is_file() and media_kind(p.name) != "unknown"
+                entry
+                for entry in path.rglob("*")
+                if media_kind(entry.name) != "unknown" and not is_folder(entry)
             )
         else:
             yield path

@@ -17,6 +17,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from opendfa.media.errors import MediaError
+from opendfa.media.files import file_problem
 
 DEFAULT_MAX_PIXELS = 50_000_000
 DEFAULT_MAX_BYTES = 200 * 1024 * 1024
@@ -110,10 +111,9 @@ def _read_bytes(source: ImageSource, max_bytes: int) -> tuple[bytes, str]:
         path = Path(source)
         label = str(path)
         try:  # stat itself fails on names too long, NUL bytes, unreadable parents, ...
-            if not path.exists():
-                raise MediaError("file not found", label)
-            if not path.is_file():
-                raise MediaError("not a regular file", label)
+            problem = file_problem(path)
+            if problem:
+                raise MediaError(problem, label)
             size = path.stat().st_size
             if size > max_bytes:
                 raise MediaError(f"file too large: {size} bytes, limit {max_bytes}", label)

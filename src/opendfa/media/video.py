@@ -19,7 +19,18 @@ import cv2
 import numpy as np
 
 from opendfa.media.errors import MediaError
+from opendfa.media.files import file_problem
 from opendfa.media.image import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS
+
+# FFmpeg's and OpenCV's own log lines ("moov atom not found", "backend is generally
+# available but can't be used") go straight to stderr; every failure already becomes one
+# MediaError, so they stay quiet unless the user set a level or OPENDFA_VERBOSE_NATIVE (the
+# CLI's --verbose). OpenCV reads the FFmpeg level once, when it first opens a video; with a
+# level set it prints FFmpeg's lines on stdout, so verbose leaves the level unset instead.
+if not os.environ.get("OPENDFA_VERBOSE_NATIVE"):
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+    if "OPENCV_LOG_LEVEL" not in os.environ:
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
 
 VIDEO_SUFFIXES = frozenset({".mp4", ".m4v", ".avi", ".mov", ".webm", ".mkv"})
 # FFmpeg treats a file with these names as an HLS playlist and opens the other files and URLs
@@ -195,8 +206,9 @@ def _video_path(source: str | Path | bytes, max_bytes: int) -> Iterator[tuple[st
     if path.suffix.lower() in _PLAYLIST_SUFFIXES:
         raise MediaError("playlists are not accepted, only video files", label)
     try:  # stat fails on names too long, NUL bytes, unreadable parents, ...
-        if not path.is_file():
-            raise MediaError("file not found" if not path.exists() else "not a regular file", label)
+        problem = file_problem(path)
+        if problem:
+            raise MediaError(problem, label)
         size = path.stat().st_size
     except MediaError:
         raise
