@@ -78,3 +78,32 @@ def test_errors_are_one_line(args, message, astronaut_path, tiny_model, monkeypa
     code, _, err = _chat(args, "", monkeypatch, capsys)
     assert code == 2 and message in err and "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("stdin", [None, "closed"], ids=["no-stdin", "closed-stdin"])
+def test_closed_stdin_ends_the_chat_cleanly(stdin, tiny_model, astronaut_path, monkeypatch, capsys):
+    if stdin == "closed":
+        stdin = io.StringIO()
+        stdin.close()
+    monkeypatch.setattr("sys.stdin", stdin)  # `opendfa chat x.jpg <&-` leaves sys.stdin None
+    code = main(["chat", str(astronaut_path), "--model", tiny_model])
+    captured = capsys.readouterr()
+    assert code == 0
+    assert captured.err == ""
+    assert captured.out.splitlines()[0].startswith(("REAL", "FAKE"))
+
+
+def test_report_to_a_missing_folder_is_an_error_and_creates_nothing(
+    tiny_model, astronaut_path, tmp_path, monkeypatch, capsys
+):
+    target = tmp_path / "no" / "such" / "report.html"
+    script = f"/report {target}\n/json {tmp_path / 'absent' / 'r.json'}\n"
+    code, out, err = _chat(
+        [str(astronaut_path), "--model", tiny_model], script, monkeypatch, capsys
+    )
+    assert code == 0
+    assert err.splitlines() == [
+        f"opendfa: error: no such folder: {tmp_path / 'no' / 'such'} (create it first)",
+        f"opendfa: error: no such folder: {tmp_path / 'absent'} (create it first)",
+    ]
+    assert not (tmp_path / "no").exists() and "wrote" not in out

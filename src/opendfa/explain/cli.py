@@ -91,7 +91,7 @@ def _chat(args: argparse.Namespace) -> int:
             + f" - {report.explanation}"
         )
         questions = args.ask if args.ask else _lines()
-        if not args.ask and sys.stdin.isatty():
+        if not args.ask and _stdin_is_terminal():
             _say('ask a question ("why?", "where?", "how sure?") or /help')
         for line in questions:
             line = line.strip()
@@ -114,15 +114,29 @@ def _chat(args: argparse.Namespace) -> int:
 
 
 def _lines():
-    interactive = sys.stdin.isatty()
+    """Questions from stdin until its end; none when stdin is closed (`<&-`) or missing."""
+    if sys.stdin is None or sys.stdin.closed:
+        return
+    interactive = _stdin_is_terminal()
     while True:
         try:
             line = input("you> ") if interactive else sys.stdin.readline()
-        except EOFError:
+        except (EOFError, OSError, ValueError):  # end, or a descriptor closed under us
             return
         if not interactive and not line:
             return
         yield line
+
+
+def _stdin_is_terminal() -> bool:
+    try:
+        return sys.stdin is not None and sys.stdin.isatty()
+    except (OSError, ValueError):  # closed
+        return False
+
+
+# Commands that write a file: they never create folders (a typo would scatter files around).
+_WRITERS = ("/save", "/report", "/json", "/mask")
 
 
 def _command(line: str, conversation, analyzer, args: argparse.Namespace) -> str | None:
@@ -140,6 +154,8 @@ def _command(line: str, conversation, analyzer, args: argparse.Namespace) -> str
             _say(COMMANDS.rstrip())
         elif not argument and name in ("/save", "/report", "/json", "/mask", "/compare"):
             _warn(f"{name} needs an argument (see /help)")
+        elif name in _WRITERS and not Path(argument).parent.is_dir():
+            _warn(f"no such folder: {Path(argument).parent} (create it first)")
         elif name == "/save":
             _say(f"saved {conversation.save(argument)}")
         elif name == "/report":
