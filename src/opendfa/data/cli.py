@@ -7,6 +7,8 @@ import random
 import sys
 from pathlib import Path
 
+from opendfa.data.import_options import add_import_flags, importer_options
+
 EXIT_OK, EXIT_INPUT = 0, 2
 
 
@@ -32,6 +34,7 @@ def add_data_commands(commands: argparse._SubParsersAction) -> None:
         "--format", required=True, help="ffpp, celebdf, df40, dfdc, deepfakebench, mmtt"
     )
     imp.add_argument("--out", required=True, help="manifest to write (JSONL)")
+    add_import_flags(imp)
     imp.set_defaults(handler=_import)
 
     split = sub.add_parser("split", help="assign identity-disjoint train/val/test splits")
@@ -114,10 +117,12 @@ def _synth(args: argparse.Namespace) -> int:
 
 def _import(args: argparse.Namespace) -> int:
     from opendfa.data import write_manifest
-    from opendfa.data.importers import import_dataset
+    from opendfa.data.importers import IMPORTERS, import_dataset
 
     try:
-        result = import_dataset(args.format, args.root)
+        importer = IMPORTERS.get(args.format.lower())
+        options = importer_options(args, importer) if importer else {}
+        result = import_dataset(args.format, args.root, **options)
     except (ValueError, KeyError) as err:
         _error(str(err).strip("'\""))
         return EXIT_INPUT
