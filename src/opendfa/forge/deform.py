@@ -22,6 +22,7 @@ import numpy as np
 
 MLS_KINDS = ("affine", "similarity")
 MLS_ALPHA = 1.5  # weights 1 / d^3: smooth at the control points, so a coarse grid suffices
+# (mls_map computes d^3 directly; change both together)
 
 
 def _grid(window: tuple[int, int, int, int], step: int) -> tuple[np.ndarray, np.ndarray]:
@@ -49,7 +50,7 @@ def _densify(
 
 def _step_for(window: tuple[int, int, int, int]) -> int:
     x0, y0, x1, y1 = window
-    return int(np.clip(max(x1 - x0, y1 - y0) // 64, 2, 6))
+    return int(np.clip(max(x1 - x0, y1 - y0) // 48, 2, 10))
 
 
 def _unique(source: np.ndarray, target: np.ndarray, min_distance: float = 0.5):
@@ -62,13 +63,38 @@ def _unique(source: np.ndarray, target: np.ndarray, min_distance: float = 0.5):
     return source[keep], target[keep]
 
 
+def _thin_out(source: np.ndarray, target: np.ndarray, limit: int):
+    """At most `limit` control points: every moving point first, then evenly spaced static
+    ones (by index), so the spline's cost stays low on 478-point meshes."""
+    if len(target) <= limit:
+        return source, target
+    moving = np.flatnonzero(np.hypot(*(source - target).T) > 0.05)
+    static = np.flatnonzero(np.hypot(*(source - target).T) <= 0.05)
+    if len(moving) >= limit:
+        keep = moving[np.linspace(0, len(moving) - 1, limit).round().astype(int)]
+    else:
+        room = limit - len(moving)
+        keep = np.concatenate(
+            [moving, static[np.linspace(0, len(static) - 1, room).round().astype(int)]]
+        )
+    keep = np.unique(keep)
+    return source[keep], target[keep]
+
+
 def tps_map(
-    source_points: np.ndarray, target_points: np.ndarray, window: tuple[int, int, int, int]
+    source_points: np.ndarray,
+    target_points: np.ndarray,
+    window: tuple[int, int, int, int],
+    max_points: int = 240,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Thin-plate spline map over `window` (x0, y0, x1, y1) sending target -> source points."""
+    """Thin-plate spline map over `window` (x0, y0, x1, y1) sending target -> source points.
+
+    With more than `max_points` control points, static ones are thinned out (see `_thin_out`).
+    """
     src, dst = _unique(
         np.asarray(source_points, np.float64)[:, :2], np.asarray(target_points, np.float64)[:, :2]
     )
+    src, dst = _thin_out(src, dst, max_points)
     centre, scale = dst.mean(0), max(float(dst.std()), 1e-6)
     p = (dst - centre) / scale
     count = len(p)
@@ -117,7 +143,8 @@ def mls_map(
     gx, gy = _grid(window, step)
     v = np.stack([gx.ravel(), gy.ravel()], axis=1)
     squared = (v[:, None, 0] - p[None, :, 0]) ** 2 + (v[:, None, 1] - p[None, :, 1]) ** 2
-    weights = 1.0 / np.maximum(squared, 1e-8) ** MLS_ALPHA
+    squared = np.maximum(squared, 1e-8)
+    weights = 1.0 / (squared * np.sqrt(squared))  # 1 / d^(2 MLS_ALPHA), without a slow pow
     total = weights.sum(1)
     p_star = weights @ p / total[:, None]
     q_star = weights @ q / total[:, None]
