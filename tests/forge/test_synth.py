@@ -15,6 +15,7 @@ from opendfa.forge.core import (
     ForgeryError,
     create_forgery,
 )
+from opendfa.forge.warp import RESAMPLING
 from opendfa.models.generator import FaceVAE
 from opendfa.taxonomy import ENTIRE_FACE_SYNTHESIS
 
@@ -39,7 +40,7 @@ def test_method_is_registered_as_entire_face_synthesis():
 
 
 def test_forgery_is_a_whole_synthetic_image_with_an_all_ones_mask(target):
-    forgery = create_forgery("entire_face_synthesis", target, seed=1)
+    forgery = create_forgery("entire_face_synthesis", target, seed=1, generator="vae")
     assert forgery.image.shape == (256, 256, 3) and forgery.image.dtype == np.uint8
     assert forgery.mask.dtype == np.float32 and forgery.mask.shape == (256, 256)
     assert np.all(forgery.mask == 1.0)
@@ -59,13 +60,17 @@ def test_same_seed_gives_the_same_pixels_and_other_seeds_differ(target):
 
 
 def test_params_are_enough_to_redraw_a_sampled_face(target):
-    forgery = create_forgery("entire_face_synthesis", target, seed=3, mode="sample", truncation=0.6)
+    forgery = create_forgery(
+        "entire_face_synthesis", target, seed=3, mode="sample", truncation=0.6, generator="vae"
+    )
     params = forgery.params
     assert params["mode"] == "sample" and params["truncation"] == 0.6
-    assert params["output_size"] == 256 and params["interpolation"] == "bicubic"
+    assert params["output_size"] == 256 and params["interpolation"] in RESAMPLING
+    assert params["generator_kind"] == "vae"
     generator = synth.cached_generator()
     z = generator.sample_latents(1, np.random.default_rng(params["z_seed"]), params["truncation"])
-    assert np.array_equal(synth.decode_to_image(generator, z, 256), forgery.image)
+    redrawn = synth.decode_to_image(generator, z, 256, params["interpolation"])
+    assert np.array_equal(redrawn, forgery.image)
 
 
 def test_encode_mode_starts_from_the_target_face(target, hopper_path, detector):
@@ -85,7 +90,9 @@ def test_encode_mode_starts_from_the_target_face(target, hopper_path, detector):
 
 def test_random_mode_records_which_mode_it_chose(target):
     modes = {
-        create_forgery("entire_face_synthesis", target, seed=s, output_size=64).params["mode"]
+        create_forgery(
+            "entire_face_synthesis", target, seed=s, output_size=64, generator="vae"
+        ).params["mode"]
         for s in range(8)
     }
     assert modes == {"sample", "encode"}
@@ -132,3 +139,38 @@ def test_generator_save_load_round_trip_gives_equal_outputs(tmp_path):
     with torch.no_grad():
         assert torch.equal(copy.decode(z), generator.decode(z))
     assert synth.cached_generator(str(path)) is synth.cached_generator(str(path))
+
+
+needs_dcgan = pytest.mark.skipif(
+    synth.cached_dcgan() is None, reason="DCGAN weights absent (scripts/fetch_dcgan.py)"
+)
+
+
+@needs_dcgan
+def test_dcgan_faces_are_recorded_and_reproducible(target):
+    forgery = create_forgery("entire_face_synthesis", target, seed=2, generator="dcgan")
+    again = create_forgery("entire_face_synthesis", target, seed=2, generator="dcgan")
+    assert forgery.technique == "opendfa.dcgan.digiface1m"
+    assert forgery.image.shape == (256, 256, 3) and forgery.image.dtype == np.uint8
+    assert np.all(forgery.mask == 1.0) and forgery.regions == list(REGION_NAMES)
+    params = forgery.params
+    assert params["generator_kind"] == "dcgan" and params["mode"] == "sample"
+    assert params["crop_size"] == 64 and params["interpolation"] in RESAMPLING
+    assert np.array_equal(forgery.image, again.image) and params == again.params
+    model = synth.cached_dcgan()
+    z = model.sample_noise(1, np.random.default_rng(params["z_seed"]), params["truncation"])
+    redrawn = synth.decode_to_image(model, z, 256, params["interpolation"])
+    assert np.array_equal(redrawn, forgery.image)
+
+
+@needs_dcgan
+def test_both_generators_are_drawn_when_both_are_available(target):
+    kinds = {
+        create_forgery("entire_face_synthesis", target, seed=s, output_size=64).params[
+            "generator_kind"
+        ]
+        for s in range(10)
+    }
+    assert kinds == {"vae", "dcgan"}
+    with pytest.raises(ForgeryError, match="no encoder"):
+        create_forgery("entire_face_synthesis", target, seed=0, generator="dcgan", mode="encode")
