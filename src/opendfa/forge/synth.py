@@ -117,8 +117,9 @@ def entire_face_synthesis(
     """A whole synthetic face image; `source` is ignored (nobody's face is taken).
 
     `generator` is "vae", "dcgan" or None (one of those available at random; the VAE when a
-    `model` path is given or the mode is "encode"). `mode` is "sample", "encode" (VAE only) or "random". `resample`
-    (a `warp.RESAMPLING` filter for enlarging) is drawn at random when None.
+    `model` path is given or the mode is "encode"). `mode` is "sample", "encode" (VAE only)
+    or "random". `resample` (a `warp.RESAMPLING` filter for enlarging) is drawn at random
+    when None.
     """
     if mode not in (*MODES, "random"):
         raise ForgeryError(f"unknown synthesis mode {mode!r}; expected sample, encode or random")
