@@ -8,11 +8,14 @@ torch, scikit-learn, SciPy, MediaPipe or matplotlib, and that is what these test
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
+SAMPLE = Path(__file__).resolve().parent.parent / "src/opendfa/assets/samples/astronaut.jpg"
 HEAVY = ("torch", "sklearn", "scipy", "mediapipe", "matplotlib", "cv2", "PIL", "transformers")
 
 
@@ -100,3 +103,23 @@ def test_mediapipe_drawing_helpers_still_work_when_asked_for():
 
 def test_faces_package_loads_scipy_only_for_video_tracks():
     assert "scipy" not in _modules_after("import opendfa.faces.tracks")
+
+
+def test_graphs_built_on_first_use_stay_silent_when_the_first_image_has_no_face():
+    script = (
+        "import cv2, numpy as np\nfrom opendfa.faces import FaceDetector\n"
+        f"face = cv2.cvtColor(cv2.imread({str(SAMPLE)!r}), cv2.COLOR_BGR2RGB)\n"
+        "with FaceDetector() as detector:\n"
+        "    assert detector.detect(np.zeros((64, 64, 3), np.uint8)) == []\n"
+        "    assert len(detector.detect(face)) == 1\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "OPENDFA_VERBOSE_NATIVE"}
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""  # MediaPipe's C++ start-up lines (the mesh runs on image two)

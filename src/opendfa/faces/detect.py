@@ -72,6 +72,7 @@ class FaceDetector:
         self._lock = threading.Lock()
         self._started = False
         self._full = self._short = self._mesh = None
+        self._not_run_yet: set = set()
 
     def _create(self, solutions) -> None:
         detection = solutions.face_detection.FaceDetection
@@ -95,8 +96,10 @@ class FaceDetector:
     def _running(self) -> Iterator[None]:
         """Hold the lock with the graphs built.
 
-        They are built on first use, so a command that never detects never pays for them,
-        and that first run is silenced: MediaPipe's C++ start-up logging bypasses Python.
+        They are built on first use, so a command that never detects never pays for them.
+        MediaPipe's C++ start-up lines bypass Python's logging: the first call is silenced
+        whole (some lines come on a graph's second run), and so is each graph's first run
+        (the mesh may first run images later, when a face is found).
         """
         with self._lock:
             if self._started:
@@ -104,8 +107,17 @@ class FaceDetector:
                 return
             with _quiet_native_stderr():
                 self._create(_mediapipe_solutions())
+                self._not_run_yet = {g for g in (self._full, self._short, self._mesh) if g}
                 self._started = True
                 yield
+
+    def _process(self, graph, image: np.ndarray):
+        """`graph.process(image)`, silenced on the graph's first run (see `_running`)."""
+        if graph not in self._not_run_yet:
+            return graph.process(image)
+        self._not_run_yet.discard(graph)
+        with _quiet_native_stderr():
+            return graph.process(image)
 
     def detect(self, rgb: np.ndarray) -> list[Face]:
         """All faces in an RGB uint8 image, largest first; an empty list if there is none."""
@@ -195,7 +207,7 @@ class FaceDetector:
         if shrink < 1.0:
             size = (max(1, round(width * shrink)), max(1, round(height * shrink)))
             image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-        result = model.process(image)
+        result = self._process(model, image)
         boxes = []
         for detection in result.detections or []:
             rel = detection.location_data.relative_bounding_box
@@ -239,7 +251,7 @@ class FaceDetector:
             flags=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR,
             borderMode=cv2.BORDER_CONSTANT,
         )
-        result = self._mesh.process(crop)
+        result = self._process(self._mesh, crop)
         if not result.multi_face_landmarks:
             return None
         best, best_iou = None, 0.0
