@@ -44,7 +44,7 @@ from opendfa.instruct.describe import (
 )
 from opendfa.instruct.llm import LLMConfig, LLMDescriber, LLMTally
 from opendfa.instruct.templates import TASKS, load_templates, pick
-from opendfa.taxonomy import REAL
+from opendfa.taxonomy import ENTIRE_FACE_SYNTHESIS, REAL
 
 IMAGE_TOKEN = "<image>"
 
@@ -155,8 +155,9 @@ def _prepare(
         return None
     regions = dict(zip(REGION_NAMES, crop.regions, strict=True))
     measurements = measure(crop.image, crop.mask, regions, sample.category, sample.technique)
-    # A degraded fake differs from its real everywhere (JPEG, blur, noise): no comparison then.
-    comparable = sample.technique != "opendfa.vae.generator-v1" and not sample.degradations
+    # A degraded fake differs from its real everywhere (JPEG, blur, noise), and a generated
+    # face (VAE, DCGAN) is not an edit of any real: no comparison then.
+    comparable = sample.category != ENTIRE_FACE_SYNTHESIS and not sample.degradations
     if source_real is not None and comparable:
         try:
             real = crops.load_crop(source_real)

@@ -47,6 +47,11 @@ SWAP_BLENDS = {
     "poisson": "the new face was merged with Poisson blending, which shifts its colours "
     "towards the surrounding skin",
     "laplacian": "the new face was merged with multi-band (Laplacian) blending",
+    "feathered": "the new face was alpha-blended into the head through a wide, soft edge",
+    "poisson_normal": "the new face was merged with Poisson blending, which shifts its colours "
+    "towards the surrounding skin",
+    "poisson_mixed": "the new face was merged with mixed-gradient Poisson blending, which keeps "
+    "the stronger of the two images' edges, so traces of the original face show through",
 }
 
 
