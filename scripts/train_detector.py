@@ -71,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         synth = SynthConfig(per_face=args.per_face, seed=0, splits=SPLITS)
         report = synthesize(args.faces, manifest.parent, synth)
         print(f"synth: {report.written} new, {report.skipped_existing} already there", flush=True)
+        add_dcgan_faces(args.faces, manifest, args.per_face)
         config = DetectorTrainConfig(
             model=DetectorConfig(
                 input_size=args.input_size,
@@ -94,6 +95,37 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(result.to_json()["test"], indent=1), flush=True)
     publish(run_dir, args.out, manifest)
     return 0
+
+
+def add_dcgan_faces(faces: Path, manifest: Path, per_face: int) -> None:
+    """A second entire-face-synthesis pass in which only DCGAN faces are kept, so the second
+    generator is as well represented as a held-out group needs (about half a face each)."""
+    from opendfa.models.dcgan import DCGANError, ensure_weights
+
+    try:
+        ensure_weights()
+    except DCGANError as err:
+        print(f"no DCGAN faces: {err}", flush=True)
+        return
+    config = SynthConfig(
+        methods=("entire_face_synthesis",), per_face=per_face + 1, seed=0, splits=SPLITS
+    )
+    synthesize(faces, manifest.parent, config)
+    suffix = f"-{per_face}"  # the extra pass's sample index
+    lines = manifest.read_text().splitlines()
+    kept = [
+        line
+        for line in lines
+        if not (
+            (record := json.loads(line))["id"].startswith("entire_face_synthesis-")
+            and record["id"].endswith(suffix)
+            and not record["technique"].startswith("opendfa.dcgan")
+        )
+    ]
+    tmp = manifest.with_suffix(".tmp")
+    tmp.write_text("\n".join(kept) + "\n")
+    tmp.replace(manifest)
+    print(f"synth: {len(lines) - len(kept)} extra VAE faces dropped, DCGAN ones kept", flush=True)
 
 
 def publish(run_dir: Path, out: Path, manifest_path: Path) -> None:
