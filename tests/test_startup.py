@@ -73,13 +73,81 @@ def test_package_names_stay_importable_and_load_on_first_use():
         opendfa.faces.NoSuchName  # noqa: B018
 
 
+LAZY_PACKAGES = ("bench", "data", "evidence", "explain", "faces", "instruct")
+
+
+def _exports_shadowed_by_a_submodule() -> list[tuple[str, str]]:
+    """(package, name) for every export named like a submodule of its package."""
+    import importlib
+    import pkgutil
+
+    pairs = []
+    for package in (*LAZY_PACKAGES, "media", "forge"):
+        module = importlib.import_module(f"opendfa.{package}")
+        submodules = {info.name for info in pkgutil.iter_modules(module.__path__)}
+        pairs += [(package, name) for name in module.__all__ if name in submodules]
+    return pairs
+
+
 def test_every_exported_name_resolves():
     import importlib
 
-    for package in ("bench", "data", "evidence", "explain", "faces", "instruct"):
+    for package in LAZY_PACKAGES:
         module = importlib.import_module(f"opendfa.{package}")
         for name in module.__all__:
             assert getattr(module, name) is not None, f"opendfa.{package}.{name}"
+
+
+def test_every_exported_name_is_the_intended_object_after_its_submodule_was_imported():
+    """An export named like its submodule (`opendfa.instruct.describe`) stays the export.
+
+    Importing a submodule binds it on its package; if that replaced a lazily exported name,
+    `from opendfa.instruct import describe` would return the module instead of the function.
+    """
+    import importlib
+    import importlib.util
+    import types
+
+    for package in LAZY_PACKAGES:
+        module = importlib.import_module(f"opendfa.{package}")
+        for name, source in module._EXPORTS.items():
+            importlib.import_module(source)  # the submodule first, as another import may
+            if importlib.util.find_spec(f"opendfa.{package}.{name}") is not None:
+                importlib.import_module(f"opendfa.{package}.{name}")
+        for name, source in module._EXPORTS.items():
+            intended = getattr(importlib.import_module(source), name)
+            assert not isinstance(intended, types.ModuleType), f"opendfa.{package}.{name}"
+            assert getattr(module, name) is intended, f"opendfa.{package}.{name}"
+            namespace: dict[str, object] = {}
+            exec(f"from opendfa.{package} import {name}", namespace)
+            assert namespace[name] is intended, f"from opendfa.{package} import {name}"
+    for package in ("media", "forge"):  # eager packages: no export may be a module either
+        module = importlib.import_module(f"opendfa.{package}")
+        for name in module.__all__:
+            value = getattr(module, name)
+            assert not isinstance(value, types.ModuleType), f"opendfa.{package}.{name}"
+
+
+@pytest.mark.parametrize("submodule_first", [True, False])
+def test_exports_named_like_their_submodule_win_in_a_fresh_interpreter(submodule_first):
+    pairs = _exports_shadowed_by_a_submodule()
+    assert ("instruct", "describe") in pairs  # the case this guards; others are checked too
+    lines = ["import importlib, types"]
+    for package, name in pairs:
+        submodule = f"import opendfa.{package}.{name}"
+        export = f"from opendfa.{package} import {name} as value"
+        lines += [submodule, export] if submodule_first else [export, submodule]
+        lines += [
+            f"import opendfa.{package}.{name}",  # a later import must not rebind it either
+            f"from opendfa.{package} import {name} as again",
+            "assert not isinstance(value, types.ModuleType), value",
+            f"assert value is again is vars(importlib.import_module('opendfa.{package}.{name}'))"
+            f"[{name!r}]",
+        ]
+    done = subprocess.run(
+        [sys.executable, "-c", "\n".join(lines)], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
 
 
 def test_face_detector_builds_mediapipe_graphs_on_first_use_without_matplotlib():
