@@ -94,6 +94,9 @@ class FaceForgeryDataset(Dataset):
         if self.cache_dir is None:
             return None
         key = f"{sample.id}|{sample.path}|{self.crop.size}|{self.crop.margin}"
+        margin = sample.meta.get("crop_margin") if sample.meta.get("aligned") else None
+        if margin is not None and abs(float(margin) - self.crop.margin) > 1e-6:
+            key += f"|reframed-from-{float(margin)}"  # older caches held it unreframed
         return self.cache_dir / f"{hashlib.sha1(key.encode()).hexdigest()}.npz"
 
     def _make_crop(self, sample: Sample) -> FaceCrop:
@@ -101,6 +104,8 @@ class FaceForgeryDataset(Dataset):
         mask = _read_mask(self.manifest.resolve(sample.mask_path), rgb.shape[:2], sample)
         size = self.crop.size
         if sample.meta.get("aligned"):
+            margin = float(sample.meta.get("crop_margin", self.crop.margin))
+            rgb, mask = reframe(rgb, mask, margin, self.crop.margin)
             image = cv2.resize(rgb, (size, size), interpolation=cv2.INTER_AREA)
             full = np.ones((len(REGION_NAMES), size, size), dtype=bool)
             return FaceCrop(image=image, mask=cv2.resize(mask, (size, size)), regions=full)
@@ -123,6 +128,29 @@ class FaceForgeryDataset(Dataset):
         if not faces:
             raise CropError(f"no face found in {sample.path}")
         return faces[0]
+
+
+def reframe(
+    rgb: np.ndarray, mask: np.ndarray, margin: float, target_margin: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """An aligned crop made with `margin` re-cut to `target_margin` around the same face, so a
+    tightly framed generated face (DCGAN, margin 0) is not bigger in the crop than a real one
+    (a framing shortcut the detector would otherwise learn). Padding mirrors the border."""
+    if abs(margin - target_margin) < 1e-6:
+        return rgb, mask
+    side = rgb.shape[0]
+    wanted = round(side * (1.0 + 2.0 * target_margin) / (1.0 + 2.0 * margin))
+    if wanted > side:
+        pad = (wanted - side) // 2
+        extra = wanted - side - pad
+        rgb = cv2.copyMakeBorder(rgb, pad, extra, pad, extra, cv2.BORDER_REFLECT_101)
+        # The padding repeats the crop's own pixels, so it is as forged as they are.
+        mask = cv2.copyMakeBorder(mask, pad, extra, pad, extra, cv2.BORDER_REFLECT_101)
+    elif wanted < side:
+        cut = (side - wanted) // 2
+        rgb = rgb[cut : cut + wanted, cut : cut + wanted]
+        mask = mask[cut : cut + wanted, cut : cut + wanted]
+    return rgb, mask
 
 
 def _box_of(landmarks: np.ndarray) -> tuple[float, float, float, float]:
