@@ -3,8 +3,9 @@
 Each case keeps what an auditor needs to reproduce it: the input's SHA-256 and name, the
 detector's name and weights hash, the threshold, the complete `opendfa.report/1` document and
 timestamps; each conversation turn keeps its text, intent, backend and the facts it used.
-Input bytes and the preview image go to files beside the database (content-addressed by
-SHA-256), so the database stays small and a deleted case removes its files.
+Preview images go to files beside the database, named by the SHA-256 of their pixels, so
+the database stays small, many uploads of one photo share one file, and the file goes when
+the last case that shows it is deleted. (Stores from before schema 3 keep `<case id>.png`.)
 
 Migrations: `PRAGMA user_version` holds the schema version; `MIGRATIONS[k]` upgrades from
 version k to k + 1, applied in order inside a transaction when a store is opened.
@@ -12,7 +13,9 @@ version k to k + 1, applied in order inside a transaction when a store is opened
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -60,6 +63,14 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE cases ADD COLUMN preview_frame INTEGER;
     ALTER TABLE cases ADD COLUMN opendfa_version TEXT;
     """,
+    """
+    ALTER TABLE cases ADD COLUMN preview_sha256 TEXT;
+    CREATE INDEX cases_preview ON cases(preview_sha256);
+    """,
+)
+SUMMARY_COLUMNS = (
+    "id, created, input_name, input_sha256, kind, verdict, fake_probability, detector, "
+    "weights_sha256"
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -73,6 +84,17 @@ class StoredTurn:
     backend: str | None
     facts: dict
     created: float
+
+
+@dataclass
+class NewTurn:
+    """A turn to store; the store numbers and timestamps it."""
+
+    role: str
+    text: str
+    intent: str | None = None
+    backend: str | None = None
+    facts: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -90,6 +112,7 @@ class Case:
     report: dict = field(repr=False)
     preview_frame: int | None = None
     opendfa_version: str | None = None
+    preview_sha256: str | None = None
 
     def summary(self) -> dict:
         return {
@@ -168,6 +191,7 @@ class CaseStore:
         from opendfa import __version__
 
         data = report.to_json()
+        preview = report.preview
         case = Case(
             id=uuid.uuid4().hex,
             created=time.time(),
@@ -182,15 +206,16 @@ class CaseStore:
             report=data,
             preview_frame=report.preview_frame,
             opendfa_version=__version__,
+            preview_sha256=None if preview is None else preview_digest(preview),
         )
-        if report.preview is not None:
-            bgr = cv2.cvtColor(np.ascontiguousarray(report.preview), cv2.COLOR_RGB2BGR)
-            cv2.imwrite(str(self._preview_path(case.id)), bgr)
+        if case.preview_sha256 is not None:
+            self._keep_preview(case.preview_sha256, preview)  # encoded outside the lock
         with self._transaction():
             self._db.execute(
                 "INSERT INTO cases (id, created, input_name, input_sha256, kind, verdict, "
                 "fake_probability, detector, weights_sha256, threshold, report, preview_frame, "
-                "opendfa_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "opendfa_version, preview_sha256) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     case.id,
                     case.created,
@@ -205,9 +230,25 @@ class CaseStore:
                     json.dumps(data, separators=(",", ":")),
                     case.preview_frame,
                     case.opendfa_version,
+                    case.preview_sha256,
                 ),
             )
+            if case.preview_sha256 is not None:
+                self._keep_preview(case.preview_sha256, preview)  # a delete may have raced us
         return case
+
+    def _keep_preview(self, digest: str, preview: np.ndarray) -> None:
+        """Write the shared preview file unless it exists (atomic: temp file, then rename)."""
+        path = self._shared_preview_path(digest)
+        if path.exists():
+            return
+        bgr = cv2.cvtColor(np.ascontiguousarray(preview), cv2.COLOR_RGB2BGR)
+        ok, png = cv2.imencode(".png", bgr)
+        if not ok:
+            raise ValueError("cannot encode the preview image")
+        partial = path.with_name(f".{digest}.{uuid.uuid4().hex}.part")
+        partial.write_bytes(png.tobytes())
+        os.replace(partial, path)
 
     def get(self, case_id: str) -> Case | None:
         if not valid_case_id(case_id):
@@ -216,6 +257,13 @@ class CaseStore:
             row = self._db.execute("SELECT * FROM cases WHERE id = ?", (case_id,)).fetchone()
         return None if row is None else _case(row)
 
+    def exists(self, case_id: str) -> bool:
+        if not valid_case_id(case_id):
+            return False
+        with self._lock:
+            found = self._db.execute("SELECT 1 FROM cases WHERE id = ?", (case_id,)).fetchone()
+        return found is not None
+
     def list(self, limit: int = 50, offset: int = 0) -> list[Case]:
         with self._lock:
             rows = self._db.execute(
@@ -223,22 +271,48 @@ class CaseStore:
             ).fetchall()
         return [_case(row) for row in rows]
 
+    def summaries(self, limit: int = 50, offset: int = 0) -> list[dict]:
+        """`Case.summary()` of the newest cases without loading their reports (fast listing)."""
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {SUMMARY_COLUMNS} FROM cases ORDER BY created DESC LIMIT ? OFFSET ?",
+                (limit, offset),
+            ).fetchall()
+        return [dict(row) for row in rows]
+
     def count(self) -> int:
         with self._lock:
             return int(self._db.execute("SELECT COUNT(*) FROM cases").fetchone()[0])
 
     def delete(self, case_id: str) -> bool:
+        """Delete a case, its turns, and its preview file once no other case shows it."""
         if not valid_case_id(case_id):
             return False
         with self._transaction():
-            deleted = self._db.execute("DELETE FROM cases WHERE id = ?", (case_id,)).rowcount
-        self._preview_path(case_id).unlink(missing_ok=True)
-        return bool(deleted)
+            row = self._db.execute(
+                "SELECT preview_sha256 FROM cases WHERE id = ?", (case_id,)
+            ).fetchone()
+            if row is None:
+                return False
+            self._db.execute("DELETE FROM cases WHERE id = ?", (case_id,))
+            digest = row["preview_sha256"]
+            if digest is None:
+                self._legacy_preview_path(case_id).unlink(missing_ok=True)
+            elif not self._db.execute(
+                "SELECT 1 FROM cases WHERE preview_sha256 = ? LIMIT 1", (digest,)
+            ).fetchone():
+                self._shared_preview_path(digest).unlink(missing_ok=True)
+        return True
 
     def preview(self, case_id: str) -> np.ndarray | None:
-        if not valid_case_id(case_id):
+        case = self.get(case_id)
+        if case is None:
             return None
-        path = self._preview_path(case_id)
+        path = (
+            self._legacy_preview_path(case_id)
+            if case.preview_sha256 is None
+            else self._shared_preview_path(case.preview_sha256)
+        )
         if not path.exists():
             return None
         bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
@@ -261,25 +335,41 @@ class CaseStore:
         backend: str | None = None,
         facts: dict | None = None,
     ) -> StoredTurn:
+        return self.add_turns(case_id, [NewTurn(role, text, intent, backend, facts or {})])[0]
+
+    def add_turns(self, case_id: str, turns: list[NewTurn]) -> list[StoredTurn]:
+        """Append turns with consecutive numbers in one transaction (a question and its
+        answer are never split by another writer's turns)."""
         with self._transaction():
             seq = self._db.execute(
                 "SELECT COALESCE(MAX(seq), -1) + 1 FROM turns WHERE case_id = ?", (case_id,)
             ).fetchone()[0]
-            turn = StoredTurn(seq, role, text, intent, backend, facts or {}, time.time())
-            self._db.execute(
-                "INSERT INTO turns VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    case_id,
-                    seq,
-                    role,
-                    text,
-                    intent,
-                    backend,
-                    json.dumps(turn.facts, default=str),
-                    turn.created,
-                ),
-            )
-        return turn
+            stored = []
+            for offset, new in enumerate(turns):
+                turn = StoredTurn(
+                    seq + offset,
+                    new.role,
+                    new.text,
+                    new.intent,
+                    new.backend,
+                    new.facts,
+                    time.time(),
+                )
+                self._db.execute(
+                    "INSERT INTO turns VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        case_id,
+                        turn.seq,
+                        turn.role,
+                        turn.text,
+                        turn.intent,
+                        turn.backend,
+                        json.dumps(turn.facts, default=str),
+                        turn.created,
+                    ),
+                )
+                stored.append(turn)
+        return stored
 
     def turns(self, case_id: str) -> list[StoredTurn]:
         with self._lock:
@@ -303,10 +393,23 @@ class CaseStore:
         with self._lock:
             self._db.close()
 
-    def _preview_path(self, case_id: str) -> Path:
+    def _legacy_preview_path(self, case_id: str) -> Path:
         if not valid_case_id(case_id):
             raise ValueError(f"bad case id {case_id!r}")
         return self.folder / "previews" / f"{case_id}.png"
+
+    def _shared_preview_path(self, digest: str) -> Path:
+        if len(digest) != 64 or not all(c in "0123456789abcdef" for c in digest):
+            raise ValueError(f"bad preview digest {digest!r}")
+        return self.folder / "previews" / f"{digest}.png"
+
+
+def preview_digest(preview: np.ndarray) -> str:
+    """SHA-256 of a preview's shape, type and pixels: the name of its shared file."""
+    pixels = np.ascontiguousarray(preview)
+    digest = hashlib.sha256(f"{pixels.shape}{pixels.dtype}".encode())
+    digest.update(memoryview(pixels).cast("B"))
+    return digest.hexdigest()
 
 
 def valid_case_id(case_id: str) -> bool:
@@ -329,4 +432,5 @@ def _case(row: sqlite3.Row) -> Case:
         report=json.loads(row["report"]),
         preview_frame=row["preview_frame"],
         opendfa_version=row["opendfa_version"],
+        preview_sha256=row["preview_sha256"],
     )
