@@ -9,6 +9,7 @@ import pytest
 from opendfa.evidence import cues
 from opendfa.faces import align_face
 from opendfa.forge import create_forgery
+from opendfa.forge.blend import BLENDS
 
 SIDE = 200
 
@@ -121,8 +122,13 @@ def _aligned(image: np.ndarray, mask: np.ndarray, face) -> tuple[np.ndarray, np.
 
 def test_sbi_with_a_downscaled_source_is_blurrier_inside_than_the_real(portraits):
     target = portraits[0]
-    forgery = create_forgery("self_blend", target, seed=3)
-    assert forgery.params["quality"] == "downscale" and forgery.params["blend_ratio"] >= 0.75
+    # Pinned: a downscaled source upsampled with a smoothing filter (nearest-neighbour
+    # upsampling would add blocky edges, not blur), blended in fully.
+    forgery = create_forgery(
+        "self_blend", target, seed=3, quality="downscale", resample="linear", blend_ratio=1.0
+    )
+    assert forgery.params["quality"] == "downscale" and forgery.params["resample"] == "linear"
+    assert forgery.params["blend_ratio"] == 1.0
     fake = cues.face_cues(*_aligned(forgery.image, forgery.mask, target.face))
     real = cues.face_cues(*_aligned(target.rgb, forgery.mask, target.face))
     assert fake["blur_ratio"] > 2 * real["blur_ratio"]
@@ -131,14 +137,16 @@ def test_sbi_with_a_downscaled_source_is_blurrier_inside_than_the_real(portraits
 
 def test_sbi_colour_shift_raises_the_boundary_mismatch_over_the_real(portraits):
     target = portraits[0]
-    forgery = create_forgery("self_blend", target, seed=4)
-    assert forgery.params["blend_ratio"] == 1.0 and max(map(abs, forgery.params["rgb_shift"])) > 5
+    # Pinned: only the colour shift (no rescale or sharpening), blended in fully.
+    forgery = create_forgery("self_blend", target, seed=4, quality="none", blend_ratio=1.0)
+    assert forgery.params["blend_ratio"] == 1.0 and forgery.params["quality"] == "none"
+    assert max(map(abs, forgery.params["rgb_shift"])) > 5
     fake = cues.face_cues(*_aligned(forgery.image, forgery.mask, target.face))
     real = cues.face_cues(*_aligned(target.rgb, forgery.mask, target.face))
     assert fake["boundary_colour_mismatch"] > real["boundary_colour_mismatch"] + 4
 
 
-@pytest.mark.parametrize("blend", ["alpha", "poisson"])
+@pytest.mark.parametrize("blend", BLENDS)
 def test_swapping_in_a_grainier_face_raises_the_noise_ratio(portraits, blend):
     target, source = portraits  # Grace Hopper's old photo is grainier than the astronaut's
     forgery = create_forgery(
@@ -148,8 +156,11 @@ def test_swapping_in_a_grainier_face_raises_the_noise_ratio(portraits, blend):
         seed=1,
         blend_method=blend,
         mask_shape="mid",
-        color_transfer=True,
+        color_transfer="reinhard",
+        warp="mesh",
+        resample="linear",
     )
+    assert forgery.technique == f"opendfa.swap.mesh.reinhard.{blend}"
     fake = cues.face_cues(*_aligned(forgery.image, forgery.mask, target.face))
     real = cues.face_cues(*_aligned(target.rgb, forgery.mask, target.face))
     assert fake["noise_residual_ratio"] > 1.25 * real["noise_residual_ratio"]

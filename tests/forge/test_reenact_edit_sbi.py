@@ -107,3 +107,23 @@ def test_self_blend_keeps_identity_and_blends_inside_the_face(portraits):
         pad = 0.35 * target.face.width
         assert xs.min() > x0 - pad and xs.max() < x1 + pad and ys.min() > y0 - pad
     assert len(ratios) >= 2  # the blend ratio is drawn, as in SBI
+
+
+def test_self_blend_options_pin_choices_and_keep_the_seeds_other_draws(portraits):
+    target = portraits[0]
+    drawn = create_forgery("self_blend", target, None, seed=5)
+    pinned = create_forgery("self_blend", target, None, seed=5, resample="cubic", blend_ratio=0.5)
+    assert pinned.params["resample"] == "cubic" and pinned.params["blend_ratio"] == 0.5
+    assert pinned.mask.max() <= 0.5 + 1e-6
+    others = {"resample", "blend_ratio"}
+    assert {k: v for k, v in pinned.params.items() if k not in others} == {
+        k: v for k, v in drawn.params.items() if k not in others
+    }
+    quality = "sharpen" if drawn.params["quality"] != "sharpen" else "none"
+    requalified = create_forgery("self_blend", target, None, seed=5, quality=quality)
+    assert requalified.params["quality"] == quality
+    colour = ("rgb_shift", "hue", "saturation", "contrast", "brightness")
+    assert [requalified.params[k] for k in colour] == [drawn.params[k] for k in colour]
+    for bad in ({"quality": "jpeg"}, {"resample": "area"}, {"blend_ratio": 0.0}):
+        with pytest.raises(ForgeryError):
+            create_forgery("self_blend", target, None, seed=5, **bad)

@@ -7,6 +7,11 @@ which is what makes detectors trained on it generalise to unseen swaps.
 
 The resampling filter of the rescale and shift is drawn from `warp.RESAMPLING` and recorded
 as `resample`; the technique name stays `opendfa.sbi`.
+
+`create_forgery("self_blend", ..., quality=, resample=, blend_ratio=)` pins those choices
+(None draws them). A pinned choice still consumes its random draw, so a seed's colour changes
+stay the same whatever is pinned, and pinning `resample` or `blend_ratio` changes nothing else
+(a `quality` other than the drawn one uses the stream differently from then on).
 """
 
 from __future__ import annotations
@@ -21,13 +26,21 @@ from opendfa.taxonomy import FACE_SWAP
 
 HULL_TYPES = ("full", "lower", "inner", "oval")
 BLEND_RATIOS = (0.25, 0.5, 0.75, 1.0, 1.0, 1.0)
+QUALITIES = ("downscale", "sharpen", "none")
 _INNER = [i for i in range(468) if i not in set(mesh.FACE_OVAL)]
 
 
 def sbi_mask(
-    landmarks: np.ndarray, shape: tuple[int, int], rng: np.random.Generator
+    landmarks: np.ndarray,
+    shape: tuple[int, int],
+    rng: np.random.Generator,
+    *,
+    blend_ratio: float | None = None,
 ) -> tuple[np.ndarray, dict]:
-    """A deformed, eroded or dilated, blurred hull of the face (the SBI mask recipe)."""
+    """A deformed, eroded or dilated, blurred hull of the face (the SBI mask recipe).
+
+    `blend_ratio` (the mask's peak, in (0, 1]) is drawn from `BLEND_RATIOS` when None.
+    """
     points = landmarks[:, :2].astype(np.float64)
     hull_type = str(rng.choice(HULL_TYPES))
     if hull_type == "lower":
@@ -51,6 +64,10 @@ def sbi_mask(
     blur = float(np.ptp(points[:, 0]) * rng.uniform(0.01, 0.06))
     mask = cv2.GaussianBlur(mask, (0, 0), max(blur, 0.5))
     ratio = float(rng.choice(BLEND_RATIOS))
+    if blend_ratio is not None:
+        if not 0 < blend_ratio <= 1:
+            raise ForgeryError(f"blend_ratio must be in (0, 1], got {blend_ratio!r}")
+        ratio = float(blend_ratio)
     params = {
         "hull": hull_type,
         "morph": morph,
@@ -73,8 +90,20 @@ def elastic_deform(mask: np.ndarray, rng: np.random.Generator, alpha: float) -> 
     return cv2.remap(mask, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
 
 
-def sbi_source(image: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, dict]:
-    """The pseudo-source: colour shift, contrast, blur or sharpen, then a small shift/scale."""
+def sbi_source(
+    image: np.ndarray,
+    rng: np.random.Generator,
+    *,
+    quality: str | None = None,
+    resample: str | None = None,
+) -> tuple[np.ndarray, dict]:
+    """The pseudo-source: colour shift, contrast, blur or sharpen, then a small shift/scale.
+
+    `quality` (one of `QUALITIES`) and `resample` (a `RESAMPLING` filter) are drawn when None.
+    """
+    for value, known in ((quality, QUALITIES), (resample, tuple(RESAMPLING))):
+        if value is not None and value not in known:
+            raise ForgeryError(f"unknown SBI option {value!r}; expected one of {', '.join(known)}")
     out = image.astype(np.float32)
     rgb_shift = rng.uniform(-20, 20, size=3)
     out += rgb_shift
@@ -86,8 +115,9 @@ def sbi_source(image: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray,
     contrast, brightness = rng.uniform(0.9, 1.1), rng.uniform(-0.1, 0.1) * 255
     out = (out - 127.5) * contrast + 127.5 + brightness
     out = np.clip(out, 0, 255).astype(np.uint8)
-    quality = str(rng.choice(["downscale", "sharpen", "none"]))
-    resample = str(rng.choice(list(RESAMPLING)))
+    drawn_quality = str(rng.choice(list(QUALITIES)))
+    drawn_resample = str(rng.choice(list(RESAMPLING)))
+    quality, resample = quality or drawn_quality, resample or drawn_resample
     if quality == "downscale":
         factor = rng.uniform(0.4, 0.8)
         small = cv2.resize(out, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
@@ -128,12 +158,25 @@ def sbi_source(image: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray,
 
 
 @register_forgery("self_blend", FACE_SWAP)
-def self_blend(target: FaceImage, source: FaceImage | None, rng: np.random.Generator) -> Forgery:
-    """An SBI sample of the target face (source is ignored: the face blends with itself)."""
+def self_blend(
+    target: FaceImage,
+    source: FaceImage | None,
+    rng: np.random.Generator,
+    *,
+    quality: str | None = None,
+    resample: str | None = None,
+    blend_ratio: float | None = None,
+) -> Forgery:
+    """An SBI sample of the target face (source is ignored: the face blends with itself).
+
+    Each choice left as None is drawn at random (see `sbi_source` and `sbi_mask`).
+    """
     if target.face.width < 24:
         raise ForgeryError("faces smaller than 24 px are too small for self-blending")
-    pseudo_source, source_params = sbi_source(target.rgb, rng)
-    mask, mask_params = sbi_mask(target.face.landmarks, target.rgb.shape[:2], rng)
+    pseudo_source, source_params = sbi_source(target.rgb, rng, quality=quality, resample=resample)
+    mask, mask_params = sbi_mask(
+        target.face.landmarks, target.rgb.shape[:2], rng, blend_ratio=blend_ratio
+    )
     # SBI also sometimes alters the background copy instead; we always keep the original
     # outside the mask so the recorded mask stays the truth about what changed.
     image = composite(target.rgb, pseudo_source, mask)
