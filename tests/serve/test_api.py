@@ -12,33 +12,15 @@ from hypothesis import strategies as st
 pytest.importorskip("fastapi")
 from fastapi.testclient import TestClient
 
-from opendfa.evidence.pipeline import Analyzer
 from opendfa.evidence.report import validate_report
 from opendfa.serve.app import ServerConfig, create_app
 from opendfa.store import CaseStore
 
 
-@pytest.fixture(scope="module")
-def analyzer(tmp_path_factory, detector):
-    import torch
-
-    from opendfa.models.detector import DetectorConfig, MultiTaskDetector, save_detector
-
-    torch.manual_seed(0)
-    model = MultiTaskDetector(DetectorConfig(input_size=64, mask_size=8), pretrained=False)
-    folder = save_detector(model, tmp_path_factory.mktemp("m") / "tiny")
-    return Analyzer(str(folder), face_detector=detector, max_pixels=4_000_000)
-
-
 def _client(analyzer, tmp_path, **config) -> TestClient:
     settings_ = ServerConfig(data_dir=tmp_path, **config)
     app = create_app(settings_, analyzer=analyzer, store=CaseStore(tmp_path))
-    return TestClient(app)
-
-
-@pytest.fixture
-def client(analyzer, tmp_path):
-    return _client(analyzer, tmp_path)
+    return TestClient(app, base_url="http://localhost")
 
 
 def _upload(client, path=None, data=None, name="photo.jpg", **kw):
@@ -182,3 +164,13 @@ def test_every_route_in_the_openapi_spec_answers_fuzz_without_5xx(client, data, 
     else:
         response = client.request(method.upper(), url, params=query)
     assert response.status_code < 500, (method, url, response.text[:200])
+
+
+def test_uploads_of_one_photo_share_one_preview(analyzer, tmp_path, astronaut_path):
+    client = _client(analyzer, tmp_path)
+    ids = [_upload(client, astronaut_path).json()["case"]["id"] for _ in range(12)]
+    assert len(set(ids)) == 12
+    assert len(list((tmp_path / "previews").glob("*.png"))) == 1
+    for case_id in ids[:-1]:
+        assert client.delete(f"/api/cases/{case_id}").status_code == 204
+    assert client.get(f"/api/cases/{ids[-1]}/image.png").status_code == 200

@@ -25,7 +25,50 @@ def add_serve_command(commands: argparse._SubParsersAction) -> None:
     )
     serve.add_argument("--max-upload-mb", type=float, default=50.0)
     serve.add_argument("--max-pixels", type=float, default=50.0, metavar="MP")
+    serve.add_argument(
+        "--decode-budget",
+        type=float,
+        default=48.0,
+        metavar="M",
+        help="millions of pixels x channels an upload may decode to (default 48: 16 MP RGB)",
+    )
+    serve.add_argument(
+        "--queue", type=int, default=16, help="analyses and renders admitted at once (503 past it)"
+    )
+    serve.add_argument(
+        "--allow-host",
+        action="append",
+        metavar="NAME",
+        help="Host header to accept (repeatable, '*' for any; env OPENDFA_ALLOWED_HOSTS, "
+        "comma-separated); default: loopback names and --host, or any host with an API key",
+    )
+    serve.add_argument(
+        "--cors-origin",
+        action="append",
+        metavar="ORIGIN",
+        help="origin allowed to call the API from a browser (repeatable; env "
+        "OPENDFA_CORS_ORIGINS); default: none, no CORS",
+    )
     serve.set_defaults(handler=_serve)
+
+
+def _listed(values: list[str] | None, env: str) -> tuple[str, ...]:
+    """Repeated options, else a comma-separated environment variable."""
+    items = values or os.environ.get(env, "").split(",")
+    return tuple(item.strip() for item in items if item.strip())
+
+
+def _allowed_hosts(args: argparse.Namespace, api_key: str | None) -> tuple[str, ...] | None:
+    """None leaves the default to the server (loopback names without a key, any with one);
+    a non-wildcard --host is accepted as well."""
+    from opendfa.serve.guard import LOOPBACK_HOSTS
+
+    hosts = _listed(args.allow_host, "OPENDFA_ALLOWED_HOSTS")
+    if hosts:
+        return hosts
+    if api_key or args.host in ("0.0.0.0", "::", "") or args.host in LOOPBACK_HOSTS:
+        return None
+    return (*LOOPBACK_HOSTS, args.host)
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -37,13 +80,18 @@ def _serve(args: argparse.Namespace) -> int:
         extra = "pip install 'opendfa[server]'"
         print(f"opendfa: error: the server needs its extra: {extra} ({err.name})", file=sys.stderr)
         return EXIT_INPUT
+    api_key = os.environ.get(args.api_key_env) or None
     config = ServerConfig(
         data_dir=Path(args.data),
         model=args.model,
-        api_key=os.environ.get(args.api_key_env) or None,
+        api_key=api_key,
         max_upload_bytes=int(args.max_upload_mb * 1024 * 1024),
         max_pixels=int(args.max_pixels * 1e6),
+        decode_budget=int(args.decode_budget * 1e6),
+        queue_size=max(1, args.queue),
         device=args.device,
+        allowed_hosts=_allowed_hosts(args, api_key),
+        cors_origins=_listed(args.cors_origin, "OPENDFA_CORS_ORIGINS"),
     )
     try:
         app = create_app(config)
