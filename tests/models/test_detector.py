@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from opendfa.faces.regions import REGION_NAMES
-from opendfa.models import detector as detector_module
+from opendfa.models import detector_base
 from opendfa.models.detector import (
     DetectorConfig,
     DetectorNotFoundError,
@@ -93,7 +93,7 @@ def test_tampered_weights_are_refused(model, tmp_path):
 
 
 def test_missing_default_model_gives_one_clear_line(monkeypatch, tmp_path):
-    monkeypatch.setattr(detector_module, "MODELS_DIR", tmp_path)
+    monkeypatch.setattr(detector_base, "MODELS_DIR", tmp_path)  # where bundled models live
     with pytest.raises(DetectorNotFoundError) as err:
         load_detector()
     message = str(err.value)

@@ -25,15 +25,14 @@ temperature, metrics, training facts). Nothing is pickled.
 
 from __future__ import annotations
 
-import hashlib
-import json
+import importlib.util
 import math
+import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -42,39 +41,27 @@ from torch import nn
 
 from opendfa.faces.regions import REGION_NAMES
 from opendfa.models.backbones import create_backbone
+from opendfa.models.detector_base import (  # noqa: F401  (names importable from here too)
+    CONFIG_FILE,
+    DEFAULT_MODEL,
+    FORMAT,
+    MIRRORED_REGIONS,
+    MODELS_DIR,
+    ONNX_FILE,
+    WEIGHTS_FILE,
+    CropPrediction,
+    DetectorConfig,
+    DetectorNotFoundError,
+    _bundled_folder,
+    crop_batch,
+    file_sha256,
+    model_label,
+    read_detector_info,
+    resize_crops,
+    resolve_detector,
+    write_detector_info,
+)
 from opendfa.taxonomy import CATEGORIES
-
-FORMAT = "opendfa.detector/1"
-MODELS_DIR = Path(__file__).resolve().parent.parent / "assets" / "models"
-DEFAULT_MODEL = "opendfa-lite0"
-WEIGHTS_FILE = "model.safetensors"
-CONFIG_FILE = "config.json"
-
-
-@dataclass
-class DetectorConfig:
-    backbone: str = "efficientnet_lite0"
-    input_size: int = 224
-    crop_margin: float = 0.25  # the align_face margin of the crops it reads
-    mask_size: int = 28
-    embedding_dim: int = 128
-    dropout: float = 0.2
-    mask_channels: int = 64
-    boundary_head: bool = False  # a second mask channel: the blending boundary 4·M·(1−M)
-    flip_tta: bool = False  # average each crop's outputs with its mirror image's
-
-    def __post_init__(self) -> None:
-        if self.input_size < 32 or self.input_size % 32:
-            raise ValueError(f"input_size must be a multiple of 32, at least 32: {self.input_size}")
-        if not 0.0 <= self.crop_margin < 2.0:
-            raise ValueError(f"crop_margin must be in [0, 2): {self.crop_margin}")
-        if self.mask_size < 4 or self.embedding_dim < 2 or not 0.0 <= self.dropout < 1.0:
-            raise ValueError("mask_size >= 4, embedding_dim >= 2 and dropout in [0, 1) required")
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> DetectorConfig:
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in values.items() if k in known})
 
 
 @dataclass
@@ -147,10 +134,6 @@ class MultiTaskDetector(nn.Module):
 # ----------------------------------------------------------------------------- save / load
 
 
-class DetectorNotFoundError(FileNotFoundError):
-    """No saved detector at the given name or folder."""
-
-
 @dataclass
 class LoadedDetector:
     model: MultiTaskDetector
@@ -200,47 +183,9 @@ def save_detector(
         "metrics": metrics or {},
         "training": training or {},
     }
-    tmp = folder / (CONFIG_FILE + ".tmp")
-    tmp.write_text(json.dumps(info, indent=1, default=_json_default) + "\n")
-    tmp.replace(folder / CONFIG_FILE)
+    write_detector_info(folder, info, default=_json_default)
+    (folder / ONNX_FILE).unlink(missing_ok=True)  # exported from other weights: `export_onnx`
     return folder
-
-
-def resolve_detector(name_or_folder: str | Path = DEFAULT_MODEL) -> Path:
-    """The folder of a bundled model name, a folder, or the folder of a `model.safetensors`."""
-    path = Path(name_or_folder)
-    if path.name == WEIGHTS_FILE:
-        path = path.parent
-    if not path.exists() and path.parent == Path("."):
-        path = _bundled_folder(path.name) or path
-    if not (path / WEIGHTS_FILE).exists() or not (path / CONFIG_FILE).exists():
-        if str(name_or_folder) == DEFAULT_MODEL:
-            raise DetectorNotFoundError(
-                f"bundled detector {DEFAULT_MODEL!r} is not installed "
-                f"({MODELS_DIR / DEFAULT_MODEL}); train one with `opendfa train detector` "
-                "or pass a model folder"
-            )
-        raise DetectorNotFoundError(
-            f"no detector at {name_or_folder} (expected {WEIGHTS_FILE} and {CONFIG_FILE})"
-        )
-    return path
-
-
-def _bundled_folder(name: str) -> Path | None:
-    """A bundled model by name (`opendfa-lite0`) or by name and version (`opendfa-lite0@1`):
-    the default folder if its version matches, else the kept older one, `<name>-v<version>`."""
-    base, _, version = name.partition("@")
-    folder = MODELS_DIR / base
-    if not version:
-        return folder if folder.exists() else None
-    try:
-        current = json.loads((folder / CONFIG_FILE).read_text()).get("version", 1)
-    except (OSError, ValueError):
-        current = None
-    if str(current) == version:
-        return folder
-    older = MODELS_DIR / f"{base}-v{version}"
-    return older if older.exists() else None
 
 
 def load_detector(
@@ -248,12 +193,7 @@ def load_detector(
 ) -> LoadedDetector:
     """Load a saved detector in eval mode; checks the weights against the recorded sha256."""
     folder = resolve_detector(name_or_folder)
-    try:
-        info = json.loads((folder / CONFIG_FILE).read_text())
-    except json.JSONDecodeError as err:
-        raise ValueError(f"unreadable detector config ({folder / CONFIG_FILE}): {err}") from None
-    if info.get("format") != FORMAT:
-        raise ValueError(f"not an OpenDFA detector config ({folder / CONFIG_FILE})")
+    info = read_detector_info(folder)
     weights = folder / WEIGHTS_FILE
     digest = file_sha256(weights)
     if info.get("weights_sha256") not in (None, digest):
@@ -267,51 +207,118 @@ def load_detector(
         config=config,
         temperature=float(info.get("temperature", 1.0)),
         weights_sha256=digest,
-        name=f"{info.get('name', folder.name)}@{info.get('version', 1)}",
+        name=model_label(info, folder),
         folder=folder,
         metrics=info.get("metrics", {}),
         info=info,
     )
 
 
+# ----------------------------------------------------------------------------- ONNX export
+
+ONNX_OPSET = 17
+ONNX_OUTPUTS = ("logit", "category_logits", "mask_logits", "region_logits", "embedding")
+
+
+class _OnnxGraph(nn.Module):
+    """The detector's forward pass with its outputs as a tuple (what the exporter traces)."""
+
+    def __init__(self, model: MultiTaskDetector) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        out = self.model(images)
+        return tuple(v for f in fields(out) if (v := getattr(out, f.name)) is not None)
+
+
+def export_onnx(name_or_folder: str | Path = DEFAULT_MODEL, *, check: bool = True) -> Path:
+    """Export a saved detector to `model.onnx` in its folder and record the file's sha256 (and
+    the weights it came from) under `"onnx"` in `config.json`; returns the ONNX file's path.
+
+    The graph is the network alone on float images (B, 3, S, S) in [0, 1], any batch size:
+    flip averaging, temperature and the mask's upsampling stay outside it, read from the
+    config at prediction time (`opendfa.models.onnx_detector`). With `check` (and ONNX
+    Runtime installed) the exported graph must reproduce torch's outputs within 1e-4."""
+    if importlib.util.find_spec("onnx") is None:
+        raise RuntimeError("export_onnx needs the onnx package: pip install 'opendfa[dev]'")
+    loaded = load_detector(name_or_folder)
+    folder, config = loaded.folder, loaded.config
+    names = list(ONNX_OUTPUTS) + (["boundary_logits"] if config.boundary_head else [])
+    graph = _OnnxGraph(loaded.model).eval()
+    generator = torch.Generator().manual_seed(0)
+    example = torch.rand(2, 3, config.input_size, config.input_size, generator=generator)
+    target = folder / ONNX_FILE
+    tmp = folder / (ONNX_FILE + ".tmp")
+    with torch.no_grad(), warnings.catch_warnings():
+        # The TorchScript exporter (the dynamo one would need onnxscript too) warns that it is
+        # legacy, and the tracer that shapes are constants: they are, for one input size.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        torch.onnx.export(
+            graph,
+            (example,),
+            str(tmp),
+            dynamo=False,
+            opset_version=ONNX_OPSET,
+            input_names=["images"],
+            output_names=names,
+            dynamic_axes={name: {0: "batch"} for name in ["images", *names]},
+            do_constant_folding=True,
+        )
+        expected = [value.numpy() for value in graph(example)]
+    if check:
+        _check_onnx(tmp, example.numpy(), dict(zip(names, expected, strict=True)))
+    tmp.replace(target)
+    info = read_detector_info(folder)
+    info["onnx"] = {
+        "file": ONNX_FILE,
+        "sha256": file_sha256(target),
+        "weights_sha256": loaded.weights_sha256,
+        "opset": ONNX_OPSET,
+        "outputs": names,
+        "exporter": f"torch {torch.__version__} (TorchScript exporter)",
+    }
+    write_detector_info(folder, info, default=_json_default)
+    return target
+
+
+def _check_onnx(path: Path, images: np.ndarray, expected: dict[str, np.ndarray]) -> None:
+    try:
+        import onnxruntime
+    except ImportError:
+        return
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    got = session.run(list(expected), {"images": images})
+    for (name, want), value in zip(expected.items(), got, strict=True):
+        error = float(np.abs(value - want).max())
+        if value.shape != want.shape or error > 1e-4:
+            path.unlink(missing_ok=True)
+            raise RuntimeError(f"ONNX export of {name} differs from torch by {error:.2g}")
+
+
 # ----------------------------------------------------------------------------- inference
-
-
-@dataclass
-class CropPrediction:
-    fake_probability: float  # calibrated: sigmoid(logit / temperature)
-    logit: float
-    category_probabilities: dict[str, float]
-    mask: np.ndarray  # float32 (S, S) in [0, 1], the crop's size
-    region_scores: dict[str, float]
-
-    @property
-    def category(self) -> str:
-        return max(self.category_probabilities, key=self.category_probabilities.__getitem__)
 
 
 def predict_crops(
     loaded: LoadedDetector, crops: np.ndarray, *, batch_size: int = 32
 ) -> list[CropPrediction]:
-    """Predictions for aligned uint8 RGB crops (N, S, S, 3) made with `config.crop_margin`."""
-    crops = np.asarray(crops)
-    if crops.ndim == 3:
-        crops = crops[None]
-    if crops.ndim != 4 or crops.shape[3] != 3 or crops.shape[1] != crops.shape[2]:
-        raise ValueError(f"expected square RGB crops (N, S, S, 3), got {crops.shape}")
-    if crops.dtype != np.uint8:
-        raise ValueError(f"expected uint8 crops, got {crops.dtype}")
+    """Predictions for aligned uint8 RGB crops (N, S, S, 3) made with `config.crop_margin`.
+
+    An `OnnxDetector` (`opendfa.models.onnx_detector`) is accepted too and runs there."""
+    if not isinstance(loaded, LoadedDetector):
+        from opendfa.models.onnx_detector import OnnxDetector
+        from opendfa.models.onnx_detector import predict_crops as predict_onnx
+
+        if isinstance(loaded, OnnxDetector):
+            return predict_onnx(loaded, crops, batch_size=batch_size)
+    crops = crop_batch(crops)
     size, side = loaded.config.input_size, crops.shape[1]
     device = loaded.device
     results: list[CropPrediction] = []
     with torch.inference_mode():
         for start in range(0, len(crops), batch_size):
-            chunk = crops[start : start + batch_size]
-            if side != size:
-                interpolation = cv2.INTER_AREA if side > size else cv2.INTER_LINEAR
-                chunk = np.stack(
-                    [cv2.resize(c, (size, size), interpolation=interpolation) for c in chunk]
-                )
+            chunk = resize_crops(crops[start : start + batch_size], size)
             x = torch.from_numpy(np.ascontiguousarray(chunk)).to(device)
             x = x.permute(0, 3, 1, 2).float() / 255.0
             out = _forward(loaded, x)
@@ -341,12 +348,7 @@ def predict_crops(
     return results
 
 
-_MIRRORED_REGIONS = [
-    REGION_NAMES.index(
-        name.replace("left_", "@").replace("right_", "left_").replace("@", "right_")
-    )
-    for name in REGION_NAMES
-]
+_MIRRORED_REGIONS = MIRRORED_REGIONS
 
 
 def _forward(loaded: LoadedDetector, x: torch.Tensor) -> DetectorOutputs:
@@ -367,14 +369,6 @@ def _forward(loaded: LoadedDetector, x: torch.Tensor) -> DetectorOutputs:
         if out.boundary_logits is None
         else (out.boundary_logits + mirror.boundary_logits.flip(3)) / 2,
     )
-
-
-def file_sha256(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _json_default(value: Any) -> Any:
