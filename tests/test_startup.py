@@ -191,3 +191,14 @@ def test_graphs_built_on_first_use_stay_silent_when_the_first_image_has_no_face(
     )
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""  # MediaPipe's C++ start-up lines (the mesh runs on image two)
+
+
+def test_analyzing_one_image_imports_no_torch_when_the_model_has_an_onnx_export():
+    loaded = _after_cli("analyze", str(SAMPLE), "--json")
+    assert "onnxruntime" in loaded and "mediapipe" in loaded
+    assert "torch" not in loaded and "matplotlib" not in loaded
+
+
+def test_a_model_without_an_onnx_export_still_analyses_on_torch(tiny_model):
+    loaded = _after_cli("analyze", str(SAMPLE), "--json", "--model", tiny_model)
+    assert "torch" in loaded

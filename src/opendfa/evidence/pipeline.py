@@ -95,9 +95,11 @@ class BatchSummary:
 class Analyzer:
     """Runs the whole analysis; create once and reuse (models load in the constructor).
 
-    `detector` is a `LoadedDetector`, or a name or folder for `load_detector` (default: the
-    bundled `opendfa-lite0`), loaded onto `device`. `face_detector` is shared if given, else
-    one is made and closed by `close()`. `predict` replaces
+    `detector` is a `LoadedDetector` or an `OnnxDetector`, or a name or folder (default: the
+    bundled `opendfa-lite0`) loaded by `opendfa.models.onnx_detector.load_for_inference`: on
+    the CPU the folder's current ONNX export when it has one (no torch import), else the
+    torch model on `device`; `backend` "torch" or "onnx" decides instead. `face_detector` is
+    shared if given, else one is made and closed by `close()`. `predict` replaces
     `opendfa.models.detector.predict_crops` (same contract). In videos the full face detector
     runs every `redetect_every` sampled frames and faces are followed by the mesh between
     (`opendfa.faces.follow`); 1 runs it on every frame.
@@ -116,6 +118,7 @@ class Analyzer:
         batch_size: int = 16,
         device: str = "cpu",
         redetect_every: int = 16,
+        backend: str = "auto",
     ) -> None:
         if not 0.0 < threshold < 1.0:
             raise ValueError(f"threshold must be between 0 and 1, got {threshold}")
@@ -123,14 +126,14 @@ class Analyzer:
             raise ValueError(
                 "top_k, max_video_frames, batch_size and redetect_every must be at least 1"
             )
-        if detector is None or isinstance(detector, str | Path):
-            from opendfa.models.detector import load_detector
+        from opendfa.models.onnx_detector import load_for_inference, predictor
 
-            detector = load_detector(str(detector or "opendfa-lite0"), device=device)
-        if predict is None:
-            from opendfa.models.detector import predict_crops as predict
+        if detector is None or isinstance(detector, str | Path):
+            detector = load_for_inference(
+                str(detector or "opendfa-lite0"), device=device, backend=backend
+            )
         self.detector = detector
-        self.predict = predict
+        self.predict = predict or predictor(detector)
         self.threshold = float(threshold)
         self.max_pixels = max_pixels
         self.top_k = top_k
