@@ -6,7 +6,7 @@ Each command runs `--repeat` times under `/usr/bin/time` (after one unmeasured r
 writes the bytecode caches, as an installed package has them); the table gives the median
 wall, user and system seconds. `--before SRC` also times another checkout's `src/` folder
 (e.g. a `git worktree` of an older commit) with the same interpreter, for a before/after
-table. Analysis is of the bundled `grace_hopper.jpg` with the bundled detector.
+table. Analysis is of the bundled `astronaut.jpg` (one face) with the bundled detector.
 """
 
 from __future__ import annotations
@@ -25,8 +25,11 @@ from pathlib import Path
 from results_section import write_section
 
 ROOT = Path(__file__).resolve().parent.parent
-IMAGE = ROOT / "src" / "opendfa" / "assets" / "samples" / "grace_hopper.jpg"
-COMMANDS = {"opendfa --help": ["--help"], "opendfa analyze one.jpg": ["analyze", str(IMAGE)]}
+IMAGE = ROOT / "src" / "opendfa" / "assets" / "samples" / "astronaut.jpg"
+COMMANDS = {
+    "opendfa --help": ["--help"],
+    "opendfa analyze astronaut.jpg --json": ["analyze", str(IMAGE), "--json"],
+}
 
 
 @dataclass
