@@ -169,7 +169,7 @@ def _faces_for_input(path: Path, detector, args: argparse.Namespace) -> dict:
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     from opendfa.demo import run_demo
-    from opendfa.models.detector import DetectorNotFoundError
+    from opendfa.models.detector_base import DetectorNotFoundError
 
     try:
         result = run_demo(args.out, model=args.model)

@@ -20,7 +20,10 @@ Inputs are aligned crops (`opendfa.faces.align_face` with `crop_margin`) as floa
 [0, 1]; the backbone's normalisation happens inside, so training and inference cannot disagree.
 
 A saved detector is a folder: `model.safetensors` (weights) and `config.json` (architecture,
-temperature, metrics, training facts). Nothing is pickled.
+temperature, metrics, training facts), and after `export_onnx` also `model.onnx`, the same
+network for ONNX Runtime (`opendfa.models.onnx_detector`: CPU inference without importing
+torch). Nothing is pickled. The torch-free parts (config, folder names, `CropPrediction`)
+live in `opendfa.models.detector_base` and are importable from here too.
 """
 
 from __future__ import annotations
