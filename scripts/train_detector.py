@@ -31,7 +31,13 @@ import torch
 from opendfa.data import SplitConfig
 from opendfa.data.manifest import read_manifest
 from opendfa.data.synth import SynthConfig, synthesize
-from opendfa.models.detector import CONFIG_FILE, MODELS_DIR, WEIGHTS_FILE, DetectorConfig
+from opendfa.models.detector import (
+    CONFIG_FILE,
+    MODELS_DIR,
+    WEIGHTS_FILE,
+    DetectorConfig,
+    export_onnx,
+)
 from opendfa.train.detector import DetectorTrainConfig
 from opendfa.train.experiment import run
 
@@ -142,6 +148,7 @@ def publish(run_dir: Path, out: Path, manifest_path: Path) -> None:
     info["training"].pop("history", None)  # the card keeps the curve; the package stays small
     info["data"] = data_facts(read_manifest(manifest_path))
     (out / CONFIG_FILE).write_text(json.dumps(info, indent=1) + "\n")
+    export_onnx(out)  # the torch-free CPU path `opendfa analyze` uses (adds "onnx" to config)
     result = json.loads((run_dir / "result.json").read_text())
     history = json.loads((run_dir / CONFIG_FILE).read_text())["training"].get("history", [])
     (out / "MODEL_CARD.md").write_text(model_card(info, result, history, manifest_path))
