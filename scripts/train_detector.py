@@ -185,6 +185,38 @@ def data_facts(manifest) -> dict:
     }
 
 
+GENERALIZATION = WORK / "generalization" / "results.json"
+
+
+def group_section(weights_sha256: str) -> str:
+    """Per technique group AUC of this model and v1 on the test identities, from the last
+    run of benchmarks/detector_generalization.py (if it scored these weights)."""
+    if not GENERALIZATION.exists():
+        return "## Per technique group\nRun `benchmarks/detector_generalization.py` for these."
+    results = json.loads(GENERALIZATION.read_text())
+    mine = next((m for m in results["models"] if m["sha256"] == weights_sha256), None)
+    if mine is None:
+        return "## Per technique group\nNot scored yet: run benchmarks/detector_generalization.py."
+    others = [m for m in results["models"] if m is not mine]
+    header = "| group | this model | " + " | ".join(f"`{m['name']}`" for m in others) + " |"
+    lines = [
+        "## Per technique group (test identities; `benchmarks/detector_generalization.md`)",
+        "AUC [bootstrap 95 % CI]. This model saw every technique group in training (on other",
+        "identities); the older model saw none of them.",
+        "",
+        header,
+        "| --- | --- |" + " --- |" * len(others),
+    ]
+    for name, row in mine["rows"].items():
+        cells = [_auc_cell(row)] + [_auc_cell(m["rows"].get(name)) for m in others]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _auc_cell(row: dict | None) -> str:
+    return "–" if not row else f"{row['auc']:.3f} [{row['low']:.3f}, {row['high']:.3f}]"
+
+
 def source_facts(faces: Path = FACES) -> tuple[list[str], str]:
     """The sources of the real photos, with counts and licence notes, from faces.json."""
     index = json.loads((faces / "faces.json").read_text())["faces"]
@@ -323,6 +355,8 @@ AUC of each forgery category against the test reals:
 | category | AUC |
 | --- | --- |
 {per_category}
+
+{group_section(info["weights_sha256"])}
 
 ## Known limits
 - Only {identities["test"]} test identities: the AUC's uncertainty is several points.

@@ -83,3 +83,14 @@ def test_bundled_model_scores_held_out_fakes_above_reals(held_out_faces, detecto
     assert metrics["auc"] >= AUC_FLOOR, metrics
     assert len(per_category) == 4 and min(per_category.values()) > 0.6, per_category
     assert metrics["n"] - metrics["n_fake"] == len(reals)
+
+
+def test_older_bundled_versions_stay_loadable_by_name():
+    info = json.loads((BUNDLED / "config.json").read_text())
+    current = load_detector(f"opendfa-lite0@{info['version']}")
+    assert current.weights_sha256 == info["weights_sha256"]
+    for older in sorted(MODELS_DIR.glob("opendfa-lite0-v*")):
+        version = older.name.rsplit("-v", 1)[1]
+        loaded = load_detector(f"opendfa-lite0@{version}")
+        assert loaded.name == f"opendfa-lite0@{version}" and loaded.folder == older
+        assert loaded.weights_sha256 != current.weights_sha256
