@@ -29,6 +29,15 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, detector):
+    yield from _serve(tmp_path_factory, detector, api_key=None)
+
+
+@pytest.fixture(scope="module")
+def keyed_server(tmp_path_factory, detector):
+    yield from _serve(tmp_path_factory, detector, api_key="s3cret-key")
+
+
+def _serve(tmp_path_factory, detector, api_key: str | None):
     import torch
     import uvicorn
 
@@ -40,7 +49,8 @@ def server(tmp_path_factory, detector):
     model = MultiTaskDetector(DetectorConfig(input_size=64, mask_size=8), pretrained=False)
     folder = save_detector(model, tmp_path_factory.mktemp("m") / "tiny")
     analyzer = Analyzer(str(folder), face_detector=detector)
-    app = create_app(ServerConfig(data_dir=tmp_path_factory.mktemp("cases")), analyzer=analyzer)
+    config = ServerConfig(data_dir=tmp_path_factory.mktemp("cases"), api_key=api_key)
+    app = create_app(config, analyzer=analyzer)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -101,3 +111,24 @@ def test_upload_verdict_and_chat(server, browser, astronaut_path):
     assert len(cases) == 1 and "astronaut" in cases[0].text
     SCREENSHOT.parent.mkdir(exist_ok=True)
     assert browser.save_screenshot(str(SCREENSHOT))
+
+
+def test_full_report_link_opens_with_an_api_key(keyed_server, browser, astronaut_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    wait = WebDriverWait(browser, 120)
+    browser.get(keyed_server)
+    browser.find_element(By.CSS_SELECTOR, "details summary").click()
+    browser.find_element(By.ID, "key").send_keys("s3cret-key")
+    browser.find_element(By.ID, "file").send_keys(str(astronaut_path))
+    verdict = wait.until(ec.visibility_of_element_located((By.ID, "verdict")))
+    wait.until(lambda _: verdict.text in ("FAKE", "REAL"))
+    link = browser.find_element(By.ID, "htmlreport")
+    wait.until(lambda _: link.get_attribute("href"))
+    href = link.get_attribute("href")
+    assert "s3cret-key" not in href  # signed, never the key itself
+    browser.get(href)  # what a click opens in the new tab: no key header goes along
+    body = browser.find_element(By.TAG_NAME, "body").text
+    assert "OpenDFA report: astronaut.jpg" in body and "Fake probability" in body, body[:300]
