@@ -20,14 +20,9 @@ from pathlib import Path
 import numpy as np
 
 from opendfa.bench.answerers import Answerer, BenchAnswer
-from opendfa.bench.metrics import (
-    bleu,
-    cider_d,
-    classification_metrics,
-    detection_metrics,
-    rouge_l,
-)
-from opendfa.bench.parse import UNPARSEABLE, parse_category, parse_detection
+from opendfa.metrics.answers import UNPARSEABLE, parse_category, parse_detection
+from opendfa.metrics.detection import classification_metrics, detection_metrics
+from opendfa.metrics.text import bleu, cider_d, rouge_l
 from opendfa.taxonomy import CATEGORIES
 
 BENCH_TASKS = ("DF-D", "DF-C", "AD")
@@ -133,7 +128,7 @@ def score(rows: list[dict]) -> dict:
 def _embedding_similarity(answers: list[str], references: list[str]) -> float | None:
     """MiniLM cosine similarity, or None without the `text` extra (transformers + model)."""
     try:
-        from opendfa.bench.metrics import embedding_similarity
+        from opendfa.metrics.text import embedding_similarity
 
         return embedding_similarity(answers, references)
     except ImportError:

@@ -112,7 +112,7 @@ def _exchanges(history: list[Turn]) -> list[tuple[str, str]]:
 
 
 def _verdict_in(text: str) -> str | None:
-    from opendfa.bench.parse import parse_detection
+    from opendfa.metrics.answers import parse_detection
 
     verdict = parse_detection(text)
     return verdict if verdict in ("fake", "real") else None

@@ -24,10 +24,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from opendfa.bench.parse import UNPARSEABLE, parse_category, parse_detection
 from opendfa.explain.http import EndpointError, post_chat
 from opendfa.explain.intents import find_regions
 from opendfa.instruct.describe import Measurements, covered_regions, label, operations
+from opendfa.metrics.answers import UNPARSEABLE, parse_category, parse_detection
 
 TYPE1 = (
     "You are annotating a forensic dataset. The face image is a {kind}. Facts measured on it: "

@@ -395,7 +395,7 @@ class Trainer:
             return {}
         from sklearn.metrics import accuracy_score, recall_score
 
-        from opendfa.bench.parse import parse_category, parse_detection
+        from opendfa.metrics.answers import parse_category, parse_detection
 
         model, tokenizer = loaded.model, loaded.tokenizer
         losses = []
