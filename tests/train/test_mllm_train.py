@@ -11,6 +11,7 @@ pytest.importorskip("transformers")
 pytest.importorskip("peft")
 
 from opendfa.cli import main
+from opendfa.explain.dfagpt_backend import Assistant
 from opendfa.models import dfagpt
 from opendfa.train.mllm import MLLMTrainConfig, train_mllm
 
@@ -53,7 +54,7 @@ def test_loss_falls_and_answers_follow_the_image(trained, toy_instruct_dir):
     # Validation faces were never trained on: bright ones must be called fake, dark ones real.
     assert summary["validation"]["DF-D_accuracy"] == 1.0
     loaded = dfagpt.load(out)
-    assistant = dfagpt.Assistant(loaded)
+    assistant = Assistant(loaded)
     bright = dfagpt.read_crop(toy_instruct_dir / "images" / "test-0.png")
     dark = dfagpt.read_crop(toy_instruct_dir / "images" / "test-1.png")
     question = "Is this face real or fake ?"

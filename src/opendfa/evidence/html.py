@@ -17,7 +17,8 @@ import cv2
 import numpy as np
 
 from opendfa.evidence.cues import CUES
-from opendfa.evidence.report import FaceEvidence, Report, category_label, region_label
+from opendfa.evidence.report import FaceEvidence, Report
+from opendfa.evidence.words import category_label, region_label
 
 PREVIEW_SIDE = 720
 _FAKE, _REAL = (220, 40, 40), (40, 170, 80)

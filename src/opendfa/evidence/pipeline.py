@@ -36,8 +36,8 @@ from opendfa.evidence.report import (
     RegionEvidence,
     Report,
     TrackScore,
-    explain,
 )
+from opendfa.evidence.words import explain
 from opendfa.faces import REGION_NAMES, AlignedFace, Face, FaceDetector, align_face, region_masks
 from opendfa.faces.align import face_from_crop, looks_like_face_crop
 from opendfa.faces.follow import FaceFollower

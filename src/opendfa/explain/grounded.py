@@ -12,14 +12,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from opendfa.evidence.cues import CUES, cue_strength
-from opendfa.evidence.report import (
-    FaceEvidence,
-    RegionEvidence,
-    Report,
+from opendfa.evidence.report import FaceEvidence, RegionEvidence, Report
+from opendfa.evidence.words import (
+    REGION_EVIDENCE,
     category_label,
-    describe_cue,
     join_words,
+    notable_cues,
     probability_text,
     region_label,
 )
@@ -31,9 +29,6 @@ from opendfa.taxonomy import (
     FACE_SWAP,
     FAKE_CATEGORIES,
 )
-
-REGION_EVIDENCE = 0.5  # a region counts as evidence from this score
-CUE_EVIDENCE = 0.5  # a cue counts from this strength (1 = its notable value)
 
 CATEGORY_MEANING = {
     FACE_SWAP: "another person's face placed onto this head (identity replaced)",
@@ -496,15 +491,6 @@ def _region_list(regions: list[RegionEvidence]) -> str:
         text = f"{region_label(region.name)} ({region.score:.2f})"
         described.append(f"{text}, {cues[0]}" if cues else text)
     return "; ".join(described)
-
-
-def notable_cues(cues: dict[str, float], limit: int = 2) -> list[str]:
-    ranked = sorted(
-        ((name, value) for name, value in cues.items() if name in CUES),
-        key=lambda item: cue_strength(*item),
-        reverse=True,
-    )
-    return [describe_cue(n, v) for n, v in ranked[:limit] if cue_strength(n, v) >= CUE_EVIDENCE]
 
 
 def _region_facts(regions: list[RegionEvidence]) -> list[dict]:

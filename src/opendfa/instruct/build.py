@@ -31,7 +31,7 @@ import numpy as np
 from opendfa.data.dataset import CropConfig, CropError, FaceForgeryDataset
 from opendfa.data.manifest import read_manifest
 from opendfa.data.sample import Sample
-from opendfa.evidence.report import join_words
+from opendfa.evidence.words import join_words, region_label
 from opendfa.faces import REGION_NAMES
 from opendfa.instruct.describe import (
     SBI_INTRO,
@@ -39,7 +39,6 @@ from opendfa.instruct.describe import (
     compare_with_real,
     covered_regions,
     describe,
-    label,
     measure,
 )
 from opendfa.instruct.llm import LLMConfig, LLMDescriber, LLMTally
@@ -267,7 +266,7 @@ def _fc_answer(
         return description or "The face was manipulated."
     if kind == "where":
         if regions:
-            return f"Mainly the {join_words([label(r) for r in regions[:5]])}."
+            return f"Mainly the {join_words([region_label(r) for r in regions[:5]])}."
         return "The manipulated area is small and does not cover any face region substantially."
     if kind == "sure":
         strong = _has_notable_cue(m)
@@ -278,7 +277,9 @@ def _fc_answer(
             else "Less sure than usual: the traces are subtle and the manipulated area blends in."
         )
     if kind == "verify":
-        where = f" the {join_words([label(r) for r in regions[:3]])}" if regions else " the face"
+        where = (
+            f" the {join_words([region_label(r) for r in regions[:3]])}" if regions else " the face"
+        )
         return (
             f"Zoom in on{where} and compare its texture and colour with the rest of the face; "
             "then look for the original photo with a reverse image search."

@@ -24,6 +24,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from opendfa.evidence.words import detector_line
+from opendfa.explain.dfagpt_backend import Assistant
 from opendfa.models import dfagpt
 from opendfa.models.mllm import LoRAConfig, collate, encode_conversation
 
@@ -179,7 +181,7 @@ class Trainer:
             if self.config.evidence:
                 predictions = predict_crops(loaded.detector, np.stack(crops))
                 for name, p in zip(names, predictions, strict=True):
-                    self.evidence[name] = dfagpt.evidence_text(
+                    self.evidence[name] = detector_line(
                         p.fake_probability, p.category_probabilities, p.region_scores, threshold
                     )
 
@@ -404,7 +406,7 @@ class Trainer:
                 chunk = val[start : start + self.config.batch_size]
                 losses.append(float(self._loss(model, tokenizer, chunk)) * len(chunk))
         result: dict = {"loss": round(sum(losses) / len(val), 4), "records": len(val)}
-        assistant = dfagpt.Assistant(loaded)
+        assistant = Assistant(loaded)
         for task, parse, truth_of in (
             ("DF-D", parse_detection, lambda r: r["label"]),
             ("DF-C", parse_category, lambda r: r["category"]),
@@ -427,7 +429,7 @@ class Trainer:
             result[f"{task}_examples"] = [a for a in answers[:3]]
         return result
 
-    def _answers(self, assistant: dfagpt.Assistant, chunk: list[Example]) -> list[str]:
+    def _answers(self, assistant: Assistant, chunk: list[Example]) -> list[str]:
         questions = [e.record["conversations"][0]["value"] for e in chunk]
         evidence = [self.evidence.get(e.image) for e in chunk]
         prompts = [assistant.prompt(q, (), ev) for q, ev in zip(questions, evidence, strict=True)]
