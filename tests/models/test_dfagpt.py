@@ -13,7 +13,7 @@ pytest.importorskip("transformers")
 pytest.importorskip("peft")
 
 from opendfa.evidence.words import detector_line
-from opendfa.explain.dfagpt_backend import Assistant, Exchange
+from opendfa.explain.assistant import Assistant, Exchange
 from opendfa.models import dfagpt
 from opendfa.models.mllm import IMAGE_TOKEN
 

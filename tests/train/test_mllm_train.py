@@ -11,7 +11,7 @@ pytest.importorskip("transformers")
 pytest.importorskip("peft")
 
 from opendfa.cli import main
-from opendfa.explain.dfagpt_backend import Assistant
+from opendfa.explain.assistant import Assistant
 from opendfa.models import dfagpt
 from opendfa.train.mllm import MLLMTrainConfig, train_mllm
 

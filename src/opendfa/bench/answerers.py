@@ -168,7 +168,7 @@ class DFAGPTAnswerer:
     max_new_tokens: ClassVar[dict[str, int]] = {"DF-D": 32, "DF-C": 32, "AD": 160}
 
     def __init__(self, model_dir, *, batch_size: int = 8, quantize: bool = False, loaded=None):
-        from opendfa.explain.dfagpt_backend import Assistant
+        from opendfa.explain.assistant import Assistant
         from opendfa.models import dfagpt
 
         self.loaded = loaded or dfagpt.load(model_dir)

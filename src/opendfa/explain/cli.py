@@ -59,16 +59,15 @@ def add_chat_command(commands: argparse._SubParsersAction) -> None:
 
 def _chat(args: argparse.Namespace) -> int:
     from opendfa.evidence.pipeline import Analyzer
-    from opendfa.explain import Conversation, ExplainError, make_backend
+    from opendfa.explain import Conversation, ExplainError
+    from opendfa.explain.backends import backend_from_cli
     from opendfa.media import MediaError
 
     try:
-        options = {}
-        if args.backend == "openai":
-            options = {"base_url": args.base_url, "model": args.llm}
-        elif args.backend == "dfa-gpt":
-            options = {"model_dir": args.mllm, "on_text": _stream, "quantize": args.int8}
-        backend = make_backend(args.backend, **options)
+        backend = backend_from_cli(args.backend, args)
+        streams = getattr(backend, "streams", False)
+        if streams:
+            backend.on_text = _stream
     except ExplainError as err:
         return _fail(str(err))
     try:
@@ -103,7 +102,7 @@ def _chat(args: argparse.Namespace) -> int:
                 continue
             try:
                 reply = conversation.ask(line)
-                if args.backend == "dfa-gpt":
+                if streams:
                     _stream("\n")  # the text was streamed as it came
                     _note_disagreement(reply)
                 else:

@@ -21,6 +21,7 @@ from opendfa.evidence.words import (
     probability_text,
     region_label,
 )
+from opendfa.explain.backends import register_backend
 from opendfa.explain.intents import INTENTS, Question
 from opendfa.taxonomy import (
     ENTIRE_FACE_SYNTHESIS,
@@ -65,6 +66,16 @@ def answer(question: Question, report: Report) -> Answer:
     if report.verdict == "no_face" and question.intent not in ("help", "model", "next"):
         return _no_face(question, report)
     return handler(question, report)
+
+
+@register_backend("grounded")
+class GroundedBackend:
+    """Deterministic and offline: every sentence built from the report's numbers."""
+
+    name = "grounded"
+
+    def reply(self, question: Question, report: Report, history: list) -> Answer:
+        return answer(question, report)
 
 
 def decisive_face(report: Report) -> FaceEvidence:

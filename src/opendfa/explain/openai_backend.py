@@ -14,6 +14,7 @@ import re
 
 from opendfa.evidence.report import Report
 from opendfa.evidence.words import evidence_json
+from opendfa.explain.backends import register_backend
 from opendfa.explain.grounded import Answer, answer
 from opendfa.explain.http import EndpointError, post_chat
 from opendfa.explain.intents import Question
@@ -28,8 +29,13 @@ RULES = (
 )
 
 
+@register_backend("openai")
 class OpenAIBackend:
     name = "openai"
+
+    @staticmethod
+    def cli_options(args) -> dict:
+        return {"base_url": args.base_url, "model": args.llm}
 
     def __init__(
         self,

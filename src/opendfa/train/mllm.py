@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from opendfa.evidence.words import detector_line
-from opendfa.explain.dfagpt_backend import Assistant
+from opendfa.explain.assistant import Assistant
 from opendfa.models import dfagpt
 from opendfa.models.mllm import LoRAConfig, collate, encode_conversation
 
