@@ -26,6 +26,7 @@ import torch
 
 from opendfa.evidence.words import detector_line
 from opendfa.explain.assistant import Assistant
+from opendfa.instruct.records import InstructRecord, read_records
 from opendfa.models import dfagpt
 from opendfa.models.mllm import LoRAConfig, collate, encode_conversation
 
@@ -68,10 +69,10 @@ class Example:
     labels: list[int]
     image: str
     task: str
-    record: dict = field(repr=False, default_factory=dict)
+    record: InstructRecord | None = field(repr=False, default=None)
 
 
-def load_records(data: str | Path, split: str, tasks: tuple[str, ...]) -> list[dict]:
+def load_records(data: str | Path, split: str, tasks: tuple[str, ...]) -> list[InstructRecord]:
     path = Path(data) / f"{split}.json"
     if not path.is_file():
         raise FileNotFoundError(
@@ -80,14 +81,10 @@ def load_records(data: str | Path, split: str, tasks: tuple[str, ...]) -> list[d
     unknown = set(tasks) - set(TASKS)
     if unknown:
         raise ValueError(f"unknown tasks {sorted(unknown)}; known: {', '.join(TASKS)}")
-    try:
-        records = json.loads(path.read_text())
-    except json.JSONDecodeError as err:
-        raise ValueError(f"unreadable {path}: {err}") from None
-    return [r for r in records if r.get("task") in tasks]
+    return [r for r in read_records(path) if r.task in tasks]
 
 
-def subset(records: list[dict], limit: int | None, seed: int) -> list[dict]:
+def subset(records: list[InstructRecord], limit: int | None, seed: int) -> list[InstructRecord]:
     """A seeded shuffle, cut to `limit` records (tasks keep their proportions on average)."""
     records = list(records)
     random.Random(seed).shuffle(records)
@@ -97,7 +94,7 @@ def subset(records: list[dict], limit: int | None, seed: int) -> list[dict]:
 BALANCE_KEY = {"DF-C": "category", "AD": "category"}  # what the answer names; else "label"
 
 
-def balance_answers(records: list[dict], seed: int) -> list[dict]:
+def balance_answers(records: list[InstructRecord], seed: int) -> list[InstructRecord]:
     """Per task, every answer class is repeated up to the size of the largest one, then all is
     shuffled: DF-D real:fake 1:1, DF-C (and AD) one fifth each of real and the four forgery
     types. Synthesized sets hold one real per ~10 fakes, and a short run learns that prior
@@ -105,15 +102,15 @@ def balance_answers(records: list[dict], seed: int) -> list[dict]:
     instead would make "real" the commonest DF-C answer, which a short run learns just as well.
     Records without the key (unlabelled FC) pass through as they are."""
     rng = random.Random(seed)
-    out: list[dict] = []
-    for task in sorted({r.get("task", "") for r in records}):
+    out: list[InstructRecord] = []
+    for task in sorted({r.task for r in records}):
         key = BALANCE_KEY.get(task, "label")
-        mine = [r for r in records if r.get("task", "") == task]
-        out += [r for r in mine if not r.get(key)]
-        groups: dict[str, list[dict]] = {}
+        mine = [r for r in records if r.task == task]
+        out += [r for r in mine if not getattr(r, key)]
+        groups: dict[str, list[InstructRecord]] = {}
         for record in mine:
-            if record.get(key):
-                groups.setdefault(record[key], []).append(record)
+            if getattr(record, key):
+                groups.setdefault(getattr(record, key), []).append(record)
         size = max((len(g) for g in groups.values()), default=0)
         for name in sorted(groups):
             group = groups[name]
@@ -149,17 +146,17 @@ class Trainer:
             lm=c.lm, detector=c.detector, evidence=c.evidence, lora=lora, max_length=c.max_length
         )
 
-    def _examples(self, records: list[dict], tokenizer) -> list[Example]:
+    def _examples(self, records: list[InstructRecord], tokenizer) -> list[Example]:
         examples = []
         for record in records:
-            turns = [dict(t) for t in record["conversations"]]
+            turns = [dict(t) for t in record.conversations]
             if self.config.evidence:
                 turns[0]["value"] = dfagpt.first_question(
-                    turns[0]["value"], self.evidence[record["image"]]
+                    turns[0]["value"], self.evidence[record.image]
                 )
             ids, labels = encode_conversation(tokenizer, turns, self.config.max_length)
             if any(t != -100 for t in labels):
-                examples.append(Example(ids, labels, record["image"], record["task"], record))
+                examples.append(Example(ids, labels, record.image, record.task, record))
         return examples
 
     def _encode_images(self, loaded: dfagpt.LoadedDFAGPT, images: list[str]) -> None:
@@ -204,7 +201,7 @@ class Trainer:
         self.features: dict[str, torch.Tensor] = {}
         self.evidence: dict[str, str] = {}
         started = time.time()
-        images = sorted({r["image"] for r in train_records + val_records})
+        images = sorted({r.image for r in train_records + val_records})
         self._encode_images(loaded, images)
         encode_seconds = time.time() - started
         train = self._examples(train_records, tokenizer)
@@ -408,8 +405,8 @@ class Trainer:
         result: dict = {"loss": round(sum(losses) / len(val), 4), "records": len(val)}
         assistant = Assistant(loaded)
         for task, parse, truth_of in (
-            ("DF-D", parse_detection, lambda r: r["label"]),
-            ("DF-C", parse_category, lambda r: r["category"]),
+            ("DF-D", parse_detection, lambda r: r.label),
+            ("DF-C", parse_category, lambda r: r.category),
         ):
             items = [e for e in val if e.task == task]
             if not items:
@@ -430,7 +427,7 @@ class Trainer:
         return result
 
     def _answers(self, assistant: Assistant, chunk: list[Example]) -> list[str]:
-        questions = [e.record["conversations"][0]["value"] for e in chunk]
+        questions = [e.record.question for e in chunk]
         evidence = [self.evidence.get(e.image) for e in chunk]
         prompts = [assistant.prompt(q, (), ev) for q, ev in zip(questions, evidence, strict=True)]
         batch = collate(assistant.tokenizer, prompts, left=True)
