@@ -110,7 +110,7 @@ class DetectorTrainConfig:
 
 
 @dataclass
-class TrainResult:
+class DetectorTrainResult:
     folder: Path
     history: list[dict[str, Any]]
     best_epoch: int | None
@@ -264,7 +264,7 @@ def train_detector(
     *,
     generator: LatentGenerator | None = None,
     on_epoch_end: Callable[[dict[str, Any]], None] | None = None,
-) -> TrainResult:
+) -> DetectorTrainResult:
     """Train, early-stop on validation AUC, calibrate, and save the best model in `out_folder`.
 
     `generator` overrides the one named in `config.adversarial`; `on_epoch_end` receives each
@@ -289,7 +289,7 @@ def _train(
     config: DetectorTrainConfig,
     generator: LatentGenerator | None,
     on_epoch_end: Callable[[dict[str, Any]], None] | None,
-) -> TrainResult:
+) -> DetectorTrainResult:
     started = time.time()
     device = torch.device(config.device)
     torch.manual_seed(config.seed)
@@ -438,7 +438,7 @@ def _finish(
     stopped_early: bool,
     started: float,
     train_items: DetectorItems,
-) -> TrainResult:
+) -> DetectorTrainResult:
     """Calibrate the best model on validation and write its final config and metrics."""
     loaded = load_detector(out, device=config.device)
     temperature, metrics = 1.0, {}
@@ -468,7 +468,7 @@ def _finish(
         "history": progress["history"],
     }
     save_detector(loaded.model, out, temperature=temperature, metrics=metrics, training=facts)
-    return TrainResult(
+    return DetectorTrainResult(
         folder=out,
         history=progress["history"],
         best_epoch=progress["best_epoch"],

@@ -301,7 +301,7 @@ class GeneratorTrainConfig:
 
 
 @dataclass
-class TrainResult:
+class GeneratorTrainResult:
     model: FaceVAE
     history: list[dict[str, float]]
     seconds: float  # training time of all runs that led here, resumed ones included
@@ -320,7 +320,7 @@ def train_generator(
     resume: bool = True,
     progress: bool = True,
     stop_after: int | None = None,
-) -> TrainResult:
+) -> GeneratorTrainResult:
     """Train a VAE on `crops`; with `checkpoint`, save there regularly and resume from it.
 
     `stop_after` ends this run after that many epochs in all (the schedule still spans
@@ -398,7 +398,7 @@ def train_generator(
     model.eval()
     if len(history) == config.epochs and config.prior_copies > 0:
         fit_sampling_prior(model, crops, config, seed=config.seed + 2)
-    return TrainResult(model, history, time.perf_counter() - started, start_epoch)
+    return GeneratorTrainResult(model, history, time.perf_counter() - started, start_epoch)
 
 
 @torch.no_grad()
