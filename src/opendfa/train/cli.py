@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
+
+from opendfa.console import cli_error
 
 EXIT_OK, EXIT_INPUT = 0, 2
 
@@ -79,10 +80,6 @@ def add_train_commands(commands: argparse._SubParsersAction) -> argparse._SubPar
     return sub
 
 
-def _error(message: str) -> None:
-    print(f"opendfa: error: {' '.join(message.split())}", file=sys.stderr, flush=True)
-
-
 def _train_detector(args: argparse.Namespace) -> int:
     from opendfa.data.dataset import CropError
     from opendfa.models.backbones import BACKBONES, BackboneError
@@ -92,16 +89,16 @@ def _train_detector(args: argparse.Namespace) -> int:
 
     for path in (args.train, args.val):
         if path is not None and not Path(path).is_file():
-            _error(f"manifest not found ({path})")
+            cli_error(f"manifest not found ({path})")
             return EXIT_INPUT
     if args.backbone not in BACKBONES:
-        _error(f"unknown backbone {args.backbone!r}; known: {', '.join(sorted(BACKBONES))}")
+        cli_error(f"unknown backbone {args.backbone!r}; known: {', '.join(sorted(BACKBONES))}")
         return EXIT_INPUT
     if args.device.startswith("cuda"):
         import torch
 
         if not torch.cuda.is_available():
-            _error("--device cuda asked for but no CUDA device is available")
+            cli_error("--device cuda asked for but no CUDA device is available")
             return EXIT_INPUT
     try:
         config = DetectorTrainConfig(
@@ -142,7 +139,7 @@ def _train_detector(args: argparse.Namespace) -> int:
         )
         result = train_detector(args.train, args.val, args.out, config)
     except (ValueError, FileNotFoundError, CropError, BackboneError) as err:
-        _error(str(err))
+        cli_error(str(err))
         return EXIT_INPUT
     summary = {
         "folder": str(result.folder),
