@@ -194,17 +194,12 @@ class Engine:
     # -------------------------------------------------------------- data
 
     def shard(self, items: Sequence[Any] | torch.Tensor) -> Any:
-        """This process's contiguous share of a global batch (all of it on one process)."""
+        """This process's contiguous share of a global batch (all of it on one process; shares
+        differ by at most one item when the batch does not split evenly)."""
         if self.num_processes == 1:
             return items
-        size = len(items)
-        if size % self.num_processes:
-            raise ValueError(
-                f"a batch of {size} does not split over {self.num_processes} processes; "
-                "make the batch size a multiple of the number of processes"
-            )
-        share = size // self.num_processes
-        return items[self.rank * share : (self.rank + 1) * share]
+        size, world = len(items), self.num_processes
+        return items[size * self.rank // world : size * (self.rank + 1) // world]
 
     def batch_sampler(self, length: int, batch_size: int, *, drop_last: bool) -> ShardedBatches:
         """A DataLoader `batch_sampler` giving this process its share of each global batch."""
