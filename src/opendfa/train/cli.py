@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 
 from opendfa.console import cli_error
@@ -70,6 +71,15 @@ def add_train_commands(commands: argparse._SubParsersAction) -> argparse._SubPar
     )
     detector.add_argument("--no-pretrained", action="store_true", help="random initialisation")
     detector.add_argument("--device", default="cpu", help="cpu or cuda")
+    detector.add_argument(
+        "--grad-accum", type=int, default=1, help="batches per optimizer step (AdamW only)"
+    )
+    detector.add_argument(
+        "--mixed-precision",
+        default="auto",
+        choices=("auto", "no", "bf16", "fp16"),
+        help="autocast; auto: bf16 on CUDA, none on a CPU",
+    )
     detector.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     detector.add_argument("--workers", type=int, default=0, help="DataLoader worker processes")
     detector.add_argument("--patience", type=int, default=5)
@@ -130,6 +140,8 @@ def _train_detector(args: argparse.Namespace) -> int:
             patience=args.patience,
             seed=args.seed,
             device=args.device,
+            grad_accum=args.grad_accum,
+            mixed_precision=args.mixed_precision,
             threads=args.threads,
             num_workers=args.workers,
             train_split=args.train_split,
@@ -151,5 +163,6 @@ def _train_detector(args: argparse.Namespace) -> int:
         "epochs_run": len(result.history),
         "seconds": round(result.seconds, 1),
     }
-    print(json.dumps(summary))
+    if os.environ.get("RANK", "0") == "0":  # once, however many processes train
+        print(json.dumps(summary))
     return EXIT_OK

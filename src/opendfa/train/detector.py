@@ -27,19 +27,21 @@ from __future__ import annotations
 import platform
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 
 from opendfa.data.dataset import FaceForgeryDataset
 from opendfa.data.manifest import Manifest
 from opendfa.models.detector import (
     DetectorConfig,
+    DetectorOutputs,
     MultiTaskDetector,
     load_detector,
     save_detector,
@@ -199,8 +201,16 @@ def _batch_loss(
         adversarial, adv_parts = adversarial_loss(real_out, fake_out, config.adversarial, phase)
         total = adversarial if phase == PHASE_METRIC else total + adversarial
         parts.update(adv_parts)
+    if isinstance(model, DistributedDataParallel):
+        # DDP waits for a gradient of every trained parameter: the heads this loss leaves out
+        # (the embedding without adversarial fakes) get an exact zero one.
+        total = total + 0.0 * sum(t.sum() for t in _tensors(out))
     parts["total"] = float(total.detach())
     return total, parts
+
+
+def _tensors(out: DetectorOutputs) -> list[torch.Tensor]:
+    return [t for f in fields(out) if (t := getattr(out, f.name)) is not None]
 
 
 def train_step(
@@ -304,16 +314,19 @@ def _train(
             "processes; make it a multiple of the number of processes"
         )
     seed_everything(config.seed)
+    with engine.main_first():  # the main process fills the crop cache, the others read it
+        train_crops = _crops(train_manifest, config.train_split, config)
+        val_crops = _crops(val_manifest, config.val_split, config) if val_manifest else None
     train_items = DetectorItems(
-        _crops(train_manifest, config.train_split, config),
+        train_crops,
         augment=True,
         sbi_prob=config.sbi_prob,
         flip_prob=config.flip_prob,
         seed=config.seed,
     )
     val_items = None
-    if val_manifest is not None:
-        val_items = DetectorItems(_crops(val_manifest, config.val_split, config))
+    if val_crops is not None:
+        val_items = DetectorItems(val_crops)
         if not 0 < val_items.labels.sum() < len(val_items.labels):
             raise ValueError("the validation set needs both reals and fakes for its AUC")
     model = MultiTaskDetector(config.model, pretrained=config.pretrained).to(engine.device)

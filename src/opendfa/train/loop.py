@@ -162,6 +162,10 @@ class Engine:
         """Every process waits here for the others (before reading what the main one wrote)."""
         self.accelerator.wait_for_everyone()
 
+    def main_first(self) -> contextlib.AbstractContextManager:
+        """The main process runs the block first (e.g. filling a cache), then the others."""
+        return self.accelerator.main_process_first()
+
     def prepare_model(self, model: nn.Module) -> nn.Module:
         """On the device, wrapped in DDP when there are several processes. Freeze layers before
         this: DDP fixes the set of trained parameters when it wraps the model."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 from opendfa.console import cli_error
@@ -97,5 +98,8 @@ def _train_mllm(args: argparse.Namespace) -> int:
     except (FileNotFoundError, ValueError, LMError, DetectorNotFoundError, KeyError) as err:
         return cli_error(str(err))
     shown = {k: summary[k] for k in ("train_conversations", "steps", "train_seconds")}
-    print(json.dumps({"folder": args.out, **shown, "validation": summary["validation"]}, indent=1))
+    if os.environ.get("RANK", "0") == "0":  # once, however many processes train
+        print(
+            json.dumps({"folder": args.out, **shown, "validation": summary["validation"]}, indent=1)
+        )
     return EXIT_OK
