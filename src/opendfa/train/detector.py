@@ -415,33 +415,19 @@ def _train_epoch(
     torch.manual_seed(config.seed * 1_000_003 + epoch)  # dropout: same stream after a resume
     items.set_epoch(epoch)
     class_weight = class_weights(items.plan_labels(), config.balance_classes)
-    sums: dict[str, float] = {}
-    batches = 0
-    loader = DataLoader(
-        items,
-        batch_sampler=engine.batch_sampler(
-            len(items), config.batch_size, drop_last=len(items) > config.batch_size
-        ),
-        num_workers=config.num_workers,
-    )
-    bar = engine.bar(
-        loader,
-        desc=f"epoch {epoch + 1}/{config.epochs}",
-        total=min(max(len(items) // config.batch_size, 1), steps_per_epoch),
-        leave=False,
-    )
     base = _base(optimizer)
-    for batch in bar:
-        if batches >= steps_per_epoch:
-            break
-        factor = lr_factor(step // accum, total_steps // accum, **config.schedule_options())
+    done = step
+
+    def one_batch(batch: dict[str, torch.Tensor]) -> dict[str, float]:
+        nonlocal done
+        factor = lr_factor(done // accum, total_steps // accum, **config.schedule_options())
         for group in base.param_groups:
             group["lr"] = config.lr * group["lr_scale"] * factor
         images, targets = batch_targets(batch, engine.device, class_weight)
         hard, phase = None, PHASE_JOINT
         reals = targets.label < 0.5
         if generator is not None and config.adversarial.enabled and bool(reals.any()):
-            phase = config.adversarial.phase(epoch, step)
+            phase = config.adversarial.phase(epoch, done)
             hard = mine_hard_fakes(
                 engine.unwrap(model),
                 generator,
@@ -449,23 +435,30 @@ def _train_epoch(
                 epsilon=config.adversarial.epsilon,
                 steps=config.adversarial.steps,
                 random_start=config.adversarial.random_start,
-                rng=torch.Generator().manual_seed(config.seed * 7919 + step),
+                rng=torch.Generator().manual_seed(config.seed * 7919 + done),
             ).images
         parts = train_step(
             model, optimizer, images, targets, config, hard=hard, phase=phase, engine=engine
         )
-        for key, value in parts.items():
-            sums[key] = sums.get(key, 0.0) + value
-        batches += 1
-        step += 1
-        bar.set_postfix(loss=f"{parts['total']:.3f}")
-    last = lr_factor(max(step - 1, 0) // accum, total_steps // accum, **config.schedule_options())
-    record = {
-        "epoch": epoch,
-        "lr": config.lr * last,
-        "train": engine.mean({k: v / max(batches, 1) for k, v in sums.items()}),
-    }
-    return record, step
+        done += 1
+        return parts
+
+    loader = DataLoader(
+        items,
+        batch_sampler=engine.batch_sampler(
+            len(items), config.batch_size, drop_last=len(items) > config.batch_size
+        ),
+        num_workers=config.num_workers,
+    )
+    train = engine.run_epoch(
+        loader,
+        one_batch,
+        limit=steps_per_epoch,
+        desc=f"epoch {epoch + 1}/{config.epochs}",
+        total=min(max(len(items) // config.batch_size, 1), steps_per_epoch),
+    )
+    last = lr_factor(max(done - 1, 0) // accum, total_steps // accum, **config.schedule_options())
+    return {"epoch": epoch, "lr": config.lr * last, "train": train}, done
 
 
 def _finish(

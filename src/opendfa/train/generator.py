@@ -28,6 +28,8 @@ from opendfa.models.generator import FaceVAE, GeneratorConfig, images_to_tensor
 from opendfa.train import checkpoint as train_state
 from opendfa.train.loop import Engine, lr_factor, seed_everything
 
+TERMS = ("l1", "gradient", "ssim", "kl")  # loss terms logged per epoch
+
 # ----------------------------------------------------------------------------- data
 
 
@@ -368,8 +370,8 @@ def train_generator(
             group["lr"] = lr
         beta = config.kl_weight * min(1.0, (epoch + 1) / max(1, config.kl_warmup_epochs))
         order = torch.multinomial(weights, epoch_size, replacement=False, generator=sampler)
-        sums = dict.fromkeys(("loss", "l1", "gradient", "ssim", "kl"), 0.0)
-        for step in range(steps_per_epoch):
+
+        def one_batch(step: int, order: torch.Tensor = order, beta: float = beta) -> dict:
             chosen = order[step * config.batch_size : (step + 1) * config.batch_size]
             batch, valid = data[chosen], masks[chosen]
             if config.augmentation is not None:
@@ -385,11 +387,10 @@ def train_generator(
             optimizer.zero_grad(set_to_none=True)
             engine.backward(loss)
             optimizer.step()
-            sums["loss"] += loss.item()
-            for name in ("l1", "gradient", "ssim", "kl"):
-                sums[name] += terms[name].item()
-        sums = engine.mean(sums)
-        record = {k: round(v / steps_per_epoch, 6) for k, v in sums.items()}
+            return {"loss": loss.item(), **{name: terms[name].item() for name in TERMS}}
+
+        means = engine.run_epoch(range(steps_per_epoch), one_batch, show="loss", desc="steps")
+        record = {k: round(means[k], 6) for k in ("loss", *TERMS)}
         seconds = round(time.perf_counter() - started, 2)  # all runs so far
         record.update(epoch=epoch + 1, beta=round(beta, 6), lr=round(lr, 7), seconds=seconds)
         history.append(record)

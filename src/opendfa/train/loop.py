@@ -12,8 +12,9 @@ or several machines (`accelerate launch` / `torchrun`, DDP underneath):
 - `seed_everything`: Python, NumPy and torch (all devices) from one seed;
 - `opendfa.train.checkpoint`: the one safetensors + JSON resumable state.
 
-A trainer is a model, a `step(batch)` that returns its loss parts, and an evaluation function;
-the loop around them is a few lines over this engine. Global batches are the same whatever the
+A trainer is a model, a `step(batch)` that returns its loss parts (`Engine.run_epoch` runs it
+over an epoch's batches), and an evaluation function; the loop around them is a few lines over
+this engine. Global batches are the same whatever the
 number of processes: each process takes `batch_size / num_processes` of every batch, and DDP
 averages the gradients, so 1 process and N processes take the same steps (up to batch-norm
 statistics, which each process computes on its share).
@@ -24,7 +25,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -217,6 +218,31 @@ class Engine:
         tensor = torch.tensor([float(values[k]) for k in keys], device=self.device)
         reduced = self.accelerator.reduce(tensor, reduction="mean")
         return dict(zip(keys, reduced.tolist(), strict=True))
+
+    def run_epoch(
+        self,
+        batches: Iterable[Any],
+        step: Callable[[Any], dict[str, float]],
+        *,
+        limit: int | None = None,
+        show: str = "total",
+        **bar: Any,
+    ) -> dict[str, float]:
+        """Call `step(batch)` on each batch (at most `limit`), with a progress bar; returns the
+        mean of each loss part `step` returned, over the batches and the processes."""
+        sums: dict[str, float] = {}
+        count = 0
+        progress = self.bar(batches, leave=False, **bar)
+        for batch in progress:
+            if limit is not None and count >= limit:
+                break
+            parts = step(batch)
+            for key, value in parts.items():
+                sums[key] = sums.get(key, 0.0) + value
+            count += 1
+            progress.set_postfix(loss=f"{parts[show]:.3f}")
+        progress.close()
+        return self.mean({key: value / max(count, 1) for key, value in sums.items()})
 
     # -------------------------------------------------------------- log and progress
 
