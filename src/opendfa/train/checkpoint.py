@@ -20,6 +20,8 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 STATE_FORMAT = "opendfa.train-state/1"
+# The detector's state before the one engine: the same tensors and JSON, read as they are.
+READABLE_FORMATS = (STATE_FORMAT, "opendfa.detector-train-state/1")
 _GROUP_KEYS = ("lr", "initial_lr", "weight_decay", "lr_scale")
 
 
@@ -91,7 +93,7 @@ def read_info(stem: str | Path) -> dict[str, Any]:
     """The JSON half of a state (counters, history, config), checked for its format."""
     json_path = paths(stem)[1]
     info = json.loads(json_path.read_text())
-    if info.get("format") != STATE_FORMAT:
+    if info.get("format") not in READABLE_FORMATS:
         raise ValueError(f"not an OpenDFA training state ({json_path})")
     return info
 

@@ -348,7 +348,12 @@ def _train(
         if info["config"]["model"] != asdict(config.model):
             raise ValueError(f"the saved state in {state.parent} is for another model config")
         progress = {key: info[key] for key in progress}
-        stopping = EarlyStopping(**{**info["early_stopping"], "patience": config.patience})
+        saved = info.get("early_stopping") or {  # a state written before the one engine
+            "best": info["best_auc"],
+            "best_epoch": info["best_epoch"],
+            "since_best": info["since_best"],
+        }
+        stopping = EarlyStopping(**{**saved, "patience": config.patience})
     model = engine.prepare_model(model)  # DDP over the processes, when there are several
 
     stopped_early = False
