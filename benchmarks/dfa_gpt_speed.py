@@ -9,7 +9,6 @@ Writes the `dfa-gpt` section of benchmarks/RESULTS.md.
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import time
 from pathlib import Path
@@ -18,6 +17,7 @@ import numpy as np
 import torch
 from results_section import write_section
 
+from opendfa.instruct.records import read_records
 from opendfa.models import dfagpt
 from opendfa.models.mllm import collate, encode_conversation
 
@@ -93,10 +93,10 @@ def main() -> None:
     parser.add_argument("--results", default="benchmarks/RESULTS.md")
     args = parser.parse_args()
     folder = Path(args.model)
-    records = json.loads((Path(args.data) / "test.json").read_text())
-    images = sorted({r["image"] for r in records})[:8]
+    records = list(read_records(Path(args.data) / "test.json"))
+    images = sorted({r.image for r in records})[:8]
     crops = [dfagpt.read_crop(Path(args.data) / name) for name in images]
-    by_task = {r["task"]: r["conversations"] for r in records if r["task"] in ("DF-D", "AD")}
+    by_task = {r.task: r.conversations for r in records if r.task in ("DF-D", "AD")}
     rows = []
     for int8 in (False, True):
         for batch in (1, 8):

@@ -37,7 +37,7 @@ import face_recognition_models
 import numpy as np
 from results_section import write_section
 
-from opendfa.faces import DetectorConfig, FaceDetector, align_face, box_iou, region_masks
+from opendfa.faces import FaceDetector, FaceDetectorConfig, align_face, box_iou, region_masks
 from opendfa.faces.align import Alignment, canonical_keypoints, estimate_similarity
 from opendfa.faces.types import Face
 from opendfa.media import load_image
@@ -919,8 +919,8 @@ def render(results: Results) -> str:
         f"- Versions: {versions_line()}.",
         f"- Photos: astronaut.jpg and grace_hopper.jpg (one face each, bundled) and "
         f"sample1-6.jpg (1920 px group photos from `scripts/fetch_test_photos.sh`). {skipped}",
-        "- OpenDFA with default `DetectorConfig` (MediaPipe full-range on the whole image "
-        f"and on overlapping tiles, min_face_px {DetectorConfig().min_face_px:g}): "
+        "- OpenDFA with default `FaceDetectorConfig` (MediaPipe full-range on the whole image "
+        f"and on overlapping tiles, min_face_px {FaceDetectorConfig().min_face_px:g}): "
         "`load_image` → `FaceDetector.detect_boxes` → `landmarks_for_box` (478-point mesh "
         f"per box) → `align_face` ({ALIGN_SIZE} px) → `region_masks` (12 regions).",
         "- dlib as DeepfakeBench preprocesses: `cv2.imread` + RGB → "

@@ -21,6 +21,7 @@ from results_section import write_section
 
 from opendfa.data.manifest import read_manifest
 from opendfa.instruct import InstructConfig, Measurements, build_instruct, make_records
+from opendfa.instruct.records import read_records
 from opendfa.instruct.templates import load_templates
 
 
@@ -45,15 +46,12 @@ def main(argv: list[str] | None = None) -> int:
     for _ in range(args.repeat):
         for sample in samples:
             for record in make_records(sample, measurements.get(sample.id), templates, config):
-                pairs += len(record["conversations"]) // 2
+                pairs += record.pairs
     records_seconds = time.perf_counter() - start
     start = time.perf_counter()
     rebuilt = build_instruct(args.manifest, args.data, config)
     rebuild_seconds = time.perf_counter() - start
-    rebuild_pairs = sum(
-        len(json.loads(line)["conversations"]) // 2
-        for line in (args.data / "instruct.jsonl").read_text().splitlines()
-    )
+    rebuild_pairs = sum(r.pairs for r in read_records(args.data / "instruct.jsonl"))
     body = "\n".join(
         [
             "## DFA-Instruct builder (benchmarks/instruct.py)",

@@ -526,7 +526,8 @@ def _read_rgb(path: Path) -> np.ndarray:
 
 
 def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def _log(message: str) -> None:

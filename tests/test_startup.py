@@ -56,13 +56,13 @@ def test_help_imports_no_heavy_library(argv):
 
 def test_package_names_stay_importable_and_load_on_first_use():
     loaded = _modules_after(
-        "import opendfa.evidence, opendfa.faces, opendfa.bench, opendfa.data, "
+        "import opendfa.evidence, opendfa.faces, opendfa.bench, opendfa.metrics, opendfa.data, "
         "opendfa.explain, opendfa.instruct"
     )
     assert not loaded & set(HEAVY)
-    from opendfa.bench import detection_metrics
     from opendfa.evidence import Analyzer
     from opendfa.faces import REGION_NAMES, FaceDetector
+    from opendfa.metrics import detection_metrics
 
     assert callable(detection_metrics) and Analyzer.__name__ == "Analyzer"
     assert FaceDetector.__module__ == "opendfa.faces.detect" and "mouth" in REGION_NAMES
@@ -73,7 +73,7 @@ def test_package_names_stay_importable_and_load_on_first_use():
         opendfa.faces.NoSuchName  # noqa: B018
 
 
-LAZY_PACKAGES = ("bench", "data", "evidence", "explain", "faces", "instruct")
+LAZY_PACKAGES = ("data", "evidence", "explain", "faces", "instruct", "metrics")
 
 
 def _exports_shadowed_by_a_submodule() -> list[tuple[str, str]]:

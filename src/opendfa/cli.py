@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from opendfa import __version__
+from opendfa.console import cli_error
 
 SAMPLE_DIR = Path(__file__).resolve().parent / "assets" / "samples"
 EXIT_OK, EXIT_INTERNAL, EXIT_INPUT = 0, 1, 2
@@ -30,7 +31,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.handler(args))
     except KeyboardInterrupt:
-        _error("interrupted")
+        cli_error("interrupted")
         return 130
     except BrokenPipeError:  # output piped into `head` and closed: not an error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -38,7 +39,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as err:  # the last guard: one line, never a traceback
         if os.environ.get("OPENDFA_DEBUG"):
             raise
-        _error(f"internal error: {type(err).__name__}: {err} (set OPENDFA_DEBUG=1 for details)")
+        cli_error(f"internal error: {type(err).__name__}: {err} (set OPENDFA_DEBUG=1 for details)")
         return EXIT_INTERNAL
 
 
@@ -124,7 +125,7 @@ def _cmd_faces(args: argparse.Namespace) -> int:
 
     inputs = list(iter_media_files(args.paths))
     if not inputs:
-        _error("no image or video files found", args.paths[0] if len(args.paths) == 1 else None)
+        cli_error("no image or video files found", args.paths[0] if len(args.paths) == 1 else None)
         return EXIT_INPUT
     overlay_paths = _overlay_targets(args.overlay, inputs)
     failures = 0
@@ -133,13 +134,13 @@ def _cmd_faces(args: argparse.Namespace) -> int:
             result = _faces_for_input(path, detector, args)
             if "error" in result:
                 failures += 1
-                _error(result["error"], str(path))
+                cli_error(result["error"], str(path))
             elif overlay_paths:
                 _write_overlay(result.pop("_overlay"), overlay_paths[path])
             result.pop("_overlay", None)
             _emit(result, args.json)
     if failures and len(inputs) > 1:
-        _error(f"{failures} of {len(inputs)} inputs failed")
+        cli_error(f"{failures} of {len(inputs)} inputs failed")
     return EXIT_INPUT if failures else EXIT_OK
 
 
@@ -174,7 +175,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     try:
         result = run_demo(args.out, model=args.model)
     except (DetectorNotFoundError, ValueError) as err:
-        _error(f"cannot load the detector: {err}")
+        cli_error(f"cannot load the detector: {err}")
         return EXIT_INPUT
     print(f"wrote {result.jsonl} and {len(result.html)} HTML reports in {args.out}")
     return EXIT_OK
@@ -201,7 +202,7 @@ def _write_overlay(rgb, path: Path) -> None:
 
     path.parent.mkdir(parents=True, exist_ok=True)
     if not cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)):
-        _error("cannot write overlay", str(path))
+        cli_error("cannot write overlay", str(path))
 
 
 def _emit(result: dict, as_json: bool) -> None:
@@ -232,11 +233,6 @@ def _emit(result: dict, as_json: bool) -> None:
             f" mouth {areas['mouth']} px",
             flush=True,
         )
-
-
-def _error(message: str, path: str | None = None) -> None:
-    text = " ".join(str(message).split())
-    print(f"opendfa: error: {text}" + (f" ({path})" if path else ""), file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":  # pragma: no cover

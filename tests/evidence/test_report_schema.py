@@ -25,7 +25,8 @@ from opendfa.evidence import (
     explain,
     validate_report,
 )
-from opendfa.evidence.report import region_label, report_schema
+from opendfa.evidence.report import report_schema
+from opendfa.evidence.words import region_label
 from opendfa.faces import REGION_NAMES
 from opendfa.taxonomy import CATEGORIES
 

@@ -67,14 +67,14 @@ def test_group_photos_find_every_face_sorted_by_size(detector, group_photos):
 )
 def test_small_face_in_a_large_image_is_found(astronaut_rgb, face_px, canvas_px, min_face_px):
     """A face a few percent of the image wide is found by the tiled scan."""
-    from opendfa.faces import DetectorConfig, FaceDetector
+    from opendfa.faces import FaceDetector, FaceDetectorConfig
 
     side = round(face_px / 0.2)  # the astronaut's face is about a fifth of the photo
     small = np.asarray(Image.fromarray(astronaut_rgb).resize((side, side), Image.BILINEAR))
     canvas = np.full((canvas_px * 2 // 3, canvas_px, 3), 128, dtype=np.uint8)
     x0, y0 = canvas_px // 2 + 37, canvas_px // 4
     canvas[y0 : y0 + side, x0 : x0 + side] = small
-    with FaceDetector(DetectorConfig(min_face_px=min_face_px)) as detector:
+    with FaceDetector(FaceDetectorConfig(min_face_px=min_face_px)) as detector:
         faces = detector.detect(canvas)
     assert len(faces) == 1
     assert faces[0].width < 1.6 * face_px

@@ -9,7 +9,6 @@ import shutil
 import numpy as np
 import pytest
 
-from opendfa.bench.parse import parse_category, parse_detection
 from opendfa.cli import main
 from opendfa.data.splits import SplitConfig
 from opendfa.data.synth import SynthConfig, synthesize
@@ -17,6 +16,7 @@ from opendfa.evidence.cues import cue_strength
 from opendfa.instruct import InstructConfig, Measurements, build_instruct, describe
 from opendfa.instruct.describe import CHANGED, COVERED, NOTABLE
 from opendfa.instruct.templates import load_templates
+from opendfa.metrics.answers import parse_category, parse_detection
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,8 @@ from opendfa.data import read_manifest
 from opendfa.data.splits import SplitConfig
 from opendfa.data.synth import SynthConfig, synthesize
 from opendfa.media import load_image
-from opendfa.models.detector import MODELS_DIR, file_sha256, load_detector
+from opendfa.media.files import file_sha256
+from opendfa.models.detector import MODELS_DIR, load_detector
 from opendfa.taxonomy import REAL
 
 BUNDLED = MODELS_DIR / "opendfa-lite0"

@@ -12,6 +12,8 @@ import torch
 pytest.importorskip("transformers")
 pytest.importorskip("peft")
 
+from opendfa.evidence.words import detector_line
+from opendfa.explain.assistant import Assistant, Exchange
 from opendfa.models import dfagpt
 from opendfa.models.mllm import IMAGE_TOKEN
 
@@ -41,8 +43,8 @@ def test_a_saved_folder_loads_to_the_same_answers(loaded, tmp_path):
     again = dfagpt.load(folder)
     crops = _crops(3)
     questions = ["Is this face real or fake ?"] * 3
-    before = dfagpt.Assistant(loaded).answer_many(crops, questions, max_new_tokens=6)
-    after = dfagpt.Assistant(again).answer_many(crops, questions, max_new_tokens=6)
+    before = Assistant(loaded).answer_many(crops, questions, max_new_tokens=6)
+    after = Assistant(again).answer_many(crops, questions, max_new_tokens=6)
     assert before == after and any(before)
     config = json.loads((folder / dfagpt.CONFIG_FILE).read_text())
     assert config["format"] == dfagpt.FORMAT and config["lora"]["r"] == 4
@@ -56,7 +58,7 @@ def test_loading_reports_what_is_missing_or_wrong(tmp_path):
 
 
 def test_batched_answers_match_one_by_one(loaded):
-    assistant = dfagpt.Assistant(loaded)
+    assistant = Assistant(loaded)
     crops = _crops(3)
     questions = ["Is this face real or fake ?", "Describe the artifacts .", "What kind ?"]
     batched = assistant.answer_many(crops, questions, max_new_tokens=5)
@@ -66,19 +68,19 @@ def test_batched_answers_match_one_by_one(loaded):
 
 def test_streamed_pieces_make_the_answer(loaded):
     pieces: list[str] = []
-    text = dfagpt.Assistant(loaded).ask(
+    text = Assistant(loaded).ask(
         _crops(1)[0], "Is this face real or fake ?", max_new_tokens=8, on_text=pieces.append
     )
     assert len(pieces) >= 1 and "".join(pieces).strip() == text
 
 
 def test_prompt_keeps_the_image_and_drops_the_oldest_exchanges(loaded):
-    assistant = dfagpt.Assistant(loaded)
+    assistant = Assistant(loaded)
     tokenizer = assistant.tokenizer
     image_id = tokenizer.convert_tokens_to_ids(IMAGE_TOKEN)
-    oldest = dfagpt.Exchange("Is this face real or fake ?", "Nothing looks edited .")
-    middle = [dfagpt.Exchange("Is this face real or fake ?", "Fake .")] * 30
-    newest = dfagpt.Exchange("What kind of forgery is this ?", "The face was swapped .")
+    oldest = Exchange("Is this face real or fake ?", "Nothing looks edited .")
+    middle = [Exchange("Is this face real or fake ?", "Fake .")] * 30
+    newest = Exchange("What kind of forgery is this ?", "The face was swapped .")
     loaded.config.max_length = 80
     try:
         ids, labels = assistant.prompt("Describe the artifacts .", [oldest, *middle, newest])
@@ -94,7 +96,7 @@ def test_prompt_keeps_the_image_and_drops_the_oldest_exchanges(loaded):
 
 
 def test_evidence_line_names_what_the_detector_saw():
-    text = dfagpt.evidence_text(
+    text = detector_line(
         0.934,
         {"real": 0.05, "face_swap": 0.81, "face_editing": 0.1},
         {"mouth": 0.9, "nose": 0.72, "forehead": 0.3},
@@ -102,6 +104,6 @@ def test_evidence_line_names_what_the_detector_saw():
     )
     assert "verdict fake, fake probability 0.93" in text and "face swap (0.81)" in text
     assert "mouth 0.90" in text and "nose 0.72" in text and "forehead" not in text
-    low = dfagpt.evidence_text(0.1, {"face_swap": 0.2}, {"mouth": 0.1})
+    low = detector_line(0.1, {"face_swap": 0.2}, {"mouth": 0.1})
     assert "verdict real" in low and "regions above 0.5: none" in low
     assert dfagpt.first_question(f"{IMAGE_TOKEN}\nWhy?", text) == f"{IMAGE_TOKEN}\n{text}\nWhy?"

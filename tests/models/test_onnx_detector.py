@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from opendfa.faces import align_face
+from opendfa.media.files import file_sha256
 from opendfa.models.detector import (
     MODELS_DIR,
     ONNX_FILE,
@@ -18,7 +19,6 @@ from opendfa.models.detector import (
     LoadedDetector,
     MultiTaskDetector,
     export_onnx,
-    file_sha256,
     load_detector,
     predict_crops,
     save_detector,

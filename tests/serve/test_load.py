@@ -153,7 +153,7 @@ def test_views_render_once_in_the_pool_and_are_cached(
     again = [client.get(f"/api/cases/{case_id}/overlay.png") for _ in range(5)]
     assert first.status_code == 200 and all(r.content == first.content for r in again)
     assert len(calls) == 1
-    pool = client.app.state.pool
+    pool = client.app.state.services.pool
     pool._pending = pool.capacity  # as if an analysis filled the queue
     try:
         assert client.get(f"/api/cases/{case_id}/overlay.png").status_code == 200  # cached

@@ -35,10 +35,10 @@ from opendfa.train.detector import (
     DetectorTrainConfig,
     _crops,
     _optimizer,
-    lr_factor,
     train_detector,
     train_step,
 )
+from opendfa.train.loop import lr_factor
 
 TINY = DetectorConfig(input_size=64, mask_size=8, embedding_dim=16)
 
@@ -241,12 +241,13 @@ def test_epoch_plans_add_sbi_fakes_of_reals_reproducibly(manifest_path):
 
 def test_learning_rate_warms_up_then_decays():
     config = DetectorTrainConfig(warmup_fraction=0.1, min_lr_fraction=0.0)
-    factors = [lr_factor(step, 100, config) for step in range(100)]
+    factors = [lr_factor(step, 100, **config.schedule_options()) for step in range(100)]
     assert factors[0] == pytest.approx(0.1) and factors[9] == pytest.approx(1.0)
     assert all(a >= b for a, b in itertools.pairwise(factors[10:]))
     assert factors[-1] < 0.01
     linear = replace(config, schedule="linear", decay_start=0.75)
-    assert lr_factor(50, 100, linear) == 1.0 and lr_factor(99, 100, linear) < 0.05
+    options = linear.schedule_options()
+    assert lr_factor(50, 100, **options) == 1.0 and lr_factor(99, 100, **options) < 0.05
 
 
 def test_cli_errors_are_one_line_with_exit_code_2(manifest_path, tmp_path, capsys):

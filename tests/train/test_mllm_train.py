@@ -11,6 +11,8 @@ pytest.importorskip("transformers")
 pytest.importorskip("peft")
 
 from opendfa.cli import main
+from opendfa.explain.assistant import Assistant
+from opendfa.instruct.records import InstructRecord
 from opendfa.models import dfagpt
 from opendfa.train.mllm import MLLMTrainConfig, train_mllm
 
@@ -53,7 +55,7 @@ def test_loss_falls_and_answers_follow_the_image(trained, toy_instruct_dir):
     # Validation faces were never trained on: bright ones must be called fake, dark ones real.
     assert summary["validation"]["DF-D_accuracy"] == 1.0
     loaded = dfagpt.load(out)
-    assistant = dfagpt.Assistant(loaded)
+    assistant = Assistant(loaded)
     bright = dfagpt.read_crop(toy_instruct_dir / "images" / "test-0.png")
     dark = dfagpt.read_crop(toy_instruct_dir / "images" / "test-1.png")
     question = "Is this face real or fake ?"
@@ -128,21 +130,21 @@ def test_balance_evens_the_answer_classes_per_task():
     from opendfa.train.mllm import balance_answers
 
     def rec(task, label, category, image):
-        return {"task": task, "label": label, "category": category, "image": image}
+        return InstructRecord(image, image, task, [], label=label, category=category)
 
     records = [rec("DF-D", "fake", "face_swap", f"f{i}") for i in range(10)]
     records += [rec("DF-D", "real", "real", f"r{i}") for i in range(2)]
     records += [rec("DF-C", "fake", "face_swap", f"s{i}") for i in range(6)]
     records += [rec("DF-C", "fake", "face_editing", f"e{i}") for i in range(3)]
     records += [rec("DF-C", "real", "real", "r0")]
-    records += [{"task": "FC", "image": "no-label"}]
+    records += [InstructRecord("fc", "no-label", "FC", [])]
     balanced = balance_answers(records, seed=0)
-    detection = [r for r in balanced if r["task"] == "DF-D"]
-    assert sum(r["label"] == "real" for r in detection) == 10
-    assert sum(r["label"] == "fake" for r in detection) == 10
-    assert {r["image"] for r in detection if r["label"] == "real"} == {"r0", "r1"}
+    detection = [r for r in balanced if r.task == "DF-D"]
+    assert sum(r.label == "real" for r in detection) == 10
+    assert sum(r.label == "fake" for r in detection) == 10
+    assert {r.image for r in detection if r.label == "real"} == {"r0", "r1"}
     # DF-C by category: real is one class of three here, not half of everything.
-    kinds = [r["category"] for r in balanced if r["task"] == "DF-C"]
+    kinds = [r.category for r in balanced if r.task == "DF-C"]
     assert kinds.count("real") == kinds.count("face_editing") == kinds.count("face_swap") == 6
-    assert any(r["image"] == "no-label" for r in balanced)
+    assert any(r.image == "no-label" for r in balanced)
     assert balanced != balance_answers(records, seed=1)  # the order is seeded

@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar, Protocol
 
-from opendfa.evidence.report import RegionEvidence, category_label, join_words, region_label
-from opendfa.explain.grounded import REGION_EVIDENCE, decisive_face, notable_cues
+from opendfa.evidence.report import ForgeryType, RegionEvidence
+from opendfa.evidence.words import category_label, describe_face
+from opendfa.explain.grounded import decisive_face
 from opendfa.explain.http import post_chat
 
 
@@ -94,38 +95,19 @@ class DetectorAnswerer:
         import numpy as np
 
         from opendfa.models.detector import predict_crops
-        from opendfa.taxonomy import FAKE_CATEGORIES
 
         self.fallbacks += 1
         side = min(rgb.shape[:2])
         crop = np.ascontiguousarray(rgb[:side, :side])
         p = predict_crops(self.analyzer.detector, crop[None])[0]
         fake = p.fake_probability >= self.analyzer.threshold
-        label = max(FAKE_CATEGORIES, key=p.category_probabilities.get) if fake else "real"
+        label = ForgeryType.decide(p.category_probabilities, fake).label
         regions = [RegionEvidence(n, s) for n, s in p.region_scores.items()]
         return _Judgement("fake" if fake else "real", p.fake_probability, label, regions)
 
     @staticmethod
     def _describe(judgement: _Judgement) -> str:
-        kind = judgement.category
-        sentences = [
-            f"This face looks like a {category_label(kind)}."
-            if kind != "real"
-            else "This face looks real."
-        ]
-        regions = [
-            r
-            for r in sorted(judgement.regions, key=lambda r: -r.score)
-            if r.score >= REGION_EVIDENCE and r.name != "skin"
-        ]
-        if regions:
-            names = [region_label(r.name) for r in regions[:5]]
-            sentences.append(f"The manipulated area covers the {join_words(names)}.")
-        for region in regions[:3]:
-            cues = notable_cues(region.cues, limit=1)
-            if cues:
-                sentences.append(f"The {region_label(region.name)} shows {cues[0]}.")
-        return " ".join(sentences)
+        return describe_face(judgement.category, judgement.regions)
 
 
 class EndpointAnswerer:
@@ -186,6 +168,7 @@ class DFAGPTAnswerer:
     max_new_tokens: ClassVar[dict[str, int]] = {"DF-D": 32, "DF-C": 32, "AD": 160}
 
     def __init__(self, model_dir, *, batch_size: int = 8, quantize: bool = False, loaded=None):
+        from opendfa.explain.assistant import Assistant
         from opendfa.models import dfagpt
 
         self.loaded = loaded or dfagpt.load(model_dir)
@@ -193,7 +176,7 @@ class DFAGPTAnswerer:
             dfagpt.quantize_for_cpu(self.loaded)
         else:
             dfagpt.merge_for_inference(self.loaded)
-        self.assistant = dfagpt.Assistant(self.loaded)
+        self.assistant = Assistant(self.loaded)
         self.batch_size = batch_size
 
     def answer(self, image: Path, question: str, task: str) -> BenchAnswer:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from pathlib import Path
+
+from opendfa.console import cli_error
 
 EXIT_OK, EXIT_INPUT = 0, 2
 
@@ -40,17 +41,17 @@ def _bench(args: argparse.Namespace) -> int:
     from opendfa.bench.runner import BenchConfig, run_bench
 
     if args.answerer == "dfa-gpt" and not args.mllm:
-        return _fail("--answerer dfa-gpt needs --mllm DIR (a folder from `opendfa train mllm`)")
+        return cli_error("--answerer dfa-gpt needs --mllm DIR (a folder from `opendfa train mllm`)")
     try:
         answerer = _answerer(args)
     except Exception as err:  # one line whatever the loader raises
-        return _fail(f"cannot start the {args.answerer} answerer: {err}")
+        return cli_error(f"cannot start the {args.answerer} answerer: {err}")
     config = BenchConfig(split=args.split, tasks=tuple(args.tasks), limit=args.limit)
     progress = None if args.no_progress else (lambda it: tqdm(list(it), desc="bench"))
     try:
         results = run_bench(args.data, answerer, args.out, config, progress=progress)
     except (FileNotFoundError, ValueError, RuntimeError) as err:
-        return _fail(str(err))
+        return cli_error(str(err))
     print((Path(args.out) / "results.md").read_text(), end="")
     print(f"wrote {Path(args.out) / 'results.json'} ({results['seconds']} s)")
     return EXIT_OK
@@ -64,8 +65,3 @@ def _answerer(args: argparse.Namespace):
     if args.answerer == "dfa-gpt":
         return DFAGPTAnswerer(args.mllm, batch_size=args.batch_size, quantize=args.int8)
     return EndpointAnswerer(args.base_url, args.llm, api_key=os.environ.get("OPENAI_API_KEY"))
-
-
-def _fail(message: str) -> int:
-    print(f"opendfa: error: {' '.join(message.split())}", file=sys.stderr)
-    return EXIT_INPUT

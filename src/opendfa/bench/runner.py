@@ -20,14 +20,10 @@ from pathlib import Path
 import numpy as np
 
 from opendfa.bench.answerers import Answerer, BenchAnswer
-from opendfa.bench.metrics import (
-    bleu,
-    cider_d,
-    classification_metrics,
-    detection_metrics,
-    rouge_l,
-)
-from opendfa.bench.parse import UNPARSEABLE, parse_category, parse_detection
+from opendfa.instruct.records import InstructRecord, read_records
+from opendfa.metrics.answers import UNPARSEABLE, parse_category, parse_detection
+from opendfa.metrics.detection import classification_metrics, detection_metrics
+from opendfa.metrics.text import bleu, cider_d, rouge_l
 from opendfa.taxonomy import CATEGORIES
 
 BENCH_TASKS = ("DF-D", "DF-C", "AD")
@@ -59,7 +55,7 @@ def run_bench(
     answers_path = out / "answers.jsonl"
     done = _done(answers_path)
     started = time.time()
-    pending = [r for r in records if r["id"] not in done]
+    pending = [r for r in records if r.id not in done]
     size = max(1, int(getattr(answerer, "batch_size", 1)))
     chunks = [pending[i : i + size] for i in range(0, len(pending), size)]
     iterator = progress(iter(chunks)) if progress else iter(chunks)
@@ -68,9 +64,9 @@ def run_bench(
             for record, reply in zip(chunk, _answer(answerer, data, chunk), strict=True):
                 row = _row(record, reply)
                 handle.write(json.dumps(row, ensure_ascii=False) + "\n")
-                done[record["id"]] = row
+                done[record.id] = row
             handle.flush()
-    results = score([done[r["id"]] for r in records if r["id"] in done])
+    results = score([done[r.id] for r in records if r.id in done])
     results.update(
         answerer=answerer.name,
         split=config.split,
@@ -133,7 +129,7 @@ def score(rows: list[dict]) -> dict:
 def _embedding_similarity(answers: list[str], references: list[str]) -> float | None:
     """MiniLM cosine similarity, or None without the `text` extra (transformers + model)."""
     try:
-        from opendfa.bench.metrics import embedding_similarity
+        from opendfa.metrics.text import embedding_similarity
 
         return embedding_similarity(answers, references)
     except ImportError:
@@ -180,44 +176,42 @@ def markdown(results: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _answer(answerer: Answerer, data: Path, chunk: list[dict]) -> list[BenchAnswer]:
+def _answer(answerer: Answerer, data: Path, chunk: list[InstructRecord]) -> list[BenchAnswer]:
     """Replies to a chunk of records: one call for answerers that batch (`answer_many`)."""
-    items = [(data / r["image"], r["conversations"][0]["value"], r["task"]) for r in chunk]
+    items = [(data / r.image, r.question, r.task) for r in chunk]
     if len(items) > 1 and hasattr(answerer, "answer_many"):
         return answerer.answer_many(items)
     return [answerer.answer(*item) for item in items]
 
 
-def _row(record: dict, reply: BenchAnswer) -> dict:
+def _row(record: InstructRecord, reply: BenchAnswer) -> dict:
     return {
-        "id": record["id"],
-        "task": record["task"],
-        "label": record["label"],
-        "category": record["category"],
-        "question": record["conversations"][0]["value"],
-        "reference": record["conversations"][1]["value"],
+        "id": record.id,
+        "task": record.task,
+        "label": record.label,
+        "category": record.category,
+        "question": record.question,
+        "reference": record.reference,
         "answer": reply.text,
         "score": reply.score,
     }
 
 
-def _records(data: Path, config: BenchConfig) -> list[dict]:
+def _records(data: Path, config: BenchConfig) -> list[InstructRecord]:
     path = data / "instruct.jsonl"
     if not path.exists():
         raise FileNotFoundError(f"no instruct.jsonl in {data} (run `opendfa instruct build`)")
     counts: Counter = Counter()
     chosen = []
-    with path.open(encoding="utf-8") as handle:
-        for line in handle:
-            record = json.loads(line)
-            task = record["task"]
-            if record["split"] != config.split or task not in config.tasks:
-                continue
-            cap = (config.task_limits or {}).get(task, config.limit)
-            if cap is not None and counts[task] >= cap:
-                continue
-            counts[task] += 1
-            chosen.append(record)
+    for record in read_records(path):
+        task = record.task
+        if record.split != config.split or task not in config.tasks:
+            continue
+        cap = (config.task_limits or {}).get(task, config.limit)
+        if cap is not None and counts[task] >= cap:
+            continue
+        counts[task] += 1
+        chosen.append(record)
     return chosen
 
 

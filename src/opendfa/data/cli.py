@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 import random
-import sys
 from pathlib import Path
 
+from opendfa.console import cli_error
 from opendfa.data.import_options import add_import_flags, importer_options
 
 EXIT_OK, EXIT_INPUT = 0, 2
@@ -66,16 +66,12 @@ def _add_split_fractions(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--val", type=float, default=0.002, help="fraction of identities")
 
 
-def _error(message: str) -> None:
-    print(f"opendfa: error: {' '.join(message.split())}", file=sys.stderr, flush=True)
-
-
 def _load(path: str):
     from opendfa.data import read_manifest
 
     manifest = read_manifest(path)
     for problem in manifest.problems:
-        _error(f"{problem} ({path})")
+        cli_error(f"{problem} ({path})")
     return manifest
 
 
@@ -88,13 +84,13 @@ def _synth(args: argparse.Namespace) -> int:
 
     faces = Path(args.faces)
     if not faces.is_dir():
-        _error(f"not a folder ({faces})")
+        cli_error(f"not a folder ({faces})")
         return EXIT_INPUT
     methods = tuple(args.methods or [m for m in DEFAULT_METHODS if m in FORGERY_METHODS])
     try:
         splits = SplitConfig(train=args.train, test=args.test, val=args.val, seed=args.seed)
     except ValueError as err:
-        _error(str(err))
+        cli_error(str(err))
         return EXIT_INPUT
     config = SynthConfig(methods=methods, per_face=args.per_face, seed=args.seed, splits=splits)
     progress = (
@@ -103,10 +99,10 @@ def _synth(args: argparse.Namespace) -> int:
     try:
         report = synthesize(faces, args.out, config, progress=progress)
     except ValueError as err:
-        _error(str(err))
+        cli_error(str(err))
         return EXIT_INPUT
     for problem in report.problems:
-        _error(problem)
+        cli_error(problem)
     made = ", ".join(f"{k} {v}" for k, v in sorted(report.per_method.items())) or "nothing new"
     print(
         f"wrote {report.written} samples ({made}); {report.skipped_existing} already there; "
@@ -124,10 +120,10 @@ def _import(args: argparse.Namespace) -> int:
         options = importer_options(args, importer) if importer else {}
         result = import_dataset(args.format, args.root, **options)
     except (ValueError, KeyError) as err:
-        _error(str(err).strip("'\""))
+        cli_error(str(err).strip("'\""))
         return EXIT_INPUT
     for problem in result.problems:
-        _error(problem)
+        cli_error(problem)
     count = write_manifest(args.out, result.rebased(Path(args.out).parent))
     print(f"wrote {count} samples to {args.out} ({len(result.problems)} problem(s))")
     return EXIT_OK
@@ -139,7 +135,7 @@ def _split(args: argparse.Namespace) -> int:
     try:
         config = SplitConfig(train=args.train, test=args.test, val=args.val, seed=args.seed)
     except ValueError as err:
-        _error(str(err))
+        cli_error(str(err))
         return EXIT_INPUT
     manifest = _load(args.manifest)
     samples = assign_splits(manifest.samples, config)
@@ -176,7 +172,7 @@ def _sheet(args: argparse.Namespace) -> int:
         group = by_technique[technique]
         chosen.extend(rng.sample(group, min(args.per_technique, len(group))))
     if not chosen:
-        _error(f"no samples to draw ({args.manifest})")
+        cli_error(f"no samples to draw ({args.manifest})")
         return EXIT_INPUT
     write_sheet(args.out, contact_sheet(manifest, chosen, columns=args.columns))
     print(f"wrote {args.out} ({len(chosen)} samples)")

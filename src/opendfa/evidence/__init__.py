@@ -24,7 +24,7 @@ _EXPORTS = {
     "TrackScore": "opendfa.evidence.report",
     "cue_strength": "opendfa.evidence.cues",
     "cues_for_region": "opendfa.evidence.cues",
-    "explain": "opendfa.evidence.report",
+    "explain": "opendfa.evidence.words",
     "iter_inputs": "opendfa.evidence.pipeline",
     "measure_cues": "opendfa.evidence.cues",
     "validate_report": "opendfa.evidence.report",

@@ -7,6 +7,8 @@ import json
 import sys
 from pathlib import Path
 
+from opendfa.console import cli_error
+
 EXIT_OK, EXIT_INPUT = 0, 2
 
 
@@ -72,11 +74,11 @@ def _analyze(args: argparse.Namespace) -> int:
     from opendfa.evidence.pipeline import Analyzer, iter_inputs
 
     if args.ray and not args.out:
-        _error("--ray needs --out RESULTS.jsonl")
+        cli_error("--ray needs --out RESULTS.jsonl")
         return EXIT_INPUT
     inputs = list(iter_inputs(args.paths))
     if not inputs:
-        _error("no image or video files found", args.paths[0] if len(args.paths) == 1 else None)
+        cli_error("no image or video files found", args.paths[0] if len(args.paths) == 1 else None)
         return EXIT_INPUT
     html_targets = _html_targets(args.report, inputs)
     try:
@@ -87,7 +89,7 @@ def _analyze(args: argparse.Namespace) -> int:
             device=args.device,
         )
     except Exception as err:  # whatever the loader raises, the user gets one line
-        _error(f"cannot load the detector: {_short(err)}", args.model)
+        cli_error(f"cannot load the detector: {_short(err)}", _printable(args.model))
         return EXIT_INPUT
     failures = 0
 
@@ -97,7 +99,7 @@ def _analyze(args: argparse.Namespace) -> int:
             return
         if report.verdict == "error":
             failures += 1
-            _error(report.error, str(path))
+            cli_error(report.error, _printable(str(path)))
         _print(report, args.json)
         if html_targets and report.verdict != "error":
             from opendfa.evidence.html import write_html
@@ -106,7 +108,10 @@ def _analyze(args: argparse.Namespace) -> int:
                 write_html(report, html_targets[path])
             except OSError as err:
                 failures += 1
-                _error(f"cannot write report: {err.strerror or err}", str(html_targets[path]))
+                cli_error(
+                    f"cannot write report: {err.strerror or err}",
+                    _printable(str(html_targets[path])),
+                )
 
     with analyzer:
         if args.out and args.ray:
@@ -133,7 +138,7 @@ def _analyze(args: argparse.Namespace) -> int:
             for path in inputs:
                 emit(path, _analyze_one(analyzer, path, args))
     if failures and len(inputs) > 1:
-        _error(f"{failures} of {len(inputs)} inputs failed")
+        cli_error(f"{failures} of {len(inputs)} inputs failed")
     return EXIT_INPUT if failures else EXIT_OK
 
 
@@ -141,7 +146,7 @@ def _ray_batch(inputs: list[Path], args: argparse.Namespace, emit):
     try:
         from opendfa.evidence.ray_batch import analyze_with_ray
     except ImportError:
-        _error("--ray needs Ray Data: pip install 'ray[data]'")
+        cli_error("--ray needs Ray Data: pip install 'ray[data]'")
         return None
     return analyze_with_ray(
         inputs,
@@ -231,9 +236,3 @@ def _printable(text: str) -> str:
 
 def _short(err: BaseException) -> str:
     return " ".join(str(err).split())[:200] or type(err).__name__
-
-
-def _error(message: str | None, path: str | None = None) -> None:
-    text = " ".join(str(message or "unknown error").split())
-    shown = f" ({_printable(path)})" if path else ""
-    print(f"opendfa: error: {text}{shown}", file=sys.stderr, flush=True)

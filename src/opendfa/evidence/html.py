@@ -2,60 +2,68 @@
 
 It shows the image with the detector's mask as a heatmap and the face boxes, the verdict
 card, the explanation, each face's region table with its measured cues, and for videos a
-timeline of per-frame scores. Every piece of text is escaped: file names and warnings come
-from outside.
+timeline of per-frame scores. The page is `templates/report.html.j2`, rendered by Jinja2 with
+autoescape on, so every piece of text is escaped: file names and warnings come from outside.
 """
 
 from __future__ import annotations
 
 import base64
 from dataclasses import dataclass
-from html import escape
+from functools import cache
 from pathlib import Path
 
 import cv2
+import jinja2
 import numpy as np
 
 from opendfa.evidence.cues import CUES
-from opendfa.evidence.report import FaceEvidence, Report, category_label, region_label
+from opendfa.evidence.report import FaceEvidence, Report
+from opendfa.evidence.words import category_label, region_label
 
 PREVIEW_SIDE = 720
 _FAKE, _REAL = (220, 40, 40), (40, 170, 80)
 
-_CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;background:#f4f5f7;
-color:#1d2330}
-main{max-width:1100px;margin:0 auto;padding:24px}
-h1{font-size:1.3rem;word-break:break-all}h2{font-size:1.1rem;margin-top:28px}
-.card{background:#fff;border-radius:10px;padding:16px 20px;margin:14px 0;
-box-shadow:0 1px 3px rgba(0,0,0,.08)}
-.verdict{font-size:1.6rem;font-weight:700;text-transform:uppercase}
-.fake{color:#c62828}.real{color:#2e7d32}.no_face,.error{color:#6d6d6d}
-.images{display:flex;flex-wrap:wrap;gap:12px}.images figure{margin:0;flex:1 1 320px}
-.images img{max-width:100%;border-radius:6px}figcaption{font-size:.85rem;color:#555}
-table{border-collapse:collapse;width:100%;font-size:.92rem}
-th,td{text-align:left;padding:5px 8px;border-bottom:1px solid #e3e5ea;vertical-align:top}
-.bar{display:inline-block;height:9px;background:#c62828;border-radius:4px;margin-right:6px}
-.muted{color:#666;font-size:.85rem}code{word-break:break-all}
-"""
+TEMPLATES = Path(__file__).with_name("templates")
+
+
+@cache
+def _environment() -> jinja2.Environment:
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+    )
+    environment.globals.update(
+        cue_label=lambda name: CUES[name].label if name in CUES else name,
+        cue_meaning=lambda name: CUES[name].meaning if name in CUES else "",
+    )
+    return environment
 
 
 def render_html(report: Report) -> str:
     """The report as one HTML document (uses `report.preview` for the picture if present)."""
-    name = Path(report.input.path).name or report.input.path
-    body = [
-        f"<h1>OpenDFA report: {escape(name)}</h1>",
-        _verdict_card(report),
-        _images(report),
-        _timeline(report),
-        *(_face_section(number, face) for number, face in enumerate(report.faces, start=1)),
-        _details(report),
-    ]
+    info = report.input
+    forgery = None
+    if report.forgery_type is not None:
+        ranked = sorted(report.forgery_type.probabilities.items(), key=lambda kv: -kv[1])
+        forgery = {
+            "label": category_label(report.forgery_type.label),
+            "probabilities": [(category_label(k), v) for k, v in ranked],
+        }
     return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width,initial-scale=1">'
-        f"<title>OpenDFA report: {escape(name)}</title><style>{_CSS}</style></head>"
-        f"<body><main>{''.join(part for part in body if part)}</main></body></html>\n"
+        _environment()
+        .get_template("report.html.j2")
+        .render(
+            report=report,
+            name=Path(info.path).name or info.path,
+            forgery=forgery,
+            images=_images(report),
+            timeline=_timeline(report),
+            faces=[_face(number, face) for number, face in enumerate(report.faces, start=1)],
+            size=f"{info.width}x{info.height}" if info.width and info.height else "unknown size",
+        )
     )
 
 
@@ -64,29 +72,6 @@ def write_html(report: Report, path: str | Path) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(render_html(report), encoding="utf-8")
     return target
-
-
-def _verdict_card(report: Report) -> str:
-    verdict = escape(report.verdict.replace("_", " "))
-    rows = []
-    if report.fake_probability is not None:
-        rows.append(
-            f"<div>Fake probability <b>{report.fake_probability:.2f}</b> "
-            f"(threshold {report.model.threshold:.2f})</div>"
-        )
-    if report.forgery_type is not None:
-        label = category_label(report.forgery_type.label)
-        probabilities = ", ".join(
-            f"{escape(category_label(k))} {v:.2f}"
-            for k, v in sorted(report.forgery_type.probabilities.items(), key=lambda kv: -kv[1])
-        )
-        rows.append(f"<div>Forgery type <b>{escape(label)}</b> ({probabilities})</div>")
-    if report.error:
-        rows.append(f"<div>Error: {escape(report.error)}</div>")
-    return (
-        f'<section class="card"><div class="verdict {escape(report.verdict)}">{verdict}</div>'
-        f"{''.join(rows)}<p>{escape(report.explanation)}</p></section>"
-    )
 
 
 @dataclass
@@ -125,19 +110,12 @@ def preview_views(report: Report, max_side: int = PREVIEW_SIDE) -> PreviewViews 
     return PreviewViews(boxed=boxed, overlay=overlay, heat=heat)
 
 
-def _images(report: Report) -> str:
+def _images(report: Report) -> dict | None:
     views = preview_views(report)
     if views is None:
-        return ""
+        return None
     caption = "" if report.preview_frame is None else f" (frame {report.preview_frame})"
-    return (
-        '<section class="card images">'
-        f'<figure><img alt="analysed image" src="{_png(views.boxed)}">'
-        f"<figcaption>Faces found{escape(caption)}</figcaption></figure>"
-        f'<figure><img alt="manipulation heatmap" src="{_png(views.overlay)}">'
-        "<figcaption>Where the detector sees manipulation (red: likely)</figcaption></figure>"
-        "</section>"
-    )
+    return {"boxed": _png(views.boxed), "overlay": _png(views.overlay), "caption": caption}
 
 
 def _paste_mask(heat: np.ndarray, face: FaceEvidence, scale: float) -> None:
@@ -170,41 +148,33 @@ def _draw_boxes(canvas: np.ndarray, faces: list[FaceEvidence], scale: float, thr
         )
 
 
-def _face_section(number: int, face: FaceEvidence) -> str:
+def _face(number: int, face: FaceEvidence) -> dict:
     title = f"Face {number}"
     if face.track_id is not None:
         title += f" (track {face.track_id}, frame {face.frame_index})"
-    label = category_label(face.forgery_type.label)
-    rows = "".join(
-        f"<tr><td>{escape(region_label(r.name))}</td>"
-        f'<td><span class="bar" style="width:{round(60 * r.score)}px"></span>{r.score:.2f}</td>'
-        f"<td>{_cue_text(r.cues)}</td></tr>"
+    regions = [
+        {
+            "label": region_label(r.name),
+            "score": r.score,
+            "bar": round(60 * r.score),
+            "cues": r.cues,
+        }
         for r in face.regions
-    )
-    whole = _cue_text(face.cues)
-    return (
-        f'<section class="card"><h2>{escape(title)}</h2>'
-        f"<div>Fake probability <b>{face.fake_probability:.2f}</b>, type {escape(label)}, "
-        f"detection score {face.detection_score:.2f}</div>"
-        f'<div class="muted">Cues of the whole mask: {whole}</div>'
-        "<table><tr><th>Region</th><th>Score</th><th>Measured cues</th></tr>"
-        f"{rows}</table></section>"
-    )
+    ]
+    return {
+        "title": title,
+        "label": category_label(face.forgery_type.label),
+        "fake_probability": face.fake_probability,
+        "detection_score": face.detection_score,
+        "cues": face.cues,
+        "regions": regions,
+    }
 
 
-def _cue_text(cues: dict[str, float]) -> str:
-    if not cues:
-        return '<span class="muted">none measured</span>'
-    return ", ".join(
-        f'<span title="{escape(CUES[name].meaning) if name in CUES else ""}">'
-        f"{escape(CUES[name].label if name in CUES else name)} {value:.2f}</span>"
-        for name, value in cues.items()
-    )
-
-
-def _timeline(report: Report) -> str:
+def _timeline(report: Report) -> dict | None:
+    """The per-frame score chart's geometry: lines through scored frames, one dot each."""
     if not report.timeline:
-        return ""
+        return None
     width, height, pad = 640, 110, 8
     count = len(report.timeline)
 
@@ -220,62 +190,27 @@ def _timeline(report: Report) -> str:
         if frame.fake_probability is None:
             runs.append([])
             continue
-        point = f"{x(i):.1f},{y(frame.fake_probability):.1f}"
-        runs[-1].append(point)
+        px, py = f"{x(i):.1f}", f"{y(frame.fake_probability):.1f}"
+        runs[-1].append(f"{px},{py}")
         dots.append(
-            f'<circle cx="{x(i):.1f}" cy="{y(frame.fake_probability):.1f}" r="2.5">'
-            f"<title>frame {frame.index} ({frame.timestamp_s:.2f} s): "
-            f"{frame.fake_probability:.2f}</title></circle>"
+            {
+                "x": px,
+                "y": py,
+                "index": frame.index,
+                "time": frame.timestamp_s,
+                "p": frame.fake_probability,
+            }
         )
-    lines = "".join(
-        f'<polyline fill="none" stroke="#c62828" stroke-width="2" points="{" ".join(run)}"/>'
-        for run in runs
-        if len(run) > 1
-    )
-    limit = y(report.model.threshold)
-    svg = (
-        f'<svg width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
-        'xmlns="http://www.w3.org/2000/svg" role="img" aria-label="fake probability per frame">'
-        f'<rect width="{width}" height="{height}" fill="#fafafa"/>'
-        f'<line x1="{pad}" x2="{width - pad}" y1="{limit:.1f}" y2="{limit:.1f}" stroke="#999" '
-        'stroke-dasharray="4 3"/>'
-        f'{lines}<g fill="#c62828">{"".join(dots)}</g></svg>'
-    )
-    tracks = "".join(
-        f"<tr><td>{t.track_id}</td><td>{len(t.frames)}</td><td>{t.fake_probability:.2f}</td>"
-        f"<td>{max(t.scores):.2f}</td></tr>"
-        for t in report.tracks or []
-    )
-    table = (
-        "<table><tr><th>Track</th><th>Frames</th><th>Score (top frames)</th><th>Best frame</th>"
-        f"</tr>{tracks}</table>"
-        if tracks
-        else ""
-    )
-    return (
-        '<section class="card"><h2>Timeline</h2>'
-        f'<div class="muted">Highest face score in each of {count} sampled frames; '
-        "dashed: threshold; gaps: no face.</div>"
-        f"{svg}{table}</section>"
-    )
-
-
-def _details(report: Report) -> str:
-    info = report.input
-    size = f"{info.width}x{info.height}" if info.width and info.height else "unknown size"
-    warnings = "".join(f"<li>{escape(w)}</li>" for w in report.warnings)
-    timings = ", ".join(f"{escape(k)} {v:.0f} ms" for k, v in report.timings_ms.items())
-    return (
-        '<section class="card muted">'
-        f"<div>Input <code>{escape(info.path)}</code> ({escape(info.kind)}, {size}, "
-        f"{info.frames_analyzed} frame(s) analysed)</div>"
-        f"<div>SHA-256 <code>{escape(info.sha256 or 'unknown')}</code></div>"
-        f"<div>Detector {escape(report.model.detector)}, weights "
-        f"<code>{escape(report.model.weights_sha256 or 'unknown')}</code></div>"
-        + (f"<div>Timings: {timings}</div>" if timings else "")
-        + (f"<div>Warnings:<ul>{warnings}</ul></div>" if warnings else "")
-        + "</section>"
-    )
+    return {
+        "width": width,
+        "height": height,
+        "pad": pad,
+        "count": count,
+        "limit": f"{y(report.model.threshold):.1f}",
+        "runs": [" ".join(run) for run in runs if len(run) > 1],
+        "dots": dots,
+        "tracks": report.tracks or [],
+    }
 
 
 def _png(rgb: np.ndarray) -> str:

@@ -36,8 +36,8 @@ from opendfa.evidence.report import (
     RegionEvidence,
     Report,
     TrackScore,
-    explain,
 )
+from opendfa.evidence.words import explain
 from opendfa.faces import REGION_NAMES, AlignedFace, Face, FaceDetector, align_face, region_masks
 from opendfa.faces.align import face_from_crop, looks_like_face_crop
 from opendfa.faces.follow import FaceFollower
@@ -51,6 +51,7 @@ from opendfa.media import (
     media_kind,
     probe_video,
 )
+from opendfa.media.files import file_sha256
 from opendfa.taxonomy import CATEGORIES
 
 Source = str | Path | bytes
@@ -592,11 +593,7 @@ def _repair_jsonl(out: Path) -> set[tuple[str, str]]:
 def _sha256(source: str | Path | bytes) -> str:
     if not isinstance(source, str | Path):
         return hashlib.sha256(bytes(source)).hexdigest()
-    digest = hashlib.sha256()
-    with Path(source).open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return file_sha256(source)
 
 
 def _sha256_or_none(path: Path) -> str | None:

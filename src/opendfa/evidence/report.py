@@ -2,7 +2,8 @@
 
 `Report.to_json()` writes exactly the document DESIGN.md describes; `Report.from_json()` reads
 it back; `validate_report()` checks a document against `report.schema.json` beside this file.
-The `explanation` is made by `explain()` from the numbers in the report and nothing else.
+The `explanation` is made by `opendfa.evidence.words.explain()` from the numbers in the report
+and nothing else.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from typing import Any
 import cv2
 import numpy as np
 
-from opendfa.evidence.cues import CUES, cue_strength
 from opendfa.taxonomy import CATEGORIES, FAKE_CATEGORIES, REAL
 
 SCHEMA = "opendfa.report/1"
@@ -352,124 +352,6 @@ def _schema() -> dict:
 def report_schema() -> dict:
     """The JSON Schema (draft 2020-12) of `opendfa.report/1`."""
     return json.loads(json.dumps(_schema()))
-
-
-# The explanation: plain words made from the report's own numbers.
-
-
-def region_label(name: str) -> str:
-    return name.replace("_", " ")
-
-
-def category_label(name: str) -> str:
-    return name.replace("_", " ")
-
-
-def join_words(words: list[str]) -> str:
-    """'a', 'a and b', 'a, b and c': for the plain-language answers and descriptions."""
-    if len(words) <= 1:
-        return "".join(words)
-    return ", ".join(words[:-1]) + " and " + words[-1]
-
-
-def explain(report: Report) -> str:
-    """A short plain-language summary of the report that names only what the report holds.
-
-    It states the verdict and probability, the most likely forgery type, and for the face
-    that decides, up to three regions scoring 0.5 or more, each with its most unusual measured
-    cue (when one is at least half-way to its `notable` value).
-    """
-    threshold = report.model.threshold
-    video = report.input.kind == "video"
-    if report.verdict == "error":
-        return f"The input could not be analysed: {report.error or 'unknown error'}."
-    if report.verdict == "no_face":
-        where = f"in the {report.input.frames_analyzed} sampled frames" if video else "in the image"
-        return f"No face was found {where}, so nothing was judged."
-    probability = report.fake_probability or 0.0
-    decisive = max(report.faces, key=lambda f: f.fake_probability)
-    parts = []
-    if report.verdict == "fake":
-        parts.append(
-            f"Judged fake: the fake probability is {probability_text(probability, threshold)} "
-            f"(threshold {threshold:.2f})."
-        )
-    else:
-        parts.append(
-            f"Judged real: the fake probability is {probability_text(probability, threshold)}, "
-            f"below the threshold of {threshold:.2f}."
-        )
-    parts.append(_who_decides(report, decisive, video))
-    if report.verdict == "fake" and report.forgery_type is not None:
-        label = report.forgery_type.label
-        share = report.forgery_type.probabilities.get(label, 0.0)
-        parts.append(f"Most likely forgery type: {category_label(label)} ({share:.2f}).")
-    regions = decisive.top_regions()
-    if report.verdict == "fake" and not regions and decisive.regions:
-        regions = decisive.top_regions(limit=1, minimum=0.0)
-    if regions:
-        described = "; ".join(_describe_region(region) for region in regions)
-        parts.append(f"Highest-scoring regions: {described}.")
-    elif report.verdict == "real":
-        parts.append("No region scores 0.50 or more.")
-    return " ".join(part for part in parts if part)
-
-
-def probability_text(probability: float, threshold: float) -> str:
-    """The probability with enough digits that it never reads as equal to the threshold."""
-    digits = 2
-    while digits < 4 and round(probability, digits) == round(threshold, digits):
-        digits += 1
-    return f"{probability:.{digits}f}"
-
-
-def _who_decides(report: Report, decisive: FaceEvidence, video: bool) -> str:
-    if video and decisive.track_id is not None and report.tracks:
-        track = next((t for t in report.tracks if t.track_id == decisive.track_id), None)
-        if track is None:
-            return ""
-        frame = (
-            f", most strongly in frame {decisive.frame_index}"
-            if decisive.frame_index is not None
-            else ""
-        )
-        return (
-            f"The score is that of face track {track.track_id} ({len(report.tracks)} in all): "
-            f"the mean of its highest scores over {len(track.frames)} sampled frame(s){frame}."
-        )
-    if len(report.faces) > 1:
-        number = report.faces.index(decisive) + 1
-        return f"Face {number} of {len(report.faces)} decides (each face is judged on its own)."
-    return ""
-
-
-def _describe_region(region: RegionEvidence) -> str:
-    text = f"{region_label(region.name)} {region.score:.2f}"
-    if not region.cues:
-        return text
-    name, value = max(region.cues.items(), key=lambda item: cue_strength(*item))
-    if cue_strength(name, value) < 0.5:
-        return text
-    return f"{text}, {describe_cue(name, value)}"
-
-
-def describe_cue(name: str, value: float) -> str:
-    label = CUES[name].label
-    if name == "blur_ratio":
-        how = "blurrier" if value > 1 else "sharper"
-        return f"{how} than its untouched surroundings ({label} {value:.2f})"
-    if name == "noise_residual_ratio":
-        how = "noisier" if value > 1 else "less noisy"
-        return f"{how} than its untouched surroundings ({label} {value:.2f})"
-    if name == "edge_discontinuity":
-        how = "a seam along the mask edge" if value > 1 else "a mask edge softer than the face"
-        return f"{how} ({label} {value:.2f})"
-    if name == "illumination_mismatch":
-        how = "darker" if value < 0 else "brighter"
-        return f"{how} than the ring around it ({label} {value:+.1f} L*)"
-    if name == "boundary_colour_mismatch":
-        return f"a {label} of {value:.1f} ΔE"
-    return f"a {label} of {value:.1f}"
 
 
 def _round(value: float | None, digits: int) -> float | None:

@@ -3,17 +3,18 @@
 from opendfa._lazy import lazy_exports
 
 _EXPORTS = {
-    "BACKENDS": "opendfa.explain.conversation",
+    "BACKENDS": "opendfa.explain.backends",
     "Answer": "opendfa.explain.grounded",
     "Conversation": "opendfa.explain.conversation",
-    "ExplainError": "opendfa.explain.conversation",
-    "GroundedBackend": "opendfa.explain.conversation",
+    "ExplainError": "opendfa.explain.backends",
+    "GroundedBackend": "opendfa.explain.grounded",
     "Question": "opendfa.explain.intents",
     "Turn": "opendfa.explain.conversation",
     "answer": "opendfa.explain.grounded",
     "classify": "opendfa.explain.intents",
     "compare_reports": "opendfa.explain.grounded",
-    "make_backend": "opendfa.explain.conversation",
+    "make_backend": "opendfa.explain.backends",
+    "register_backend": "opendfa.explain.backends",
 }
 
 __all__ = sorted(_EXPORTS)

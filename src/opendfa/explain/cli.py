@@ -10,6 +10,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from opendfa.console import cli_error
+
 EXIT_OK, EXIT_INPUT = 0, 2
 
 COMMANDS = """commands:
@@ -59,27 +61,26 @@ def add_chat_command(commands: argparse._SubParsersAction) -> None:
 
 def _chat(args: argparse.Namespace) -> int:
     from opendfa.evidence.pipeline import Analyzer
-    from opendfa.explain import Conversation, ExplainError, make_backend
+    from opendfa.explain import Conversation, ExplainError
+    from opendfa.explain.backends import backend_from_cli
     from opendfa.media import MediaError
 
     try:
-        options = {}
-        if args.backend == "openai":
-            options = {"base_url": args.base_url, "model": args.llm}
-        elif args.backend == "dfa-gpt":
-            options = {"model_dir": args.mllm, "on_text": _stream, "quantize": args.int8}
-        backend = make_backend(args.backend, **options)
+        backend = backend_from_cli(args.backend, args)
+        streams = getattr(backend, "streams", False)
+        if streams:
+            backend.on_text = _stream
     except ExplainError as err:
-        return _fail(str(err))
+        return cli_error(str(err))
     try:
         analyzer = Analyzer(args.model)
     except Exception as err:  # one line whatever the loader raises
-        return _fail(f"cannot load the detector: {err}")
+        return cli_error(f"cannot load the detector: {err}")
     with analyzer:
         try:
             report = analyzer.analyze(Path(args.path), num_frames=args.frames)
         except MediaError as err:
-            return _fail(f"{err.reason} ({args.path})")
+            return cli_error(f"{err.reason} ({args.path})")
         conversation = Conversation(report, backend=backend)
         _say(
             f"{report.verdict.upper()}"
@@ -103,13 +104,13 @@ def _chat(args: argparse.Namespace) -> int:
                 continue
             try:
                 reply = conversation.ask(line)
-                if args.backend == "dfa-gpt":
+                if streams:
                     _stream("\n")  # the text was streamed as it came
                     _note_disagreement(reply)
                 else:
                     _say(reply.text)
             except ExplainError as err:
-                print(f"opendfa: error: {err}", file=sys.stderr, flush=True)
+                cli_error(err)
     return EXIT_OK
 
 
@@ -153,9 +154,9 @@ def _command(line: str, conversation, analyzer, args: argparse.Namespace) -> str
         if name == "/help":
             _say(COMMANDS.rstrip())
         elif not argument and name in ("/save", "/report", "/json", "/mask", "/compare"):
-            _warn(f"{name} needs an argument (see /help)")
+            cli_error(f"{name} needs an argument (see /help)")
         elif name in _WRITERS and not Path(argument).parent.is_dir():
-            _warn(f"no such folder: {Path(argument).parent} (create it first)")
+            cli_error(f"no such folder: {Path(argument).parent} (create it first)")
         elif name == "/save":
             _say(f"saved {conversation.save(argument)}")
         elif name == "/report":
@@ -171,11 +172,11 @@ def _command(line: str, conversation, analyzer, args: argparse.Namespace) -> str
             other = analyzer.analyze(Path(argument), num_frames=args.frames)
             _say(conversation.compare(other).text)
         else:
-            _warn(f"unknown command {name} (see /help)")
+            cli_error(f"unknown command {name} (see /help)")
     except MediaError as err:
-        _warn(f"{err.reason} ({argument})")
+        cli_error(f"{err.reason} ({argument})")
     except OSError as err:
-        _warn(f"cannot write {argument}: {err.strerror or err}")
+        cli_error(f"cannot write {argument}: {err.strerror or err}")
     return None
 
 
@@ -185,7 +186,7 @@ def _save_mask(report, path: Path) -> None:
 
     faces = [f for f in report.faces if f.mask is not None]
     if not faces:
-        _warn("this report has no mask")
+        cli_error("this report has no mask")
         return
     face = max(faces, key=lambda f: f.fake_probability)
     canvas = np.zeros((report.input.height, report.input.width), np.uint8)
@@ -211,12 +212,3 @@ def _note_disagreement(reply) -> None:
 
 def _say(text: str) -> None:
     print(text, flush=True)
-
-
-def _warn(text: str) -> None:
-    print(f"opendfa: error: {text}", file=sys.stderr, flush=True)
-
-
-def _fail(text: str) -> int:
-    _warn(" ".join(text.split()))
-    return EXIT_INPUT

@@ -18,23 +18,13 @@ import json
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Protocol
 
 from opendfa.evidence.report import Report
-from opendfa.explain.grounded import Answer, answer, compare_reports
-from opendfa.explain.intents import Question, classify
+from opendfa.explain.backends import Backend, ExplainError
+from opendfa.explain.grounded import Answer, GroundedBackend, compare_reports
+from opendfa.explain.intents import classify
 
-BACKENDS = ("grounded", "openai", "dfa-gpt")
-
-
-class ExplainError(RuntimeError):
-    """A backend that cannot answer (unreachable endpoint, no model); one line."""
-
-
-class Backend(Protocol):
-    name: str
-
-    def reply(self, question: Question, report: Report, history: list[Turn]) -> Answer: ...
+__all__ = ["Conversation", "ExplainError", "Turn"]
 
 
 @dataclass
@@ -45,13 +35,6 @@ class Turn:
     backend: str | None = None
     time: float = field(default_factory=time.time)
     facts: dict = field(default_factory=dict)
-
-
-class GroundedBackend:
-    name = "grounded"
-
-    def reply(self, question: Question, report: Report, history: list[Turn]) -> Answer:
-        return answer(question, report)
 
 
 @dataclass
@@ -93,18 +76,3 @@ class Conversation:
         path = Path(path)
         path.write_text(json.dumps(self.to_json(), indent=1, ensure_ascii=False) + "\n")
         return path
-
-
-def make_backend(name: str, **options) -> Backend:
-    """A backend by name; options go to its constructor (e.g. base_url, model for openai)."""
-    if name == "grounded":
-        return GroundedBackend()
-    if name == "openai":
-        from opendfa.explain.openai_backend import OpenAIBackend
-
-        return OpenAIBackend(**options)
-    if name == "dfa-gpt":
-        from opendfa.explain.dfagpt_backend import DFAGPTBackend
-
-        return DFAGPTBackend(**options)
-    raise ExplainError(f"unknown backend {name!r}; known: {', '.join(BACKENDS)}")

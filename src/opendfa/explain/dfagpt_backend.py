@@ -12,17 +12,27 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from opendfa.evidence.report import Report
-from opendfa.explain.conversation import ExplainError, Turn
+from opendfa.explain.backends import ExplainError, register_backend
 from opendfa.explain.grounded import Answer
 from opendfa.explain.intents import Question
 
+if TYPE_CHECKING:
+    import numpy as np
 
+    from opendfa.explain.conversation import Turn
+
+
+@register_backend("dfa-gpt")
 class DFAGPTBackend:
     name = "dfa-gpt"
+    streams = True  # replies come token by token through `on_text`
+
+    @staticmethod
+    def cli_options(args) -> dict:
+        return {"model_dir": args.mllm, "quantize": args.int8}
 
     def __init__(
         self,
@@ -33,6 +43,7 @@ class DFAGPTBackend:
         quantize: bool = False,
         max_new_tokens: int = 160,
     ) -> None:
+        from opendfa.explain.assistant import Assistant
         from opendfa.models import dfagpt
 
         if loaded is None:
@@ -49,14 +60,14 @@ class DFAGPTBackend:
             dfagpt.quantize_for_cpu(loaded)
         else:
             dfagpt.merge_for_inference(loaded)
-        self.assistant = dfagpt.Assistant(loaded)
+        self.assistant = Assistant(loaded)
         self.on_text = on_text
         self.max_new_tokens = max_new_tokens
         self._crops: dict[int, np.ndarray] = {}
         self._faces = None
 
     def reply(self, question: Question, report: Report, history: list[Turn]) -> Answer:
-        from opendfa.models.dfagpt import Exchange
+        from opendfa.explain.assistant import Exchange
 
         crop = self._crop(report)
         past = _exchanges(history[:-1] if history and history[-1].role == "user" else history)
@@ -112,7 +123,7 @@ def _exchanges(history: list[Turn]) -> list[tuple[str, str]]:
 
 
 def _verdict_in(text: str) -> str | None:
-    from opendfa.bench.parse import parse_detection
+    from opendfa.metrics.answers import parse_detection
 
     verdict = parse_detection(text)
     return verdict if verdict in ("fake", "real") else None

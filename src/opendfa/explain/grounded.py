@@ -12,17 +12,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from opendfa.evidence.cues import CUES, cue_strength
-from opendfa.evidence.report import (
-    FaceEvidence,
-    RegionEvidence,
-    Report,
+from opendfa.evidence.report import FaceEvidence, RegionEvidence, Report
+from opendfa.evidence.words import (
+    REGION_EVIDENCE,
     category_label,
-    describe_cue,
     join_words,
+    notable_cues,
     probability_text,
     region_label,
 )
+from opendfa.explain.backends import register_backend
 from opendfa.explain.intents import INTENTS, Question
 from opendfa.taxonomy import (
     ENTIRE_FACE_SYNTHESIS,
@@ -31,9 +30,6 @@ from opendfa.taxonomy import (
     FACE_SWAP,
     FAKE_CATEGORIES,
 )
-
-REGION_EVIDENCE = 0.5  # a region counts as evidence from this score
-CUE_EVIDENCE = 0.5  # a cue counts from this strength (1 = its notable value)
 
 CATEGORY_MEANING = {
     FACE_SWAP: "another person's face placed onto this head (identity replaced)",
@@ -70,6 +66,16 @@ def answer(question: Question, report: Report) -> Answer:
     if report.verdict == "no_face" and question.intent not in ("help", "model", "next"):
         return _no_face(question, report)
     return handler(question, report)
+
+
+@register_backend("grounded")
+class GroundedBackend:
+    """Deterministic and offline: every sentence built from the report's numbers."""
+
+    name = "grounded"
+
+    def reply(self, question: Question, report: Report, history: list) -> Answer:
+        return answer(question, report)
 
 
 def decisive_face(report: Report) -> FaceEvidence:
@@ -496,15 +502,6 @@ def _region_list(regions: list[RegionEvidence]) -> str:
         text = f"{region_label(region.name)} ({region.score:.2f})"
         described.append(f"{text}, {cues[0]}" if cues else text)
     return "; ".join(described)
-
-
-def notable_cues(cues: dict[str, float], limit: int = 2) -> list[str]:
-    ranked = sorted(
-        ((name, value) for name, value in cues.items() if name in CUES),
-        key=lambda item: cue_strength(*item),
-        reverse=True,
-    )
-    return [describe_cue(n, v) for n, v in ranked[:limit] if cue_strength(n, v) >= CUE_EVIDENCE]
 
 
 def _region_facts(regions: list[RegionEvidence]) -> list[dict]:

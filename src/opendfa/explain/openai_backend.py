@@ -9,11 +9,12 @@ Only the standard library is used (urllib), so no extra dependency is needed.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 
 from opendfa.evidence.report import Report
+from opendfa.evidence.words import evidence_json
+from opendfa.explain.backends import register_backend
 from opendfa.explain.grounded import Answer, answer
 from opendfa.explain.http import EndpointError, post_chat
 from opendfa.explain.intents import Question
@@ -28,37 +29,13 @@ RULES = (
 )
 
 
-def evidence_json(report: Report, limit: int = 5) -> str:
-    """The facts an LLM may use, without the mask pixels."""
-    faces = []
-    for face in report.faces:
-        regions = sorted(face.regions, key=lambda r: r.score, reverse=True)[:limit]
-        faces.append(
-            {
-                "fake_probability": round(face.fake_probability, 3),
-                "forgery_type": face.forgery_type.to_json(),
-                "box": [round(v) for v in face.box],
-                "regions": [r.to_json() for r in regions],
-                "cues": {k: round(v, 3) for k, v in face.cues.items()},
-            }
-        )
-    return json.dumps(
-        {
-            "input": {"kind": report.input.kind, "path": report.input.path},
-            "verdict": report.verdict,
-            "fake_probability": report.fake_probability,
-            "threshold": report.model.threshold,
-            "forgery_type": report.forgery_type.label if report.forgery_type else None,
-            "faces": faces,
-            "warnings": report.warnings,
-            "detector": report.model.detector,
-        },
-        separators=(",", ":"),
-    )
-
-
+@register_backend("openai")
 class OpenAIBackend:
     name = "openai"
+
+    @staticmethod
+    def cli_options(args) -> dict:
+        return {"base_url": args.base_url, "model": args.llm}
 
     def __init__(
         self,

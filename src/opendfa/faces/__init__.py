@@ -7,7 +7,7 @@ _EXPORTS = {
     "REGION_NAMES": "opendfa.faces.regions",
     "AlignedFace": "opendfa.faces.align",
     "Alignment": "opendfa.faces.align",
-    "DetectorConfig": "opendfa.faces.detect",
+    "FaceDetectorConfig": "opendfa.faces.detect",
     "Face": "opendfa.faces.types",
     "FaceDetector": "opendfa.faces.detect",
     "RegionMasks": "opendfa.faces.regions",

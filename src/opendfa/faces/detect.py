@@ -43,7 +43,7 @@ _DETECTOR_FEED = 320  # longest side handed to the detector (its model input is 
 
 
 @dataclass
-class DetectorConfig:
+class FaceDetectorConfig:
     """Settings for `FaceDetector`; the defaults suit photos and video frames alike."""
 
     min_score: float = 0.5
@@ -65,8 +65,8 @@ class FaceDetector:
     for parallel work.
     """
 
-    def __init__(self, config: DetectorConfig | None = None) -> None:
-        self.config = config or DetectorConfig()
+    def __init__(self, config: FaceDetectorConfig | None = None) -> None:
+        self.config = config or FaceDetectorConfig()
         if self.config.model not in ("both", "full_range", "short_range"):
             raise ValueError(f"unknown detector model {self.config.model!r}")
         self._lock = threading.Lock()

@@ -6,7 +6,6 @@ This is the API the `opendfa faces` command wraps; results turn into plain JSON 
 
 from __future__ import annotations
 
-import hashlib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +24,7 @@ from opendfa.media import (
     load_image,
     probe_video,
 )
+from opendfa.media.files import file_sha256
 
 
 @dataclass
@@ -167,16 +167,8 @@ def scan_video(
         info=info,
         frames=frames,
         tracks=tracks,
-        sha256=_file_sha256(Path(source)),
+        sha256=file_sha256(source),
         timings_ms={"total": total, "per_frame": total / max(len(frames), 1)},
         best_frame=best,
         best_frame_index=best_index,
     )
-
-
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()

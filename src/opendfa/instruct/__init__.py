@@ -9,6 +9,8 @@ _EXPORTS = {
     "dataset_stats": "opendfa.instruct.build",
     "describe": "opendfa.instruct.describe",
     "make_records": "opendfa.instruct.build",
+    "InstructRecord": "opendfa.instruct.records",
+    "read_records": "opendfa.instruct.records",
     "measure": "opendfa.instruct.describe",
 }
 

@@ -31,7 +31,7 @@ import numpy as np
 from opendfa.data.dataset import CropConfig, CropError, FaceForgeryDataset
 from opendfa.data.manifest import read_manifest
 from opendfa.data.sample import Sample
-from opendfa.evidence.report import join_words
+from opendfa.evidence.words import join_words, region_label
 from opendfa.faces import REGION_NAMES
 from opendfa.instruct.describe import (
     SBI_INTRO,
@@ -39,10 +39,10 @@ from opendfa.instruct.describe import (
     compare_with_real,
     covered_regions,
     describe,
-    label,
     measure,
 )
 from opendfa.instruct.llm import LLMConfig, LLMDescriber, LLMTally
+from opendfa.instruct.records import InstructRecord, read_records, write_records
 from opendfa.instruct.templates import TASKS, load_templates, pick
 from opendfa.taxonomy import ENTIRE_FACE_SYNTHESIS, REAL
 
@@ -118,15 +118,13 @@ def build_instruct(
             )
         for record in make_records(sample, measurements, templates, config, rewritten):
             by_split.setdefault(sample.split, []).append(record)
-            report.per_task[record["task"]] += 1
+            report.per_task[record.task] += 1
             report.records += 1
-    with (out / "instruct.jsonl").open("w", encoding="utf-8") as handle:
-        for split in sorted(by_split):
-            (out / f"{split}.json").write_text(
-                json.dumps(by_split[split], ensure_ascii=False, indent=0) + "\n"
-            )
-            for record in by_split[split]:
-                handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+    for split in sorted(by_split):
+        write_records(out / f"{split}.json", by_split[split])
+    write_records(
+        out / "instruct.jsonl", [r for split in sorted(by_split) for r in by_split[split]]
+    )
     report.seconds = time.time() - started
     report.llm = describer.tally if describer else None
     return report
@@ -175,7 +173,7 @@ def make_records(
     templates: dict,
     config: InstructConfig,
     rewritten: str | None = None,
-) -> list[dict]:
+) -> list[InstructRecord]:
     """The records of one sample, deterministic in (seed, sample id); `rewritten` replaces
     the grounded AD text (an accepted LLM description)."""
     digest = hashlib.sha256(f"{config.seed}:{sample.id}".encode()).digest()
@@ -193,12 +191,12 @@ def make_records(
         "identity": sample.identity,
     }
 
-    def record(task: str, turns: list[tuple[str, str]]) -> dict:
+    def record(task: str, turns: list[tuple[str, str]]) -> InstructRecord:
         conversations = []
         for k, (question, answer) in enumerate(turns):
             shown = f"{IMAGE_TOKEN}\n{question}" if k == 0 else question
             conversations += [{"from": "human", "value": shown}, {"from": "gpt", "value": answer}]
-        return {"id": f"{sample.id}-{task}", **base, "task": task, "conversations": conversations}
+        return InstructRecord(f"{sample.id}-{task}", task=task, conversations=conversations, **base)
 
     if "DF-D" in config.tasks:
         records.append(record("DF-D", [dfd]))
@@ -213,7 +211,7 @@ def make_records(
         if "AD" in config.tasks:
             question = pick(templates["AD"]["questions"], rng)
             ad = record("AD", [(question, rewritten or description)])
-            ad["ad_source"] = "llm" if rewritten else "grounded"
+            ad.extra["ad_source"] = "llm" if rewritten else "grounded"
             records.append(ad)
     if "FC" in config.tasks:
         turns = [dfd, *_followups(sample, m, description, templates, rng, config.fc_followups)]
@@ -267,7 +265,7 @@ def _fc_answer(
         return description or "The face was manipulated."
     if kind == "where":
         if regions:
-            return f"Mainly the {join_words([label(r) for r in regions[:5]])}."
+            return f"Mainly the {join_words([region_label(r) for r in regions[:5]])}."
         return "The manipulated area is small and does not cover any face region substantially."
     if kind == "sure":
         strong = _has_notable_cue(m)
@@ -278,7 +276,9 @@ def _fc_answer(
             else "Less sure than usual: the traces are subtle and the manipulated area blends in."
         )
     if kind == "verify":
-        where = f" the {join_words([label(r) for r in regions[:3]])}" if regions else " the face"
+        where = (
+            f" the {join_words([region_label(r) for r in regions[:3]])}" if regions else " the face"
+        )
         return (
             f"Zoom in on{where} and compare its texture and colour with the rest of the face; "
             "then look for the original photo with a reverse image search."
@@ -315,15 +315,12 @@ def dataset_stats(out_dir: str | Path) -> dict:
     qa: Counter = Counter()
     per_split: Counter = Counter()
     categories: Counter = Counter()
-    with (Path(out_dir) / "instruct.jsonl").open(encoding="utf-8") as handle:
-        for line in handle:
-            record = json.loads(line)
-            pairs = len(record["conversations"]) // 2
-            qa[record["task"]] += pairs
-            per_split[record["split"]] += pairs
-            if record["image"] not in images.setdefault(record["split"], set()):
-                images[record["split"]].add(record["image"])
-                categories[record["category"]] += 1
+    for record in read_records(Path(out_dir) / "instruct.jsonl"):
+        qa[record.task] += record.pairs
+        per_split[record.split] += record.pairs
+        if record.image not in images.setdefault(record.split, set()):
+            images[record.split].add(record.image)
+            categories[record.category] += 1
     return {
         "images": sum(len(v) for v in images.values()),
         "images_per_split": {k: len(v) for k, v in images.items()},

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
+
+from opendfa.console import cli_error
 
 EXIT_OK, EXIT_INPUT = 0, 2
 
@@ -47,7 +48,7 @@ def _build(args: argparse.Namespace) -> int:
     from opendfa.instruct.templates import TASKS
 
     if not Path(args.manifest).is_file():
-        return _fail(f"manifest not found ({args.manifest})")
+        return cli_error(f"manifest not found ({args.manifest})")
     llm = None
     if args.llm_url:
         import os
@@ -70,9 +71,9 @@ def _build(args: argparse.Namespace) -> int:
     try:
         report = build_instruct(args.manifest, args.out, config, progress=progress)
     except ValueError as err:
-        return _fail(str(err))
+        return cli_error(str(err))
     for problem in report.problems:
-        print(f"opendfa: error: {problem}", file=sys.stderr)
+        cli_error(problem)
     tasks = ", ".join(f"{k} {v}" for k, v in sorted(report.per_task.items()))
     print(
         f"wrote {report.records} records ({tasks}) in {report.seconds:.1f} s; images "
@@ -93,7 +94,7 @@ def _stats(args: argparse.Namespace) -> int:
     from opendfa.instruct.build import dataset_stats
 
     if not (Path(args.folder) / "instruct.jsonl").exists():
-        return _fail(f"no instruct.jsonl in {args.folder}")
+        return cli_error(f"no instruct.jsonl in {args.folder}")
     stats = dataset_stats(args.folder)
     if args.json:
         print(json.dumps(stats, indent=1))
@@ -120,8 +121,3 @@ def format_stats(stats: dict) -> str:
     for category, count in sorted(stats["categories"].items(), key=lambda kv: -kv[1]):
         lines.append(f"{category:<24} {count:>6} {100 * count / max(images, 1):>6.1f} %")
     return "\n".join(lines)
-
-
-def _fail(message: str) -> int:
-    print(f"opendfa: error: {' '.join(message.split())}", file=sys.stderr)
-    return EXIT_INPUT

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from opendfa.evidence.cues import CUES, cue_strength
-from opendfa.evidence.report import join_words
+from opendfa.evidence.words import cue_sentence, join_words, region_label
 from opendfa.taxonomy import (
     ENTIRE_FACE_SYNTHESIS,
     FACE_EDITING,
@@ -132,10 +132,6 @@ def compare_with_real(
     return {name: float(delta[mask].mean()) for name, mask in regions.items() if mask.any()}
 
 
-def label(name: str) -> str:
-    return name.replace("_", " ")
-
-
 def covered_regions(m: Measurements) -> list[str]:
     """Regions the mask covers enough to name, most covered first (`skin` left out: it is
     the whole face's skin, named through its parts)."""
@@ -156,7 +152,7 @@ def describe(m: Measurements, rng: np.random.Generator, intro: str) -> str:
     regions = covered_regions(m)
     if regions:
         sentences.append(
-            f"The manipulated area covers the {join_words([label(r) for r in regions[:5]])}."
+            f"The manipulated area covers the {join_words([region_label(r) for r in regions[:5]])}."
         )
     used: set[str] = set()
     for region in regions:
@@ -187,10 +183,10 @@ def _comparison_sentence(compared: dict[str, float], covered: set[str]) -> str |
     if not changed:
         return None
     kept = [n for n, v in ranked if v < UNCHANGED and n not in covered][-2:]
-    names = join_words([label(n) for n in changed])
+    names = join_words([region_label(n) for n in changed])
     text = f"Compared with the original photo, the {names} changed most"
     if kept:
-        text += f", while the {join_words([label(n) for n in kept])} stayed the same"
+        text += f", while the {join_words([region_label(n) for n in kept])} stayed the same"
     return text + "."
 
 
@@ -230,7 +226,7 @@ def _cue_sentence(region: str, cues: dict[str, float], used: set[str]) -> str | 
     for name, value in candidates:
         if cue_strength(name, value) < NOTABLE:
             break
-        text = _phrase(name, value, f"the {label(region)}", region)
+        text = cue_sentence(name, value, f"the {region_label(region)}", region)
         if text:
             used.add(name)
             return text
@@ -241,34 +237,8 @@ def _face_cue_sentence(cues: dict[str, float], used: set[str]) -> str | None:
     for name, value in sorted(cues.items(), key=lambda item: cue_strength(*item), reverse=True):
         if name in used or name not in CUES or cue_strength(name, value) < NOTABLE:
             continue
-        text = _phrase(name, value, "the manipulated area")
+        text = cue_sentence(name, value, "the manipulated area")
         if text:
             used.add(name)
             return text
-    return None
-
-
-def _phrase(name: str, value: float, where: str, region: str | None = None) -> str | None:
-    subject = where[0].upper() + where[1:]
-    if name == "blur_ratio":
-        return (
-            f"{subject} is blurrier than the surrounding skin and lacks fine detail."
-            if value > 1
-            else f"{subject} is sharper than its surroundings, as if taken from another image."
-        )
-    if name == "noise_residual_ratio":
-        return (
-            f"{subject} carries more noise than the rest of the face."
-            if value > 1
-            else f"{subject} is unnaturally smooth, with less noise than the rest of the face."
-        )
-    if name == "boundary_colour_mismatch":
-        return f"Along the edge of {where} the skin colour changes abruptly."
-    if name == "edge_discontinuity":
-        return f"A visible seam runs along the border of {where}." if value > 1 else None
-    if name == "illumination_mismatch":
-        how = "brighter" if value > 0 else "darker"
-        return f"{subject} is {how} than the skin around it, as if lit differently."
-    if name == "left_right_asymmetry" and region and region.startswith(("left_", "right_")):
-        return f"The left and right {label(region.split('_', 1)[1])}s differ in colour."
     return None

@@ -24,10 +24,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from opendfa.bench.parse import UNPARSEABLE, parse_category, parse_detection
+from opendfa.evidence.words import category_label, region_label
 from opendfa.explain.http import EndpointError, post_chat
 from opendfa.explain.intents import find_regions
-from opendfa.instruct.describe import Measurements, covered_regions, label, operations
+from opendfa.instruct.describe import Measurements, covered_regions, operations
+from opendfa.metrics.answers import UNPARSEABLE, parse_category, parse_detection
 
 TYPE1 = (
     "You are annotating a forensic dataset. The face image is a {kind}. Facts measured on it: "
@@ -91,9 +92,9 @@ class LLMDescriber:
         """An accepted LLM description, or None (the caller keeps the grounded one)."""
         allowed = covered_regions(m)
         prompt = (TYPE2 if real_image else TYPE1).format(
-            kind=label(m.category) + (" (self-blended)" if technique_is_sbi else ""),
+            kind=category_label(m.category) + (" (self-blended)" if technique_is_sbi else ""),
             facts=_facts(m),
-            regions=", ".join(label(r) for r in allowed) or "the face as a whole",
+            regions=", ".join(region_label(r) for r in allowed) or "the face as a whole",
         )
         images = [fake_image] + ([real_image] if real_image else [])
         for attempt in range(self.config.attempts):
@@ -175,12 +176,12 @@ def check_description(text: str, category: str, allowed: list[str]) -> str | Non
         return f"names {named}"
     extra = [r for r in find_regions(text) if r not in allowed and r != "skin"]
     if extra:
-        return f"names an untouched region ({label(extra[0])})"
+        return f"names an untouched region ({region_label(extra[0])})"
     return None
 
 
 def _facts(m: Measurements) -> str:
-    ops = [label(op) for op in operations(m.technique)]
+    ops = [region_label(op) for op in operations(m.technique)]
     parts = [f"method operations: {', '.join(ops)}." if ops else ""]
     cues = {k: round(v, 2) for k, v in m.face_cues.items()}
     if cues:

@@ -9,6 +9,7 @@ the loaders report it with `file_problem`.
 from __future__ import annotations
 
 import errno
+import hashlib
 import stat
 from pathlib import Path
 
@@ -61,3 +62,9 @@ def _is_link(path: Path) -> bool:
         return path.is_symlink()
     except (OSError, ValueError):
         return False
+
+
+def file_sha256(path: str | Path) -> str:
+    """The SHA-256 of a file's bytes, hex (read in blocks by `hashlib.file_digest`)."""
+    with Path(path).open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()

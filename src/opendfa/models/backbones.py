@@ -21,7 +21,6 @@ tensors and plain containers only, and their SHA-256 is checked before loading.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import math
 from collections.abc import Callable
@@ -31,6 +30,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from opendfa.media.files import file_sha256
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -61,7 +62,7 @@ class PretrainedWeights:
         path = self.path()
         if not path.exists():
             raise BackboneError(f"weights file missing from {self.requirement} ({path})")
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        digest = file_sha256(path)
         if digest != self.sha256:
             raise BackboneError(f"weights file does not match its sha256 ({path})")
         return torch.load(path, map_location="cpu", weights_only=True)

@@ -43,6 +43,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from opendfa.faces.regions import REGION_NAMES
+from opendfa.media.files import file_sha256
 from opendfa.models.backbones import create_backbone
 from opendfa.models.detector_base import (  # noqa: F401  (names importable from here too)
     CONFIG_FILE,
@@ -57,7 +58,6 @@ from opendfa.models.detector_base import (  # noqa: F401  (names importable from
     DetectorNotFoundError,
     _bundled_folder,
     crop_batch,
-    file_sha256,
     model_label,
     read_detector_info,
     resize_crops,

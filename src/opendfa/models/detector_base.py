@@ -9,7 +9,6 @@ the per-crop prediction record that both `predict_crops` return.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -156,11 +155,3 @@ def write_detector_info(folder: Path, info: dict[str, Any], default: Any = None)
 def model_label(info: dict[str, Any], folder: Path) -> str:
     """`name@version`, as reports name the detector."""
     return f"{info.get('name', folder.name)}@{info.get('version', 1)}"
-
-
-def file_sha256(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

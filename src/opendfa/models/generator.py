@@ -14,7 +14,6 @@ nothing is ever pickled.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from dataclasses import asdict, dataclass, fields
@@ -25,6 +24,8 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
+
+from opendfa.media.files import file_sha256
 
 FORMAT = "opendfa.generator/1"
 SHIPPED = Path(__file__).resolve().parent.parent / "assets" / "models" / "generator-v1.safetensors"
@@ -268,7 +269,3 @@ def tensor_to_images(x: torch.Tensor) -> np.ndarray:
     """float (N, 3, H, W) in [0, 1] -> uint8 (N, H, W, 3) RGB, rounded."""
     array = x.detach().clamp(0, 1).permute(0, 2, 3, 1).cpu().numpy()
     return np.round(array * 255.0).astype(np.uint8)
-
-
-def file_sha256(path: str | Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from opendfa.faces.regions import REGION_NAMES
+from opendfa.media.files import file_sha256
 from opendfa.models.detector_base import (
     DEFAULT_MODEL,
     MIRRORED_REGIONS,
@@ -31,7 +32,6 @@ from opendfa.models.detector_base import (
     CropPrediction,
     DetectorConfig,
     crop_batch,
-    file_sha256,
     model_label,
     read_detector_info,
     resize_crops,

@@ -7,6 +7,8 @@ import os
 import sys
 from pathlib import Path
 
+from opendfa.console import cli_error
+
 EXIT_OK, EXIT_INPUT = 0, 2
 
 
@@ -78,8 +80,7 @@ def _serve(args: argparse.Namespace) -> int:
         from opendfa.serve.app import ServerConfig, create_app
     except ImportError as err:
         extra = "pip install 'opendfa[server]'"
-        print(f"opendfa: error: the server needs its extra: {extra} ({err.name})", file=sys.stderr)
-        return EXIT_INPUT
+        return cli_error(f"the server needs its extra: {extra}", err.name)
     api_key = os.environ.get(args.api_key_env) or None
     config = ServerConfig(
         data_dir=Path(args.data),
@@ -96,8 +97,7 @@ def _serve(args: argparse.Namespace) -> int:
     try:
         app = create_app(config)
     except Exception as err:  # one line, whatever the model loader raises
-        print(f"opendfa: error: cannot start: {' '.join(str(err).split())}", file=sys.stderr)
-        return EXIT_INPUT
+        return cli_error(f"cannot start: {err}")
     if args.host not in ("127.0.0.1", "localhost", "::1") and not config.api_key:
         print(
             f"opendfa: warning: listening on {args.host} without an API key "

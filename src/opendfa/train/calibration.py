@@ -1,7 +1,7 @@
 """Temperature scaling (Guo et al., 2017) and expected calibration error.
 
-Pure functions on arrays, so the benchmark can import them as they are (they may move to
-`opendfa.bench.metrics` later).
+ECE itself is a pure function on arrays and lives with the other metrics
+(`opendfa.metrics.detection`); it is re-exported here for the training code.
 """
 
 from __future__ import annotations
@@ -12,36 +12,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from opendfa.metrics.detection import expected_calibration_error
 
-def expected_calibration_error(
-    probabilities: np.ndarray, labels: np.ndarray, n_bins: int = 15
-) -> float:
-    """ECE of binary P(fake) against labels (1 = fake), with equal-width confidence bins.
-
-    Each prediction's confidence is max(p, 1 - p); it is correct when (p >= 0.5) equals the
-    label. Bins split [0, 1] into `n_bins` equal, right-closed intervals (b/n, (b+1)/n], and
-    ECE = sum over bins of |bin| / N * |accuracy(bin) - mean confidence(bin)|.
-    """
-    p = np.asarray(probabilities, dtype=np.float64).ravel()
-    y = np.asarray(labels).ravel().astype(bool)
-    if p.shape != y.shape:
-        raise ValueError(f"{p.size} probabilities but {y.size} labels")
-    if p.size == 0:
-        raise ValueError("no predictions")
-    if n_bins < 1:
-        raise ValueError(f"n_bins must be positive, got {n_bins}")
-    if np.any((p < 0) | (p > 1)) or not np.all(np.isfinite(p)):
-        raise ValueError("probabilities must lie in [0, 1]")
-    confidence = np.maximum(p, 1.0 - p)
-    correct = (p >= 0.5) == y
-    edges = np.linspace(0.0, 1.0, n_bins + 1)
-    index = np.clip(np.searchsorted(edges, confidence, side="left") - 1, 0, n_bins - 1)
-    ece = 0.0
-    for b in range(n_bins):
-        chosen = index == b
-        if chosen.any():
-            ece += chosen.mean() * abs(correct[chosen].mean() - confidence[chosen].mean())
-    return float(ece)
+__all__ = ["expected_calibration_error", "fit_temperature"]
 
 
 def fit_temperature(

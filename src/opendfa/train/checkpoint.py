@@ -1,9 +1,12 @@
-"""Resumable training state of the detector: safetensors for tensors, JSON for the rest.
+"""The one resumable training state of every trainer: safetensors for tensors, JSON for the rest.
 
-`state.safetensors` holds the current weights (`model.*`) and the optimizer's per-parameter
-tensors (`optim.<parameter name>.<key>`, e.g. AdamW's moments); `state.json` holds the
-optimizer's scalar state (steps), the epoch and step counters, early-stopping counters, the
-history and the training config. Nothing is pickled.
+`<stem>.safetensors` holds the weights (`model.*`, left out for models that save their own
+trainable weights, e.g. DFA-GPT), the optimizer's per-parameter tensors keyed by parameter name
+(`optim.<parameter name>.<key>`, e.g. AdamW's moments) and any extra tensors a trainer keeps
+(`extra.<name>`: RNG states); `<stem>.json` holds the optimizer's scalar state (steps), its
+parameter groups' hyper-parameters (learning rates), the learning-rate scheduler's state, and
+the trainer's own counters, history and config. Nothing is pickled, so loading a state can
+never run code; both files are replaced atomically.
 """
 
 from __future__ import annotations
@@ -16,26 +19,49 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from opendfa.train.sam import SAM
+STATE_FORMAT = "opendfa.train-state/1"
+# The detector's state before the one engine: the same tensors and JSON, read as they are.
+READABLE_FORMATS = (STATE_FORMAT, "opendfa.detector-train-state/1")
+_GROUP_KEYS = ("lr", "initial_lr", "weight_decay", "lr_scale")
 
-STATE_FORMAT = "opendfa.detector-train-state/1"
+
+def _base(optimizer: Any) -> torch.optim.Optimizer:
+    """The torch optimizer inside a wrapper (SAM, accelerate's AcceleratedOptimizer)."""
+    while hasattr(optimizer, "base") or hasattr(optimizer, "optimizer"):
+        optimizer = getattr(optimizer, "base", None) or optimizer.optimizer
+    return optimizer
 
 
-def _base(optimizer: torch.optim.Optimizer | SAM) -> torch.optim.Optimizer:
-    return optimizer.base if isinstance(optimizer, SAM) else optimizer
+def paths(stem: str | Path) -> tuple[Path, Path]:
+    """(tensors, JSON) file of a state: `stem.safetensors` and `stem.json`."""
+    stem = Path(stem)
+    return stem.with_suffix(".safetensors"), stem.with_suffix(".json")
+
+
+def exists(stem: str | Path) -> bool:
+    return paths(stem)[1].is_file()
 
 
 def save_state(
-    folder: Path,
+    stem: str | Path,
     model: nn.Module,
-    optimizer: torch.optim.Optimizer | SAM,
+    optimizer: Any,
     info: dict[str, Any],
-) -> None:
-    """Weights and optimizer moments as safetensors, counters and history as JSON."""
-    folder.mkdir(parents=True, exist_ok=True)
+    *,
+    scheduler: Any = None,
+    extra: dict[str, torch.Tensor] | None = None,
+    weights: bool = True,
+) -> Path:
+    """Write the state; returns the tensors file."""
+    tensors_path, json_path = paths(stem)
+    tensors_path.parent.mkdir(parents=True, exist_ok=True)
     names = {id(p): name for name, p in model.named_parameters()}
     base = _base(optimizer)
-    tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    tensors: dict[str, torch.Tensor] = {}
+    if weights:
+        tensors = {
+            f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()
+        }
     scalars: dict[str, dict[str, float]] = {}
     for param, state in base.state.items():
         name = names[id(param)]
@@ -44,35 +70,60 @@ def save_state(
                 tensors[f"optim.{name}.{key}"] = value.detach().cpu().contiguous()
             else:
                 scalars.setdefault(name, {})[key] = float(value)
-    tmp = folder / "state.tmp.safetensors"
+    for key, value in (extra or {}).items():
+        tensors[f"extra.{key}"] = value.detach().cpu().contiguous()
+    groups = [{k: g[k] for k in _GROUP_KEYS if k in g} for g in base.param_groups]
+    payload = {
+        "format": STATE_FORMAT,
+        **info,
+        "optimizer_scalars": scalars,
+        "param_groups": groups,
+        "scheduler": scheduler.state_dict() if scheduler is not None else None,
+    }
+    tmp = tensors_path.with_suffix(".tmp.safetensors")
     save_file(tensors, str(tmp), metadata={"format": STATE_FORMAT})
-    tmp.replace(folder / "state.safetensors")
-    payload = {"format": STATE_FORMAT, **info, "optimizer_scalars": scalars}
-    (folder / "state.tmp.json").write_text(json.dumps(payload, indent=1, default=str) + "\n")
-    (folder / "state.tmp.json").replace(folder / "state.json")
+    tmp.replace(tensors_path)
+    tmp_json = json_path.with_suffix(".tmp.json")
+    tmp_json.write_text(json.dumps(payload, indent=1, default=str) + "\n")
+    tmp_json.replace(json_path)
+    return tensors_path
+
+
+def read_info(stem: str | Path) -> dict[str, Any]:
+    """The JSON half of a state (counters, history, config), checked for its format."""
+    json_path = paths(stem)[1]
+    info = json.loads(json_path.read_text())
+    if info.get("format") not in READABLE_FORMATS:
+        raise ValueError(f"not an OpenDFA training state ({json_path})")
+    return info
 
 
 def load_state(
-    folder: Path, model: nn.Module, optimizer: torch.optim.Optimizer | SAM
-) -> dict[str, Any]:
-    """Restore `save_state`'s weights and optimizer moments; returns its JSON."""
-    info = json.loads((folder / "state.json").read_text())
-    if info.get("format") != STATE_FORMAT:
-        raise ValueError(f"not a detector training state ({folder / 'state.json'})")
-    tensors = load_file(str(folder / "state.safetensors"))
+    stem: str | Path, model: nn.Module, optimizer: Any, *, scheduler: Any = None
+) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    """Restore `save_state`'s weights (when saved), optimizer and scheduler state; returns its
+    JSON and its extra tensors."""
+    info = read_info(stem)
+    tensors = load_file(str(paths(stem)[0]))
     device = next(model.parameters()).device
-    model.load_state_dict(
-        {k.removeprefix("model."): v for k, v in tensors.items() if k.startswith("model.")}
-    )
+    weights = {k.removeprefix("model."): v for k, v in tensors.items() if k.startswith("model.")}
+    if weights:
+        model.load_state_dict(weights)
     base = _base(optimizer)
     for name, param in model.named_parameters():
-        state = {
-            key.removeprefix(f"optim.{name}."): value.to(device)
+        prefix = f"optim.{name}."
+        state: dict[str, Any] = {
+            key.removeprefix(prefix): value.to(device)
             for key, value in tensors.items()
-            if key.startswith(f"optim.{name}.") and "." not in key[len(f"optim.{name}.") :]
+            if key.startswith(prefix) and "." not in key[len(prefix) :]
         }
         for key, value in info["optimizer_scalars"].get(name, {}).items():
             state[key] = torch.tensor(value)
         if state:
             base.state[param] = state
-    return info
+    for group, saved in zip(base.param_groups, info.get("param_groups", []), strict=False):
+        group.update(saved)
+    if scheduler is not None and info.get("scheduler") is not None:
+        scheduler.load_state_dict(info["scheduler"])
+    extra = {k.removeprefix("extra."): v for k, v in tensors.items() if k.startswith("extra.")}
+    return info, extra

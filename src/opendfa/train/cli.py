@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
+import os
 from pathlib import Path
+
+from opendfa.console import cli_error
 
 EXIT_OK, EXIT_INPUT = 0, 2
 
@@ -69,6 +71,15 @@ def add_train_commands(commands: argparse._SubParsersAction) -> argparse._SubPar
     )
     detector.add_argument("--no-pretrained", action="store_true", help="random initialisation")
     detector.add_argument("--device", default="cpu", help="cpu or cuda")
+    detector.add_argument(
+        "--grad-accum", type=int, default=1, help="batches per optimizer step (AdamW only)"
+    )
+    detector.add_argument(
+        "--mixed-precision",
+        default="auto",
+        choices=("auto", "no", "bf16", "fp16"),
+        help="autocast; auto: bf16 on CUDA, none on a CPU",
+    )
     detector.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     detector.add_argument("--workers", type=int, default=0, help="DataLoader worker processes")
     detector.add_argument("--patience", type=int, default=5)
@@ -77,10 +88,6 @@ def add_train_commands(commands: argparse._SubParsersAction) -> argparse._SubPar
     detector.add_argument("--no-progress", action="store_true")
     detector.set_defaults(handler=_train_detector)
     return sub
-
-
-def _error(message: str) -> None:
-    print(f"opendfa: error: {' '.join(message.split())}", file=sys.stderr, flush=True)
 
 
 def _train_detector(args: argparse.Namespace) -> int:
@@ -92,16 +99,16 @@ def _train_detector(args: argparse.Namespace) -> int:
 
     for path in (args.train, args.val):
         if path is not None and not Path(path).is_file():
-            _error(f"manifest not found ({path})")
+            cli_error(f"manifest not found ({path})")
             return EXIT_INPUT
     if args.backbone not in BACKBONES:
-        _error(f"unknown backbone {args.backbone!r}; known: {', '.join(sorted(BACKBONES))}")
+        cli_error(f"unknown backbone {args.backbone!r}; known: {', '.join(sorted(BACKBONES))}")
         return EXIT_INPUT
     if args.device.startswith("cuda"):
         import torch
 
         if not torch.cuda.is_available():
-            _error("--device cuda asked for but no CUDA device is available")
+            cli_error("--device cuda asked for but no CUDA device is available")
             return EXIT_INPUT
     try:
         config = DetectorTrainConfig(
@@ -133,6 +140,8 @@ def _train_detector(args: argparse.Namespace) -> int:
             patience=args.patience,
             seed=args.seed,
             device=args.device,
+            grad_accum=args.grad_accum,
+            mixed_precision=args.mixed_precision,
             threads=args.threads,
             num_workers=args.workers,
             train_split=args.train_split,
@@ -142,7 +151,7 @@ def _train_detector(args: argparse.Namespace) -> int:
         )
         result = train_detector(args.train, args.val, args.out, config)
     except (ValueError, FileNotFoundError, CropError, BackboneError) as err:
-        _error(str(err))
+        cli_error(str(err))
         return EXIT_INPUT
     summary = {
         "folder": str(result.folder),
@@ -154,5 +163,6 @@ def _train_detector(args: argparse.Namespace) -> int:
         "epochs_run": len(result.history),
         "seconds": round(result.seconds, 1),
     }
-    print(json.dumps(summary))
+    if os.environ.get("RANK", "0") == "0":  # once, however many processes train
+        print(json.dumps(summary))
     return EXIT_OK

@@ -13,33 +13,40 @@ From manifests (synthesized and/or imported) to a saved, calibrated detector fol
 - AdamW, or SAM around AdamW; linear warm-up then cosine or linear decay;
 - seeded everything; early stopping on validation AUC; the best model saved with
   `save_detector` at each improvement; a resumable state (weights, optimizer moments, counters)
-  in `out/train-state/` as safetensors + JSON, never pickle;
+  in `out/train-state/` as safetensors + JSON, never pickle; one JSON line per epoch in
+  `out/log.jsonl`;
 - temperature scaling fitted on the validation set, with ECE before and after.
+
+The loop runs on the one training engine (`opendfa.train.loop`, Hugging Face accelerate): the
+same code trains on a CPU, a GPU, or several processes (`accelerate launch` / `torchrun`),
+each process taking its share of every global batch.
 """
 
 from __future__ import annotations
 
-import math
 import platform
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
-from tqdm import tqdm
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader
 
 from opendfa.data.dataset import FaceForgeryDataset
 from opendfa.data.manifest import Manifest
 from opendfa.models.detector import (
     DetectorConfig,
+    DetectorOutputs,
     MultiTaskDetector,
     load_detector,
     save_detector,
 )
+from opendfa.train import checkpoint
 from opendfa.train.adversarial import (
     PHASE_JOINT,
     PHASE_METRIC,
@@ -49,19 +56,15 @@ from opendfa.train.adversarial import (
     mine_hard_fakes,
 )
 from opendfa.train.calibration import expected_calibration_error, fit_temperature
-from opendfa.train.checkpoint import load_state, save_state
-from opendfa.train.data import (
-    DetectorItems,
-    batch_targets,
-    class_weights,
-    load_crops,
-    make_loader,
-)
-from opendfa.train.evaluate import autocast, evaluate_detector
+from opendfa.train.data import DetectorItems, batch_targets, class_weights, load_crops
+from opendfa.train.evaluate import evaluate_detector
+from opendfa.train.loop import EarlyStopping, Engine, lr_factor, seed_everything
 from opendfa.train.losses import DetectorTargets, LossWeights, multitask_loss
 from opendfa.train.sam import SAM, frozen_batchnorm_stats
 
 STATE_DIR = "train-state"
+STATE_STEM = "state"  # train-state/state.safetensors + state.json
+LOG_FILE = "log.jsonl"
 
 
 @dataclass
@@ -94,6 +97,8 @@ class DetectorTrainConfig:
     cache_dir: str | None = None  # aligned-crop cache (default: beside the manifest)
     max_steps_per_epoch: int | None = None
     grad_clip: float = 5.0
+    grad_accum: int = 1  # batches per optimizer step (AdamW only)
+    mixed_precision: str = "auto"  # auto (bf16 on CUDA) | no | bf16 | fp16
     freeze_blocks: int = 0  # keep the stem and this many first backbone blocks frozen
     progress: bool = True
     resume: bool = False
@@ -107,10 +112,21 @@ class DetectorTrainConfig:
             raise ValueError("epochs, batch_size and lr must be positive")
         if not 0.0 <= self.sbi_prob <= 1.0 or not 0.0 <= self.flip_prob <= 1.0:
             raise ValueError("sbi_prob and flip_prob must lie in [0, 1]")
+        if self.grad_accum < 1 or (self.grad_accum > 1 and self.optimizer == "sam"):
+            raise ValueError("grad_accum must be 1 with SAM, and at least 1")
+
+    def schedule_options(self) -> dict[str, Any]:
+        """The options of `opendfa.train.loop.lr_factor` this config asks for."""
+        return {
+            "warmup_fraction": self.warmup_fraction,
+            "min_lr_fraction": self.min_lr_fraction,
+            "schedule": self.schedule,
+            "decay_start": self.decay_start,
+        }
 
 
 @dataclass
-class TrainResult:
+class DetectorTrainResult:
     folder: Path
     history: list[dict[str, Any]]
     best_epoch: int | None
@@ -119,23 +135,6 @@ class TrainResult:
     metrics: dict[str, Any]
     stopped_early: bool
     seconds: float
-
-
-def lr_factor(step: int, total: int, config: DetectorTrainConfig) -> float:
-    """Multiplier of the base learning rate at optimizer step `step` of `total`."""
-    total = max(total, 1)
-    warmup = int(config.warmup_fraction * total)
-    if step < warmup:
-        return (step + 1) / warmup
-    floor = config.min_lr_fraction
-    if config.schedule == "cosine":
-        progress = min(1.0, (step - warmup) / max(total - warmup, 1))
-        return floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * progress))
-    start = max(warmup, int(config.decay_start * total))
-    if step < start:
-        return 1.0
-    progress = min(1.0, (step - start) / max(total - start, 1))
-    return floor + (1.0 - floor) * (1.0 - progress)
 
 
 def _crops(
@@ -180,7 +179,8 @@ def _base(optimizer: torch.optim.Optimizer | SAM) -> torch.optim.Optimizer:
 
 
 def _batch_loss(
-    model: MultiTaskDetector,
+    engine: Engine,
+    model: nn.Module,
     images: torch.Tensor,
     targets: DetectorTargets,
     hard: torch.Tensor | None,
@@ -189,7 +189,7 @@ def _batch_loss(
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """Multi-task loss, plus the adversarial term when hard fakes of the batch's reals exist."""
     count = len(images)
-    with autocast(images.device):
+    with engine.autocast():
         out = model(images if hard is None else torch.cat([images, hard]))
     out = out.map(lambda t: t.float())
     main = out.map(lambda t: t[:count])
@@ -201,12 +201,20 @@ def _batch_loss(
         adversarial, adv_parts = adversarial_loss(real_out, fake_out, config.adversarial, phase)
         total = adversarial if phase == PHASE_METRIC else total + adversarial
         parts.update(adv_parts)
+    if isinstance(model, DistributedDataParallel):
+        # DDP waits for a gradient of every trained parameter: the heads this loss leaves out
+        # (the embedding without adversarial fakes) get an exact zero one.
+        total = total + 0.0 * sum(t.sum() for t in _tensors(out))
     parts["total"] = float(total.detach())
     return total, parts
 
 
+def _tensors(out: DetectorOutputs) -> list[torch.Tensor]:
+    return [t for f in fields(out) if (t := getattr(out, f.name)) is not None]
+
+
 def train_step(
-    model: MultiTaskDetector,
+    model: nn.Module,
     optimizer: torch.optim.Optimizer | SAM,
     images: torch.Tensor,
     targets: DetectorTargets,
@@ -214,24 +222,26 @@ def train_step(
     *,
     hard: torch.Tensor | None = None,
     phase: str = PHASE_JOINT,
+    engine: Engine | None = None,
 ) -> dict[str, float]:
-    """One optimizer step (two forward/backward passes with SAM); returns the loss parts."""
+    """One batch: forward, backward, and (when the accumulation is complete) an optimizer step,
+    two forward/backward passes with SAM; returns the loss parts."""
+    engine = engine or Engine(progress=False)
     train_mode(model)
-    loss, parts = _batch_loss(model, images, targets, hard, phase, config)
-    loss.backward()
-    if isinstance(optimizer, SAM):
-        optimizer.first_step(zero_grad=True)
-        with frozen_batchnorm_stats(model):
-            second, _ = _batch_loss(model, images, targets, hard, phase, config)
-        second.backward()
-        if config.grad_clip:
-            nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-        optimizer.second_step(zero_grad=True)
-    else:
-        if config.grad_clip:
-            nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
+    with engine.accumulate(model):
+        loss, parts = _batch_loss(engine, model, images, targets, hard, phase, config)
+        engine.backward(loss)
+        if isinstance(optimizer, SAM):
+            optimizer.first_step(zero_grad=True)
+            with frozen_batchnorm_stats(model):
+                second, _ = _batch_loss(engine, model, images, targets, hard, phase, config)
+            engine.backward(second)
+            engine.clip(model.parameters(), config.grad_clip)
+            optimizer.second_step(zero_grad=True)
+        elif engine.sync_gradients:
+            engine.clip(model.parameters(), config.grad_clip)
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
     return parts
 
 
@@ -264,7 +274,7 @@ def train_detector(
     *,
     generator: LatentGenerator | None = None,
     on_epoch_end: Callable[[dict[str, Any]], None] | None = None,
-) -> TrainResult:
+) -> DetectorTrainResult:
     """Train, early-stop on validation AUC, calibrate, and save the best model in `out_folder`.
 
     `generator` overrides the one named in `config.adversarial`; `on_epoch_end` receives each
@@ -289,56 +299,71 @@ def _train(
     config: DetectorTrainConfig,
     generator: LatentGenerator | None,
     on_epoch_end: Callable[[dict[str, Any]], None] | None,
-) -> TrainResult:
+) -> DetectorTrainResult:
     started = time.time()
-    device = torch.device(config.device)
-    torch.manual_seed(config.seed)
+    engine = Engine(
+        device=config.device,
+        mixed_precision=config.mixed_precision,
+        grad_accum=config.grad_accum,
+        log_path=out / LOG_FILE,
+        progress=config.progress,
+    )
+    if config.batch_size % engine.num_processes:
+        raise ValueError(
+            f"batch_size {config.batch_size} does not split over {engine.num_processes} "
+            "processes; make it a multiple of the number of processes"
+        )
+    seed_everything(config.seed)
+    with engine.main_first():  # the main process fills the crop cache, the others read it
+        train_crops = _crops(train_manifest, config.train_split, config)
+        val_crops = _crops(val_manifest, config.val_split, config) if val_manifest else None
     train_items = DetectorItems(
-        _crops(train_manifest, config.train_split, config),
+        train_crops,
         augment=True,
         sbi_prob=config.sbi_prob,
         flip_prob=config.flip_prob,
         seed=config.seed,
     )
     val_items = None
-    if val_manifest is not None:
-        val_items = DetectorItems(_crops(val_manifest, config.val_split, config))
+    if val_crops is not None:
+        val_items = DetectorItems(val_crops)
         if not 0 < val_items.labels.sum() < len(val_items.labels):
             raise ValueError("the validation set needs both reals and fakes for its AUC")
-    model = MultiTaskDetector(config.model, pretrained=config.pretrained).to(device)
+    model = MultiTaskDetector(config.model, pretrained=config.pretrained).to(engine.device)
     freeze_early_layers(model, config.freeze_blocks)
     optimizer = _optimizer(model, config)
     if config.adversarial.enabled:
-        generator = _prepare_generator(generator, config, device)
+        generator = _prepare_generator(generator, config, engine.device)
     expected = len(train_items) + config.sbi_prob * float((~train_items.labels).sum())
     steps_per_epoch = max(1, int(expected // config.batch_size))
     if config.max_steps_per_epoch:
         steps_per_epoch = min(steps_per_epoch, config.max_steps_per_epoch)
     total_steps = steps_per_epoch * config.epochs
 
-    state_dir = out / STATE_DIR
-    progress: dict[str, Any] = {
-        "epoch": -1,
-        "step": 0,
-        "history": [],
-        "best_auc": None,
-        "best_epoch": None,
-        "since_best": 0,
-    }
-    if config.resume and (state_dir / "state.json").exists():
-        info = load_state(state_dir, model, optimizer)
+    state = out / STATE_DIR / STATE_STEM
+    progress: dict[str, Any] = {"epoch": -1, "step": 0, "history": []}
+    stopping = EarlyStopping(config.patience)
+    if config.resume and checkpoint.exists(state):
+        info, _ = checkpoint.load_state(state, model, optimizer)
         if info["config"]["model"] != asdict(config.model):
-            raise ValueError(f"the saved state in {state_dir} is for another model config")
+            raise ValueError(f"the saved state in {state.parent} is for another model config")
         progress = {key: info[key] for key in progress}
+        saved = info.get("early_stopping") or {  # a state written before the one engine
+            "best": info["best_auc"],
+            "best_epoch": info["best_epoch"],
+            "since_best": info["since_best"],
+        }
+        stopping = EarlyStopping(**{**saved, "patience": config.patience})
+    model = engine.prepare_model(model)  # DDP over the processes, when there are several
 
     stopped_early = False
     for epoch in range(progress["epoch"] + 1, config.epochs):
-        waited = progress["since_best"]  # epochs since the best, stop once they reach patience
-        if val_items is not None and waited > 0 and waited >= config.patience:
+        if val_items is not None and stopping.should_stop:
             stopped_early = True
             break
         tick = time.time()
         record, progress["step"] = _train_epoch(
+            engine,
             model,
             optimizer,
             train_items,
@@ -348,32 +373,36 @@ def _train(
             progress["step"],
             (steps_per_epoch, total_steps),
         )
+        bare = engine.unwrap(model)
         if val_items is not None:
             metrics, _, _ = evaluate_detector(
-                model, val_items, config.batch_size, config.num_workers
+                bare, val_items, config.batch_size, config.num_workers
             )
             record["val"] = metrics
-            auc = metrics.get("auc", float("nan"))
-            if progress["best_auc"] is None or auc > progress["best_auc"]:
-                progress.update(best_auc=auc, best_epoch=epoch, since_best=0)
-                save_detector(model, out, metrics={"val": metrics}, training=_facts(config))
-            else:
-                progress["since_best"] += 1
+            if stopping.update(metrics.get("auc", float("nan")), epoch) and engine.is_main:
+                save_detector(bare, out, metrics={"val": metrics}, training=_facts(config))
         else:
-            progress["best_epoch"] = epoch
-            save_detector(model, out, metrics={}, training=_facts(config))
+            stopping.best_epoch = epoch
+            if engine.is_main:
+                save_detector(bare, out, metrics={}, training=_facts(config))
         record["seconds"] = round(time.time() - tick, 2)
         progress["history"].append(record)
         progress["epoch"] = epoch
-        save_state(state_dir, model, optimizer, {**progress, "config": asdict(config)})
+        if engine.is_main:
+            info = {**progress, "early_stopping": asdict(stopping), "config": asdict(config)}
+            checkpoint.save_state(state, bare, optimizer, info)
+        engine.log(record)
+        engine.wait()
         if on_epoch_end is not None:
             on_epoch_end(record)
 
-    return _finish(out, val_items, config, progress, stopped_early, started, train_items)
+    finished = (progress, stopping, stopped_early, started)
+    return _finish(out, train_items, val_items, config, finished, engine)
 
 
 def _train_epoch(
-    model: MultiTaskDetector,
+    engine: Engine,
+    model: nn.Module,
     optimizer: torch.optim.Optimizer | SAM,
     items: DetectorItems,
     config: DetectorTrainConfig,
@@ -382,65 +411,72 @@ def _train_epoch(
     step: int,
     steps: tuple[int, int],
 ) -> tuple[dict[str, Any], int]:
-    """One epoch of optimizer steps; returns its record (mean loss parts) and the step count."""
+    """One epoch of batches; returns its record (mean loss parts) and the batch count.
+
+    Each process takes its share of every global batch of `batch_size`; the learning rate
+    follows the optimizer step (`step // grad_accum`)."""
     steps_per_epoch, total_steps = steps
-    device = next(model.parameters()).device
+    accum = config.grad_accum
     torch.manual_seed(config.seed * 1_000_003 + epoch)  # dropout: same stream after a resume
     items.set_epoch(epoch)
     class_weight = class_weights(items.plan_labels(), config.balance_classes)
-    sums: dict[str, float] = {}
-    batches = 0
-    bar = tqdm(
-        make_loader(items, config.batch_size, config.num_workers, train=True),
-        desc=f"epoch {epoch + 1}/{config.epochs}",
-        total=min(max(len(items) // config.batch_size, 1), steps_per_epoch),
-        disable=not config.progress,
-        leave=False,
-    )
-    for batch in bar:
-        if batches >= steps_per_epoch:
-            break
-        for group in _base(optimizer).param_groups:
-            group["lr"] = config.lr * group["lr_scale"] * lr_factor(step, total_steps, config)
-        images, targets = batch_targets(batch, device, class_weight)
+    base = _base(optimizer)
+    done = step
+
+    def one_batch(batch: dict[str, torch.Tensor]) -> dict[str, float]:
+        nonlocal done
+        factor = lr_factor(done // accum, total_steps // accum, **config.schedule_options())
+        for group in base.param_groups:
+            group["lr"] = config.lr * group["lr_scale"] * factor
+        images, targets = batch_targets(batch, engine.device, class_weight)
         hard, phase = None, PHASE_JOINT
         reals = targets.label < 0.5
         if generator is not None and config.adversarial.enabled and bool(reals.any()):
-            phase = config.adversarial.phase(epoch, step)
+            phase = config.adversarial.phase(epoch, done)
             hard = mine_hard_fakes(
-                model,
+                engine.unwrap(model),
                 generator,
                 images[reals],
                 epsilon=config.adversarial.epsilon,
                 steps=config.adversarial.steps,
                 random_start=config.adversarial.random_start,
-                rng=torch.Generator().manual_seed(config.seed * 7919 + step),
+                rng=torch.Generator().manual_seed(config.seed * 7919 + done),
             ).images
-        parts = train_step(model, optimizer, images, targets, config, hard=hard, phase=phase)
-        for key, value in parts.items():
-            sums[key] = sums.get(key, 0.0) + value
-        batches += 1
-        step += 1
-        bar.set_postfix(loss=f"{parts['total']:.3f}")
-    record = {
-        "epoch": epoch,
-        "lr": config.lr * lr_factor(max(step - 1, 0), total_steps, config),
-        "train": {k: v / max(batches, 1) for k, v in sums.items()},
-    }
-    return record, step
+        parts = train_step(
+            model, optimizer, images, targets, config, hard=hard, phase=phase, engine=engine
+        )
+        done += 1
+        return parts
+
+    loader = DataLoader(
+        items,
+        batch_sampler=engine.batch_sampler(
+            len(items), config.batch_size, drop_last=len(items) > config.batch_size
+        ),
+        num_workers=config.num_workers,
+    )
+    train = engine.run_epoch(
+        loader,
+        one_batch,
+        limit=steps_per_epoch,
+        desc=f"epoch {epoch + 1}/{config.epochs}",
+        total=min(max(len(items) // config.batch_size, 1), steps_per_epoch),
+    )
+    last = lr_factor(max(done - 1, 0) // accum, total_steps // accum, **config.schedule_options())
+    return {"epoch": epoch, "lr": config.lr * last, "train": train}, done
 
 
 def _finish(
     out: Path,
+    train_items: DetectorItems,
     val_items: DetectorItems | None,
     config: DetectorTrainConfig,
-    progress: dict[str, Any],
-    stopped_early: bool,
-    started: float,
-    train_items: DetectorItems,
-) -> TrainResult:
+    finished: tuple[dict[str, Any], EarlyStopping, bool, float],
+    engine: Engine,
+) -> DetectorTrainResult:
     """Calibrate the best model on validation and write its final config and metrics."""
-    loaded = load_detector(out, device=config.device)
+    progress, stopping, stopped_early, started = finished
+    loaded = load_detector(out, device=str(engine.device))
     temperature, metrics = 1.0, {}
     if val_items is not None:
         val_metrics, logits, labels = evaluate_detector(
@@ -458,21 +494,24 @@ def _finish(
     seconds = time.time() - started
     facts = {
         **_facts(config),
-        "best_epoch": progress["best_epoch"],
+        "best_epoch": stopping.best_epoch,
         "epochs_run": len(progress["history"]),
         "stopped_early": stopped_early,
         "n_train": len(train_items.crops),
         "n_val": len(val_items.crops) if val_items is not None else 0,
         "train_identities": len({s.identity for s in train_items.crops.samples}),
+        "processes": engine.num_processes,
         "seconds": round(seconds, 1),
         "history": progress["history"],
     }
-    save_detector(loaded.model, out, temperature=temperature, metrics=metrics, training=facts)
-    return TrainResult(
+    if engine.is_main:
+        save_detector(loaded.model, out, temperature=temperature, metrics=metrics, training=facts)
+    engine.wait()
+    return DetectorTrainResult(
         folder=out,
         history=progress["history"],
-        best_epoch=progress["best_epoch"],
-        best_auc=progress["best_auc"],
+        best_epoch=stopping.best_epoch,
+        best_auc=stopping.best,
         temperature=temperature,
         metrics=metrics,
         stopped_early=stopped_early,

@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from opendfa.bench.metrics import detection_metrics
 from opendfa.data.manifest import Manifest, read_manifest
+from opendfa.metrics.detection import detection_metrics
 from opendfa.models.detector import load_detector
 from opendfa.taxonomy import REAL
 from opendfa.train.calibration import expected_calibration_error

@@ -22,13 +22,13 @@ import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file, save_file
 from tqdm import tqdm
 
 from opendfa.models.generator import FaceVAE, GeneratorConfig, images_to_tensor
+from opendfa.train import checkpoint as train_state
+from opendfa.train.loop import Engine, lr_factor, seed_everything
 
-CHECKPOINT_FORMAT = "opendfa.generator-checkpoint/1"
-
+TERMS = ("l1", "gradient", "ssim", "kl")  # loss terms logged per epoch
 
 # ----------------------------------------------------------------------------- data
 
@@ -298,10 +298,11 @@ class GeneratorTrainConfig:
     prior_low_quality_weight: float = 0.2  # weight of "low" crops' codes in that fit
     checkpoint_every: int = 20  # epochs
     threads: int | None = None  # torch CPU threads; None leaves torch's default
+    device: str = "cpu"
 
 
 @dataclass
-class TrainResult:
+class GeneratorTrainResult:
     model: FaceVAE
     history: list[dict[str, float]]
     seconds: float  # training time of all runs that led here, resumed ones included
@@ -320,11 +321,13 @@ def train_generator(
     resume: bool = True,
     progress: bool = True,
     stop_after: int | None = None,
-) -> TrainResult:
+) -> GeneratorTrainResult:
     """Train a VAE on `crops`; with `checkpoint`, save there regularly and resume from it.
 
     `stop_after` ends this run after that many epochs in all (the schedule still spans
     `config.epochs`), checkpointing first, so a long training can run in time-boxed pieces.
+    Runs on the one training engine (`opendfa.train.loop`): with several processes each takes
+    its share of every batch.
     """
     config = config or GeneratorTrainConfig()
     model_config = model_config or GeneratorConfig(image_size=crops.size, margin=crops.margin)
@@ -334,8 +337,9 @@ def train_generator(
         )
     if config.threads:
         torch.set_num_threads(config.threads)
-    torch.manual_seed(config.seed)
-    model = FaceVAE(model_config)
+    engine = Engine(device=config.device, progress=progress)
+    seed_everything(config.seed)
+    model = FaceVAE(model_config).to(engine.device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     sampler = torch.Generator().manual_seed(config.seed + 1)
     data = images_to_tensor(crops.images)
@@ -345,8 +349,9 @@ def train_generator(
     )
     history: list[dict[str, float]] = []
     start_epoch = 0
-    if checkpoint is not None and resume and Path(checkpoint).with_suffix(".json").exists():
-        start_epoch, history = load_checkpoint(checkpoint, model, optimizer, sampler)
+    if checkpoint is not None and resume and train_state.exists(checkpoint):
+        start_epoch, history = _resume(checkpoint, model, optimizer, sampler)
+    trained = engine.prepare_model(model)
 
     # Each epoch draws round(sum(weights)) distinct crops, low-weight ones less often (drawing
     # with replacement instead repeats crops within a batch and trains markedly slower).
@@ -354,27 +359,25 @@ def train_generator(
     steps_per_epoch = max(1, math.ceil(epoch_size / config.batch_size))
     started = time.perf_counter() - (history[-1].get("seconds", 0.0) if history else 0.0)
     end_epoch = config.epochs if stop_after is None else min(stop_after, config.epochs)
-    bar = tqdm(
-        range(start_epoch, end_epoch),
-        desc="generator",
-        disable=not progress,
-        initial=start_epoch,
-        total=config.epochs,
+    bar = engine.bar(
+        range(start_epoch, end_epoch), desc="generator", initial=start_epoch, total=config.epochs
     )
-    model.train()
+    schedule = {"min_lr_fraction": config.lr_final / config.lr}
+    trained.train()
     for epoch in bar:
-        lr = _cosine(config.lr, config.lr_final, epoch, config.epochs)
+        lr = config.lr * lr_factor(epoch, config.epochs - 1, **schedule)
         for group in optimizer.param_groups:
             group["lr"] = lr
         beta = config.kl_weight * min(1.0, (epoch + 1) / max(1, config.kl_warmup_epochs))
         order = torch.multinomial(weights, epoch_size, replacement=False, generator=sampler)
-        sums = dict.fromkeys(("loss", "l1", "gradient", "ssim", "kl"), 0.0)
-        for step in range(steps_per_epoch):
+
+        def one_batch(step: int, order: torch.Tensor = order, beta: float = beta) -> dict:
             chosen = order[step * config.batch_size : (step + 1) * config.batch_size]
             batch, valid = data[chosen], masks[chosen]
             if config.augmentation is not None:
                 batch, valid = augment(batch, valid, config.augmentation, sampler)
-            terms = _loss_terms(model, batch, valid)
+            batch, valid = engine.shard(batch), engine.shard(valid)  # same draws everywhere
+            terms = _loss_terms(trained, batch.to(engine.device), valid.to(engine.device))
             loss = (
                 terms["l1"]
                 + config.gradient_weight * terms["gradient"]
@@ -382,23 +385,25 @@ def train_generator(
                 + beta * terms["kl"] / batch[0].numel()
             )
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            engine.backward(loss)
             optimizer.step()
-            sums["loss"] += loss.item()
-            for name in ("l1", "gradient", "ssim", "kl"):
-                sums[name] += terms[name].item()
-        record = {k: round(v / steps_per_epoch, 6) for k, v in sums.items()}
+            return {"loss": loss.item(), **{name: terms[name].item() for name in TERMS}}
+
+        means = engine.run_epoch(range(steps_per_epoch), one_batch, show="loss", desc="steps")
+        record = {k: round(means[k], 6) for k in ("loss", *TERMS)}
         seconds = round(time.perf_counter() - started, 2)  # all runs so far
         record.update(epoch=epoch + 1, beta=round(beta, 6), lr=round(lr, 7), seconds=seconds)
         history.append(record)
         bar.set_postfix(l1=f"{record['l1']:.4f}", kl=f"{record['kl']:.1f}")
         last = epoch + 1 == end_epoch
         if checkpoint is not None and ((epoch + 1) % config.checkpoint_every == 0 or last):
-            save_checkpoint(checkpoint, model, optimizer, sampler, epoch + 1, history, config)
+            if engine.is_main:
+                _save(checkpoint, model, optimizer, sampler, epoch + 1, history, config)
+            engine.wait()
     model.eval()
     if len(history) == config.epochs and config.prior_copies > 0:
         fit_sampling_prior(model, crops, config, seed=config.seed + 2)
-    return TrainResult(model, history, time.perf_counter() - started, start_epoch)
+    return GeneratorTrainResult(model, history, time.perf_counter() - started, start_epoch)
 
 
 @torch.no_grad()
@@ -432,11 +437,6 @@ def _loss_terms(
         "ssim": ssim(recon, batch, valid),
         "kl": kl_divergence(mu, logvar),
     }
-
-
-def _cosine(start: float, end: float, epoch: int, epochs: int) -> float:
-    progress = epoch / max(1, epochs - 1)
-    return end + 0.5 * (start - end) * (1 + math.cos(math.pi * progress))
 
 
 @torch.no_grad()
@@ -473,7 +473,7 @@ def evaluate_generator(
 # ----------------------------------------------------------------------------- checkpoints
 
 
-def save_checkpoint(
+def _save(
     path: str | Path,
     model: FaceVAE,
     optimizer: torch.optim.Optimizer,
@@ -482,56 +482,27 @@ def save_checkpoint(
     history: list[dict[str, float]],
     config: GeneratorTrainConfig,
 ) -> Path:
-    """Weights, Adam moments and RNG states as safetensors; the rest as JSON (no pickle)."""
-    path = Path(path).with_suffix(".safetensors")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    names = {id(p): name for name, p in model.named_parameters()}
-    tensors = {f"model.{k}": v.detach().clone() for k, v in model.state_dict().items()}
-    steps = {}
-    for param, state in optimizer.state.items():
-        name = names[id(param)]
-        tensors[f"adam.{name}.exp_avg"] = state["exp_avg"].clone()
-        tensors[f"adam.{name}.exp_avg_sq"] = state["exp_avg_sq"].clone()
-        steps[name] = float(state["step"])
-    tensors["rng.torch"] = torch.get_rng_state().clone()
-    tensors["rng.sampler"] = sampler.get_state().clone()
-    save_file(tensors, str(path), metadata={"format": CHECKPOINT_FORMAT})
+    """Weights, Adam moments and RNG states in the one training state (`train.checkpoint`)."""
     info = {
-        "format": CHECKPOINT_FORMAT,
         "epoch": epoch,
         "model_config": asdict(model.config),
         "train_config": asdict(config),
-        "adam_steps": steps,
         "history": history,
     }
-    path.with_suffix(".json").write_text(json.dumps(info) + "\n")
-    return path
+    rng = {"rng.torch": torch.get_rng_state(), "rng.sampler": sampler.get_state()}
+    return train_state.save_state(path, model, optimizer, info, extra=rng)
 
 
-def load_checkpoint(
+def _resume(
     path: str | Path,
     model: FaceVAE,
     optimizer: torch.optim.Optimizer,
     sampler: torch.Generator,
 ) -> tuple[int, list[dict[str, Any]]]:
-    """Restore what `save_checkpoint` wrote; returns (epochs done, history)."""
-    path = Path(path).with_suffix(".safetensors")
-    info = json.loads(path.with_suffix(".json").read_text())
-    if info.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(f"not a generator checkpoint: {path}")
-    if info["model_config"] != asdict(model.config):
+    """Restore what `_save` wrote; returns (epochs done, history)."""
+    if train_state.read_info(path)["model_config"] != asdict(model.config):
         raise ValueError(f"checkpoint {path} is for another model config")
-    tensors = load_file(str(path))
-    model.load_state_dict(
-        {k.removeprefix("model."): v for k, v in tensors.items() if k.startswith("model.")}
-    )
-    for name, param in model.named_parameters():
-        if name in info["adam_steps"]:
-            optimizer.state[param] = {
-                "step": torch.tensor(info["adam_steps"][name]),
-                "exp_avg": tensors[f"adam.{name}.exp_avg"],
-                "exp_avg_sq": tensors[f"adam.{name}.exp_avg_sq"],
-            }
-    torch.set_rng_state(tensors["rng.torch"])
-    sampler.set_state(tensors["rng.sampler"])
+    info, extra = train_state.load_state(path, model, optimizer)
+    torch.set_rng_state(extra["rng.torch"])
+    sampler.set_state(extra["rng.sampler"])
     return int(info["epoch"]), list(info["history"])

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
+
+from opendfa.console import cli_error
 
 EXIT_OK, EXIT_INPUT = 0, 2
 
@@ -36,8 +37,7 @@ def _train_generator(args: argparse.Namespace) -> int:
     faces = Path(args.faces)
     if not (faces / "faces.json").exists():
         hint = f"run scripts/gather_real_faces.py --out {faces}"
-        print(f"opendfa: error: no faces.json index; {hint} ({faces})", file=sys.stderr)
-        return EXIT_INPUT
+        return cli_error(f"no faces.json index; {hint}", faces)
     torch.set_num_threads(args.threads)
     crops = prepare_crops(faces, size=args.size)
     defaults = GeneratorTrainConfig()

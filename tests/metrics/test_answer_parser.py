@@ -2,7 +2,7 @@
 
 import pytest
 
-from opendfa.bench.parse import UNPARSEABLE, parse_category, parse_detection
+from opendfa.metrics.answers import UNPARSEABLE, parse_category, parse_detection
 
 
 @pytest.mark.parametrize(
