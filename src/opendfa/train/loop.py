@@ -22,6 +22,7 @@ statistics, which each process computes on its share).
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
 import math
@@ -112,6 +113,17 @@ class EarlyStopping:
 # ----------------------------------------------------------------------------- engine
 
 
+def _close_process_group() -> None:
+    """Tear the process group down before the interpreter exits: left to the C++ destructors,
+    gloo's threads may be destroyed while still joinable and abort the process (SIGABRT,
+    "terminate called without an active exception") after a successful run."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        try:
+            torch.distributed.barrier()
+        finally:
+            torch.distributed.destroy_process_group()
+
+
 class Engine:
     """One process's view of a (possibly distributed) training run."""
 
@@ -140,6 +152,9 @@ class Engine:
         )
         self.log_path = Path(log_path) if log_path else None
         self.show_progress = progress
+        if self.accelerator.num_processes > 1:
+            atexit.register(_close_process_group)
+
 
     # -------------------------------------------------------------- processes and devices
 
