@@ -284,7 +284,7 @@ The multi-task deepfake detector `opendfa analyze` loads by default. Given an al
 it gives P(fake) (temperature-calibrated), the forgery category (5-way), a low-resolution
 manipulation mask and a score for each of the 12 face regions.
 
-**Read the limits first.** It was trained on about a hundred identities and on forgeries that
+**Read the limits first.** It was trained on {identities["train"]} identities and on forgeries that
 OpenDFA synthesizes itself (`opendfa data synth`); it has never seen a forgery from a real
 deepfake tool (FaceSwap, DeepFaceLab, SimSwap, diffusion), so its scores on real-world media are
 weak evidence. Retrain on FF++/Celeb-DF/DF40 (`opendfa data import`, `opendfa train detector`)
@@ -315,7 +315,9 @@ external evaluation and were never read.
 {source_table}
 
 Fakes: `opendfa data synth`, one per face and method: face swap, reenactment, attribute
-editing, entire-face synthesis (the bundled VAE) and self-blending, each family with several
+editing, entire-face synthesis (the bundled VAE, plus a second pass keeping only faces of the
+DigiFace-1M DCGAN from `gan-face-generate==1.1.1`, weights for non-commercial use) and
+self-blending, each family with several
 implementations chosen at random per sample (blends: alpha, feathered, Poisson normal/mixed,
 Laplacian pyramid; warps: piecewise-affine mesh, thin-plate spline, moving least squares,
 bulge/pinch; colour: Reinhard, histogram matching, none; resampling: nearest to Lanczos; edit
