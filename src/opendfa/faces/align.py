@@ -165,6 +165,13 @@ def looks_like_face_crop(rgb: np.ndarray) -> bool:
 
 
 @functools.cache
+def _mean_face_template() -> np.ndarray:
+    template = np.load(TEMPLATE_PATH).astype(np.float64)
+    template.flags.writeable = False  # shared by every call
+    return template
+
+
+@functools.cache
 def _haar_cascade() -> cv2.CascadeClassifier | None:
     folder = getattr(getattr(cv2, "data", None), "haarcascades", None)
     path = Path(folder or "/nonexistent") / "haarcascade_frontalface_default.xml"
@@ -179,7 +186,7 @@ def face_from_crop(width: int, height: int, margin: float = CROP_FALLBACK_MARGIN
     bundled public-domain portraits, `scripts/make_face_template.py`) placed where
     `align_face` would put it with `margin`. Used when detection finds nothing in a small,
     square image, so a plain face crop (tiny, grey, low-contrast) still gets a score."""
-    template = np.load(TEMPLATE_PATH).astype(np.float64)
+    template = _mean_face_template()
     side = float(min(width, height))
     scale = side / (1.0 + 2.0 * margin)
     landmarks = np.empty_like(template)

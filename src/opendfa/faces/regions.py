@@ -29,6 +29,12 @@ REGION_NAMES = (
     "face_boundary",
     "skin",
 )
+# Region i of a mirrored face is region MIRRORED_REGIONS[i] of the face: the subject's left
+# and right swap (flipped training crops, mirror test-time averaging).
+MIRRORED_REGIONS = tuple(
+    REGION_NAMES.index(name.replace("left_", "@").replace("right_", "left_").replace("@", "right_"))
+    for name in REGION_NAMES
+)
 
 
 @dataclass

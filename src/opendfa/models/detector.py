@@ -42,14 +42,13 @@ import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from opendfa.faces.regions import REGION_NAMES
+from opendfa.faces.regions import MIRRORED_REGIONS, REGION_NAMES
 from opendfa.media.files import file_sha256
 from opendfa.models.backbones import create_backbone
 from opendfa.models.detector_base import (  # noqa: F401  (names importable from here too)
     CONFIG_FILE,
     DEFAULT_MODEL,
     FORMAT,
-    MIRRORED_REGIONS,
     MODELS_DIR,
     ONNX_FILE,
     WEIGHTS_FILE,
@@ -351,9 +350,6 @@ def predict_crops(
     return results
 
 
-_MIRRORED_REGIONS = MIRRORED_REGIONS
-
-
 def _forward(loaded: LoadedDetector, x: torch.Tensor) -> DetectorOutputs:
     """The model's outputs, averaged with its mirror image's when the config asks for it.
     Logits are averaged (a mean of log-odds), the mirrored mask is flipped back and the
@@ -366,7 +362,7 @@ def _forward(loaded: LoadedDetector, x: torch.Tensor) -> DetectorOutputs:
         logit=(out.logit + mirror.logit) / 2,
         category_logits=(out.category_logits + mirror.category_logits) / 2,
         mask_logits=(out.mask_logits + mirror.mask_logits.flip(3)) / 2,
-        region_logits=(out.region_logits + mirror.region_logits[:, _MIRRORED_REGIONS]) / 2,
+        region_logits=(out.region_logits + mirror.region_logits[:, list(MIRRORED_REGIONS)]) / 2,
         embedding=F.normalize(out.embedding + mirror.embedding, dim=1),
         boundary_logits=None
         if out.boundary_logits is None

@@ -17,21 +17,12 @@ from typing import Any
 import cv2
 import numpy as np
 
-from opendfa.faces.regions import REGION_NAMES
-
 FORMAT = "opendfa.detector/1"
 MODELS_DIR = Path(__file__).resolve().parent.parent / "assets" / "models"
 DEFAULT_MODEL = "opendfa-lite0"
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
 ONNX_FILE = "model.onnx"
-
-# Region i of a mirrored face is region MIRRORED_REGIONS[i] of the face (left and right swap).
-MIRRORED_REGIONS = [
-    REGION_NAMES.index(name.replace("left_", "@").replace("right_", "left_").replace("@", "right_"))
-    for name in REGION_NAMES
-]
-
 
 @dataclass
 class DetectorConfig:

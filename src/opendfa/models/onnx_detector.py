@@ -22,11 +22,10 @@ from typing import Any
 
 import numpy as np
 
-from opendfa.faces.regions import REGION_NAMES
+from opendfa.faces.regions import MIRRORED_REGIONS, REGION_NAMES
 from opendfa.media.files import file_sha256
 from opendfa.models.detector_base import (
     DEFAULT_MODEL,
-    MIRRORED_REGIONS,
     ONNX_FILE,
     WEIGHTS_FILE,
     CropPrediction,
@@ -177,7 +176,7 @@ def _forward(loaded: OnnxDetector, x: np.ndarray) -> tuple[np.ndarray, ...]:
         (logit[:n] + logit[n:]) / 2,
         (category[:n] + category[n:]) / 2,
         (mask[:n] + mask[n:, ..., ::-1]) / 2,
-        (region[:n] + region[n:][:, MIRRORED_REGIONS]) / 2,
+        (region[:n] + region[n:][:, list(MIRRORED_REGIONS)]) / 2,
     )
 
 

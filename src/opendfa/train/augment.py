@@ -22,19 +22,11 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from opendfa.faces.regions import REGION_NAMES
+from opendfa.faces.regions import MIRRORED_REGIONS, REGION_NAMES
 from opendfa.forge.selfblend import BLEND_RATIOS, elastic_deform, sbi_source
 from opendfa.forge.warp import composite
 
 _INDEX = {name: i for i, name in enumerate(REGION_NAMES)}
-MIRROR = np.array(
-    [
-        _INDEX[
-            name.replace("left_", "right_") if "left_" in name else name.replace("right_", "left_")
-        ]
-        for name in REGION_NAMES
-    ]
-)
 HULL_TYPES = ("full", "lower", "inner", "oval")
 
 
@@ -45,7 +37,7 @@ def flip_crop(
     return (
         np.ascontiguousarray(image[:, ::-1]),
         np.ascontiguousarray(mask[:, ::-1]),
-        np.ascontiguousarray(regions[MIRROR][:, :, ::-1]),
+        np.ascontiguousarray(regions[list(MIRRORED_REGIONS)][:, :, ::-1]),
     )
 
 
