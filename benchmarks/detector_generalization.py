@@ -45,6 +45,7 @@ from sklearn.preprocessing import StandardScaler
 
 from opendfa.data.manifest import read_manifest
 from opendfa.data.sample import Sample
+from opendfa.forge.techniques import technique_tags
 from opendfa.models.backbones import create_backbone
 from opendfa.models.detector import load_detector, predict_crops
 from opendfa.train.data import load_crops
@@ -60,25 +61,28 @@ MIN_TEST_FAKES = 20  # a group with fewer test fakes gets no row
 
 
 def technique_groups(sample: Sample) -> set[str]:
-    """Every group a fake belongs to, as `axis=value` (reals belong to none)."""
+    """Every group a fake belongs to, as `axis=value` (reals belong to none), from the forge's
+    own tags (`opendfa.forge.technique_tags`). Poisson normal/mixed and MLS affine/similarity
+    are one group each; self-blending counts as a blend; operations group only edits."""
     if sample.label != "fake":
         return set()
-    parts = sample.technique.split(".")
     params = (sample.meta or {}).get("params", {}) or {}
+    tags = technique_tags(sample.technique, params)
     groups = {f"family={sample.category}"}
-    kind = parts[1] if len(parts) > 1 else "other"
-    if kind == "swap" and len(parts) >= 5:
-        groups |= {f"warp={parts[2]}", f"colour={parts[3]}", f"blend={_blend(parts[4])}"}
-    elif kind == "sbi":
-        groups.add("blend=self_blend")
-    elif kind in ("edit", "reenact"):
-        operations = parts[-1].split("+")
-        if len(parts) >= 4 or params.get("warp"):
-            groups.add(f"warp={_warp(params.get('warp') or parts[2])}")
-        if kind == "edit":
-            groups |= {f"edit={op}" for op in operations}
-    elif kind in ("vae", "dcgan"):
-        groups.add(f"generator={kind}")
+    for tag in tags:
+        axis, value = tag.split(":", 1)
+        if axis == "blend":
+            groups.add(f"blend={_blend(value)}")
+        elif axis == "warp":
+            groups.add(f"warp={_warp(value)}")
+        elif axis == "color":
+            groups.add(f"colour={value}")
+        elif axis == "operation" and "family:edit" in tags:
+            groups.add(f"edit={value}")
+        elif axis == "generator":
+            groups.add(f"generator={value}")
+        elif tag == "family:sbi":
+            groups.add("blend=self_blend")
     return groups
 
 
