@@ -31,6 +31,15 @@ from opendfa.models.mllm import (
 FORMAT = "opendfa.dfa-gpt/1"
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "trainable.safetensors"
+BUNDLED_DIR = Path(__file__).resolve().parent.parent / "assets" / "models" / "dfa-gpt"
+
+
+def bundled_model_dir() -> Path | None:
+    """The DFA-GPT folder shipped in the package (adapters + projector), or None when this
+    installation has none. The base LM it needs comes with the `gemma` extra."""
+    if (BUNDLED_DIR / CONFIG_FILE).is_file() and (BUNDLED_DIR / WEIGHTS_FILE).is_file():
+        return BUNDLED_DIR
+    return None
 
 
 @dataclass
