@@ -46,6 +46,7 @@ from sklearn.preprocessing import StandardScaler
 from opendfa.data.manifest import read_manifest
 from opendfa.data.sample import Sample
 from opendfa.forge.techniques import technique_tags
+from opendfa.metrics.bootstrap import bootstrap_ci
 from opendfa.models.backbones import create_backbone
 from opendfa.models.detector import load_detector, predict_crops
 from opendfa.train.data import load_crops
@@ -164,19 +165,19 @@ def auc_with_ci(scores: np.ndarray, labels: np.ndarray, seed: int = 0) -> dict[s
     """AUC and a stratified bootstrap 95 % interval (reals and fakes resampled separately)."""
     scores, labels = np.asarray(scores, float), np.asarray(labels, int)
     auc = float(roc_auc_score(labels, scores))
-    rng = np.random.default_rng(seed)
-    reals, fakes = np.flatnonzero(labels == 0), np.flatnonzero(labels == 1)
-    draws = []
-    for _ in range(BOOTSTRAP):
-        pick = np.concatenate([rng.choice(reals, len(reals)), rng.choice(fakes, len(fakes))])
-        draws.append(roc_auc_score(labels[pick], scores[pick]))
-    low, high = np.percentile(draws, [2.5, 97.5])
+    low, high = bootstrap_ci(
+        lambda pick: roc_auc_score(labels[pick], scores[pick]),
+        labels.size,
+        labels,
+        resamples=BOOTSTRAP,
+        seed=seed,
+    )
     return {
         "auc": auc,
-        "low": float(low),
-        "high": float(high),
-        "reals": len(reals),
-        "fakes": len(fakes),
+        "low": low,
+        "high": high,
+        "reals": int((labels == 0).sum()),
+        "fakes": int((labels == 1).sum()),
     }
 
 

@@ -1,4 +1,4 @@
-"""The DF40 / DFA-Instruct forgery taxonomy shared by every stage."""
+"""The DF40 / DFA-Instruct forgery taxonomy and the face-region names shared by every stage."""
 
 from __future__ import annotations
 
@@ -23,3 +23,21 @@ def check_category(category: str) -> str:
     if category not in CATEGORIES:
         raise ValueError(f"unknown category {category!r}; expected one of {', '.join(CATEGORIES)}")
     return category
+
+
+# The twelve semantic face regions (masks in `opendfa.faces.regions`, scores in the detector's
+# region head); the subject's left and right.
+REGION_NAMES = (
+    "forehead",
+    "left_eyebrow",
+    "right_eyebrow",
+    "left_eye",
+    "right_eye",
+    "nose",
+    "mouth",
+    "left_cheek",
+    "right_cheek",
+    "chin",
+    "face_boundary",
+    "skin",
+)

@@ -14,21 +14,8 @@ import cv2
 import numpy as np
 
 from opendfa.faces import mesh
+from opendfa.taxonomy import REGION_NAMES
 
-REGION_NAMES = (
-    "forehead",
-    "left_eyebrow",
-    "right_eyebrow",
-    "left_eye",
-    "right_eye",
-    "nose",
-    "mouth",
-    "left_cheek",
-    "right_cheek",
-    "chin",
-    "face_boundary",
-    "skin",
-)
 # Region i of a mirrored face is region MIRRORED_REGIONS[i] of the face: the subject's left
 # and right swap (flipped training crops, mirror test-time averaging).
 MIRRORED_REGIONS = tuple(

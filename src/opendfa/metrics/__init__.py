@@ -8,22 +8,27 @@ of them has to import the benchmark to measure or parse.
 from opendfa._lazy import lazy_exports
 
 _EXPORTS = {
-    "UNPARSEABLE": "opendfa.metrics.answers",
     "ClassificationMetrics": "opendfa.metrics.detection",
     "DetectionMetrics": "opendfa.metrics.detection",
     "SentenceEmbedder": "opendfa.metrics.text",
+    "UNPARSEABLE": "opendfa.metrics.answers",
     "bleu": "opendfa.metrics.text",
+    "bootstrap_ci": "opendfa.metrics.bootstrap",
+    "check_answer": "opendfa.metrics.grounding",
     "cider_d": "opendfa.metrics.text",
     "classification_metrics": "opendfa.metrics.detection",
     "detection_metrics": "opendfa.metrics.detection",
+    "embedding_similarities": "opendfa.metrics.text",
     "embedding_similarity": "opendfa.metrics.text",
     "equal_error_rate": "opendfa.metrics.detection",
     "expected_calibration_error": "opendfa.metrics.detection",
+    "mean_ci": "opendfa.metrics.bootstrap",
     "parse_category": "opendfa.metrics.answers",
     "parse_detection": "opendfa.metrics.answers",
     "pixel_auc": "opendfa.metrics.localization",
     "pixel_iou_f1": "opendfa.metrics.localization",
     "rouge_l": "opendfa.metrics.text",
+    "rouge_l_scores": "opendfa.metrics.text",
     "text_tokens": "opendfa.metrics.text",
     "video_auc": "opendfa.metrics.detection",
 }

@@ -12,15 +12,19 @@ import numpy as np
 
 def rouge_l(candidates: list[str], references: list[str]) -> float:
     """Mean ROUGE-L F-measure (Google's rouge-score), in [0, 1]; the DFA paper reports x100."""
+    return float(np.mean(rouge_l_scores(candidates, references)))
+
+
+def rouge_l_scores(candidates: list[str], references: list[str]) -> np.ndarray:
+    """ROUGE-L F-measure of each candidate against its reference (for confidence intervals)."""
     from rouge_score import rouge_scorer
 
     if len(candidates) != len(references) or not candidates:
         raise ValueError("need as many candidates as references, at least one")
     scorer = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=False)
-    scores = [
-        scorer.score(r, c)["rougeL"].fmeasure for c, r in zip(candidates, references, strict=True)
-    ]
-    return float(np.mean(scores))
+    return np.array(
+        [scorer.score(r, c)["rougeL"].fmeasure for c, r in zip(candidates, references, strict=True)]
+    )
 
 
 def text_tokens(text: str) -> list[str]:
@@ -137,8 +141,15 @@ def embedding_similarity(
     candidates: list[str], references: list[str], embedder: SentenceEmbedder | None = None
 ) -> float:
     """Mean cosine similarity of MiniLM sentence embeddings, candidate against reference."""
+    return float(np.mean(embedding_similarities(candidates, references, embedder)))
+
+
+def embedding_similarities(
+    candidates: list[str], references: list[str], embedder: SentenceEmbedder | None = None
+) -> np.ndarray:
+    """MiniLM cosine similarity of each candidate with its reference."""
     if len(candidates) != len(references) or not candidates:
         raise ValueError("need as many candidates as references, at least one")
     embedder = embedder or SentenceEmbedder()
     a, b = embedder.encode(candidates), embedder.encode(references)
-    return float(np.mean(np.sum(a * b, axis=1)))
+    return np.sum(a * b, axis=1).astype(np.float64)
