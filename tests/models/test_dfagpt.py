@@ -103,7 +103,7 @@ def test_evidence_line_names_what_the_detector_saw():
         threshold=0.5,
     )
     assert "verdict fake, fake probability 0.93" in text and "face swap (0.81)" in text
-    assert "mouth 0.90" in text and "nose 0.72" in text and "forehead" not in text
+    assert "regions above 0.5: mouth, nose." in text and "forehead" not in text
     low = detector_line(0.1, {"face_swap": 0.2}, {"mouth": 0.1})
     assert "verdict real" in low and "regions above 0.5: none" in low
     assert dfagpt.first_question(f"{IMAGE_TOKEN}\nWhy?", text) == f"{IMAGE_TOKEN}\n{text}\nWhy?"

@@ -151,20 +151,22 @@ def detector_line(
     threshold: float = 0.5,
 ) -> str:
     """The detector's numbers as one line the LM can read (the `evidence` option). The verdict
-    is spelled out: a small LM learns to copy a word far sooner than to compare two numbers."""
+    is spelled out: a small LM learns to copy a word far sooner than to compare two numbers.
+    Every region at or above `REGION_EVIDENCE` is named, strongest first, without its score
+    (a score costs ~6 tokens): a description may then name exactly the supported regions."""
     fakes = {k: v for k, v in category_probabilities.items() if k != "real"}
     kind = max(fakes, key=fakes.__getitem__) if fakes else "unknown"
     strong = sorted(
         ((name, score) for name, score in region_scores.items() if score >= REGION_EVIDENCE),
         key=lambda item: -item[1],
-    )[:4]
-    regions = ", ".join(f"{region_label(name)} {score:.2f}" for name, score in strong)
+    )
+    regions = ", ".join(region_label(name) for name, _ in strong)
     verdict = "fake" if fake_probability >= threshold else "real"
     return (
         f"Detector evidence: verdict {verdict}, "
         f"fake probability {fake_probability:.2f} (threshold {threshold:.2f}); "
         f"most likely forgery type {category_label(kind)} ({fakes.get(kind, 0.0):.2f}); "
-        f"regions above 0.5: {regions or 'none'}."
+        f"regions above {REGION_EVIDENCE:.1f}: {regions or 'none'}."
     )
 
 

@@ -65,6 +65,9 @@ class MLLMTrainConfig:
     save_every: int = 25
     seed: int = 0
     device: str = "auto"
+    # "auto": bf16 autocast on CUDA, float32 on a CPU; "bf16" also on a CPU with AVX512-BF16
+    # (about 2.2x faster training here), "no": float32 everywhere.
+    precision: str = "auto"
 
 
 @dataclass
@@ -138,6 +141,7 @@ class Trainer:
         self.out = Path(config.out)
         self.engine = Engine(
             device=resolve_device(config.device),
+            mixed_precision=config.precision,
             log_path=self.out / LOG_FILE,
             progress=progress,
             find_unused_parameters=True,  # LoRA waits frozen while stage 1 trains the projector

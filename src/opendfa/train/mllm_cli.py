@@ -50,6 +50,12 @@ def add_mllm_command(train_commands: argparse._SubParsersAction) -> None:
     command.add_argument("--val-records", type=int, default=48)
     command.add_argument("--save-every", type=int, default=25, help="checkpoint every N steps")
     command.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    command.add_argument(
+        "--precision",
+        choices=("auto", "no", "bf16"),
+        default="auto",
+        help="autocast: auto (bf16 on CUDA, float32 on CPU), bf16 (also on a CPU), no",
+    )
     command.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     command.add_argument("--seed", type=int, default=0)
     command.add_argument("--no-progress", action="store_true")
@@ -89,6 +95,7 @@ def _train_mllm(args: argparse.Namespace) -> int:
         save_every=args.save_every,
         seed=args.seed,
         device=args.device,
+        precision=args.precision,
     )
     log = lambda message: print(message, file=sys.stderr, flush=True)  # noqa: E731
     try:
