@@ -22,16 +22,40 @@ def analyzer(tiny_model, detector) -> Analyzer:
     return Analyzer(tiny_model, face_detector=detector, max_pixels=4_000_000)
 
 
+@pytest.fixture(scope="session")
+def tiny_dfagpt_dir(tmp_path_factory, tiny_lm_dir, tiny_model):
+    """A random DFA-GPT folder (tiny Llama, the tiny detector's backbone): seconds to build."""
+    pytest.importorskip("transformers")
+    pytest.importorskip("peft")
+    import torch
+
+    from opendfa.models import dfagpt
+
+    config = dfagpt.DFAGPTConfig(
+        lm=str(tiny_lm_dir), detector=tiny_model, lora={"r": 4, "alpha": 8, "dropout": 0.0}
+    )
+    torch.manual_seed(0)
+    return dfagpt.save(dfagpt.build(config), tmp_path_factory.mktemp("dfa-gpt"))
+
+
+@pytest.fixture(scope="session")
+def dfagpt_chat(tiny_dfagpt_dir):
+    """The `dfa-gpt` chat backend on the tiny model, loaded once and shared, as a server does."""
+    from opendfa.serve.chat import ChatEngine
+
+    return ChatEngine.create("dfa-gpt", model_dir=tiny_dfagpt_dir, max_new_tokens=12)
+
+
 @pytest.fixture
 def make_client(analyzer, tmp_path) -> Callable[..., TestClient]:
-    """`make_client(**ServerConfig fields)`: a client on a fresh store, as Host localhost."""
+    """`make_client(chat=None, **ServerConfig fields)`: a client on a fresh store, as Host
+    localhost (`chat`: a prebuilt `ChatEngine` to share, e.g. a tiny DFA-GPT)."""
     count = iter(range(1000))
 
-    def make(**config) -> TestClient:
+    def make(chat=None, **config) -> TestClient:
         folder = tmp_path / f"store{next(count)}"
-        app = create_app(
-            ServerConfig(data_dir=folder, **config), analyzer=analyzer, store=CaseStore(folder)
-        )
+        settings = ServerConfig(data_dir=folder, **config)
+        app = create_app(settings, analyzer=analyzer, store=CaseStore(folder), chat=chat)
         return TestClient(app, base_url="http://localhost")
 
     return make
@@ -44,17 +68,16 @@ def client(make_client) -> TestClient:
 
 @pytest.fixture
 def live_server(analyzer, tmp_path) -> Iterator[Callable[..., tuple[str, int]]]:
-    """`live_server(**ServerConfig fields)` runs uvicorn on a free loopback port in a thread
-    and returns (host, port); every server started is stopped at the end of the test."""
+    """`live_server(chat=None, **ServerConfig fields)` runs uvicorn on a free loopback port in
+    a thread and returns (host, port); every server started is stopped at the end of the test."""
     import uvicorn
 
     servers: list[tuple[uvicorn.Server, threading.Thread]] = []
 
-    def start(**config) -> tuple[str, int]:
+    def start(chat=None, **config) -> tuple[str, int]:
         folder = tmp_path / f"live{len(servers)}"
-        app = create_app(
-            ServerConfig(data_dir=folder, **config), analyzer=analyzer, store=CaseStore(folder)
-        )
+        settings = ServerConfig(data_dir=folder, **config)
+        app = create_app(settings, analyzer=analyzer, store=CaseStore(folder), chat=chat)
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]

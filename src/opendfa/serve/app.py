@@ -4,7 +4,9 @@ Limits hold before work is done: `RequestGuard` (serve/guard.py) checks the Host
 the Origin and each route's body size before a body byte is read; an upload's header must fit
 the decode budget (serve/budget.py, 413); analyses and renders run on one bounded worker
 (serve/pool.py) that answers 503 with Retry-After when full, so `/api/health` and listings,
-served on the event loop, stay fast under load. With an API key configured, every `/api/`
+served on the event loop, stay fast under load. Chat answers come from one backend built at
+start (serve/chat.py): grounded by default, or a DFA-GPT model whose answers take a slot on the
+same worker and can be streamed as server-sent events. With an API key configured, every `/api/`
 route except `/api/health` needs it, in `X-API-Key` or as `Authorization: Bearer KEY`; a
 signed link (`/api/cases/{id}/report-link`) opens one HTML report for an hour without it.
 """
@@ -23,7 +25,9 @@ from fastapi.responses import JSONResponse
 
 from opendfa import __version__
 from opendfa.evidence.pipeline import Analyzer
+from opendfa.explain.backends import ExplainError
 from opendfa.serve.budget import DEFAULT_DECODE_BUDGET
+from opendfa.serve.chat import ChatEngine
 from opendfa.serve.guard import GuardConfig, RequestGuard
 from opendfa.serve.jobs import Limits
 from opendfa.serve.pool import Busy, KeyedLocks, RenderCache, WorkPool
@@ -48,6 +52,10 @@ class ServerConfig:
     cors_origins: tuple[str, ...] = ()  # empty: no CORS headers, no cross-origin writes
     chat_body_bytes: int = 4096
     render_cache_bytes: int = 64 * 1024 * 1024
+    backend: str = "grounded"  # chat answers: grounded or dfa-gpt (serve/chat.py)
+    mllm: Path | None = None  # the DFA-GPT folder for backend dfa-gpt
+    int8: bool = False  # dfa-gpt: int8 linear layers (faster on a CPU)
+    max_new_tokens: int = 160  # dfa-gpt: tokens one answer may generate (at most 512)
 
     def body_limit(self, method: str, path: str) -> int:
         """Bytes a request body may have: the upload route its cap, every other route a
@@ -62,10 +70,19 @@ def create_app(
     *,
     analyzer: Analyzer | None = None,
     store: CaseStore | None = None,
+    chat: ChatEngine | None = None,
 ) -> FastAPI:
     """The application: the services every route shares (`Services`, in `app.state`), the
-    guard and error handlers, and the routers of `serve/routes.py`."""
+    guard and error handlers, and the routers of `serve/routes.py`. The chat backend is
+    built here, once: a model that cannot load stops the server before it starts
+    (`ExplainError`, one line)."""
     config = config or ServerConfig()
+    chat = chat or ChatEngine.create(
+        config.backend,
+        model_dir=config.mllm,
+        quantize=config.int8,
+        max_new_tokens=config.max_new_tokens,
+    )
     services = Services(
         config=config,
         analyzer=analyzer
@@ -74,6 +91,7 @@ def create_app(
         pool=WorkPool(config.queue_size),
         cache=RenderCache(config.render_cache_bytes),
         chat_locks=KeyedLocks(),
+        chat=chat,
         limits=Limits(config.max_upload_bytes, config.decode_budget, config.video_frames),
     )
 
@@ -120,6 +138,11 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def busy(request: Request, err: Busy) -> JSONResponse:
         headers = {"Retry-After": str(err.retry_after)}
         return JSONResponse({"detail": str(err)}, 503, headers=headers)
+
+    @app.exception_handler(ExplainError)
+    async def cannot_answer(request: Request, err: ExplainError) -> JSONResponse:
+        """A chat backend that cannot answer this case (e.g. DFA-GPT and no face)."""
+        return JSONResponse({"detail": " ".join(str(err).split())[:300]}, status_code=422)
 
     @app.exception_handler(ValueError)
     async def value_error(request: Request, err: ValueError) -> JSONResponse:

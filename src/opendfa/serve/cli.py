@@ -51,6 +51,28 @@ def add_serve_command(commands: argparse._SubParsersAction) -> None:
         help="origin allowed to call the API from a browser (repeatable; env "
         "OPENDFA_CORS_ORIGINS); default: none, no CORS",
     )
+    serve.add_argument(
+        "--backend",
+        choices=("grounded", "dfa-gpt"),
+        default="grounded",
+        help="who answers chat questions: grounded (the report's numbers, offline) or dfa-gpt "
+        "(a DFA-GPT model folder, --mllm; needs the gemma extra)",
+    )
+    serve.add_argument(
+        "--mllm",
+        metavar="DIR",
+        help="DFA-GPT model folder for --backend dfa-gpt (default: the bundled one, if any)",
+    )
+    serve.add_argument(
+        "--int8", action="store_true", help="dfa-gpt: int8 linear layers (faster on a CPU)"
+    )
+    serve.add_argument(
+        "--max-new-tokens",
+        type=int,
+        default=160,
+        metavar="N",
+        help="dfa-gpt: tokens one answer may generate (default 160, at most 512)",
+    )
     serve.set_defaults(handler=_serve)
 
 
@@ -73,6 +95,17 @@ def _allowed_hosts(args: argparse.Namespace, api_key: str | None) -> tuple[str, 
     return (*LOOPBACK_HOSTS, args.host)
 
 
+def _mllm_dir(args: argparse.Namespace) -> Path | None:
+    """--mllm, else the DFA-GPT folder shipped in the package (None without one)."""
+    if args.mllm:
+        return Path(args.mllm)
+    if args.backend != "dfa-gpt":
+        return None
+    from opendfa.models.dfagpt import bundled_model_dir
+
+    return bundled_model_dir()
+
+
 def _serve(args: argparse.Namespace) -> int:
     try:
         import uvicorn
@@ -93,6 +126,10 @@ def _serve(args: argparse.Namespace) -> int:
         device=args.device,
         allowed_hosts=_allowed_hosts(args, api_key),
         cors_origins=_listed(args.cors_origin, "OPENDFA_CORS_ORIGINS"),
+        backend=args.backend,
+        mllm=_mllm_dir(args),
+        int8=args.int8,
+        max_new_tokens=args.max_new_tokens,
     )
     try:
         app = create_app(config)
@@ -104,6 +141,10 @@ def _serve(args: argparse.Namespace) -> int:
             f"(set {args.api_key_env})",
             file=sys.stderr,
         )
-    print(f"OpenDFA on http://{args.host}:{args.port}/ (cases in {config.data_dir})", flush=True)
+    print(
+        f"OpenDFA on http://{args.host}:{args.port}/ (cases in {config.data_dir}, "
+        f"chat: {config.backend})",
+        flush=True,
+    )
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return EXIT_OK

@@ -15,6 +15,8 @@ from fastapi import HTTPException
 from opendfa.evidence.html import preview_views, render_html
 from opendfa.evidence.pipeline import Analyzer
 from opendfa.explain import Conversation, Turn
+from opendfa.explain.backends import Backend
+from opendfa.explain.grounded import GroundedBackend
 from opendfa.media import VIDEO_SUFFIXES, MediaError
 from opendfa.serve.budget import DecodeCost, image_cost, video_cost
 from opendfa.store import Case, CaseStore, NewTurn
@@ -103,13 +105,23 @@ def render_report(store: CaseStore, case_id: str) -> bytes | None:
     return None if report is None else render_html(report).encode("utf-8")
 
 
-def converse(store: CaseStore, case_id: str, question: str) -> dict:
+def converse(
+    store: CaseStore,
+    case_id: str,
+    question: str,
+    backend: Backend | None = None,
+    *,
+    with_image: bool = False,
+) -> dict:
     """Answer one question with the stored history and store the question and answer
-    together; the caller holds the case's lock, so turns keep the order they were asked in."""
+    together; the caller holds the case's lock, so turns keep the order they were asked in.
+    `backend` defaults to grounded answers, which need no image; a model that looks at the
+    face needs `with_image`."""
     case = store.get(case_id)
     if case is None:
         raise HTTPException(404, f"no case {case_id}")
-    conversation = Conversation(case.to_report())  # grounded answers need no preview
+    report = case.to_report(store.preview(case_id) if with_image else None)
+    conversation = Conversation(report, backend=backend or GroundedBackend())
     conversation.history = [
         Turn(t.role, t.text, t.intent, t.backend, t.created, t.facts) for t in store.turns(case_id)
     ]
@@ -129,4 +141,5 @@ def converse(store: CaseStore, case_id: str, question: str) -> dict:
         "intent": reply.intent,
         "facts": reply.facts,
         "attachments": reply.attachments,
+        "backend": conversation.backend.name,
     }

@@ -10,20 +10,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
-from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 
 from opendfa import __version__
 from opendfa.evidence.pipeline import Analyzer
+from opendfa.serve.chat import ChatEngine, stream_answer
 from opendfa.serve.guard import sign_link
 from opendfa.serve.jobs import (
     VIEWS,
     Limits,
     Upload,
     analyse_upload,
-    converse,
     render_report,
     render_view,
 )
@@ -36,6 +35,10 @@ if TYPE_CHECKING:
 STATIC = Path(__file__).resolve().parent / "static"
 MULTIPART_SLACK = 64 * 1024  # boundaries and part headers around the one file
 MAX_OFFSET = 1_000_000_000  # beyond any store, and far inside SQLite's 64-bit integers
+SSE_DESCRIPTION = (
+    'event: token, data: {"text": piece}; then event: done, data: the chat answer '
+    '(answer, intent, facts, attachments, backend); or event: error, data: {"detail": line}'
+)
 UPLOAD_BODY = {
     "requestBody": {
         "required": True,
@@ -69,6 +72,7 @@ class Services:
     cache: RenderCache
     chat_locks: KeyedLocks
     limits: Limits
+    chat: ChatEngine
 
     def case_or_404(self, case_id: str) -> None:
         if not self.store.exists(case_id):
@@ -117,6 +121,7 @@ async def health(s: Shared) -> dict[str, Any]:
         "detector": s.analyzer.model_info.detector,
         "weights_sha256": s.analyzer.model_info.weights_sha256,
         "auth": bool(s.config.api_key),
+        "chat": {"backend": s.chat.name, "streams": s.chat.streams},
         "queue": {"pending": s.pool.pending, "capacity": s.pool.capacity},
     }
 
@@ -158,7 +163,7 @@ async def get_case(case_id: str, s: Shared) -> dict:
     if case is None:
         raise HTTPException(404, f"no case {case_id}")
     turns = [vars(t) for t in s.store.turns(case_id)]
-    return {"case": case.summary(), "report": case.report, "turns": turns}
+    return {"case": case.summary(), "report": case.report, "turns": turns, "backend": s.chat.name}
 
 
 @cases.delete("/{case_id}", status_code=204)
@@ -200,7 +205,23 @@ chat = APIRouter(prefix="/api/cases")
 @chat.post("/{case_id}/chat")
 async def ask(case_id: str, request: ChatRequest, s: Shared) -> dict:
     async with s.chat_locks.hold(case_id):
-        return await run_in_threadpool(converse, s.store, case_id, request.question)
+        return await s.chat.run(s.pool, s.store, case_id, request.question)
+
+
+@chat.post(
+    "/{case_id}/chat/stream",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}, "description": SSE_DESCRIPTION}},
+)
+async def ask_streaming(case_id: str, request: ChatRequest, s: Shared) -> StreamingResponse:
+    """The answer as server-sent events: `token` pieces as they are generated, then `done`
+    with what `POST /chat` answers (or one `error`)."""
+    s.case_or_404(case_id)
+    if s.chat.heavy:
+        s.pool.check()  # a full queue answers 503 before the stream starts
+    events = stream_answer(s.chat, s.pool, s.store, s.chat_locks, case_id, request.question)
+    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    return StreamingResponse(events, media_type="text/event-stream", headers=headers)
 
 
 @chat.get("/{case_id}/chat")
