@@ -1,4 +1,5 @@
-"""The web UI in headless Chromium: upload a photo, read the verdict, ask why, get an answer.
+"""The web UI in headless Chromium: upload a photo, read the verdict, ask why, get an answer
+(streamed token by token with the dfa-gpt backend).
 
 Needs Debian's chromium and chromium-driver (scripts/install_browser.sh, run by
 scripts/test.sh); skipped where they are not installed. The screenshot is written to
@@ -37,7 +38,12 @@ def keyed_server(tmp_path_factory, detector):
     yield from _serve(tmp_path_factory, detector, api_key="s3cret-key")
 
 
-def _serve(tmp_path_factory, detector, api_key: str | None):
+@pytest.fixture(scope="module")
+def dfagpt_server(tmp_path_factory, detector, dfagpt_chat):
+    yield from _serve(tmp_path_factory, detector, api_key=None, chat=dfagpt_chat)
+
+
+def _serve(tmp_path_factory, detector, api_key: str | None, chat=None):
     import torch
     import uvicorn
 
@@ -50,7 +56,7 @@ def _serve(tmp_path_factory, detector, api_key: str | None):
     folder = save_detector(model, tmp_path_factory.mktemp("m") / "tiny")
     analyzer = Analyzer(str(folder), face_detector=detector)
     config = ServerConfig(data_dir=tmp_path_factory.mktemp("cases"), api_key=api_key)
-    app = create_app(config, analyzer=analyzer)
+    app = create_app(config, analyzer=analyzer, chat=chat)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -100,17 +106,47 @@ def test_upload_verdict_and_chat(server, browser, astronaut_path):
     assert "P(fake)" in summary and "1 face(s)" in summary
     rows = browser.find_elements(By.CSS_SELECTOR, "#regions tr")
     assert len(rows) == 12
-    wait.until(lambda b: b.find_element(By.ID, "picture").get_attribute("src").startswith("blob:"))
-    box = browser.find_element(By.ID, "question")
-    box.send_keys("why?")
-    browser.find_element(By.CSS_SELECTOR, "#ask button").click()
-    wait.until(lambda b: len(b.find_elements(By.CSS_SELECTOR, ".msg.assistant")) >= 1)
-    answer = browser.find_elements(By.CSS_SELECTOR, ".msg.assistant")[-1].text
+    picture = browser.find_element(By.ID, "picture")
+    wait.until(lambda _: (picture.get_attribute("src") or "").startswith("blob:"))
+    answer, tokens = _ask(browser, wait, "why?")
     assert answer.startswith(("It is judged", "No face")) and "P(fake)" in answer
+    assert tokens == 1  # grounded answers come whole
+    assert browser.find_element(By.ID, "backend").text == "answered by grounded"
     cases = browser.find_elements(By.CSS_SELECTOR, "#cases li")
     assert len(cases) == 1 and "astronaut" in cases[0].text
     SCREENSHOT.parent.mkdir(exist_ok=True)
     assert browser.save_screenshot(str(SCREENSHOT))
+
+
+def test_dfa_gpt_answer_streams_into_the_chat(dfagpt_server, browser, astronaut_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    wait = WebDriverWait(browser, 120)
+    browser.get(dfagpt_server)
+    browser.find_element(By.ID, "file").send_keys(str(astronaut_path))
+    verdict = wait.until(ec.visibility_of_element_located((By.ID, "verdict")))
+    wait.until(lambda _: verdict.text in ("FAKE", "REAL"))
+    assert browser.find_element(By.ID, "backend").text == "answered by dfa-gpt"
+    answer, tokens = _ask(browser, wait, "Is it fake?")
+    assert answer and not answer.startswith("error") and tokens > 1
+    answer, tokens = _ask(browser, wait, "Why?")  # a follow-up streams as well
+    assert answer and not answer.startswith("error") and tokens > 1
+    assert len(browser.find_elements(By.CSS_SELECTOR, ".msg.assistant")) == 2
+
+
+def _ask(browser, wait, question: str) -> tuple[str, int]:
+    """Type a question, wait for its bubble to finish; (its text, token events it received)."""
+    from selenium.webdriver.common.by import By
+
+    before = len(browser.find_elements(By.CSS_SELECTOR, ".msg.assistant"))
+    browser.find_element(By.ID, "question").send_keys(question)
+    browser.find_element(By.CSS_SELECTOR, "#ask button").click()
+    wait.until(lambda b: len(b.find_elements(By.CSS_SELECTOR, ".msg.assistant")) > before)
+    bubble = browser.find_elements(By.CSS_SELECTOR, ".msg.assistant")[-1]
+    wait.until(lambda _: bubble.get_attribute("data-done") == "1")
+    return bubble.text, int(bubble.get_attribute("data-tokens"))
 
 
 def test_full_report_link_opens_with_an_api_key(keyed_server, browser, astronaut_path):
