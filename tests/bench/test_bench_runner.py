@@ -90,7 +90,7 @@ def test_scores_follow_the_parsed_answers(data, tmp_path):
     assert 0.5 < a["rouge_l"] < 1.0 and a["bleu1"] > 0.5
     assert results["n"] == {"DF-D": 4, "DF-C": 4, "AD": 2}  # the train record is left out
     table = (tmp_path / "out" / "results.md").read_text()
-    assert "| DF-D | 4 | ACER % | 50.00 |" in table and "ROUGE-L" in table
+    assert "| DF-D | 4 | ACER % | 50.00 [" in table and "ROUGE-L" in table
 
 
 def test_a_rerun_resumes_and_a_cut_line_is_asked_again(data, tmp_path):

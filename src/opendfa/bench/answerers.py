@@ -76,6 +76,24 @@ class DetectorAnswerer:
             text = self._describe(judgement)
         return BenchAnswer(text, judgement.score)
 
+    def evidence(self, image: Path) -> dict | None:
+        """The judgement the answers about `image` come from (the bench's grounding check)."""
+        from opendfa.bench.grounding import evidence_json
+
+        if image not in self._cache:
+            self._cache = {image: self._judge(image)}
+        judgement = self._cache[image]
+        if judgement is None:
+            return None
+        return evidence_json(
+            judgement.verdict,
+            judgement.score,
+            judgement.category,
+            {r.name: r.score for r in judgement.regions},
+            self.analyzer.threshold,
+            str(self.analyzer.detector.name),
+        )
+
     def _judge(self, image: Path) -> _Judgement | None:
         from opendfa.media import MediaError
 
@@ -178,6 +196,11 @@ class DFAGPTAnswerer:
             dfagpt.merge_for_inference(self.loaded)
         self.assistant = Assistant(self.loaded)
         self.batch_size = batch_size
+
+    @property
+    def detector(self):
+        """The detector whose backbone the model sees with (the bench's grounding evidence)."""
+        return self.loaded.detector
 
     def answer(self, image: Path, question: str, task: str) -> BenchAnswer:
         return self.answer_many([(image, question, task)])[0]

@@ -5,7 +5,15 @@ about the record's image and the answer kept (`answers.jsonl`, so a rerun resume
 DF-D ACC / ERR / APCER / BPCER / ACER from the parsed label (an unparseable answer counts as
 wrong for its sample), AUC / EER / AP when the answerer gives P(fake); DF-C accuracy, recall
 per class and the confusion matrix; AD ROUGE-L, BLEU-1..4 and CIDEr-D against the reference
-description. `results.json` holds everything, `results.md` the table.
+description; bootstrap 95 % intervals (`{metric}_ci`, records resampled within their label or
+category, seeded) for DF-D ACC and ACER, DF-C ACC, AD ROUGE-L and MiniLM similarity. With
+`grounding` on, AD (and FC) answers are also checked against the detector's evidence on their
+image (`opendfa.bench.grounding`): the rates of answers that name a region the evidence does not
+support, contradict its verdict or type, or either. `results.json` holds everything,
+`results.md` the table.
+
+Which records: the first `limit` per task, or a seeded sample of at most `reals` reals and
+`fakes` fakes per task, stratified over forgery categories (`opendfa.bench.select`).
 """
 
 from __future__ import annotations
@@ -20,10 +28,13 @@ from pathlib import Path
 import numpy as np
 
 from opendfa.bench.answerers import Answerer, BenchAnswer
+from opendfa.bench.grounding import GROUNDED_TASKS, RATES, EvidenceSource, grounding_scores
+from opendfa.bench.select import Caps, class_counts, select_records
 from opendfa.instruct.records import InstructRecord, read_records
 from opendfa.metrics.answers import UNPARSEABLE, parse_category, parse_detection
+from opendfa.metrics.bootstrap import bootstrap_ci, mean_ci
 from opendfa.metrics.detection import classification_metrics, detection_metrics
-from opendfa.metrics.text import bleu, cider_d, rouge_l
+from opendfa.metrics.text import bleu, cider_d, rouge_l_scores
 from opendfa.taxonomy import CATEGORIES
 
 BENCH_TASKS = ("DF-D", "DF-C", "AD")
@@ -33,8 +44,26 @@ BENCH_TASKS = ("DF-D", "DF-C", "AD")
 class BenchConfig:
     split: str = "test"
     tasks: tuple[str, ...] = BENCH_TASKS
-    limit: int | None = None  # at most this many records per task
+    limit: int | None = None  # at most this many records per task (the first ones)
     task_limits: dict[str, int] | None = None  # per-task caps that override `limit`
+    # A seeded sample instead, for tasks with a class cap: at most this many reals / fakes
+    # per task (None: all), the fakes stratified over categories; per-task overrides.
+    reals: int | None = None
+    fakes: int | None = None
+    task_reals: dict[str, int] | None = None
+    task_fakes: dict[str, int] | None = None
+    seed: int = 0  # the sample and the bootstrap
+    resamples: int = 1000  # bootstrap resamples for the 95 % intervals (0: none)
+    grounding: bool = True  # check AD / FC answers against the detector's evidence
+    evidence_model: str = "opendfa-lite0"  # its detector, for answerers that have none
+
+    def caps(self, task: str) -> Caps:
+        reals = (self.task_reals or {}).get(task, self.reals)
+        fakes = (self.task_fakes or {}).get(task, self.fakes)
+        return Caps(reals, fakes)
+
+    def limit_of(self, task: str) -> int | None:
+        return (self.task_limits or {}).get(task, self.limit)
 
 
 def run_bench(
@@ -59,18 +88,33 @@ def run_bench(
     size = max(1, int(getattr(answerer, "batch_size", 1)))
     chunks = [pending[i : i + size] for i in range(0, len(pending), size)]
     iterator = progress(iter(chunks)) if progress else iter(chunks)
+    source = EvidenceSource(answerer, config.evidence_model) if config.grounding else None
     with answers_path.open("a", encoding="utf-8") as handle:
         for chunk in iterator:
-            for record, reply in zip(chunk, _answer(answerer, data, chunk), strict=True):
+            replies = _answer(answerer, data, chunk)
+            evidence = _evidence(source, data, chunk)
+            for record, reply in zip(chunk, replies, strict=True):
                 row = _row(record, reply)
+                if record.id in evidence:
+                    row["evidence"] = evidence[record.id]
                 handle.write(json.dumps(row, ensure_ascii=False) + "\n")
                 done[record.id] = row
             handle.flush()
-    results = score([done[r.id] for r in records if r.id in done])
+    # Rows answered without the grounding check (an earlier run) get their evidence now.
+    earlier = [r for r in records if r.id in done and "evidence" not in done[r.id]]
+    evidence = _evidence(source, data, earlier)
+    if evidence:
+        for record_id, found in evidence.items():
+            done[record_id]["evidence"] = found
+        _write_rows(answers_path, done.values())
+    rows = [done[r.id] for r in records if r.id in done]
+    results = score(rows, resamples=config.resamples, seed=config.seed, grounding=config.grounding)
     results.update(
         answerer=answerer.name,
         split=config.split,
         data=str(data),
+        classes=class_counts(records),
+        seed=config.seed,
         seconds=round(time.time() - started, 1),
     )
     (out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
@@ -78,66 +122,98 @@ def run_bench(
     return results
 
 
-def score(rows: list[dict]) -> dict:
+def score(
+    rows: list[dict], *, resamples: int = 1000, seed: int = 0, grounding: bool = True
+) -> dict:
     """DFA-Bench metrics of answered rows (see the module docstring)."""
-    results: dict = {"n": Counter(row["task"] for row in rows)}
+    results: dict = {"n": dict(Counter(row["task"] for row in rows))}
     detection = [r for r in rows if r["task"] == "DF-D"]
     if detection:
-        labels = np.array([r["label"] == "fake" for r in detection], dtype=int)
-        parsed = [parse_detection(r["answer"], r["question"]) for r in detection]
-        # Unparseable counts as the wrong answer for its sample.
-        predicted = np.array(
-            [
-                (p == "fake") if p != UNPARSEABLE else not y
-                for p, y in zip(parsed, labels, strict=True)
-            ],
-            dtype=float,
-        )
-        df_d = detection_metrics(predicted, labels).to_json()
-        scored = [
-            (r["score"], y)
-            for r, y in zip(detection, labels, strict=True)
-            if r["score"] is not None
-        ]
-        df_d.update(auc=None, eer=None, ap=None, scored=len(scored))
-        if scored:  # the ranking metrics over the answers that came with P(fake)
-            ranked = detection_metrics(
-                np.array([s for s, _ in scored], dtype=float), np.array([y for _, y in scored])
-            )
-            df_d.update(auc=ranked.auc, eer=ranked.eer, ap=ranked.ap)
-        df_d["unparseable"] = parsed.count(UNPARSEABLE)
-        results["DF-D"] = df_d
+        results["DF-D"] = _detection(detection, resamples, seed)
     classification = [r for r in rows if r["task"] == "DF-C"]
     if classification:
         parsed = [parse_category(r["answer"]) for r in classification]
-        m = classification_metrics(parsed, [r["category"] for r in classification], CATEGORIES)
-        results["DF-C"] = {**m.to_json(), "unparseable": parsed.count(UNPARSEABLE)}
+        true = [r["category"] for r in classification]
+        m = classification_metrics(parsed, true, CATEGORIES)
+        hits = [p == t for p, t in zip(parsed, true, strict=True)]
+        results["DF-C"] = {
+            **m.to_json(),
+            "accuracy_ci": _ci(mean_ci(hits, true, resamples=resamples, seed=seed)),
+            "unparseable": parsed.count(UNPARSEABLE),
+        }
     description = [r for r in rows if r["task"] == "AD"]
     if description:
         answers = [r["answer"] for r in description]
         references = [r["reference"] for r in description]
+        strata = [r["category"] for r in description]
+        rouge = rouge_l_scores(answers, references)
+        similarity = _embedding_similarities(answers, references)
         results["AD"] = {
-            "rouge_l": rouge_l(answers, references),
+            "rouge_l": float(np.mean(rouge)),
+            "rouge_l_ci": _ci(mean_ci(rouge, strata, resamples=resamples, seed=seed)),
             **bleu(answers, [[ref] for ref in references]),
             "cider_d": cider_d(answers, [[ref] for ref in references]),
-            "embedding_similarity": _embedding_similarity(answers, references),
+            "embedding_similarity": None if similarity is None else float(np.mean(similarity)),
+            "embedding_similarity_ci": None
+            if similarity is None
+            else _ci(mean_ci(similarity, strata, resamples=resamples, seed=seed)),
         }
-    results["n"] = dict(results["n"])
+    for task in GROUNDED_TASKS if grounding else ():
+        checked = grounding_scores(
+            [r for r in rows if r["task"] == task], resamples=resamples, seed=seed
+        )
+        if checked:
+            results.setdefault(task, {}).update(checked)
     return results
 
 
-def _embedding_similarity(answers: list[str], references: list[str]) -> float | None:
-    """MiniLM cosine similarity, or None without the `text` extra (transformers + model)."""
-    try:
-        from opendfa.metrics.text import embedding_similarity
+def _detection(rows: list[dict], resamples: int, seed: int) -> dict:
+    labels = np.array([r["label"] == "fake" for r in rows], dtype=int)
+    parsed = [parse_detection(r["answer"], r["question"]) for r in rows]
+    # Unparseable counts as the wrong answer for its sample.
+    predicted = np.array(
+        [(p == "fake") if p != UNPARSEABLE else not y for p, y in zip(parsed, labels, strict=True)],
+        dtype=float,
+    )
+    df_d = detection_metrics(predicted, labels).to_json()
+    wrong = (predicted >= 0.5) != labels.astype(bool)
 
-        return embedding_similarity(answers, references)
+    def acer(pick: np.ndarray) -> float:  # as `detection_metrics`: a missing class errs 0
+        fake = labels[pick] == 1
+        apcer = wrong[pick][fake].mean() if fake.any() else 0.0
+        bpcer = wrong[pick][~fake].mean() if (~fake).any() else 0.0
+        return float(apcer + bpcer) / 2
+
+    df_d["accuracy_ci"] = _ci(mean_ci(~wrong, labels, resamples=resamples, seed=seed))
+    df_d["acer_ci"] = _ci(bootstrap_ci(acer, len(rows), labels, resamples=resamples, seed=seed))
+    scored = [(r["score"], y) for r, y in zip(rows, labels, strict=True) if r["score"] is not None]
+    df_d.update(auc=None, eer=None, ap=None, scored=len(scored))
+    if scored:  # the ranking metrics over the answers that came with P(fake)
+        ranked = detection_metrics(
+            np.array([s for s, _ in scored], dtype=float), np.array([y for _, y in scored])
+        )
+        df_d.update(auc=ranked.auc, eer=ranked.eer, ap=ranked.ap)
+    df_d["unparseable"] = parsed.count(UNPARSEABLE)
+    return df_d
+
+
+def _ci(interval: tuple[float, float] | None) -> list[float] | None:
+    return None if interval is None else [interval[0], interval[1]]
+
+
+def _embedding_similarities(answers: list[str], references: list[str]) -> np.ndarray | None:
+    """MiniLM cosine similarity per answer, or None without the `text` extra."""
+    try:
+        from opendfa.metrics.text import embedding_similarities
+
+        return embedding_similarities(answers, references)
     except ImportError:
         return None
 
 
 def markdown(results: dict) -> str:
-    """One row per task, percentages like the DFA paper's Table."""
+    """One row per task and metric, percentages like the DFA paper's Table, with the bootstrap
+    95 % interval in brackets where there is one."""
     lines = [
         f"# DFA-Bench: answerer `{results['answerer']}` on split `{results['split']}`",
         "",
@@ -148,31 +224,49 @@ def markdown(results: dict) -> str:
     def pct(value: float | None) -> str:
         return "n/a" if value is None else f"{100 * value:.2f}"
 
+    def with_ci(metrics: dict, name: str, show=pct) -> str:
+        interval = metrics.get(f"{name}_ci")
+        text = show(metrics.get(name))
+        if interval and metrics.get(name) is not None:
+            text += f" [{show(interval[0])}, {show(interval[1])}]"
+        return text
+
+    def three(value: float | None) -> str:
+        return "n/a" if value is None else f"{value:.3f}"
+
     if "DF-D" in results:
         d = results["DF-D"]
         n = results["n"]["DF-D"]
         for name in ("accuracy", "err", "apcer", "bpcer", "acer", "auc", "eer"):
-            lines.append(f"| DF-D | {n} | {name.upper()} % | {pct(d.get(name))} |")
+            lines.append(f"| DF-D | {n} | {name.upper()} % | {with_ci(d, name)} |")
         lines.append(f"| DF-D | {n} | unparseable | {d['unparseable']} |")
         lines.append(f"| DF-D | {n} | with P(fake) (AUC, EER) | {d['scored']} |")
     if "DF-C" in results:
         c = results["DF-C"]
         n = results["n"]["DF-C"]
-        lines.append(f"| DF-C | {n} | ACC % | {pct(c['accuracy'])} |")
+        lines.append(f"| DF-C | {n} | ACC % | {with_ci(c, 'accuracy')} |")
         for name, recall in c["recall"].items():
             if recall == recall:  # not NaN: the class occurs
                 lines.append(f"| DF-C | {n} | recall {name} % | {pct(recall)} |")
         lines.append(f"| DF-C | {n} | unparseable | {c['unparseable']} |")
-    if "AD" in results:
+    if "AD" in results and "rouge_l" in results["AD"]:
         a = results["AD"]
         n = results["n"]["AD"]
-        lines.append(f"| AD | {n} | ROUGE-L % | {pct(a['rouge_l'])} |")
+        lines.append(f"| AD | {n} | ROUGE-L % | {with_ci(a, 'rouge_l')} |")
         for k in range(1, 5):
             lines.append(f"| AD | {n} | BLEU-{k} % | {pct(a[f'bleu{k}'])} |")
         lines.append(f"| AD | {n} | CIDEr-D | {a['cider_d']:.3f} |")
-        similarity = a.get("embedding_similarity")
-        shown = "n/a" if similarity is None else f"{similarity:.3f}"
-        lines.append(f"| AD | {n} | MiniLM cosine similarity | {shown} |")
+        similarity = with_ci(a, "embedding_similarity", three)
+        lines.append(f"| AD | {n} | MiniLM cosine similarity | {similarity} |")
+    for task in GROUNDED_TASKS:
+        g = results.get(task, {})
+        if "grounding_checked" not in g:
+            continue
+        n = g["grounding_checked"]
+        for name, label in zip(
+            RATES, ("unsupported region", "contradiction", "either"), strict=True
+        ):
+            lines.append(f"| {task} | {n} | grounding: {label} % | {with_ci(g, name)} |")
     return "\n".join(lines) + "\n"
 
 
@@ -201,18 +295,29 @@ def _records(data: Path, config: BenchConfig) -> list[InstructRecord]:
     path = data / "instruct.jsonl"
     if not path.exists():
         raise FileNotFoundError(f"no instruct.jsonl in {data} (run `opendfa instruct build`)")
-    counts: Counter = Counter()
-    chosen = []
-    for record in read_records(path):
-        task = record.task
-        if record.split != config.split or task not in config.tasks:
-            continue
-        cap = (config.task_limits or {}).get(task, config.limit)
-        if cap is not None and counts[task] >= cap:
-            continue
-        counts[task] += 1
-        chosen.append(record)
-    return chosen
+    records = [r for r in read_records(path) if r.split == config.split and r.task in config.tasks]
+    tasks = {r.task for r in records}
+    return select_records(
+        records,
+        {task: config.caps(task) for task in tasks},
+        {task: config.limit_of(task) for task in tasks},
+        config.seed,
+    )
+
+
+def _evidence(
+    source: EvidenceSource | None, data: Path, records: list[InstructRecord]
+) -> dict[str, dict]:
+    """Record id -> the detector's evidence on its image, for the checked tasks' records."""
+    checked = [r for r in records if r.task in GROUNDED_TASKS]
+    if source is None or not checked:
+        return {}
+    found = source.evidence([data / r.image for r in checked])
+    return {r.id: e for r, e in zip(checked, found, strict=True) if e is not None}
+
+
+def _write_rows(path: Path, rows) -> None:
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
 
 
 def _done(path: Path) -> dict[str, dict]:
@@ -224,5 +329,5 @@ def _done(path: Path) -> dict[str, dict]:
             except json.JSONDecodeError:
                 continue  # a line cut by a crash: asked again
             done[row["id"]] = row
-    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in done.values()))
+    _write_rows(path, done.values())
     return done
