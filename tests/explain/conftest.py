@@ -99,3 +99,10 @@ def real_report() -> Report:
 def make_report():
     """`make_report(probability, **evidence)` builds a report (see `build_report`)."""
     return build_report
+
+
+@pytest.fixture(autouse=True)
+def no_bundled_dfa_gpt(monkeypatch):
+    """`opendfa chat` picks the bundled DFA-GPT when there is one; tests see none unless they
+    put one there (`monkeypatch.setattr(dfagpt, "bundled_model_dir", ...)`)."""
+    monkeypatch.setattr("opendfa.models.dfagpt.bundled_model_dir", lambda: None)

@@ -4,6 +4,7 @@ conversation, tokens stream, and bad setups fail in one line."""
 from __future__ import annotations
 
 import io
+import json
 
 import pytest
 import torch
@@ -73,3 +74,154 @@ def test_chat_cli_streams_the_model_answers(
     assert code == 0 and "Traceback" not in err
     lines = out.strip().splitlines()
     assert lines[0].startswith(("REAL", "FAKE")) and len(lines) >= 3
+
+
+# ------------------------------------------------------------------ the guard
+
+
+def _scripted(backend, text):
+    """The model "says" `text`, streamed word by word as `Assistant.ask` would."""
+
+    def ask(crop, question, history=(), *, on_text=None, **options):
+        for word in text.split(" "):
+            if on_text:
+                on_text(word + " ")
+        return text
+
+    backend.assistant.ask = ask
+
+
+def _opposite(report):
+    return "real" if report.verdict == "fake" else "fake"
+
+
+def test_a_reply_with_the_other_verdict_is_replaced_by_the_grounded_answer(model_dir, report):
+    from opendfa.explain import answer, classify
+
+    pieces: list[str] = []
+    backend = DFAGPTBackend(model_dir, on_text=pieces.append)
+    said = f"{_opposite(report).capitalize()}. It is clearly {_opposite(report)}."
+    _scripted(backend, said)
+    conversation = Conversation(report, backend=backend)
+    reply = conversation.ask("Is this face real or fake?")
+    assert "".join(pieces).strip() == said  # what streamed ...
+    assert (
+        reply.text == answer(classify("Is this face real or fake?"), report).text
+    )  # ... is not it
+    assert reply.facts["replaced"] is True
+    rejected = reply.facts["rejected_dfa_gpt_reply"]
+    assert rejected == {
+        "reason": f"says {_opposite(report)}, the report says {report.verdict}",
+        "text": said,
+    }
+    assert reply.facts["disagrees_with_detector"] == {
+        "dfa_gpt": _opposite(report),
+        "detector": report.verdict,
+    }
+    assert conversation.history[-1].text == reply.text  # the next prompt sees the final text
+
+
+def test_a_reply_naming_an_unsupported_region_is_replaced(model_dir, report):
+    from opendfa.evidence.words import region_label
+    from opendfa.explain.grounded import decisive_face
+
+    regions = sorted(decisive_face(report).regions, key=lambda r: r.score)
+    weak = next(r for r in regions if r.score < 0.5 and r.name != "skin")
+    backend = DFAGPTBackend(model_dir)
+    _scripted(backend, f"The {region_label(weak.name)} is blurrier than the rest of the face.")
+    reply = Conversation(report, backend=backend).ask("Where are the traces?")
+    assert reply.facts["replaced"] is True
+    assert region_label(weak.name) in reply.facts["rejected_dfa_gpt_reply"]["reason"]
+    assert "disagrees_with_detector" not in reply.facts
+
+
+def test_a_grounded_reply_is_kept_as_it_was_said(model_dir, report):
+    backend = DFAGPTBackend(model_dir)
+    said = f"{report.verdict.capitalize()}."
+    _scripted(backend, said)
+    reply = Conversation(report, backend=backend).ask("Is this face real or fake?")
+    assert reply.text == said and "replaced" not in reply.facts
+
+
+def test_chat_cli_follows_a_replaced_stream_with_the_report_answer(
+    model_dir, tiny_model, astronaut_path, capsys, monkeypatch
+):
+    from opendfa.explain.assistant import Assistant
+
+    def ask(self, crop, question, history=(), *, on_text=None, **options):
+        text = "This face looks like a face reenactment of the mouth and the nose."
+        if on_text:
+            on_text(text)
+        return text
+
+    monkeypatch.setattr(Assistant, "ask", ask)
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    args = ["chat", str(astronaut_path), "--model", tiny_model, "--backend", "dfa-gpt"]
+    code = main([*args, "--mllm", str(model_dir), "--ask", "What kind of forgery is it?"])
+    out = capsys.readouterr().out
+    assert code == 0
+    lines = out.strip().splitlines()
+    assert lines[1] == "This face looks like a face reenactment of the mouth and the nose."
+    assert lines[2].startswith("(not kept: that reply names face_reenactment, the report says ")
+    assert len(lines) >= 4  # the grounded answer follows
+
+
+# ------------------------------------------------------------------ who answers by default
+
+
+@pytest.fixture
+def bundled(model_dir, monkeypatch):
+    monkeypatch.setattr(dfagpt, "bundled_model_dir", lambda: model_dir)
+    return model_dir
+
+
+def _chat_err(args, capsys, monkeypatch):
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    code = main(["chat", *args, "--ask", "Is it fake?"])
+    out, err = capsys.readouterr()
+    assert code == 0 and "Traceback" not in err
+    return out, err
+
+
+def test_auto_answers_with_the_bundled_dfa_gpt(
+    bundled, tiny_model, tiny_lm_dir, astronaut_path, capsys, monkeypatch
+):
+    _, err = _chat_err([str(astronaut_path), "--model", tiny_model], capsys, monkeypatch)
+    line = f"answers: DFA-GPT (bundled adapter, {tiny_lm_dir.name}), checked against the detector"
+    assert err.splitlines().count(line) == 1 and err.count("answers:") == 1
+
+
+def test_auto_answers_grounded_with_a_hint_without_the_gemma_extra(
+    bundled, tiny_model, astronaut_path, capsys, monkeypatch
+):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        "opendfa.explain.dfagpt_backend.importlib.util.find_spec",
+        lambda name, *a: None if name == "peft" else real(name, *a),
+    )
+    _, err = _chat_err([str(astronaut_path), "--model", tiny_model], capsys, monkeypatch)
+    assert err.splitlines() == [
+        'answers: grounded (offline). For DFA-GPT: pip install -e ".[gemma]"'
+    ]
+
+
+def test_auto_falls_back_to_grounded_when_dfa_gpt_does_not_load(
+    tmp_path, tiny_lm_dir, tiny_model, astronaut_path, capsys, monkeypatch
+):
+    broken = tmp_path / "dfa-gpt"
+    broken.mkdir()
+    (broken / "config.json").write_text(json.dumps({"lm": str(tiny_lm_dir), "format": "nope"}))
+    args = [str(astronaut_path), "--model", tiny_model, "--mllm", str(broken)]
+    out, err = _chat_err(args, capsys, monkeypatch)
+    assert len(err.splitlines()) == 1
+    assert err.startswith("answers: grounded (DFA-GPT did not load: ")
+    assert len(out.strip().splitlines()) >= 2  # the grounded answer came
+
+
+def test_explicit_dfa_gpt_uses_the_bundled_folder(bundled, tiny_model, astronaut_path):
+    from types import SimpleNamespace
+
+    options = DFAGPTBackend.cli_options(SimpleNamespace(mllm=None, int8=False))
+    assert options["model_dir"] == bundled

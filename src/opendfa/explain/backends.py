@@ -31,6 +31,8 @@ class ExplainError(RuntimeError):
 
 
 class Backend(Protocol):
+    """`name`, `reply`; optionally `describe()`, the words after "answers:" in `opendfa chat`."""
+
     name: str
 
     def reply(self, question: Question, report: Report, history: list) -> Answer: ...

@@ -32,12 +32,15 @@ def add_chat_command(commands: argparse._SubParsersAction) -> None:
     chat.add_argument("--model", default="opendfa-lite0", help="detector name or folder")
     chat.add_argument(
         "--backend",
-        default="grounded",
-        choices=("grounded", "openai", "dfa-gpt"),
-        help="who answers: grounded (offline, default), openai (any compatible endpoint), "
-        "dfa-gpt (a trained DFA-GPT folder, --mllm)",
+        default="auto",
+        choices=("auto", "grounded", "openai", "dfa-gpt"),
+        help="who answers: auto (default: DFA-GPT when the gemma extra and a model are here, "
+        "else grounded), grounded (offline, from the report's numbers), openai (any compatible "
+        "endpoint), dfa-gpt (the bundled DFA-GPT or --mllm DIR)",
     )
-    chat.add_argument("--mllm", metavar="DIR", help="DFA-GPT model folder for --backend dfa-gpt")
+    chat.add_argument(
+        "--mllm", metavar="DIR", help="DFA-GPT model folder (default: the bundled one, if any)"
+    )
     chat.add_argument(
         "--int8", action="store_true", help="dfa-gpt: int8 linear layers (faster on a CPU)"
     )
@@ -63,10 +66,16 @@ def _chat(args: argparse.Namespace) -> int:
     from opendfa.evidence.pipeline import Analyzer
     from opendfa.explain import Conversation, ExplainError
     from opendfa.explain.backends import backend_from_cli
+    from opendfa.explain.dfagpt_backend import auto_backend
     from opendfa.media import MediaError
 
     try:
-        backend = backend_from_cli(args.backend, args)
+        if args.backend == "auto":
+            backend, answers = auto_backend(args.mllm, quantize=args.int8)
+        else:
+            backend = backend_from_cli(args.backend, args)
+            describe = getattr(backend, "describe", None)
+            answers = f"answers: {describe() if describe else backend.name}"
         streams = getattr(backend, "streams", False)
         if streams:
             backend.on_text = _stream
@@ -91,6 +100,7 @@ def _chat(args: argparse.Namespace) -> int:
             )
             + f" - {report.explanation}"
         )
+        print(answers, file=sys.stderr, flush=True)  # once: who answers the questions
         questions = args.ask if args.ask else _lines()
         if not args.ask and _stdin_is_terminal():
             _say('ask a question ("why?", "where?", "how sure?") or /help')
@@ -106,7 +116,7 @@ def _chat(args: argparse.Namespace) -> int:
                 reply = conversation.ask(line)
                 if streams:
                     _stream("\n")  # the text was streamed as it came
-                    _note_disagreement(reply)
+                    _note_replacement(reply)
                 else:
                     _say(reply.text)
             except ExplainError as err:
@@ -204,10 +214,13 @@ def _stream(text: str) -> None:
     print(text, end="", flush=True)
 
 
-def _note_disagreement(reply) -> None:
-    clash = reply.facts.get("disagrees_with_detector")
-    if clash:
-        _say(f"(note: DFA-GPT says {clash['dfa_gpt']}, the detector says {clash['detector']})")
+def _note_replacement(reply) -> None:
+    """A streamed reply the report does not support was replaced: say why, then the answer."""
+    if reply.facts.get("replaced"):
+        rejected = reply.facts.get("rejected_dfa_gpt_reply", {})
+        reason = rejected.get("reason", "is not supported by the report")
+        _say(f"(not kept: that reply {reason}; from the report:)")
+        _say(reply.text)
 
 
 def _say(text: str) -> None:

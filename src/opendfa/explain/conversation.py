@@ -9,7 +9,9 @@ backend and records both turns. Backends:
   the report's evidence as a system message and the history; its reply is checked against the
   verdict and replaced by the grounded answer if it contradicts it;
 - `dfa-gpt`: a local DFA-GPT model folder (`opendfa train mllm`), answering from the face itself
-  with the conversation so far, tokens streamed as they come.
+  with the conversation so far, tokens streamed as they come; a finished reply the report does
+  not support (other verdict or type, a region scoring below 0.5) is replaced by the grounded
+  answer (`facts["replaced"]`).
 """
 
 from __future__ import annotations

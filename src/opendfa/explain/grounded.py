@@ -77,6 +77,9 @@ class GroundedBackend:
     def reply(self, question: Question, report: Report, history: list) -> Answer:
         return answer(question, report)
 
+    def describe(self) -> str:
+        return "grounded (offline, from the report's numbers)"
+
 
 def decisive_face(report: Report) -> FaceEvidence:
     return max(report.faces, key=lambda face: face.fake_probability)

@@ -3,22 +3,22 @@
 The system message holds the evidence as compact JSON (verdict, probability, type, regions
 with scores and cues, warnings) and the rules: answer only from it, never name a region or cue
 it lacks. A reply that states the opposite verdict, or a forgery type other than the report's,
-is not shown: the grounded answer is given instead and the rejection recorded in `facts`.
+is not shown: the grounded answer is given instead and the rejection recorded in `facts`
+(`opendfa.explain.guard`).
 Only the standard library is used (urllib), so no extra dependency is needed.
 """
 
 from __future__ import annotations
 
 import os
-import re
 
 from opendfa.evidence.report import Report
 from opendfa.evidence.words import evidence_json
 from opendfa.explain.backends import register_backend
-from opendfa.explain.grounded import Answer, answer
+from opendfa.explain.grounded import Answer
+from opendfa.explain.guard import check_reply, replaced
 from opendfa.explain.http import EndpointError, post_chat
 from opendfa.explain.intents import Question
-from opendfa.taxonomy import FAKE_CATEGORIES
 
 RULES = (
     "You are OpenDFA's analyst assistant for deepfake analysis. Answer the user's question "
@@ -60,10 +60,11 @@ class OpenAIBackend:
         text = self._chat(messages)
         problem = contradiction(text, report)
         if problem:
-            grounded = answer(question, report)
-            grounded.facts["rejected_llm_reply"] = {"reason": problem, "text": text[:500]}
-            return grounded
+            return replaced(question, report, text, problem, "rejected_llm_reply")
         return Answer(text.strip(), question.intent, {"model": self.model})
+
+    def describe(self) -> str:
+        return f"{self.model} at {self.base_url}, checked against the detector"
 
     def _chat(self, messages: list[dict]) -> str:
         from opendfa.explain.conversation import ExplainError
@@ -84,19 +85,4 @@ class OpenAIBackend:
 
 def contradiction(text: str, report: Report) -> str | None:
     """Why an LLM reply contradicts the report (wrong verdict or type), or None."""
-    lowered = text.lower()
-    says_fake = bool(
-        re.search(r"\b(is|looks|appears|judged)( to be)? (fake|manipulated)\b", lowered)
-    )
-    says_real = bool(
-        re.search(r"\b(is|looks|appears|judged)( to be)? (real|authentic|genuine)\b", lowered)
-    )
-    if report.verdict == "fake" and says_real and not says_fake:
-        return "says real, the report says fake"
-    if report.verdict == "real" and says_fake and not says_real:
-        return "says fake, the report says real"
-    if report.verdict == "fake" and report.forgery_type is not None:
-        named = [c for c in FAKE_CATEGORIES if c.replace("_", " ") in lowered]
-        if named and report.forgery_type.label not in named:
-            return f"names {named[0]}, the report says {report.forgery_type.label}"
-    return None
+    return check_reply(text, report, regions=False).contradiction

@@ -1,0 +1,39 @@
+"""A model's reply is checked against the report before it is shown.
+
+The check is `opendfa.metrics.grounding` (the same one DFA-Bench counts with) on the report's
+verdict, forgery type and the decisive face's region scores: a reply that states the other
+verdict, names another forgery type, or (where asked) names a face region scoring below
+`REGION_EVIDENCE` is replaced by the grounded answer to the same question. The rejected text
+and the reason go into the answer's `facts`, with `replaced: True` so a client that showed the
+reply while it streamed knows to show the final text instead.
+"""
+
+from __future__ import annotations
+
+from opendfa.evidence.report import Report
+from opendfa.evidence.words import REGION_EVIDENCE
+from opendfa.explain.grounded import Answer, answer, decisive_face
+from opendfa.explain.intents import Question
+from opendfa.metrics.grounding import GroundingCheck, check_answer
+
+
+def check_reply(
+    text: str, report: Report, question: str | None = None, *, regions: bool = True
+) -> GroundingCheck:
+    """What in `text` the report does not support (nothing for a report without a verdict)."""
+    if report.verdict not in ("fake", "real") or not report.faces:
+        return GroundingCheck()
+    label = report.forgery_type.label if report.forgery_type else None
+    scores = {r.name: r.score for r in decisive_face(report).regions} if regions else None
+    check = check_answer(text, report.verdict, label, scores or {}, REGION_EVIDENCE, question)
+    if not regions:
+        check.unsupported = []
+    return check
+
+
+def replaced(question: Question, report: Report, text: str, reason: str, key: str) -> Answer:
+    """The grounded answer in place of a rejected reply, recorded under `facts[key]`."""
+    grounded = answer(question, report)
+    grounded.facts[key] = {"reason": reason, "text": text[:500]}
+    grounded.facts["replaced"] = True
+    return grounded
