@@ -136,3 +136,23 @@ def test_check_reports_a_reason_for_either_violation():
     assert nose.reason() == "names the nose, which the report does not support"
     real = check_answer("Real. The mouth is fine.", "fake", "face_swap", scores)
     assert real.violated and not real.hallucinated_region
+
+
+def test_the_instruct_answers_state_their_own_verdict_and_type():
+    """DFA-GPT learns these sentences: each agrees with its own label and no other."""
+    import json
+    from pathlib import Path
+
+    import opendfa.instruct
+
+    templates = Path(opendfa.instruct.__file__).parent / "templates.json"
+    answers = json.loads(templates.read_text())["answers"]
+    for label, texts in answers["DF-D"].items():
+        assert all(stated_verdict(t) == label for t in texts), label
+    for category, texts in answers["DF-C"].items():
+        verdict = "real" if category == "real" else "fake"
+        assert all(contradiction(t, verdict, category) is None for t in texts), category
+    for category, texts in answers["AD_intro"].items():
+        for text in texts:
+            assert contradiction(text, "fake", category) is None, text
+            assert contradiction(text, "real", "real") is not None, text

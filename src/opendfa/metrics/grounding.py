@@ -132,10 +132,14 @@ CATEGORY_PATTERNS: dict[str, tuple[str, ...]] = {
         r"ai[- ]generated",
     ),
 }
-_VERBS = r"(?:is|are|was|were|looks?|appears?|seems?|judged|judges it)"
-_FAKE = r"(?:fake|manipulated|forged|a forgery|a deepfake|deepfaked|doctored|tampered)"
+_VERBS = r"(?:is|are|was|were|been|looks?|appears?|seems?|judged|judges it)"
+_FAKE = (
+    r"(?:fake|manipulated|forged|a forgery|a deepfake|deepfaked|doctored|tampered|edited|altered"
+    r"|swapped|reenacted|synthetic|synthesi[sz]ed|(?:entirely )?generated(?: entirely)?)"
+)
 _REAL = r"(?:real|authentic|genuine|unaltered|untouched|pristine|unmanipulated)"
 _HEDGES = {"may", "might", "could", "possibly", "perhaps", "maybe", "either", "or", "unsure"}
+_NEGATIONS = {"no", "not", "never", "nothing", "without", "nor", "neither"}
 
 
 @dataclass(frozen=True)
@@ -168,7 +172,7 @@ class GroundingCheck:
 
 
 def _normalise(text: str) -> str:
-    text = text.lower().replace("’", "'").replace("n't", " not")
+    text = text.lower().replace("’", "'").replace("n't", " not").replace("cannot", "can not")
     return re.sub(r"[-_]", " ", text)
 
 
@@ -207,26 +211,25 @@ def unsupported_regions(
 
 
 def stated_verdict(text: str, question: str | None = None) -> str | None:
-    """`fake` or `real` when the answer states one (explicitly, or as its short first clause);
-    None when it states none or both."""
-    lowered = _normalise(text)
-    says = set()
-    for verdict, words, opposite in (("fake", _FAKE, "real"), ("real", _REAL, "fake")):
-        pattern = rf"\b(not )?{_VERBS}(?: to be| like)?( not)? (?:a |an )?{words}\b"
-        for match in re.finditer(pattern, lowered):
-            negated = bool(match.group(1)) != bool(match.group(2))
-            says.add(opposite if negated else verdict)
-    if len(says) == 1:
-        return says.pop()
-    if says:
-        return None
+    """`fake` or `real` when the answer states one, as its short first clause ("Real. I see no
+    evidence that ...") or explicitly ("this face looks real", "no sign that it was
+    manipulated"); None when it states none or both."""
     first = next((c for c in re.split(r"[,.;:!?()]", text) if c.strip()), "")
     head = tokens(first)
     if 0 < len(head) <= 4 and not set(head) & _HEDGES:
         label = parse_detection(first, question)
         if label in ("fake", "real"):
             return label
-    return None
+    lowered = _normalise(text)
+    says = set()
+    for verdict, words, opposite in (("fake", _FAKE, "real"), ("real", _REAL, "fake")):
+        pattern = rf"\b(not )?{_VERBS}(?: to be| like)?( not)? (?:a |an )?{words}\b"
+        for match in re.finditer(pattern, lowered):
+            clause = re.split(r"[,.;:!?()]", lowered[: match.start()])[-1].split()[-5:]
+            negated = bool(match.group(1)) != bool(match.group(2))
+            negated ^= any(w in _NEGATIONS for w in clause)
+            says.add(opposite if negated else verdict)
+    return says.pop() if len(says) == 1 else None
 
 
 def named_categories(text: str) -> list[str]:
@@ -237,7 +240,7 @@ def named_categories(text: str) -> list[str]:
         for pattern in patterns:
             for match in re.finditer(pattern, lowered):
                 before = lowered[: match.start()].split()[-3:]
-                if not any(w in ("not", "no", "never", "n't", "nor", "without") for w in before):
+                if not any(w in _NEGATIONS or w == "n't" for w in before):
                     found.append((match.start(), category))
     ordered: list[str] = []
     for _, category in sorted(found):
