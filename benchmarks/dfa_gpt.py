@@ -1,11 +1,17 @@
-"""DFA-GPT on DFA-Bench: the untuned base, the task ablation (DF-D, +DF-C, +AD), the evidence
-variant, and the detector-backed answerer on the same test records; writes benchmarks/dfa_gpt.md.
+"""DFA-GPT on DFA-Bench: the untuned base, the task ablation at one small budget, the tuned
+model without and with detector evidence, the shipped model, and the detector-backed
+(grounded) answerer, all on the same seeded, class-stratified test sample; writes
+benchmarks/dfa_gpt.md.
 
-    python benchmarks/dfa_gpt.py --data .cache/instruct-synth --work runs/dfa-gpt-bench
+    python benchmarks/dfa_gpt.py --data .cache/instruct-v2 --work runs/dfa-gpt-v1 \\
+        --main runs/dfa-gpt-v1/main --rows all
 
-Every stage is resumable (a finished training or bench folder is reused). The scale is set by
-`--records` (training conversations per run, the same for every row so that the ablation
-compares tasks at equal compute) and `--limit` (test records per task).
+`--main DIR` is the long run (`opendfa train mllm`, see scripts/train_dfa_gpt.sh); the ablation
+rows are trained here on `--records` conversations each. Every stage is resumable (a finished
+training or bench folder is reused; answers are appended as they come), and `--rows` picks which
+rows this process runs, so two single-thread processes can share the machine (two 1-thread
+processes train ~1.5x faster in total than one 2-thread process here). `--report` only
+assembles the table from what is there.
 """
 
 from __future__ import annotations
@@ -14,7 +20,6 @@ import argparse
 import json
 import platform
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -24,150 +29,230 @@ from opendfa.bench.runner import BenchConfig, run_bench
 from opendfa.models import dfagpt
 from opendfa.train.mllm import MLLMTrainConfig, train_mllm
 
-ROWS = [
-    # name, training tasks, evidence in the prompt, bench tasks
-    ("DF-D", ("DF-D",), False, ("DF-D",)),
-    ("DF-D + DF-C", ("DF-D", "DF-C"), False, ("DF-D", "DF-C")),
-    ("DF-D + DF-C + AD", ("DF-D", "DF-C", "AD"), False, ("DF-D", "DF-C", "AD")),
-    ("DF-D + DF-C + AD, evidence", ("DF-D", "DF-C", "AD"), True, ("DF-D", "DF-C", "AD")),
-]
+ALL = ("DF-D", "DF-C", "AD", "FC")
+BENCH = ("DF-D", "DF-C", "AD")
+# name -> (training tasks, detector evidence in the prompt); trained on --records each.
+ABLATION = {
+    "DF-D": (("DF-D",), True),
+    "DF-D + DF-C": (("DF-D", "DF-C"), True),
+    "DF-D + DF-C + AD": (("DF-D", "DF-C", "AD"), True),
+    "DF-D + DF-C + AD + FC": (ALL, True),
+    "DF-D + DF-C + AD + FC, no evidence": (ALL, False),
+}
+SPECIAL = ("untuned", "main", "grounded")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--data", default=".cache/instruct-synth")
-    parser.add_argument("--work", default="runs/dfa-gpt-bench")
-    parser.add_argument("--records", type=int, default=320)
-    parser.add_argument("--limit", type=int, default=80)
-    parser.add_argument("--ad-limit", type=int, default=32, help="AD records (long answers)")
-    parser.add_argument("--untuned-limit", type=int, default=16, help="it never stops talking")
-    parser.add_argument("--lora-r", type=int, default=16)
-    parser.add_argument(
-        "--no-balance", action="store_true", help="train on the data's real:fake ratio (~1:10)"
-    )
-    parser.add_argument("--out", default="benchmarks/dfa_gpt.md")
-    args = parser.parse_args()
+    args = _parse()
+    torch.set_num_threads(args.threads)
     work = Path(args.work)
-    base = MLLMTrainConfig(
+    rows = list(ABLATION) + list(SPECIAL) if args.rows == ["all"] else args.rows
+    if not args.report:
+        for row in rows:
+            _run_row(row, work, args)
+    text = _markdown(work, args)
+    Path(args.out).write_text(text)
+    print(text)
+
+
+def _parse() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--data", default=".cache/instruct-v2")
+    parser.add_argument("--work", default="runs/dfa-gpt-v1")
+    parser.add_argument("--main", default=None, help="the long run's model folder")
+    parser.add_argument(
+        "--rows",
+        nargs="+",
+        default=["all"],
+        help="all, or row names (see ABLATION, SPECIAL)",
+    )
+    parser.add_argument("--records", type=int, default=640, help="ablation budget per row")
+    parser.add_argument("--reals", type=int, default=200, help="test reals for DF-D and DF-C")
+    parser.add_argument("--fakes", type=int, default=500, help="test fakes per task (AD too)")
+    parser.add_argument("--untuned-fakes", type=int, default=100, help="it never stops talking")
+    parser.add_argument("--lora-r", type=int, default=16)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument(
+        "--float32", action="store_true", help="answer in float32 (default: int8, as chat does)"
+    )
+    parser.add_argument("--report", action="store_true", help="only write the table")
+    parser.add_argument("--out", default="benchmarks/dfa_gpt.md")
+    return parser.parse_args()
+
+
+def _bench_config(args, tasks=BENCH, *, fakes: int | None = None, reals: int | None = None):
+    return BenchConfig(
+        split="test",
+        tasks=tuple(tasks),
+        reals=args.reals if reals is None else reals,
+        fakes=args.fakes if fakes is None else fakes,
+        seed=0,
+    )
+
+
+def _run_row(row: str, work: Path, args) -> None:
+    started = time.time()
+    if row == "grounded":
+        run_bench(args.data, DetectorAnswerer(), work / "grounded" / "bench", _bench_config(args))
+    elif row == "untuned":
+        _bench_untuned(work, args)
+    elif row == "main":
+        if not args.main or not (Path(args.main) / "summary.json").is_file():
+            raise SystemExit(f"--main {args.main}: no finished training there (summary.json)")
+        answerer = DFAGPTAnswerer(args.main, quantize=not args.float32)
+        run_bench(args.data, answerer, work / "main-bench", _bench_config(args))
+    elif row in ABLATION:
+        tasks, evidence = ABLATION[row]
+        folder = work / "ablation" / _slug(row)
+        config = _train_config(args, str(folder / "model"), tasks, evidence)
+        if not (folder / "model" / "summary.json").is_file():
+            train_mllm(config, progress=False)
+        answerer = DFAGPTAnswerer(folder / "model", quantize=not args.float32)
+        bench_tasks = [t for t in BENCH if t in tasks]
+        run_bench(args.data, answerer, folder / "bench", _bench_config(args, bench_tasks))
+    else:
+        raise SystemExit(f"unknown row {row!r}")
+    print(f"{row}: {time.time() - started:.0f} s", flush=True)
+
+
+def _train_config(args, out: str, tasks, evidence: bool) -> MLLMTrainConfig:
+    return MLLMTrainConfig(
         data=args.data,
-        out="",
+        out=out,
+        tasks=tuple(tasks),
+        evidence=evidence,
         max_records=args.records,
-        batch_size=4,
-        grad_accum=2,
+        batch_size=8,
+        grad_accum=1,
         lora_r=args.lora_r,
         lora_alpha=2 * args.lora_r,
         val_records=32,
-        balance=not args.no_balance,
+        precision="bf16",
     )
-    results = {"untuned base": _bench_untuned(base, work, args)}
-    trainings = {}
-    for name, tasks, evidence, bench_tasks in ROWS:
-        folder = work / _slug(name)
-        config = replace(base, out=str(folder / "model"), tasks=tasks, evidence=evidence)
-        if not (folder / "model" / "summary.json").is_file():
-            train_mllm(config, progress=False)
-        trainings[name] = json.loads((folder / "model" / "summary.json").read_text())
-        answerer = DFAGPTAnswerer(folder / "model")
-        results[name] = _bench(args, answerer, folder / "bench", bench_tasks)
-        del answerer
-    results["detector answerer"] = _bench(
-        args, DetectorAnswerer(), work / "detector" / "bench", ("DF-D", "DF-C", "AD")
-    )
-    Path(args.out).write_text(_markdown(results, trainings, args))
-    print(Path(args.out).read_text())
 
 
-def _bench_untuned(base: MLLMTrainConfig, work: Path, args) -> dict:
+def _bench_untuned(work: Path, args) -> None:
     """The base LM with a fresh projector and zero-initialised adapters (no training)."""
     folder = work / "untuned"
-    if not (folder / "bench" / "results.json").is_file():
-        config = replace(base, out=str(folder / "model"))
-        trainer_config = dfagpt.DFAGPTConfig(
-            lm=config.lm,
-            detector=config.detector,
-            lora={"r": args.lora_r, "alpha": 2 * args.lora_r},
-        )
-        torch.manual_seed(0)
-        loaded = dfagpt.build(trainer_config)
-        loaded.model.eval()
-        answerer = DFAGPTAnswerer(None, loaded=loaded)
-        limit = argparse.Namespace(**{**vars(args), "limit": args.untuned_limit})
-        return _bench(limit, answerer, folder / "bench", ("DF-D", "DF-C", "AD"))
-    return json.loads((folder / "bench" / "results.json").read_text())
-
-
-def _bench(args, answerer, out: Path, tasks) -> dict:
-    ad = min(args.ad_limit, args.limit)
-    config = BenchConfig(split="test", tasks=tuple(tasks), limit=args.limit, task_limits={"AD": ad})
-    if (out / "results.json").is_file():
-        done = json.loads((out / "results.json").read_text())
-        wanted = sum(ad if t == "AD" else args.limit for t in tasks)
-        if sum(done["n"].values()) >= wanted:
-            return done
-    started = time.time()
-    results = run_bench(args.data, answerer, out, config)
-    print(f"{out}: {time.time() - started:.0f} s", flush=True)
-    return results
+    base = _train_config(args, str(folder / "model"), ALL, True)
+    config = dfagpt.DFAGPTConfig(
+        lm=base.lm,
+        detector=base.detector,
+        evidence=True,
+        lora={"r": args.lora_r, "alpha": 2 * args.lora_r},
+    )
+    torch.manual_seed(0)
+    loaded = dfagpt.build(config)
+    loaded.model.eval()
+    answerer = DFAGPTAnswerer(None, loaded=loaded, quantize=not args.float32)
+    small = _bench_config(args, fakes=args.untuned_fakes, reals=args.untuned_fakes // 2)
+    run_bench(args.data, answerer, folder / "bench", small)
 
 
 def _slug(name: str) -> str:
     return name.lower().replace(" + ", "+").replace(", ", "-").replace(" ", "-")
 
 
-def _pct(value) -> str:
-    return "–" if value is None else f"{100 * value:.2f}"
+# ----------------------------------------------------------------------------- the table
 
 
-def _markdown(results: dict, trainings: dict, args) -> str:
+def _results(work: Path, args) -> dict[str, tuple[dict, dict | None]]:
+    """Row name -> (bench results, training summary or None), for the rows that finished."""
+    found: dict[str, tuple[dict, dict | None]] = {}
+
+    def add(name: str, bench: Path, model: Path | None) -> None:
+        if (bench / "results.json").is_file():
+            summary = None
+            if model is not None and (model / "summary.json").is_file():
+                summary = json.loads((model / "summary.json").read_text())
+            found[name] = (json.loads((bench / "results.json").read_text()), summary)
+
+    add("untuned Gemma-3-270M + projector, evidence", work / "untuned" / "bench", None)
+    for row in ABLATION:
+        folder = work / "ablation" / _slug(row)
+        add(f"ablation: {row}", folder / "bench", folder / "model")
+    if args.main:
+        add("DFA-GPT (shipped): all tasks, evidence", work / "main-bench", Path(args.main))
+    add("detector-backed grounded answerer", work / "grounded" / "bench", None)
+    return found
+
+
+def _cell(metrics: dict | None, name: str, scale: float = 100.0, digits: int = 1) -> str:
+    if not metrics or metrics.get(name) is None:
+        return "–"
+    value = f"{scale * metrics[name]:.{digits}f}"
+    ci = metrics.get(f"{name}_ci")
+    if ci:
+        value += f" [{scale * ci[0]:.{digits}f}, {scale * ci[1]:.{digits}f}]"
+    return value
+
+
+def _markdown(work: Path, args) -> str:
+    found = _results(work, args)
+    precision = "float32" if args.float32 else "int8 linear layers (as chat runs)"
     lines = [
         "# DFA-GPT on DFA-Bench",
         "",
-        f"Machine: {platform.machine()} CPU, {torch.get_num_threads()} threads, torch "
+        f"Machine: {platform.machine()} CPU, 2 cores (each process 1 thread), torch "
         f"{torch.__version__}; {time.strftime('%Y-%m-%d')}. Produced by `benchmarks/dfa_gpt.py "
-        f"--records {args.records} --limit {args.limit} --ad-limit {args.ad_limit} "
-        f"--lora-r {args.lora_r}{' --no-balance' if args.no_balance else ''}`.",
+        f"--data {args.data} --work {args.work} --main {args.main} --records {args.records} "
+        f"--reals {args.reals} --fakes {args.fakes} --lora-r {args.lora_r}`.",
         "",
-        f"Test split of the synthesized DFA-Instruct set, the first {args.limit} DF-D and DF-C "
-        f"records and {min(args.ad_limit, args.limit)} AD records (the untuned base: "
-        f"{args.untuned_limit} and {min(args.ad_limit, args.untuned_limit)}); identities unseen in "
-        "training; greedy decoding in float32 with LoRA merged. Every DFA-GPT row: Gemma-3-270M "
-        "+ LoRA "
-        f"(rank {args.lora_r}) + projector over the bundled detector's frozen backbone, trained on "
-        f"the same number of conversations ({args.records}) drawn from its tasks"
-        + (
-            ", at the data's own real:fake ratio (about 1:10)."
-            if args.no_balance
-            else ", rarer answers repeated per task (DF-D real:fake 1:1, DF-C one fifth per class)."
-        )
-        + " APCER: fakes called real; BPCER: reals called fake (DF-D, fake = attack).",
+        "Test split of DFA-Instruct rebuilt on the detector-v2 face collection "
+        "(`scripts/build_instruct_v2.sh`): identities unseen in training. DF-D and DF-C: a "
+        f"seeded sample of {args.reals} reals and {args.fakes} fakes (stratified over the four "
+        f"forgery types, the same images for both tasks); AD: {args.fakes} fakes. The untuned "
+        f"row: {args.untuned_fakes} fakes and {args.untuned_fakes // 2} reals. Greedy decoding "
+        f"with LoRA merged, {precision}. 95 % bootstrap intervals (1,000 resamples within label or "
+        "category). Hallucinated regions: AD answers that name a face region the detector's "
+        "evidence for that image does not support (score < 0.5); contradictions: AD answers "
+        "whose verdict or forgery type differs from the detector's.",
         "",
-        "| answerer | DF-D ACC | DF-D ACER | DF-D APCER | DF-D BPCER | DF-D unparseable "
-        "| DF-C ACC | AD ROUGE-L | AD MiniLM |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| answerer | DF-D ACC | DF-D ACER | DF-C ACC | AD ROUGE-L | AD MiniLM | "
+        "AD hallucinated regions % | AD contradictions % |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
-    for name, r in results.items():
-        d, c, a = r.get("DF-D", {}), r.get("DF-C", {}), r.get("AD", {})
-        similarity = a.get("embedding_similarity")
+    for name, (r, _) in found.items():
+        d, c, a = r.get("DF-D"), r.get("DF-C"), r.get("AD")
         lines.append(
-            f"| {name} | {_pct(d.get('accuracy'))} | {_pct(d.get('acer'))} | "
-            f"{_pct(d.get('apcer'))} | {_pct(d.get('bpcer'))} | {d.get('unparseable', '–')} | "
-            f"{_pct(c.get('accuracy'))} | "
-            f"{_pct(a.get('rouge_l'))} | {'–' if similarity is None else f'{similarity:.3f}'} |"
+            f"| {name} | {_cell(d, 'accuracy')} | {_cell(d, 'acer')} | {_cell(c, 'accuracy')} | "
+            f"{_cell(a, 'rouge_l')} | {_cell(a, 'embedding_similarity', 1.0, 3)} | "
+            f"{_cell(a, 'hallucinated_region_rate')} | {_cell(a, 'contradiction_rate')} |"
         )
     lines += [
         "",
-        "Training (this machine):",
+        "Training (this machine, one thread per process, bf16 autocast):",
         "",
-        "| run | conversations | steps | minutes | samples/s | val loss |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| run | tasks | evidence | conversations | steps | minutes | samples/s | val loss |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
-    for name, t in trainings.items():
+    for name, (_, t) in found.items():
+        if t is None:
+            continue
+        config = t["config"]
         lines.append(
-            f"| {name} | {t['train_conversations']} | {t['steps']} | "
-            f"{t['train_seconds'] / 60:.1f} | {t['samples_per_s']} | "
-            f"{t['validation'].get('loss', '–')} |"
+            f"| {name} | {' '.join(config['tasks'])} | {'yes' if config['evidence'] else 'no'} | "
+            f"{t['train_conversations']} | {t['steps']} | {t['train_seconds'] / 60:.1f} | "
+            f"{t['samples_per_s']} | {t['validation'].get('loss', '–')} |"
         )
+    lines += _curve(Path(args.main) / "log.jsonl" if args.main else None)
     return "\n".join(lines) + "\n"
+
+
+def _curve(log: Path | None, windows: int = 10) -> list[str]:
+    """The long run's training loss, averaged over `windows` equal spans of its steps."""
+    if log is None or not log.is_file():
+        return []
+    entries = [json.loads(line) for line in log.read_text().splitlines() if '"loss"' in line]
+    entries = [e for e in entries if "step" in e]
+    if len(entries) < windows:
+        return []
+    size = len(entries) // windows
+    spans = [entries[i * size : (i + 1) * size] for i in range(windows)]
+    cells = [
+        f"{span[-1]['step']}: {sum(e['loss'] for e in span) / len(span):.3f}" for span in spans
+    ]
+    return ["", "Long run, mean training loss up to each step: " + ", ".join(cells) + "."]
 
 
 if __name__ == "__main__":

@@ -42,7 +42,11 @@ def add_chat_command(commands: argparse._SubParsersAction) -> None:
         "--mllm", metavar="DIR", help="DFA-GPT model folder (default: the bundled one, if any)"
     )
     chat.add_argument(
-        "--int8", action="store_true", help="dfa-gpt: int8 linear layers (faster on a CPU)"
+        "--int8",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="dfa-gpt: int8 linear layers, ~4x faster on a CPU and how DFA-Bench scores it "
+        "(default; --no-int8: float32)",
     )
     chat.add_argument(
         "--endpoint",

@@ -64,7 +64,11 @@ def add_serve_command(commands: argparse._SubParsersAction) -> None:
         help="DFA-GPT model folder for --backend dfa-gpt (default: the bundled one, if any)",
     )
     serve.add_argument(
-        "--int8", action="store_true", help="dfa-gpt: int8 linear layers (faster on a CPU)"
+        "--int8",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="dfa-gpt: int8 linear layers, ~4x faster on a CPU and how DFA-Bench scores it "
+        "(default; --no-int8: float32)",
     )
     serve.add_argument(
         "--max-new-tokens",

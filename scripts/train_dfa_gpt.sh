@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Reproduce the bundled DFA-GPT (src/opendfa/assets/models/dfa-gpt) on a 2-core CPU:
+# DFA-Instruct rebuilt on the detector-v2 synthesized set (scripts/train_detector.py makes it),
+# the long run (~1.5 h, resumable: run this again after an interruption), its benchmark rows,
+# then the float16 copy into the package with its model card. Needs the gemma extra.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SYNTH=.cache/detector-v2/synth/manifest.jsonl
+DATA=.cache/instruct-v2
+RUN=runs/dfa-gpt-v1
+if [ ! -f "$SYNTH" ]; then
+  echo "no $SYNTH: run scripts/gather_real_faces.py and scripts/train_detector.py first" >&2
+  exit 2
+fi
+[ -f "$DATA/instruct.jsonl" ] || .venv/bin/opendfa instruct build "$SYNTH" --out "$DATA" \
+  --size 224 --no-progress
+.venv/bin/opendfa train mllm --data "$DATA" --out "$RUN/main" --tasks DF-D DF-C AD FC \
+  --evidence --max-records 4800 --batch-size 8 --grad-accum 2 --lora-r 16 --lora-alpha 32 \
+  --precision bf16 --val-records 64 --save-every 20 --threads 1 --no-progress
+.venv/bin/python benchmarks/dfa_gpt.py --data "$DATA" --work "$RUN" --main "$RUN/main" \
+  --rows main grounded
+.venv/bin/python scripts/package_dfa_gpt.py "$RUN/main" --bench "$RUN/main-bench/results.json"
