@@ -70,6 +70,8 @@ def _parse() -> argparse.Namespace:
     parser.add_argument("--reals", type=int, default=200, help="test reals for DF-D and DF-C")
     parser.add_argument("--fakes", type=int, default=500, help="test fakes per task (AD too)")
     parser.add_argument("--untuned-fakes", type=int, default=100, help="it never stops talking")
+    parser.add_argument("--ablation-reals", type=int, default=100)
+    parser.add_argument("--ablation-fakes", type=int, default=200)
     parser.add_argument("--lora-r", type=int, default=16)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument(
@@ -109,7 +111,10 @@ def _run_row(row: str, work: Path, args) -> None:
             train_mllm(config, progress=False)
         answerer = DFAGPTAnswerer(folder / "model", quantize=not args.float32)
         bench_tasks = [t for t in BENCH if t in tasks]
-        run_bench(args.data, answerer, folder / "bench", _bench_config(args, bench_tasks))
+        small = _bench_config(
+            args, bench_tasks, reals=args.ablation_reals, fakes=args.ablation_fakes
+        )
+        run_bench(args.data, answerer, folder / "bench", small)
     else:
         raise SystemExit(f"unknown row {row!r}")
     print(f"{row}: {time.time() - started:.0f} s", flush=True)
@@ -196,13 +201,16 @@ def _markdown(work: Path, args) -> str:
         f"Machine: {platform.machine()} CPU, 2 cores (each process 1 thread), torch "
         f"{torch.__version__}; {time.strftime('%Y-%m-%d')}. Produced by `benchmarks/dfa_gpt.py "
         f"--data {args.data} --work {args.work} --main {args.main} --records {args.records} "
-        f"--reals {args.reals} --fakes {args.fakes} --lora-r {args.lora_r}`.",
+        f"--reals {args.reals} --fakes {args.fakes} --ablation-reals {args.ablation_reals} "
+        f"--ablation-fakes {args.ablation_fakes} --lora-r {args.lora_r}`.",
         "",
         "Test split of DFA-Instruct rebuilt on the detector-v2 face collection "
         "(`scripts/build_instruct_v2.sh`): identities unseen in training. DF-D and DF-C: a "
         f"seeded sample of {args.reals} reals and {args.fakes} fakes (stratified over the four "
-        f"forgery types, the same images for both tasks); AD: {args.fakes} fakes. The untuned "
-        f"row: {args.untuned_fakes} fakes and {args.untuned_fakes // 2} reals. Greedy decoding "
+        f"forgery types, the same images for both tasks); AD: {args.fakes} fakes. Ablation rows "
+        f"(a smaller sample, 2 cores): {args.ablation_reals} reals and {args.ablation_fakes} "
+        f"fakes (AD: {args.ablation_fakes} fakes); the untuned row: {args.untuned_fakes} fakes "
+        f"and {args.untuned_fakes // 2} reals. Greedy decoding "
         f"with LoRA merged, {precision}. 95 % bootstrap intervals (1,000 resamples within label or "
         "category). Hallucinated regions: AD answers that name a face region the detector's "
         "evidence for that image does not support (score < 0.5); contradictions: AD answers "

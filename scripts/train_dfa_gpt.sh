@@ -15,7 +15,7 @@ fi
 [ -f "$DATA/instruct.jsonl" ] || .venv/bin/opendfa instruct build "$SYNTH" --out "$DATA" \
   --size 224 --no-progress
 .venv/bin/opendfa train mllm --data "$DATA" --out "$RUN/main" --tasks DF-D DF-C AD FC \
-  --evidence --max-records 4800 --batch-size 8 --grad-accum 2 --lora-r 16 --lora-alpha 32 \
+  --evidence --max-records 2000 --batch-size 8 --grad-accum 2 --lora-r 16 --lora-alpha 32 \
   --precision bf16 --val-records 64 --save-every 20 --threads 1 --no-progress
 .venv/bin/python benchmarks/dfa_gpt.py --data "$DATA" --work "$RUN" --main "$RUN/main" \
   --rows main grounded
