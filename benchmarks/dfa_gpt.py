@@ -72,6 +72,7 @@ def _parse() -> argparse.Namespace:
     parser.add_argument("--untuned-fakes", type=int, default=100, help="it never stops talking")
     parser.add_argument("--ablation-reals", type=int, default=100)
     parser.add_argument("--ablation-fakes", type=int, default=200)
+    parser.add_argument("--ablation-ad-fakes", type=int, default=100, help="AD: long answers")
     parser.add_argument("--lora-r", type=int, default=16)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument(
@@ -82,12 +83,15 @@ def _parse() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def _bench_config(args, tasks=BENCH, *, fakes: int | None = None, reals: int | None = None):
+def _bench_config(
+    args, tasks=BENCH, *, fakes: int | None = None, reals: int | None = None, ad: int | None = None
+):
     return BenchConfig(
         split="test",
         tasks=tuple(tasks),
         reals=args.reals if reals is None else reals,
         fakes=args.fakes if fakes is None else fakes,
+        task_fakes={"AD": ad} if ad is not None else None,
         seed=0,
     )
 
@@ -112,7 +116,11 @@ def _run_row(row: str, work: Path, args) -> None:
         answerer = DFAGPTAnswerer(folder / "model", quantize=not args.float32)
         bench_tasks = [t for t in BENCH if t in tasks]
         small = _bench_config(
-            args, bench_tasks, reals=args.ablation_reals, fakes=args.ablation_fakes
+            args,
+            bench_tasks,
+            reals=args.ablation_reals,
+            fakes=args.ablation_fakes,
+            ad=args.ablation_ad_fakes,
         )
         run_bench(args.data, answerer, folder / "bench", small)
     else:
@@ -202,14 +210,15 @@ def _markdown(work: Path, args) -> str:
         f"{torch.__version__}; {time.strftime('%Y-%m-%d')}. Produced by `benchmarks/dfa_gpt.py "
         f"--data {args.data} --work {args.work} --main {args.main} --records {args.records} "
         f"--reals {args.reals} --fakes {args.fakes} --ablation-reals {args.ablation_reals} "
-        f"--ablation-fakes {args.ablation_fakes} --lora-r {args.lora_r}`.",
+        f"--ablation-fakes {args.ablation_fakes} --ablation-ad-fakes {args.ablation_ad_fakes} "
+        f"--lora-r {args.lora_r}`.",
         "",
         "Test split of DFA-Instruct rebuilt on the detector-v2 face collection "
         "(`scripts/build_instruct_v2.sh`): identities unseen in training. DF-D and DF-C: a "
         f"seeded sample of {args.reals} reals and {args.fakes} fakes (stratified over the four "
         f"forgery types, the same images for both tasks); AD: {args.fakes} fakes. Ablation rows "
         f"(a smaller sample, 2 cores): {args.ablation_reals} reals and {args.ablation_fakes} "
-        f"fakes (AD: {args.ablation_fakes} fakes); the untuned row: {args.untuned_fakes} fakes "
+        f"fakes (AD: {args.ablation_ad_fakes} fakes); the untuned row: {args.untuned_fakes} fakes "
         f"and {args.untuned_fakes // 2} reals. Greedy decoding "
         f"with LoRA merged, {precision}. 95 % bootstrap intervals (1,000 resamples within label or "
         "category). Hallucinated regions: AD answers that name a face region the detector's "

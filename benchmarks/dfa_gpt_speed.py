@@ -1,7 +1,7 @@
 """DFA-GPT speed on this machine: generation tokens/s (float32 with LoRA merged, and int8) at
 batch 1 and 8, and training samples/s for short (DF-D) and long (AD) conversations.
 
-    python benchmarks/dfa_gpt_speed.py --model runs/dfa-gpt-bench/df-d+df-c+ad/model
+    python benchmarks/dfa_gpt_speed.py --model src/opendfa/assets/models/dfa-gpt
 
 Writes the `dfa-gpt` section of benchmarks/RESULTS.md.
 """
@@ -89,7 +89,7 @@ def _ids(batch):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--model", required=True, help="a DFA-GPT folder")
-    parser.add_argument("--data", default=".cache/instruct-synth")
+    parser.add_argument("--data", default=".cache/instruct-v2")
     parser.add_argument("--results", default="benchmarks/RESULTS.md")
     args = parser.parse_args()
     folder = Path(args.model)

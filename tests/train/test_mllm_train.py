@@ -148,3 +148,37 @@ def test_balance_evens_the_answer_classes_per_task():
     assert kinds.count("real") == kinds.count("face_editing") == kinds.count("face_swap") == 6
     assert any(r.image == "no-label" for r in balanced)
     assert balanced != balance_answers(records, seed=1)  # the order is seeded
+
+
+def test_the_vision_cache_is_filled_once_then_reused_and_a_torn_file_recomputed(
+    tmp_path, toy_instruct_dir, tiny_lm_dir, monkeypatch
+):
+    import shutil
+
+    import opendfa.models.detector as detector_module
+    from opendfa.train.mllm import Trainer
+
+    data = shutil.copytree(toy_instruct_dir, tmp_path / "data")
+    config = _config(data, tmp_path / "a", tiny_lm_dir, epochs=0.5, evidence=True)
+    first = Trainer(config, progress=False, log=lambda m: None)
+    first.run()
+    files = sorted((data / "vision-cache").rglob("*.safetensors"))
+    assert len(files) == len(first.features) > 0
+
+    def no_encoder(*args, **kwargs):
+        raise AssertionError("the detector ran although every image was cached")
+
+    monkeypatch.setattr(detector_module, "predict_crops", no_encoder)
+    config.out = str(tmp_path / "b")
+    second = Trainer(config, progress=False, log=lambda m: None)
+    second.run()
+    assert second.evidence == first.evidence
+    assert all((second.features[n] == first.features[n]).all() for n in first.features)
+
+    monkeypatch.undo()
+    files[0].write_bytes(b"torn")
+    config.out = str(tmp_path / "c")
+    third = Trainer(config, progress=False, log=lambda m: None)
+    third.run()
+    assert third.evidence == first.evidence
+    assert files[0].stat().st_size > 100  # written again
