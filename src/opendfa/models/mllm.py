@@ -109,11 +109,9 @@ class DFAGPT(nn.Module):
         hidden = base.get_decoder()(inputs_embeds=embeds, attention_mask=mask).last_hidden_state
         targets = labels[:, 1:]
         keep = targets != IGNORE
-        logits = base.get_output_embeddings()(hidden[:, :-1][keep])
+        head = base.get_output_embeddings()
         softcap = getattr(base.config, "final_logit_softcapping", None)
-        if softcap:
-            logits = torch.tanh(logits / softcap) * softcap
-        return F.cross_entropy(logits.float(), targets[keep])
+        return answer_loss(head, hidden[:, :-1][keep], targets[keep], softcap)
 
     @torch.inference_mode()
     def generate(
@@ -143,6 +141,38 @@ class DFAGPT(nn.Module):
             streamer=streamer,
             **options,
         )
+
+
+LOSS_CHUNK = 128  # answer tokens whose logits exist at once
+
+
+def answer_loss(
+    head: nn.Module, hidden: torch.Tensor, targets: torch.Tensor, softcap: float | None
+) -> torch.Tensor:
+    """Mean cross-entropy of `hidden` (N, D) against `targets` (N,) through the output layer,
+    `LOSS_CHUNK` tokens at a time, each chunk's logits recomputed in the backward pass instead
+    of kept: with a 262k-token vocabulary, a batch of long answers would otherwise hold
+    gigabytes of logits (and their float32 and soft-capped copies) until the backward pass."""
+    from torch.utils.checkpoint import checkpoint
+
+    total = hidden.new_zeros((), dtype=torch.float32)
+    for start in range(0, hidden.shape[0], LOSS_CHUNK):
+        chunk = hidden[start : start + LOSS_CHUNK]
+        target = targets[start : start + LOSS_CHUNK]
+        if torch.is_grad_enabled() and chunk.requires_grad:
+            total = total + checkpoint(_loss_sum, head, chunk, target, softcap, use_reentrant=False)
+        else:
+            total = total + _loss_sum(head, chunk, target, softcap)
+    return total / max(1, hidden.shape[0])
+
+
+def _loss_sum(
+    head: nn.Module, hidden: torch.Tensor, targets: torch.Tensor, softcap
+) -> torch.Tensor:
+    logits = head(hidden)
+    if softcap:
+        logits = torch.tanh(logits / softcap) * softcap
+    return F.cross_entropy(logits.float(), targets, reduction="sum")
 
 
 def _base_model(lm: nn.Module) -> nn.Module:
