@@ -69,6 +69,9 @@ class MLLMTrainConfig:
     # "auto": bf16 autocast on CUDA, float32 on a CPU; "bf16" also on a CPU with AVX512-BF16
     # (about 2.2x faster training here), "no": float32 everywhere.
     precision: str = "auto"
+    # End the run at this step with the schedule of the full run kept (a time budget cut short:
+    # the weights, validation and summary as at that step); not part of the resume key.
+    stop_at: int | None = None
     vision_cache: bool = True  # features + detector numbers per image under <data>/vision-cache
 
 
@@ -257,7 +260,8 @@ class Trainer:
         run_started = time.time()
         model.train()
         model.vision.eval()
-        while step < total_steps:
+        last = min(total_steps, c.stop_at) if c.stop_at else total_steps
+        while step < last:
             self._set_stage(model, step)
             optimizer.zero_grad(set_to_none=True)
             loss_sum = 0.0
@@ -285,7 +289,7 @@ class Trainer:
             self.engine.log(entry)
             bar.set_postfix(loss=f"{loss_sum:.3f}")
             bar.update(1)
-            if step % c.save_every == 0 or step == total_steps:
+            if step % c.save_every == 0 or step == last:
                 self._checkpoint(loaded, optimizer, scheduler, step)
         bar.close()
         train_seconds = time.time() - run_started
@@ -294,7 +298,8 @@ class Trainer:
         summary = {
             "train_conversations": len(train),
             "tasks": dict(Counter(e.task for e in train)),
-            "steps": total_steps,
+            "steps": last,
+            "scheduled_steps": total_steps,
             "per_step": per_step,
             "train_seconds": round(train_seconds, 1),
             "samples_per_s": round(samples / max(train_seconds, 1e-9), 3),
@@ -476,8 +481,7 @@ class VisionCache:
         return self.folder / f"{hashlib.sha1(name.encode()).hexdigest()}.safetensors"
 
     def get(self, name: str) -> tuple[torch.Tensor, dict] | None:
-        from safetensors import SafetensorError
-        from safetensors import safe_open
+        from safetensors import SafetensorError, safe_open
 
         path = self._path(name)
         if not path.is_file():

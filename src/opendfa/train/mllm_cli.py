@@ -48,6 +48,9 @@ def add_mllm_command(train_commands: argparse._SubParsersAction) -> None:
     )
     command.add_argument("--max-length", type=int, default=448, help="tokens per conversation")
     command.add_argument("--val-records", type=int, default=48)
+    command.add_argument(
+        "--stop-at", type=int, default=None, help="end at this step, keeping the full schedule"
+    )
     command.add_argument("--save-every", type=int, default=25, help="checkpoint every N steps")
     command.add_argument("--device", default="auto", help="auto, cpu or cuda")
     command.add_argument(
@@ -96,6 +99,7 @@ def _train_mllm(args: argparse.Namespace) -> int:
         seed=args.seed,
         device=args.device,
         precision=args.precision,
+        stop_at=args.stop_at,
     )
     log = lambda message: print(message, file=sys.stderr, flush=True)  # noqa: E731
     try:
