@@ -76,7 +76,7 @@ def _parse() -> argparse.Namespace:
     parser.add_argument("--lora-r", type=int, default=16)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument(
-        "--float32", action="store_true", help="answer in float32 (default: int8, as chat does)"
+        "--int8", action="store_true", help="int8 weights (default: float32, as chat runs)"
     )
     parser.add_argument("--report", action="store_true", help="only write the table")
     parser.add_argument("--out", default="benchmarks/dfa_gpt.md")
@@ -105,7 +105,7 @@ def _run_row(row: str, work: Path, args) -> None:
     elif row == "main":
         if not args.main or not (Path(args.main) / "summary.json").is_file():
             raise SystemExit(f"--main {args.main}: no finished training there (summary.json)")
-        answerer = DFAGPTAnswerer(args.main, quantize=not args.float32)
+        answerer = DFAGPTAnswerer(args.main, quantize=args.int8)
         run_bench(args.data, answerer, work / "main-bench", _bench_config(args))
     elif row in ABLATION:
         tasks, evidence = ABLATION[row]
@@ -113,7 +113,7 @@ def _run_row(row: str, work: Path, args) -> None:
         config = _train_config(args, str(folder / "model"), tasks, evidence)
         if not (folder / "model" / "summary.json").is_file():
             train_mllm(config, progress=False)
-        answerer = DFAGPTAnswerer(folder / "model", quantize=not args.float32)
+        answerer = DFAGPTAnswerer(folder / "model", quantize=args.int8)
         bench_tasks = [t for t in BENCH if t in tasks]
         small = _bench_config(
             args,
@@ -157,7 +157,7 @@ def _bench_untuned(work: Path, args) -> None:
     torch.manual_seed(0)
     loaded = dfagpt.build(config)
     loaded.model.eval()
-    answerer = DFAGPTAnswerer(None, loaded=loaded, quantize=not args.float32)
+    answerer = DFAGPTAnswerer(None, loaded=loaded, quantize=args.int8)
     small = _bench_config(args, fakes=args.untuned_fakes, reals=args.untuned_fakes // 2)
     run_bench(args.data, answerer, folder / "bench", small)
 
@@ -202,7 +202,7 @@ def _cell(metrics: dict | None, name: str, scale: float = 100.0, digits: int = 1
 
 def _markdown(work: Path, args) -> str:
     found = _results(work, args)
-    precision = "float32" if args.float32 else "int8 linear layers (as chat runs)"
+    precision = "int8 weights" if args.int8 else "float32 (as chat runs)"
     lines = [
         "# DFA-GPT on DFA-Bench",
         "",

@@ -107,3 +107,30 @@ def test_evidence_line_names_what_the_detector_saw():
     low = detector_line(0.1, {"face_swap": 0.2}, {"mouth": 0.1})
     assert "verdict real" in low and "regions above 0.5: none" in low
     assert dfagpt.first_question(f"{IMAGE_TOKEN}\nWhy?", text) == f"{IMAGE_TOKEN}\n{text}\nWhy?"
+
+
+def test_int8_weights_keep_the_layer_outputs_and_the_greedy_answers(tiny_lm_dir, tiny_model):
+    """Weight-only int8 (one scale per output row): layer outputs within the rounding of the
+    weights, and the tiny model's greedy answers unchanged (PyTorch's dynamic int8, which also
+    quantizes activations, changed Gemma-3's answers into noise)."""
+    torch.manual_seed(0)
+    linear = torch.nn.Linear(64, 48)
+    x = torch.randn(5, 64) * 10
+    quantized = dfagpt.Int8WeightLinear(linear)
+    assert quantized.weight_int8.dtype == torch.int8
+    exact = linear(x)
+    error = (quantized(x) - exact).abs().max()
+    assert error < 0.01 * exact.abs().max()
+
+    config = dfagpt.DFAGPTConfig(
+        lm=str(tiny_lm_dir), detector=tiny_model, lora={"r": 4, "alpha": 8, "dropout": 0.0}
+    )
+    torch.manual_seed(0)
+    reference = dfagpt.merge_for_inference(dfagpt.build(config))
+    torch.manual_seed(0)
+    small = dfagpt.quantize_for_cpu(dfagpt.build(config))
+    assert not any(isinstance(m, torch.nn.Linear) for m in small.model.lm.modules())
+    crops = _crops(3)
+    questions = ["Is this face real or fake ?", "Describe the artifacts .", "What kind ?"]
+    expected = Assistant(reference).answer_many(crops, questions, max_new_tokens=6)
+    assert Assistant(small).answer_many(crops, questions, max_new_tokens=6) == expected

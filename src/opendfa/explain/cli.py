@@ -43,10 +43,9 @@ def add_chat_command(commands: argparse._SubParsersAction) -> None:
     )
     chat.add_argument(
         "--int8",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="dfa-gpt: int8 linear layers, ~4x faster on a CPU and how DFA-Bench scores it "
-        "(default; --no-int8: float32)",
+        action="store_true",
+        help="dfa-gpt: int8 weights (weight-only; same answers, but slower than float32 on "
+        "CPUs without fast int8 kernels, see RESULTS.md)",
     )
     chat.add_argument(
         "--endpoint",
