@@ -40,6 +40,8 @@ def main() -> None:
     if size_mb > LIMIT_MB:
         raise SystemExit(f"{target} is {size_mb:.1f} MB, over the {LIMIT_MB:.0f} MB budget")
     shutil.copyfile(args.folder / dfagpt.CONFIG_FILE, args.out / dfagpt.CONFIG_FILE)
+    if (args.folder / dfagpt.VOCABULARY_FILE).is_file():
+        shutil.copyfile(args.folder / dfagpt.VOCABULARY_FILE, args.out / dfagpt.VOCABULARY_FILE)
     (args.out / "MODEL_CARD.md").write_text(card(summary, bench, size_mb))
     print(f"{args.out}: {size_mb:.1f} MB of float16 adapters + projector")
 

@@ -134,3 +134,27 @@ def test_int8_weights_keep_the_layer_outputs_and_the_greedy_answers(tiny_lm_dir,
     questions = ["Is this face real or fake ?", "Describe the artifacts .", "What kind ?"]
     expected = Assistant(reference).answer_many(crops, questions, max_new_tokens=6)
     assert Assistant(small).answer_many(crops, questions, max_new_tokens=6) == expected
+
+
+def test_an_answer_vocabulary_keeps_the_greedy_answers(tiny_lm_dir, tiny_model, tmp_path):
+    """The output layer cut to the tokens of the training answers: same greedy answers when
+    they lie in it, and tokens outside it are never generated."""
+    config = dfagpt.DFAGPTConfig(
+        lm=str(tiny_lm_dir), detector=tiny_model, lora={"r": 4, "alpha": 8, "dropout": 0.0}
+    )
+    torch.manual_seed(0)
+    folder = dfagpt.save(dfagpt.build(config), tmp_path / "m")
+    crops = _crops(2)
+    questions = ["Is this face real or fake ?", "Describe the artifacts ."]
+    full = Assistant(dfagpt.merge_for_inference(dfagpt.load(folder)))
+    expected = full.answer_many(crops, questions, max_new_tokens=6)
+    tokenizer = full.tokenizer
+    said = {i for text in expected for i in tokenizer(text, add_special_tokens=False)["input_ids"]}
+    dfagpt.save_vocabulary(folder, sorted(said | set(tokenizer.all_special_ids)))
+    cut = Assistant(dfagpt.merge_for_inference(dfagpt.load(folder)))
+    assert cut.answer_many(crops, questions, max_new_tokens=6) == expected
+    narrow = sorted(set(tokenizer.all_special_ids) | {tokenizer.convert_tokens_to_ids("Fake")})
+    dfagpt.save_vocabulary(folder, narrow)
+    only = Assistant(dfagpt.merge_for_inference(dfagpt.load(folder)))
+    for answer in only.answer_many(crops, questions, max_new_tokens=6):
+        assert set(answer.split()) <= {"Fake"}

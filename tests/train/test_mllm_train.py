@@ -54,6 +54,10 @@ def test_loss_falls_and_answers_follow_the_image(trained, toy_instruct_dir):
     assert sum(losses[-5:]) / 5 < 0.3 * sum(losses[:5]) / 5
     # Validation faces were never trained on: bright ones must be called fake, dark ones real.
     assert summary["validation"]["DF-D_accuracy"] == 1.0
+    vocabulary = dfagpt.read_vocabulary(out)  # what it may say at inference
+    loaded_tokenizer = dfagpt.load(out).tokenizer
+    assert loaded_tokenizer.eos_token_id in vocabulary
+    assert set(loaded_tokenizer("Fake .", add_special_tokens=False)["input_ids"]) <= set(vocabulary)
     loaded = dfagpt.load(out)
     assistant = Assistant(loaded)
     bright = dfagpt.read_crop(toy_instruct_dir / "images" / "test-0.png")

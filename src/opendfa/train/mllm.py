@@ -311,6 +311,8 @@ class Trainer:
         loaded.config.info = {"training": summary}
         if self.engine.is_main:
             dfagpt.save(loaded, self.out)
+            everything = load_records(c.data, "train", c.tasks) + val_records
+            dfagpt.save_vocabulary(self.out, dfagpt.answer_vocabulary(tokenizer, everything))
             (self.out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
         self.engine.wait()
         return summary
