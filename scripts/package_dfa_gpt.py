@@ -54,6 +54,13 @@ def _pct(metrics: dict | None, name: str) -> str:
     return text + (f" [{100 * ci[0]:.1f}, {100 * ci[1]:.1f}]" if ci else "")
 
 
+def _stopped(summary: dict) -> str:
+    scheduled = summary.get("scheduled_steps", summary["steps"])
+    if scheduled == summary["steps"]:
+        return ""
+    return f" (the time budget ended it at step {summary['steps']} of a {scheduled}-step schedule)"
+
+
 def card(summary: dict, bench: dict | None, size_mb: float) -> str:
     config = summary["config"]
     rows = ""
@@ -98,8 +105,9 @@ Gemma terms of use); nothing is downloaded.
   photos reserved for external evaluation (000800-000999) are never read.
 - Tasks: {", ".join(config["tasks"])} (rarer answers repeated per task: DF-D real:fake 1:1,
   DF-C and AD one fifth per class), {summary["train_conversations"]} conversations
-  ({summary["tasks"]}), {config["epochs"]} epoch, {summary["steps"]} optimizer steps of
-  {summary["per_step"]}, AdamW lr {config["lr"]} (projector {config["projector_lr"]}), cosine.
+  ({summary["tasks"]}); {summary["steps"]} optimizer steps of {summary["per_step"]}
+  conversations{_stopped(summary)}, AdamW lr {config["lr"]} (projector {config["projector_lr"]}),
+  cosine decay, warm-up 3 %.
 - Machine: {summary["device"]}, one thread, bf16 autocast; {summary["train_seconds"] / 60:.0f}
   minutes, {summary["samples_per_s"]} conversations/s.
 - Validation (held-out identities): answer loss {summary["validation"].get("loss")}.
