@@ -68,7 +68,8 @@ def _parse() -> argparse.Namespace:
     )
     parser.add_argument("--records", type=int, default=640, help="ablation budget per row")
     parser.add_argument("--reals", type=int, default=200, help="test reals for DF-D and DF-C")
-    parser.add_argument("--fakes", type=int, default=500, help="test fakes per task (AD too)")
+    parser.add_argument("--fakes", type=int, default=500, help="test fakes for DF-D and DF-C")
+    parser.add_argument("--ad-fakes", type=int, default=500, help="test fakes for AD")
     parser.add_argument("--untuned-fakes", type=int, default=100, help="it never stops talking")
     parser.add_argument("--ablation-reals", type=int, default=100)
     parser.add_argument("--ablation-fakes", type=int, default=200)
@@ -99,14 +100,15 @@ def _bench_config(
 def _run_row(row: str, work: Path, args) -> None:
     started = time.time()
     if row == "grounded":
-        run_bench(args.data, DetectorAnswerer(), work / "grounded" / "bench", _bench_config(args))
+        config = _bench_config(args, ad=args.ad_fakes)
+        run_bench(args.data, DetectorAnswerer(), work / "grounded" / "bench", config)
     elif row == "untuned":
         _bench_untuned(work, args)
     elif row == "main":
         if not args.main or not (Path(args.main) / "summary.json").is_file():
             raise SystemExit(f"--main {args.main}: no finished training there (summary.json)")
         answerer = DFAGPTAnswerer(args.main, quantize=args.int8)
-        run_bench(args.data, answerer, work / "main-bench", _bench_config(args))
+        run_bench(args.data, answerer, work / "main-bench", _bench_config(args, ad=args.ad_fakes))
     elif row in ABLATION:
         tasks, evidence = ABLATION[row]
         folder = work / "ablation" / _slug(row)
@@ -209,14 +211,15 @@ def _markdown(work: Path, args) -> str:
         f"Machine: {platform.machine()} CPU, 2 cores (each process 1 thread), torch "
         f"{torch.__version__}; {time.strftime('%Y-%m-%d')}. Produced by `benchmarks/dfa_gpt.py "
         f"--data {args.data} --work {args.work} --main {args.main} --records {args.records} "
-        f"--reals {args.reals} --fakes {args.fakes} --ablation-reals {args.ablation_reals} "
+        f"--reals {args.reals} --fakes {args.fakes} --ad-fakes {args.ad_fakes} "
+        f"--ablation-reals {args.ablation_reals} "
         f"--ablation-fakes {args.ablation_fakes} --ablation-ad-fakes {args.ablation_ad_fakes} "
         f"--lora-r {args.lora_r}`.",
         "",
         "Test split of DFA-Instruct rebuilt on the detector-v2 face collection "
         "(`scripts/build_instruct_v2.sh`): identities unseen in training. DF-D and DF-C: a "
         f"seeded sample of {args.reals} reals and {args.fakes} fakes (stratified over the four "
-        f"forgery types, the same images for both tasks); AD: {args.fakes} fakes. Ablation rows "
+        f"forgery types, the same images for both tasks); AD: {args.ad_fakes} fakes. Ablation rows "
         f"(a smaller sample, 2 cores): {args.ablation_reals} reals and {args.ablation_fakes} "
         f"fakes (AD: {args.ablation_ad_fakes} fakes); the untuned row: {args.untuned_fakes} fakes "
         f"and {args.untuned_fakes // 2} reals. Greedy decoding "
