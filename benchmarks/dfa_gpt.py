@@ -39,7 +39,7 @@ ABLATION = {
     "DF-D + DF-C + AD + FC": (ALL, True),
     "DF-D + DF-C + AD + FC, no evidence": (ALL, False),
 }
-SPECIAL = ("untuned", "main", "grounded")
+SPECIAL = ("untuned", "main", "grounded", "guarded")
 
 
 def main() -> None:
@@ -109,6 +109,8 @@ def _run_row(row: str, work: Path, args) -> None:
             raise SystemExit(f"--main {args.main}: no finished training there (summary.json)")
         answerer = DFAGPTAnswerer(args.main, quantize=args.int8)
         run_bench(args.data, answerer, work / "main-bench", _bench_config(args, ad=args.ad_fakes))
+    elif row == "guarded":
+        _guarded(work, args)
     elif row in ABLATION:
         tasks, evidence = ABLATION[row]
         folder = work / "ablation" / _slug(row)
@@ -128,6 +130,49 @@ def _run_row(row: str, work: Path, args) -> None:
     else:
         raise SystemExit(f"unknown row {row!r}")
     print(f"{row}: {time.time() - started:.0f} s", flush=True)
+
+
+def _guarded(work: Path, args) -> None:
+    """The shipped model's answers as chat serves them: a reply whose verdict or forgery type
+    differs from the detector's report, or (AD) names a region the evidence does not support,
+    is replaced by the grounded answer (`opendfa.explain.guard`). Built from the main and the
+    grounded rows' answers to the same records; DF-D / DF-C read the report's verdict and type
+    from the grounded answer, AD uses the evidence stored with the answer."""
+    from opendfa.bench.runner import score
+    from opendfa.metrics.answers import parse_category, parse_detection
+    from opendfa.metrics.grounding import check_answer
+
+    main = _answers(work / "main-bench" / "answers.jsonl")
+    grounded = _answers(work / "grounded" / "bench" / "answers.jsonl")
+    rows = []
+    for key, row in main.items():
+        reference = grounded.get(key)
+        if reference is None:
+            continue
+        if row["task"] == "AD":
+            e = row["evidence"]
+            check = check_answer(row["answer"], e["verdict"], e["category"], e["regions"])
+            wrong = check.violated
+        else:
+            verdict = parse_detection(reference["answer"])
+            category = parse_category(reference["answer"]) if verdict == "fake" else None
+            wrong = check_answer(row["answer"], verdict, category, {}, 0.5, row["question"])
+            wrong = wrong.contradiction is not None
+        rows.append({**row, "answer": reference["answer"] if wrong else row["answer"]})
+        rows[-1]["replaced"] = bool(wrong)
+    results = score(rows, seed=0)
+    results["replaced"] = {
+        task: round(sum(r["replaced"] for r in rows if r["task"] == task) / n, 4)
+        for task, n in results["n"].items()
+    }
+    out = work / "guarded"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
+
+
+def _answers(path: Path) -> dict[str, dict]:
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return {row["id"]: row for row in rows}
 
 
 def _train_config(args, out: str, tasks, evidence: bool) -> MLLMTrainConfig:
@@ -188,6 +233,9 @@ def _results(work: Path, args) -> dict[str, tuple[dict, dict | None]]:
         add(f"ablation: {row}", folder / "bench", folder / "model")
     if args.main:
         add("DFA-GPT (shipped): all tasks, evidence", work / "main-bench", Path(args.main))
+        add(
+            "DFA-GPT as chat serves it (replies checked against the report)", work / "guarded", None
+        )
     add("detector-backed grounded answerer", work / "grounded" / "bench", None)
     return found
 
@@ -239,6 +287,11 @@ def _markdown(work: Path, args) -> str:
             f"{_cell(a, 'rouge_l')} | {_cell(a, 'embedding_similarity', 1.0, 3)} | "
             f"{_cell(a, 'hallucinated_region_rate')} | {_cell(a, 'contradiction_rate')} |"
         )
+    guarded = work / "guarded" / "results.json"
+    if guarded.is_file():
+        shares = json.loads(guarded.read_text()).get("replaced", {})
+        cells = ", ".join(f"{task} {100 * share:.1f} %" for task, share in shares.items())
+        lines += ["", f"Replies the chat's check replaced by the grounded answer: {cells}."]
     lines += [
         "",
         "Training (this machine, one thread per process, bf16 autocast):",
