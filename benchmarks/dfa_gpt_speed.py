@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from results_section import write_section
 
+from opendfa.explain.assistant import Assistant
 from opendfa.instruct.records import read_records
 from opendfa.models import dfagpt
 from opendfa.models.mllm import collate, encode_conversation
@@ -30,7 +31,7 @@ def generation_speed(
     loaded = dfagpt.load(folder)
     prepare = dfagpt.quantize_for_cpu if int8 else dfagpt.merge_for_inference
     prepare(loaded, full_vocabulary=full_vocabulary)
-    assistant = dfagpt.Assistant(loaded)
+    assistant = Assistant(loaded)
     model, tokenizer = loaded.model, loaded.tokenizer
     prompts = [assistant.prompt(QUESTION) for _ in range(batch)]
     visual = assistant.visual(crops[:batch])

@@ -108,8 +108,9 @@ Gemma terms of use); nothing is downloaded.
   ({summary["tasks"]}); {summary["steps"]} optimizer steps of {summary["per_step"]}
   conversations{_stopped(summary)}, AdamW lr {config["lr"]} (projector {config["projector_lr"]}),
   cosine decay, warm-up 3 %.
-- Machine: {summary["device"]}, one thread, bf16 autocast; {summary["train_seconds"] / 60:.0f}
-  minutes, {summary["samples_per_s"]} conversations/s.
+- Machine: {summary["device"]}, one thread, bf16 autocast; {summary["samples_per_s"]}
+  conversations/s ({summary["train_seconds"] / 60:.0f} minutes in the last resumed segment of the
+  run; a run that is resumed reports its last segment).
 - Validation (held-out identities): answer loss {summary["validation"].get("loss")}.
 - Reproduce: `bash scripts/train_dfa_gpt.sh` (after `scripts/train_detector.py` has built the
   synthesized set).
@@ -117,11 +118,17 @@ Gemma terms of use); nothing is downloaded.
 ## Limits
 
 - It answers about aligned face crops like its training data: one face, the detector's crop
-  margin. Its verdict and type follow the detector's evidence; where the detector is wrong, so
-  is it (see the detector's card for where it is weak: attribute edits and reenactment).
+  margin. Its detection verdict mostly follows the detector's evidence (DF-D on par with the
+  detector); its forgery type often does not (DF-C well below the detector: reals are often
+  given a forgery type), and about a third of its descriptions name a region the detector does
+  not support. This is why `opendfa chat` checks every reply against the report and replaces
+  a contradicting one with the grounded answer (see `benchmarks/dfa_gpt.md`, row "as chat
+  serves it").
 - The descriptions are learned from templated, measured descriptions of synthetic forgeries:
-  they name the regions the detector supports, but the blending method or cue details they
-  mention are the model's guess, not a measurement on this image.
+  the blending method or cue details they mention are the model's guess, not a measurement on
+  this image.
+- Trained for 95 optimizer steps on 2,000 conversations on a 2-core CPU: far below the DFA
+  paper's scale; treat it as a working baseline, not a finished model.
 - Small LM: no world knowledge worth asking; keep questions about the face in front of it.
 """
 
