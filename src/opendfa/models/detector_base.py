@@ -24,6 +24,7 @@ WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
 ONNX_FILE = "model.onnx"
 
+
 @dataclass
 class DetectorConfig:
     backbone: str = "efficientnet_lite0"

@@ -155,7 +155,6 @@ class Engine:
         if self.accelerator.num_processes > 1:
             atexit.register(_close_process_group)
 
-
     # -------------------------------------------------------------- processes and devices
 
     @property
