@@ -225,7 +225,8 @@ class Trainer:
         c = self.config
         seed_everything(c.seed)
         self.out.mkdir(parents=True, exist_ok=True)
-        train_records = load_records(c.data, "train", c.tasks)
+        all_train = load_records(c.data, "train", c.tasks)
+        train_records = all_train
         if c.balance:
             train_records = balance_answers(train_records, c.seed)
         train_records = subset(train_records, c.max_records, c.seed)
@@ -311,7 +312,7 @@ class Trainer:
         loaded.config.info = {"training": summary}
         if self.engine.is_main:
             dfagpt.save(loaded, self.out)
-            everything = load_records(c.data, "train", c.tasks) + val_records
+            everything = all_train + val_records
             dfagpt.save_vocabulary(self.out, dfagpt.answer_vocabulary(tokenizer, everything))
             (self.out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
         self.engine.wait()
