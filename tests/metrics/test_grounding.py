@@ -156,3 +156,11 @@ def test_the_instruct_answers_state_their_own_verdict_and_type():
         for text in texts:
             assert contradiction(text, "fake", category) is None, text
             assert contradiction(text, "real", "real") is not None, text
+
+
+def test_paraphrases_found_while_decoding_count_as_claims():
+    from opendfa.metrics.grounding import named_categories, stated_verdict
+
+    assert stated_verdict("This is not an original photo.") == "fake"
+    assert stated_verdict("The original face was blended in.") is None
+    assert named_categories("It was reshaped by a generative method.") == ["entire_face_synthesis"]

@@ -186,3 +186,27 @@ def test_the_vision_cache_is_filled_once_then_reused_and_a_torn_file_recomputed(
     third.run()
     assert third.evidence == first.evidence
     assert files[0].stat().st_size > 100  # written again
+
+
+def test_init_starts_from_an_earlier_model_and_refuses_another_shape(
+    trained, tmp_path, toy_instruct_dir, tiny_lm_dir
+):
+    from safetensors.torch import load_file
+
+    earlier, _ = trained
+    still = _config(toy_instruct_dir, tmp_path / "b", tiny_lm_dir, init=str(earlier), epochs=0.125)
+    still.lr = still.projector_lr = 0.0  # one step that changes nothing: the start is kept
+    summary = train_mllm(still, progress=False, log=lambda m: None)
+    assert summary["steps"] == 1 and summary["validation"]["DF-D_accuracy"] == 1.0
+    before = load_file(str(earlier / dfagpt.WEIGHTS_FILE))
+    after = load_file(str(tmp_path / "b" / dfagpt.WEIGHTS_FILE))
+    assert before.keys() == after.keys()
+    assert all(bool((before[k] == after[k]).all()) for k in before)
+    other = _config(toy_instruct_dir, tmp_path / "c", tiny_lm_dir, init=str(earlier), lora_r=4)
+    with pytest.raises(ValueError, match="LoRA shape"):
+        train_mllm(other, progress=False, log=lambda m: None)
+    with pytest.raises(FileNotFoundError, match="no trainable"):
+        train_mllm(
+            _config(toy_instruct_dir, tmp_path / "d", tiny_lm_dir, init=str(tmp_path)),
+            progress=False,
+        )

@@ -225,3 +225,27 @@ class DFAGPTAnswerer:
             for i, text in zip(group, texts, strict=True):
                 replies[i] = BenchAnswer(text)
         return [r if r is not None else BenchAnswer("") for r in replies]
+
+    def answer_grounded(
+        self, image: Path, question: str, task: str, evidence: dict
+    ) -> tuple[BenchAnswer, int]:
+        """The answer as chat writes it: grounded decoding against `evidence` (a stored evidence
+        row, `opendfa.bench.grounding.evidence_json`); also the number of back-offs."""
+        from opendfa.evidence.words import REGION_EVIDENCE
+        from opendfa.explain.decoding import GroundedReview
+        from opendfa.models.dfagpt import read_crop
+
+        try:
+            crop = read_crop(image)
+        except ValueError as err:
+            return BenchAnswer(f"Unanswerable: {err}."), 0
+        review = GroundedReview(
+            evidence["verdict"],
+            evidence.get("category"),
+            evidence.get("regions") or {},
+            REGION_EVIDENCE,  # the region threshold DFA-Bench's grounding check counts with
+            question,
+        )
+        length = self.max_new_tokens.get(task, 160)
+        text = self.assistant.ask(crop, question, max_new_tokens=length, review=review)
+        return BenchAnswer(text), self.assistant.last_rollbacks

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from opendfa.evidence.words import detector_line
+from opendfa.explain.decoding import DecodeResult, grounded_greedy
 from opendfa.models.dfagpt import LoadedDFAGPT, first_question, image_tensor
 from opendfa.models.mllm import collate, encode_conversation
 
@@ -45,6 +46,7 @@ class Assistant:
     def __init__(self, loaded: LoadedDFAGPT) -> None:
         self.loaded = loaded
         self.tokenizer = loaded.tokenizer
+        self.last_rollbacks = 0  # back-offs of the last `ask` (grounded decoding)
 
     def visual(self, crops: Sequence[np.ndarray]) -> torch.Tensor:
         size = self.loaded.image_size
@@ -96,14 +98,41 @@ class Assistant:
         max_new_tokens: int = 160,
         temperature: float = 0.0,
         on_text: Callable[[str], None] | None = None,
+        review: Callable[[str, bool], int | None] | None = None,
     ) -> str:
-        """The model's answer to `question` about the face in `crop`."""
+        """The model's answer to `question` about the face in `crop`. Greedy answers are decoded
+        here (`opendfa.explain.decoding`), cut back where `review` (a `GroundedReview`) finds
+        what the report does not hold; `last_rollbacks` says how often that happened."""
         if evidence is None and self.loaded.config.evidence:
             evidence = self.evidence_for(crop)
         batch = collate(self.tokenizer, [self.prompt(question, history, evidence)], left=True)
-        streamer = _CallbackStreamer(self.tokenizer, on_text).streamer if on_text else None
-        new = self._generate(self.visual([crop]), batch, max_new_tokens, temperature, streamer)
-        return self.tokenizer.decode(new[0], skip_special_tokens=True).strip()
+        self.last_rollbacks = 0
+        if temperature > 0:
+            streamer = _CallbackStreamer(self.tokenizer, on_text).streamer if on_text else None
+            new = self._generate(self.visual([crop]), batch, max_new_tokens, temperature, streamer)
+            return self.tokenizer.decode(new[0], skip_special_tokens=True).strip()
+        result = self._decode(self.visual([crop]), batch, max_new_tokens, review, on_text)
+        self.last_rollbacks = result.rollbacks
+        return self.tokenizer.decode(result.tokens, skip_special_tokens=True).strip()
+
+    def _decode(self, visual, batch, max_new_tokens, review, on_text) -> DecodeResult:
+        model = self.loaded.model
+        device = self.loaded.device
+        with torch.inference_mode():
+            embeds, mask, _ = model.splice(
+                visual, batch.input_ids.to(device), batch.attention_mask.to(device)
+            )
+        return grounded_greedy(
+            model.lm,
+            embeds,
+            mask,
+            self.tokenizer,
+            review,
+            max_new_tokens=max_new_tokens,
+            eos_token_id=self.tokenizer.eos_token_id,
+            suppress=(model.image_token_id,),
+            on_text=on_text,
+        )
 
     def answer_many(
         self,

@@ -4,11 +4,15 @@ The model sees the decisive face as the aligned crop it was trained on: the face
 in the report's preview (the image, or the decisive video frame) and aligned with the
 detector's size and margin. The conversation's earlier turns go into the prompt, so follow-up
 questions ("why?", "where?") are answered in context; tokens can be streamed as they come.
-The finished reply is checked against the report (`opendfa.explain.guard`): one that states the
-other verdict, names another forgery type or a face region the report does not support (score
-below 0.5) is replaced by the grounded answer, with `facts["rejected_dfa_gpt_reply"]` (reason
-and text), `facts["replaced"] = True` (the streamed text is not the answer: a UI replaces the
-bubble) and, for a verdict, `facts["disagrees_with_detector"]`.
+The reply is written with grounded decoding (`opendfa.explain.decoding`): a sentence that
+names a region the report does not support, another forgery type or the other verdict is cut
+back and written again, and streamed only once checked (`facts["grounded_decoding"]` counts
+the cuts). The finished reply is checked against the report (`opendfa.explain.guard`): one
+that still states the other verdict, names another forgery type or a face region the report
+does not support (score below 0.5) is replaced by the grounded answer, with
+`facts["rejected_dfa_gpt_reply"]` (reason and text), `facts["replaced"] = True` (the streamed
+text is not the answer: a UI replaces the bubble) and, for a verdict,
+`facts["disagrees_with_detector"]`.
 
 `auto_backend` is `opendfa chat`'s default: DFA-GPT with the bundled adapter (or `--mllm DIR`)
 when the `gemma` extra is installed, else the grounded backend, with the one line that says
@@ -26,7 +30,7 @@ from typing import TYPE_CHECKING
 from opendfa.evidence.report import Report
 from opendfa.explain.backends import Backend, ExplainError, register_backend
 from opendfa.explain.grounded import Answer, GroundedBackend
-from opendfa.explain.guard import check_reply, replaced
+from opendfa.explain.guard import check_reply, replaced, review_for
 from opendfa.explain.intents import Question
 from opendfa.metrics.grounding import stated_verdict
 
@@ -55,6 +59,7 @@ class DFAGPTBackend:
         on_text: Callable[[str], None] | None = None,
         quantize: bool = False,
         max_new_tokens: int = 160,
+        grounded_decoding: bool = True,
     ) -> None:
         from opendfa.explain.assistant import Assistant
         from opendfa.models import dfagpt
@@ -76,6 +81,7 @@ class DFAGPTBackend:
         self.assistant = Assistant(loaded)
         self.on_text = on_text
         self.max_new_tokens = max_new_tokens
+        self.grounded_decoding = grounded_decoding
         self._crops: dict[int, np.ndarray] = {}
         self._faces = None
 
@@ -90,8 +96,11 @@ class DFAGPTBackend:
             [Exchange(q, a) for q, a in past],
             max_new_tokens=self.max_new_tokens,
             on_text=self.on_text,
+            review=review_for(report, question.text) if self.grounded_decoding else None,
         )
         facts: dict = {"model": str(self.assistant.loaded.folder or "in memory")}
+        if self.assistant.last_rollbacks:
+            facts["grounded_decoding"] = {"cut_back": self.assistant.last_rollbacks}
         if not text:
             return Answer("(no answer)", question.intent, facts)
         said = stated_verdict(text, question.text)

@@ -6,12 +6,17 @@ verdict, names another forgery type, or (where asked) names a face region scorin
 `REGION_EVIDENCE` is replaced by the grounded answer to the same question. The rejected text
 and the reason go into the answer's `facts`, with `replaced: True` so a client that showed the
 reply while it streamed knows to show the final text instead.
+
+`review_for` is the same check for grounded decoding (`opendfa.explain.decoding`): DFA-GPT's
+reply is cut back and written again where it breaks the check, so the guard rarely has to
+throw a whole reply away.
 """
 
 from __future__ import annotations
 
 from opendfa.evidence.report import Report
 from opendfa.evidence.words import REGION_EVIDENCE
+from opendfa.explain.decoding import GroundedReview
 from opendfa.explain.grounded import Answer, answer, decisive_face
 from opendfa.explain.intents import Question
 from opendfa.metrics.grounding import GroundingCheck, check_answer
@@ -29,6 +34,16 @@ def check_reply(
     if not regions:
         check.unsupported = []
     return check
+
+
+def review_for(report: Report, question: str | None = None) -> GroundedReview | None:
+    """The sentence-by-sentence check that grounded decoding applies while a reply is written
+    (the same check as `check_reply`), or None for a report without a verdict."""
+    if report.verdict not in ("fake", "real") or not report.faces:
+        return None
+    label = report.forgery_type.label if report.forgery_type else None
+    scores = {r.name: r.score for r in decisive_face(report).regions}
+    return GroundedReview(report.verdict, label, scores, REGION_EVIDENCE, question)
 
 
 def replaced(question: Question, report: Report, text: str, reason: str, key: str) -> Answer:

@@ -125,7 +125,7 @@ CATEGORY_PATTERNS: dict[str, tuple[str, ...]] = {
         r"face synthesis",
         r"fully (?:generated|synthesi[sz]ed)",
         r"(?:generated|synthesi[sz]ed|synthetic) face",
-        r"generative model",
+        r"generative (?:model|method|network)",
         r"\bgan\b",
         r"stylegan",
         r"diffusion",
@@ -137,7 +137,7 @@ _FAKE = (
     r"(?:fake|manipulated|forged|a forgery|a deepfake|deepfaked|doctored|tampered|edited|altered"
     r"|swapped|reenacted|synthetic|synthesi[sz]ed|(?:entirely )?generated(?: entirely)?)"
 )
-_REAL = r"(?:real|authentic|genuine|unaltered|untouched|pristine|unmanipulated)"
+_REAL = r"(?:real|authentic|genuine|original|unaltered|untouched|pristine|unmanipulated)"
 _HEDGES = {"may", "might", "could", "possibly", "perhaps", "maybe", "either", "or", "unsure"}
 _NEGATIONS = {"no", "not", "never", "nothing", "without", "nor", "neither"}
 

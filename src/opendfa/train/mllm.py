@@ -73,6 +73,9 @@ class MLLMTrainConfig:
     # the weights, validation and summary as at that step); not part of the resume key.
     stop_at: int | None = None
     vision_cache: bool = True  # features + detector numbers per image under <data>/vision-cache
+    # Start from the projector + adapters of this DFA-GPT folder (a further budget, new data or
+    # a changed prompt on top of an earlier run) with a fresh optimizer and schedule.
+    init: str | None = None
 
 
 @dataclass
@@ -249,6 +252,7 @@ class Trainer:
         order = self._order([len(e.ids) for e in train], total_steps * per_step)
         model = loaded.model
         optimizer, scheduler = self._optimizer(model, total_steps)
+        self._initialise(loaded)
         step = self._resume(loaded, optimizer, scheduler)
         trained = self.engine.prepare_model(model)  # DDP over the processes, when several
         self.log(
@@ -393,8 +397,37 @@ class Trainer:
             "projector_steps",
             "lr",
             "projector_lr",
+            "init",
         )
         return {k: getattr(self.config, k) for k in keep} | {"tasks": list(self.config.tasks)}
+
+    def _initialise(self, loaded) -> None:
+        """The `init` folder's trainable weights, checked to fit this run's LM and LoRA shape."""
+        if not self.config.init:
+            return
+        from opendfa.models.mllm import load_trainable
+
+        folder = Path(self.config.init)
+        weights = folder / dfagpt.WEIGHTS_FILE
+        if not weights.is_file():
+            raise FileNotFoundError(f"--init {folder}: no {dfagpt.WEIGHTS_FILE} in it")
+        theirs = dfagpt.DFAGPTConfig.from_json(json.loads((folder / "config.json").read_text()))
+        mine = loaded.config
+        shape = ("r", "target_modules")
+        if (theirs.lm, theirs.detector, *(theirs.lora.get(k) for k in shape)) != (
+            mine.lm,
+            mine.detector,
+            *(tuple(mine.lora[k]) if k == "target_modules" else mine.lora[k] for k in shape),
+        ):
+            raise ValueError(
+                f"--init {folder} was trained with another LM, detector or LoRA shape "
+                f"({theirs.lm}, {theirs.detector}, r={theirs.lora.get('r')})"
+            )
+        try:
+            load_trainable(loaded.model, weights)
+        except RuntimeError as err:  # a shape mismatch inside the projector or an adapter
+            raise ValueError(f"--init {folder} does not fit this model: {err}") from None
+        self.log(f"starting from the weights of {folder}")
 
     def _resume(self, loaded, optimizer, scheduler) -> int:
         stem = self.out / STATE

@@ -51,6 +51,9 @@ def add_mllm_command(train_commands: argparse._SubParsersAction) -> None:
     command.add_argument(
         "--stop-at", type=int, default=None, help="end at this step, keeping the full schedule"
     )
+    command.add_argument(
+        "--init", default=None, help="start from the weights of this DFA-GPT folder"
+    )
     command.add_argument("--save-every", type=int, default=25, help="checkpoint every N steps")
     command.add_argument("--device", default="auto", help="auto, cpu or cuda")
     command.add_argument(
@@ -100,6 +103,7 @@ def _train_mllm(args: argparse.Namespace) -> int:
         device=args.device,
         precision=args.precision,
         stop_at=args.stop_at,
+        init=args.init,
     )
     log = lambda message: print(message, file=sys.stderr, flush=True)  # noqa: E731
     try:
