@@ -79,6 +79,12 @@ def _parse() -> argparse.Namespace:
     parser.add_argument(
         "--int8", action="store_true", help="int8 weights (default: float32, as chat runs)"
     )
+    parser.add_argument(
+        "--earlier", default=None, help="work folder of an earlier stage, shown as its own row"
+    )
+    parser.add_argument(
+        "--part", default="0/1", help="served row: this process answers part K of N (K/N)"
+    )
     parser.add_argument("--report", action="store_true", help="only write the table")
     parser.add_argument("--out", default="benchmarks/dfa_gpt.md")
     return parser.parse_args()
@@ -178,48 +184,71 @@ def _served(work: Path, args) -> None:
     it is), else the answer written again with grounded decoding (`opendfa.explain.decoding`),
     and the grounded answer where even that breaks the check (the chat's guard). Every task is
     checked as chat checks a reply: verdict, forgery type and named regions. Resumable: rows
-    are appended to `served/answers.jsonl` as they come."""
+    are appended to `served/answers-K.jsonl` as they come; `--part K/N` lets N processes share
+    the rows, and the one that finds all rows answered writes the results."""
     from opendfa.bench.grounding import EvidenceSource
-    from opendfa.bench.runner import score
-    from opendfa.evidence.words import REGION_EVIDENCE
     from opendfa.instruct.records import read_records
-    from opendfa.metrics.grounding import check_answer
 
     main = _answers(work / "main-bench" / "answers.jsonl")
     grounded = _answers(work / "grounded" / "bench" / "answers.jsonl")
     images = {r.id: Path(args.data) / r.image for r in read_records(Path(args.data) / "test.json")}
+    part, parts = (int(x) for x in args.part.split("/"))
     out = work / "served"
     out.mkdir(parents=True, exist_ok=True)
-    path = out / "answers.jsonl"
+    path = out / f"answers-{part}.jsonl"
     done = _answers(path) if path.is_file() else {}
-    answerer = DFAGPTAnswerer(args.main, quantize=args.int8)
-    source = EvidenceSource(answerer)
-    todo = [key for key in main if key not in done and key in grounded]
+    keys = [key for key in main if key in grounded]
+    todo = [key for n, key in enumerate(keys) if n % parts == part and key not in done]
+    answerer = DFAGPTAnswerer(args.main, quantize=args.int8) if todo else None
+    source = EvidenceSource(answerer) if answerer else None
     with path.open("a") as handle:
         for number, key in enumerate(todo, 1):
             row = main[key]
             evidence = row.get("evidence") or source.evidence([images[key]])[0]
-
-            def broken(text: str, e: dict = evidence, q: str = row["question"]) -> bool:
-                category = e["category"] if e["verdict"] == "fake" else None
-                return check_answer(text, e["verdict"], category, e["regions"], REGION_EVIDENCE, q)
-
-            answer, cuts, rewritten = row["answer"], 0, False
-            if evidence is not None and broken(answer).violated:
-                reply, cuts = answerer.answer_grounded(
-                    images[key], row["question"], row["task"], evidence
-                )
-                answer, rewritten = reply.text, True
-            replaced = evidence is not None and broken(answer).violated
-            if replaced:
-                answer = grounded[key]["answer"]
-            served = {**row, "answer": answer, "evidence": evidence}
-            served |= {"rewritten": rewritten, "cut_back": cuts, "replaced": replaced}
+            served = _serve_one(answerer, row, evidence, images[key], grounded[key]["answer"])
             handle.write(json.dumps(served) + "\n")
             handle.flush()
             if number % 50 == 0:
-                print(f"served: {number}/{len(todo)}", flush=True)
-    rows = list(_answers(path).values())
+                print(f"served {part}/{parts}: {number}/{len(todo)}", flush=True)
+    rows: dict[str, dict] = {}
+    for file in out.glob("answers-*.jsonl"):
+        rows |= _answers(file)
+    if set(keys) <= set(rows):
+        _score_served(list(rows.values()), out)
+
+
+def _serve_one(answerer, row: dict, evidence: dict | None, image: Path, fallback: str) -> dict:
+    from opendfa.evidence.words import REGION_EVIDENCE
+    from opendfa.metrics.grounding import check_answer
+
+    def broken(text: str) -> bool:
+        if evidence is None:
+            return False
+        category = evidence["category"] if evidence["verdict"] == "fake" else None
+        check = check_answer(
+            text,
+            evidence["verdict"],
+            category,
+            evidence["regions"],
+            REGION_EVIDENCE,
+            row["question"],
+        )
+        return check.violated
+
+    answer, cuts, rewritten = row["answer"], 0, False
+    if broken(answer):
+        reply, cuts = answerer.answer_grounded(image, row["question"], row["task"], evidence)
+        answer, rewritten = reply.text, True
+    replaced = broken(answer)
+    if replaced:
+        answer = fallback
+    served = {**row, "answer": answer, "evidence": evidence}
+    return served | {"rewritten": rewritten, "cut_back": cuts, "replaced": replaced}
+
+
+def _score_served(rows: list[dict], out: Path) -> None:
+    from opendfa.bench.runner import score
+
     for row in rows:
         if row["task"] not in ("AD", "FC"):
             row.pop("evidence", None)  # the grounding rates are counted over AD, as elsewhere
@@ -294,6 +323,15 @@ def _results(work: Path, args) -> dict[str, tuple[dict, dict | None]]:
     for row in ABLATION:
         folder = work / "ablation" / _slug(row)
         add(f"ablation: {row}", folder / "bench", folder / "model")
+    if args.earlier:
+        earlier = Path(args.earlier)
+        summary = json.loads((earlier / "main" / "summary.json").read_text())
+        add(
+            f"DFA-GPT stage 1 alone ({summary['steps']} steps; its evidence line still named a "
+            "type under a real verdict)",
+            earlier / "main-bench",
+            earlier / "main",
+        )
     if args.main:
         add("DFA-GPT (shipped): all tasks, evidence", work / "main-bench", Path(args.main))
         add("DFA-GPT, replies checked after the fact (guard only)", work / "guarded", None)

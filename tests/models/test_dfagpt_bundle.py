@@ -121,3 +121,20 @@ def test_chat_answers_through_the_bundled_dfa_gpt(capsys):
     assert "not kept" not in out  # no reply contradicted the report or named an unsupported region
     # the detector's strongest regions on this sample are the nose and the eyes
     assert "nose" in lines[2] or "eye" in lines[2]
+
+
+def test_the_card_lists_every_training_stage_and_both_bench_columns(tmp_path):
+    script = runpy.run_path(str(ROOT / "scripts" / "package_dfa_gpt.py"), run_name="card")
+    first = tmp_path / "first"
+    first.mkdir()
+    (first / "summary.json").write_text(json.dumps(SUMMARY))
+    second = {**SUMMARY, "steps": 3, "config": {**SUMMARY["config"], "init": str(first)}}
+    chain = script["stages"](tmp_path / "second", second)
+    assert [s["steps"] for _, s in chain] == [2, 3]
+    bench = {"n": {"AD": 5}, "AD": {"hallucinated_region_rate": 0.4}}
+    served = {"AD": {"hallucinated_region_rate": 0.02}}
+    card = script["card"](second, bench, 1.0, served, chain)
+    flat = " ".join(card.split())
+    assert "20 conversations seen in 2 stage(s)" in flat  # 2 x 4 + 3 x 4
+    assert "2. from stage 1's weights" in flat
+    assert "| AD | 5 | hallucinated regions % | 40.0 | 2.0 |" in card
