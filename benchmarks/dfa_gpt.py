@@ -193,6 +193,8 @@ def _served(work: Path, args) -> None:
     grounded = _answers(work / "grounded" / "bench" / "answers.jsonl")
     images = {r.id: Path(args.data) / r.image for r in read_records(Path(args.data) / "test.json")}
     part, parts = (int(x) for x in args.part.split("/"))
+    if not 0 <= part < parts:
+        raise SystemExit(f"--part {args.part}: K/N with 0 <= K < N")
     out = work / "served"
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"answers-{part}.jsonl"
@@ -262,8 +264,16 @@ def _score_served(rows: list[dict], out: Path) -> None:
 
 
 def _answers(path: Path) -> dict[str, dict]:
-    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    return {row["id"]: row for row in rows}
+    """Rows by id; a torn last line (a process killed mid-write) is left out, and answered
+    again on resume."""
+    rows = {}
+    for line in path.read_text().splitlines():
+        try:
+            row = json.loads(line)
+        except ValueError:
+            continue
+        rows[row["id"]] = row
+    return rows
 
 
 def _train_config(args, out: str, tasks, evidence: bool) -> MLLMTrainConfig:

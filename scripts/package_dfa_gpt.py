@@ -70,10 +70,12 @@ def stages(folder: Path, summary: dict) -> list[tuple[Path, dict]]:
     """The runs this model was trained in, first to last: a run started with `--init` continues
     the weights of the folder it names (followed while that folder and its summary exist)."""
     chain = [(folder, summary)]
+    seen = {folder.resolve()}
     while chain[0][1]["config"].get("init"):
         earlier = Path(chain[0][1]["config"]["init"])
-        if not (earlier / "summary.json").is_file():
+        if not (earlier / "summary.json").is_file() or earlier.resolve() in seen:
             break
+        seen.add(earlier.resolve())
         chain.insert(0, (earlier, json.loads((earlier / "summary.json").read_text())))
     return chain
 

@@ -43,6 +43,18 @@ def test_the_other_verdict_or_type_is_cut_where_it_is_said():
     assert swap(text, final=False) == text.index("reenacted")
 
 
+def test_a_later_sentence_with_the_other_verdict_is_cut():
+    review = GroundedReview(**FAKE_SWAP)
+    text = "This face is fake. On second look it is real."
+    assert review(text, final=False) == text.index("real.")
+
+
+def test_a_repeated_region_is_cut_where_it_is_claimed_not_where_it_is_negated():
+    review = GroundedReview(**FAKE_SWAP)
+    text = "The mouth is blurred and the nose is unchanged, but the nose edge is blurred."
+    assert review(text, final=False) == text.rindex("nose")
+
+
 def test_an_unfinished_sentence_waits_unless_the_answer_ended():
     review = GroundedReview(**FAKE_SWAP)
     assert review("The nose", final=False) is None and review.settled == 0
@@ -137,3 +149,12 @@ def test_back_offs_stop_at_the_limit(assistant):
         max_rollbacks=5,
     )
     assert result.rollbacks == 5 and 0 < len(result.tokens) <= 6
+
+
+def test_grounded_review_on_a_model_leaves_no_break_unless_the_budget_ran_out(assistant):
+    review = GroundedReview("fake", "face_swap", {})  # no region supported
+    pieces: list[str] = []
+    text = assistant.ask(CROP, QUESTION, max_new_tokens=24, review=review, on_text=pieces.append)
+    if assistant.last_rollbacks < 24:
+        assert not GroundedReview("fake", "face_swap", {}).breaks(text)
+    assert "".join(pieces).strip() == text

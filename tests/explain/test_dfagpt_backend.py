@@ -225,3 +225,13 @@ def test_explicit_dfa_gpt_uses_the_bundled_folder(bundled, tiny_model, astronaut
 
     options = DFAGPTBackend.cli_options(SimpleNamespace(mllm=None, int8=False))
     assert options["model_dir"] == bundled
+
+
+def test_the_prompt_reads_the_report_s_own_judgement(report):
+    from opendfa.explain.dfagpt_backend import report_evidence
+    from opendfa.explain.grounded import decisive_face
+
+    line = report_evidence(report)
+    assert f"verdict {report.verdict}," in line
+    strong = [r.name for r in decisive_face(report).regions if r.score >= 0.5]
+    assert ("regions above 0.5: none" in line) == (not strong)

@@ -149,8 +149,11 @@ def detector_line(
     category_probabilities: dict[str, float],
     region_scores: dict[str, float],
     threshold: float = 0.5,
+    verdict: str | None = None,
 ) -> str:
-    """The detector's numbers as one line the LM can read (the `evidence` option). The verdict
+    """The detector's numbers as one line the LM can read (the `evidence` option); `verdict`
+    (a report's, which for a video need not follow one face's probability) overrides the
+    threshold's. The verdict
     is spelled out: a small LM learns to copy a word far sooner than to compare two numbers.
     Every region at or above `REGION_EVIDENCE` is named, strongest first, without its score
     (a score costs ~6 tokens): a description may then name exactly the supported regions.
@@ -164,7 +167,7 @@ def detector_line(
         key=lambda item: -item[1],
     )
     regions = ", ".join(region_label(name) for name, _ in strong)
-    verdict = "fake" if fake_probability >= threshold else "real"
+    verdict = verdict or ("fake" if fake_probability >= threshold else "real")
     kind_words = (
         f"most likely forgery type {category_label(kind)} ({fakes.get(kind, 0.0):.2f})"
         if verdict == "fake"

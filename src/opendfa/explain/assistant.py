@@ -102,7 +102,8 @@ class Assistant:
     ) -> str:
         """The model's answer to `question` about the face in `crop`. Greedy answers are decoded
         here (`opendfa.explain.decoding`), cut back where `review` (a `GroundedReview`) finds
-        what the report does not hold; `last_rollbacks` says how often that happened."""
+        what the report does not hold; `last_rollbacks` says how often that happened. A sampled
+        answer (`temperature` > 0) goes through `generate` and is not reviewed."""
         if evidence is None and self.loaded.config.evidence:
             evidence = self.evidence_for(crop)
         batch = collate(self.tokenizer, [self.prompt(question, history, evidence)], left=True)

@@ -21,22 +21,16 @@ from __future__ import annotations
 
 import inspect
 import re
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
 
-from opendfa.metrics.grounding import GroundingCheck, check_answer
+from opendfa.metrics.grounding import contradiction, region_mentions, stated_verdict
 
 SENTENCE_END = re.compile(r"[.;:!?\n]")
 WORD = re.compile(r"[A-Za-z0-9'’-]+")
-
-
-def _violations(check: GroundingCheck) -> set[str]:
-    found = set(check.unsupported)
-    if check.contradiction:
-        found.add(check.contradiction)
-    return found
 
 
 @dataclass
@@ -51,33 +45,50 @@ class GroundedReview:
     settled: int = 0  # characters of the answer checked and kept
     cuts: list[str] = field(default_factory=list)  # what each back-off removed, for `facts`
 
-    def _check(self, text: str) -> set[str]:
-        return _violations(
-            check_answer(
-                text,
-                self.verdict,
-                self.category,
-                self.region_scores,
-                self.threshold,
-                self.question,
-            )
-        )
+    def breaks(self, text: str, start: int = 0) -> Counter:
+        """What in `text` the report does not hold, counted: each unsupported region mention,
+        a contradiction of the whole text, and each sentence of `text[start:]` that states the
+        other verdict (over a whole text that states both, the verdicts cancel out)."""
+        found: Counter = Counter()
+        for mention in region_mentions(text):
+            if not any(self.region_scores.get(r, 0.0) >= self.threshold for r in mention.regions):
+                found[mention.phrase] += 1
+        category = self.category if self.verdict == "fake" else None
+        whole = contradiction(text, self.verdict, category, self.question)
+        if whole:
+            found[whole] += 1
+        for sentence in SENTENCE_END.split(text[start:]):
+            said = stated_verdict(sentence)
+            if said is not None and said != self.verdict:
+                found[f"a sentence says {said}"] += 1
+        return found
 
     def __call__(self, text: str, final: bool) -> int | None:
         """The character offset to cut the answer back to, or None to go on."""
         end = len(text) if final else _last_sentence_end(text, self.settled)
         if end is None or end <= self.settled:
             return None
-        broken = self._check(text[:end])
+        broken = self.breaks(text[:end], self.settled)
         if not broken:
             self.settled = end
             return None
-        for word in WORD.finditer(text, self.settled, end):
-            if self._check(text[: word.end()]) & broken:
-                self.cuts.append(text[self.settled : end].strip()[:200])
-                return word.start()
         self.cuts.append(text[self.settled : end].strip()[:200])
-        return self.settled  # the break shows only with the whole sentence: write it again
+        return self._where(text, end, broken)
+
+    def _where(self, text: str, end: int, broken: Counter) -> int:
+        """The start of the earliest word after which a break is there for good: scanning back
+        from the sentence's end, for each break the last word whose removal lessens it (so a
+        mention negated later in its clause, "the nose looks natural", is not blamed)."""
+        words = list(WORD.finditer(text, self.settled, end))
+        found: dict[str, int] = {}
+        for word in reversed(words):
+            before = self.breaks(text[: word.start()], self.settled)
+            for key, count in broken.items():
+                if key not in found and before[key] < count:
+                    found[key] = word.start()
+            if len(found) == len(broken):
+                break
+        return min(found.values()) if found else self.settled
 
     def rolled_back(self, offset: int) -> None:
         self.settled = min(self.settled, offset)
@@ -175,8 +186,10 @@ def grounded_greedy(
                 tokens.append(token)
         text = tokenizer.decode(tokens, skip_special_tokens=True)
         cut = review(text, final) if review is not None and rollbacks < max_rollbacks else None
+        k = _token_at(tokenizer, tokens, cut) if cut is not None else 0
+        if cut is not None and len(tokenizer.decode(tokens[:k], skip_special_tokens=True)) < shown:
+            cut, rollbacks = None, max_rollbacks  # it would take back shown text: the guard decides
         if cut is not None:
-            k = _token_at(tokenizer, tokens, cut)
             banned = {i: b for i, b in banned.items() if i <= k}
             banned.setdefault(k, set()).add(tokens[k])
             tokens = tokens[:k]

@@ -94,6 +94,7 @@ class DFAGPTBackend:
             crop,
             question.text,
             [Exchange(q, a) for q, a in past],
+            evidence=report_evidence(report) if self.assistant.loaded.config.evidence else None,
             max_new_tokens=self.max_new_tokens,
             on_text=self.on_text,
             review=review_for(report, question.text) if self.grounded_decoding else None,
@@ -146,6 +147,25 @@ class DFAGPTBackend:
             report.preview, face, size=int(detector.input_size), margin=float(detector.crop_margin)
         )
         return aligned.crop
+
+
+def report_evidence(report: Report) -> str | None:
+    """The evidence line from the report's own numbers (its decisive face, its verdict), so
+    the prompt and the grounded decoding's check read the same judgement; None (the model's
+    detector then reads the crop) for a report without a verdict."""
+    from opendfa.evidence.words import detector_line
+    from opendfa.explain.grounded import decisive_face
+
+    if report.verdict not in ("fake", "real") or not report.faces:
+        return None
+    face = decisive_face(report)
+    return detector_line(
+        face.fake_probability,
+        face.forgery_type.probabilities,
+        {r.name: r.score for r in face.regions},
+        report.model.threshold,
+        verdict=report.verdict,
+    )
 
 
 def _exchanges(history: list[Turn]) -> list[tuple[str, str]]:

@@ -252,7 +252,8 @@ class Trainer:
         order = self._order([len(e.ids) for e in train], total_steps * per_step)
         model = loaded.model
         optimizer, scheduler = self._optimizer(model, total_steps)
-        self._initialise(loaded)
+        if not train_state.exists(self.out / STATE):  # a resume has its own weights
+            self._initialise(loaded)
         step = self._resume(loaded, optimizer, scheduler)
         trained = self.engine.prepare_model(model)  # DDP over the processes, when several
         self.log(
@@ -397,9 +398,11 @@ class Trainer:
             "projector_steps",
             "lr",
             "projector_lr",
-            "init",
         )
-        return {k: getattr(self.config, k) for k in keep} | {"tasks": list(self.config.tasks)}
+        key = {k: getattr(self.config, k) for k in keep} | {"tasks": list(self.config.tasks)}
+        if self.config.init:  # only when set: checkpoints from before the option still resume
+            key["init"] = self.config.init
+        return key
 
     def _initialise(self, loaded) -> None:
         """The `init` folder's trainable weights, checked to fit this run's LM and LoRA shape."""
@@ -413,7 +416,7 @@ class Trainer:
             raise FileNotFoundError(f"--init {folder}: no {dfagpt.WEIGHTS_FILE} in it")
         theirs = dfagpt.DFAGPTConfig.from_json(json.loads((folder / "config.json").read_text()))
         mine = loaded.config
-        shape = ("r", "target_modules")
+        shape = ("r", "alpha", "target_modules")
         if (theirs.lm, theirs.detector, *(theirs.lora.get(k) for k in shape)) != (
             mine.lm,
             mine.detector,
