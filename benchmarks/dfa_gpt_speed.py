@@ -58,6 +58,44 @@ def generation_speed(
     }
 
 
+def chat_speed(folder: Path, crops: list[np.ndarray], *, int8: bool) -> dict:
+    """What `opendfa chat` runs: one AD answer at a time through grounded decoding (the
+    detector's own evidence on each crop as the report), until the model stops; the rate
+    counts the tokens of the final answers over the whole time, back-offs included."""
+    from opendfa.explain.decoding import GroundedReview
+    from opendfa.models.detector import predict_crops
+
+    loaded = dfagpt.load(folder)
+    prepare = dfagpt.quantize_for_cpu if int8 else dfagpt.merge_for_inference
+    prepare(loaded)
+    assistant = Assistant(loaded)
+    threshold = float(loaded.detector.info.get("threshold", 0.5))
+    assistant.ask(crops[0], QUESTION, max_new_tokens=4)  # warm up
+    tokens = rollbacks = 0
+    seconds = 0.0
+    for crop in crops:
+        p = predict_crops(loaded.detector, crop[None])[0]
+        fake = p.fake_probability >= threshold
+        kinds = {k: v for k, v in p.category_probabilities.items() if k != "real"}
+        review = GroundedReview(
+            "fake" if fake else "real",
+            max(kinds, key=kinds.__getitem__) if fake else None,
+            p.region_scores,
+        )
+        started = time.perf_counter()
+        text = assistant.ask(crop, QUESTION, max_new_tokens=160, review=review)
+        seconds += time.perf_counter() - started
+        tokens += len(loaded.tokenizer(text, add_special_tokens=False)["input_ids"])
+        rollbacks += assistant.last_rollbacks
+    return {
+        "weights": "int8" if int8 else "float32",
+        "answers": len(crops),
+        "tokens_per_s": round(tokens / seconds, 1),
+        "seconds_per_answer": round(seconds / len(crops), 2),
+        "back_offs": rollbacks,
+    }
+
+
 def training_speed(
     folder: Path, crops: list[np.ndarray], conversations: dict[str, list[dict]], steps: int = 3
 ) -> dict:
@@ -96,6 +134,7 @@ def main() -> None:
     parser.add_argument("--model", required=True, help="a DFA-GPT folder")
     parser.add_argument("--data", default=".cache/instruct-v2")
     parser.add_argument("--results", default="benchmarks/RESULTS.md")
+    parser.add_argument("--note", default="", help="a paragraph written under the tables")
     args = parser.parse_args()
     folder = Path(args.model)
     records = list(read_records(Path(args.data) / "test.json"))
@@ -109,6 +148,8 @@ def main() -> None:
                 generation_speed(folder, crops, int8=int8, batch=batch, full_vocabulary=full)
             )
             print(rows[-1], flush=True)
+    chat = [chat_speed(folder, crops, int8=int8) for int8 in (False, True)]
+    print(chat, flush=True)
     training = training_speed(folder, crops, by_task)
     print(training, flush=True)
     lines = [
@@ -128,10 +169,24 @@ def main() -> None:
             f"| {row['weights']} | {row['vocabulary']} | {row['batch']} | {row['tokens_per_s']} | "
             f"{row['per_sequence_tokens_per_s']} |"
         )
+    lines += [
+        "",
+        "As `opendfa chat` answers (batch 1, AD question, grounded decoding, answer vocabulary):",
+        "",
+        "| weights | answers | tokens/s | s per answer | back-offs |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for row in chat:
+        lines.append(
+            f"| {row['weights']} | {row['answers']} | {row['tokens_per_s']} | "
+            f"{row['seconds_per_answer']} | {row['back_offs']} |"
+        )
     lines += ["", "| training (batch 4, LoRA + projector) | tokens per sample | samples/s |"]
     lines += ["| --- | --- | --- |"]
     for task, rate in training.items():
         lines.append(f"| {task} conversation | {rate['tokens']} | {rate['samples_per_s']} |")
+    if args.note:
+        lines += ["", args.note]
     write_section(Path(args.results), "dfa-gpt", "\n".join(lines))
     print("\n".join(lines))
 

@@ -8,9 +8,10 @@ can only throw the whole reply away. Here the check runs while the answer is wri
 
 - after each finished sentence, the text so far is checked (`opendfa.metrics.grounding`, the
   check DFA-Bench counts with) against the report's verdict, forgery type and region scores;
-- a sentence that breaks it is cut back to the first word at which the break appears (a region
-  named outside any negation, another forgery type, the other verdict), that word's first token
-  is banned at that position, and greedy decoding goes on from there with the KV cache cropped;
+- a sentence that breaks it is cut back: to the word that names an unsupported region (outside
+  any negation), or to the start of the clause that states another forgery type or the other
+  verdict ("Face reenactment." under a real verdict); the first token there is banned at that
+  position, and greedy decoding goes on from there with the KV cache cropped;
 - after `max_rollbacks` back-offs the text is left as it is (the guard still checks it).
 
 An answer with nothing to cut is exactly the plain greedy answer. Text is handed to `on_text`
@@ -31,6 +32,7 @@ from opendfa.metrics.grounding import contradiction, region_mentions, stated_ver
 
 SENTENCE_END = re.compile(r"[.;:!?\n]")
 WORD = re.compile(r"[A-Za-z0-9'’-]+")
+CLAUSE_MARK = re.compile(r"[,.;:!?()\n]")
 
 
 @dataclass
@@ -46,21 +48,22 @@ class GroundedReview:
     cuts: list[str] = field(default_factory=list)  # what each back-off removed, for `facts`
 
     def breaks(self, text: str, start: int = 0) -> Counter:
-        """What in `text` the report does not hold, counted: each unsupported region mention,
-        a contradiction of the whole text, and each sentence of `text[start:]` that states the
-        other verdict (over a whole text that states both, the verdicts cancel out)."""
+        """What in `text` the report does not hold, counted: each unsupported region mention
+        (key `("region", phrase)`), a contradiction of the whole text, and each sentence of
+        `text[start:]` that states the other verdict (over a whole text that states both, the
+        verdicts cancel out; keys `("claim", reason)`)."""
         found: Counter = Counter()
         for mention in region_mentions(text):
             if not any(self.region_scores.get(r, 0.0) >= self.threshold for r in mention.regions):
-                found[mention.phrase] += 1
+                found["region", mention.phrase] += 1
         category = self.category if self.verdict == "fake" else None
         whole = contradiction(text, self.verdict, category, self.question)
         if whole:
-            found[whole] += 1
+            found["claim", whole] += 1
         for sentence in SENTENCE_END.split(text[start:]):
             said = stated_verdict(sentence)
             if said is not None and said != self.verdict:
-                found[f"a sentence says {said}"] += 1
+                found["claim", f"a sentence says {said}"] += 1
         return found
 
     def __call__(self, text: str, final: bool) -> int | None:
@@ -76,11 +79,13 @@ class GroundedReview:
         return self._where(text, end, broken)
 
     def _where(self, text: str, end: int, broken: Counter) -> int:
-        """The start of the earliest word after which a break is there for good: scanning back
-        from the sentence's end, for each break the last word whose removal lessens it (so a
-        mention negated later in its clause, "the nose looks natural", is not blamed)."""
+        """Where to cut: scanning back from the sentence's end, for each break the last word
+        whose removal lessens it (so a mention negated later in its clause, "the nose is
+        unchanged", is not blamed); the earliest of those. A region is cut at its word ("the
+        left eye" -> "the left" + another word); a claim (a verdict or forgery type) at the
+        start of its clause, whose first words carry the claim ("Face reenactment.")."""
         words = list(WORD.finditer(text, self.settled, end))
-        found: dict[str, int] = {}
+        found: dict[tuple[str, str], int] = {}
         for word in reversed(words):
             before = self.breaks(text[: word.start()], self.settled)
             for key, count in broken.items():
@@ -88,10 +93,22 @@ class GroundedReview:
                     found[key] = word.start()
             if len(found) == len(broken):
                 break
-        return min(found.values()) if found else self.settled
+        cuts = [
+            _clause_start(text, offset, self.settled) if kind == "claim" else offset
+            for (kind, _), offset in found.items()
+        ]
+        return min(cuts) if cuts else self.settled
 
     def rolled_back(self, offset: int) -> None:
         self.settled = min(self.settled, offset)
+
+
+def _clause_start(text: str, offset: int, floor: int) -> int:
+    """The first word character of the clause holding `offset` (not before `floor`)."""
+    marks = [m.end() for m in CLAUSE_MARK.finditer(text, floor, offset)]
+    start = marks[-1] if marks else floor
+    word = WORD.search(text, start, offset + 1)
+    return word.start() if word else offset
 
 
 def _last_sentence_end(text: str, start: int) -> int | None:
