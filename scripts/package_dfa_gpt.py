@@ -109,6 +109,7 @@ def _bench_rows(bench: dict | None, served: dict | None) -> str:
         ("DF-D", "ACER %", "acer"),
         ("DF-C", "ACC %", "accuracy"),
         ("AD", "ROUGE-L %", "rouge_l"),
+        ("AD", "MiniLM similarity x100", "embedding_similarity"),
         ("AD", "hallucinated regions %", "hallucinated_region_rate"),
         ("AD", "contradictions %", "contradiction_rate"),
     ):
@@ -175,6 +176,10 @@ Gemma-3-270M, under the Gemma terms of use); nothing is downloaded.
 
 - It answers about aligned face crops like its training data: one face, the detector's crop
   margin.
+- Its own DF-C answer seldom calls a real face real, even with "verdict real ... forgery type
+  none" in its prompt (a forgery type is the likelier first word after training on several
+  phrasings of each answer); DF-D follows the verdict. Grounded decoding cuts such a claim
+  back, so chat answers DF-C on par with the detector (table above).
 - Its own descriptions follow the synthesis engine's masks, which name regions the detector's
   evidence often does not reach (three in four training descriptions do): without grounded
   decoding, a share of its descriptions name unsupported regions (table above). Grounded
