@@ -236,3 +236,27 @@ def tiny_lm_dir(tmp_path_factory, toy_instruct_dir) -> Path:
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
+
+
+@pytest.fixture(scope="session")
+def random_dfagpt(tiny_lm_dir, tiny_model):
+    """Builds a tiny DFA-GPT whose trainable weights are random and non-zero (as after
+    training, so a wrong load or a changed answer would show), from a seed."""
+    import torch
+
+    from opendfa.models import dfagpt
+
+    def build(seed: int):
+        config = dfagpt.DFAGPTConfig(
+            lm=str(tiny_lm_dir), detector=tiny_model, lora={"r": 4, "alpha": 8, "dropout": 0.0}
+        )
+        torch.manual_seed(seed)
+        loaded = dfagpt.build(config)
+        with torch.no_grad():
+            for param in loaded.model.parameters():
+                if param.requires_grad:
+                    param.add_(torch.randn_like(param) * 0.5)
+        loaded.model.eval()
+        return loaded
+
+    return build

@@ -68,22 +68,11 @@ transformers = pytest.importorskip("transformers")
 pytest.importorskip("peft")
 
 from opendfa.explain.assistant import Assistant  # noqa: E402
-from opendfa.models import dfagpt  # noqa: E402
 
 
 @pytest.fixture(scope="module")
-def assistant(tiny_lm_dir, tiny_model):
-    config = dfagpt.DFAGPTConfig(
-        lm=str(tiny_lm_dir), detector=tiny_model, lora={"r": 4, "alpha": 8, "dropout": 0.0}
-    )
-    torch.manual_seed(3)
-    loaded = dfagpt.build(config)
-    with torch.no_grad():
-        for param in loaded.model.parameters():
-            if param.requires_grad:
-                param.add_(torch.randn_like(param) * 0.5)
-    loaded.model.eval()
-    return Assistant(loaded)
+def assistant(random_dfagpt):
+    return Assistant(random_dfagpt(3))
 
 
 CROP = np.random.default_rng(0).integers(0, 255, (96, 96, 3), dtype=np.uint8)

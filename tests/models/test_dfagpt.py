@@ -19,18 +19,8 @@ from opendfa.models.mllm import IMAGE_TOKEN
 
 
 @pytest.fixture(scope="module")
-def loaded(tiny_lm_dir, tiny_model):
-    config = dfagpt.DFAGPTConfig(
-        lm=str(tiny_lm_dir), detector=tiny_model, lora={"r": 4, "alpha": 8, "dropout": 0.0}
-    )
-    torch.manual_seed(1)
-    model = dfagpt.build(config)
-    with torch.no_grad():  # trained-looking weights, so a wrong load would show
-        for param in model.model.parameters():
-            if param.requires_grad:
-                param.add_(torch.randn_like(param) * 0.5)
-    model.model.eval()
-    return model
+def loaded(random_dfagpt):
+    return random_dfagpt(1)
 
 
 def _crops(n: int) -> list[np.ndarray]:
