@@ -7,9 +7,10 @@ questions ("why?", "where?") are answered in context; tokens can be streamed as 
 The reply is written with grounded decoding (`opendfa.explain.decoding`): a sentence that
 names a region the report does not support, another forgery type or the other verdict is cut
 back and written again, and streamed only once checked (`facts["grounded_decoding"]` counts
-the cuts). The finished reply is checked against the report (`opendfa.explain.guard`): one
-that still states the other verdict, names another forgery type or a face region the report
-does not support (score below 0.5) is replaced by the grounded answer, with
+the cuts and quotes the sentences cut). The finished reply is checked against the report
+(`opendfa.explain.guard`): one that still states the other verdict, names another forgery
+type or a face region the report does not support (score below 0.5) is replaced by the
+grounded answer, with
 `facts["rejected_dfa_gpt_reply"]` (reason and text), `facts["replaced"] = True` (the streamed
 text is not the answer: a UI replaces the bubble) and, for a verdict,
 `facts["disagrees_with_detector"]`.
@@ -90,6 +91,7 @@ class DFAGPTBackend:
 
         crop = self._crop(report)
         past = _exchanges(history[:-1] if history and history[-1].role == "user" else history)
+        review = review_for(report, question.text) if self.grounded_decoding else None
         text = self.assistant.ask(
             crop,
             question.text,
@@ -97,11 +99,14 @@ class DFAGPTBackend:
             evidence=report_evidence(report) if self.assistant.loaded.config.evidence else None,
             max_new_tokens=self.max_new_tokens,
             on_text=self.on_text,
-            review=review_for(report, question.text) if self.grounded_decoding else None,
+            review=review,
         )
         facts: dict = {"model": str(self.assistant.loaded.folder or "in memory")}
-        if self.assistant.last_rollbacks:
-            facts["grounded_decoding"] = {"cut_back": self.assistant.last_rollbacks}
+        if review is not None and review.cuts:  # what was steered away from, for an analyst
+            facts["grounded_decoding"] = {
+                "cut_back": self.assistant.last_rollbacks,
+                "sentences_cut": review.cuts[:5],
+            }
         if not text:
             return Answer("(no answer)", question.intent, facts)
         said = stated_verdict(text, question.text)

@@ -22,15 +22,26 @@ from opendfa.explain.intents import Question
 from opendfa.metrics.grounding import GroundingCheck, check_answer
 
 
+def _judgement(report: Report) -> tuple[str | None, dict[str, float]] | None:
+    """The report's forgery type and the decisive face's region scores, or None for a report
+    without a verdict (nothing to check against)."""
+    if report.verdict not in ("fake", "real") or not report.faces:
+        return None
+    label = report.forgery_type.label if report.forgery_type else None
+    return label, {r.name: r.score for r in decisive_face(report).regions}
+
+
 def check_reply(
     text: str, report: Report, question: str | None = None, *, regions: bool = True
 ) -> GroundingCheck:
     """What in `text` the report does not support (nothing for a report without a verdict)."""
-    if report.verdict not in ("fake", "real") or not report.faces:
+    judged = _judgement(report)
+    if judged is None:
         return GroundingCheck()
-    label = report.forgery_type.label if report.forgery_type else None
-    scores = {r.name: r.score for r in decisive_face(report).regions} if regions else None
-    check = check_answer(text, report.verdict, label, scores or {}, REGION_EVIDENCE, question)
+    label, scores = judged
+    check = check_answer(
+        text, report.verdict, label, scores if regions else {}, REGION_EVIDENCE, question
+    )
     if not regions:
         check.unsupported = []
     return check
@@ -39,10 +50,10 @@ def check_reply(
 def review_for(report: Report, question: str | None = None) -> GroundedReview | None:
     """The sentence-by-sentence check that grounded decoding applies while a reply is written
     (the same check as `check_reply`), or None for a report without a verdict."""
-    if report.verdict not in ("fake", "real") or not report.faces:
+    judged = _judgement(report)
+    if judged is None:
         return None
-    label = report.forgery_type.label if report.forgery_type else None
-    scores = {r.name: r.score for r in decisive_face(report).regions}
+    label, scores = judged
     return GroundedReview(report.verdict, label, scores, REGION_EVIDENCE, question)
 
 
