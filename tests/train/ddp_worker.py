@@ -37,7 +37,7 @@ def engine_run(out: Path) -> None:
         engine.backward(loss)
         optimizer.step()
         optimizer.zero_grad()
-        losses.append(engine.mean({"loss": float(loss)})["loss"])
+        losses.append(engine.mean({"loss": float(loss.detach())})["loss"])
     if engine.is_main:
         weights = {k: v.tolist() for k, v in engine.unwrap(model).state_dict().items()}
         result = {"world": _world(), "losses": losses, "weights": weights}
@@ -122,3 +122,6 @@ if __name__ == "__main__":
     {"engine": engine_run, "detector": detector_run, "generator": generator_run}.get(
         mode, mllm_run
     )(*args)
+    from opendfa.train.loop import close_distributed
+
+    close_distributed()  # before interpreter shutdown, not left to the exit handlers

@@ -17,6 +17,7 @@ import pytest
 from safetensors.torch import load_file
 
 WORKER = Path(__file__).with_name("ddp_worker.py")
+TEARDOWN_ABORT = "terminate called without an active exception"
 
 
 def _free_port() -> int:
@@ -27,19 +28,27 @@ def _free_port() -> int:
 
 def _launch(processes: int, *args: str, out: Path) -> dict:
     out.mkdir(parents=True, exist_ok=True)
-    command = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        f"--nproc_per_node={processes}",
-        "--master_addr=127.0.0.1",
-        f"--master_port={_free_port()}",
-        str(WORKER),
-        *args,
-        str(out),
-    ]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+
+    def run() -> subprocess.CompletedProcess:
+        command = [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            f"--nproc_per_node={processes}",
+            "--master_addr=127.0.0.1",
+            f"--master_port={_free_port()}",
+            str(WORKER),
+            *args,
+            str(out),
+        ]
+        env = {**os.environ, "OMP_NUM_THREADS": "1"}
+        return subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+
+    done = run()
+    if done.returncode != 0 and TEARDOWN_ABORT in done.stderr:
+        # gloo can still abort a process at teardown (pytorch/pytorch#190489; 0 in 40 runs here,
+        # once in CI): run once more, so that only a failure that repeats counts
+        done = run()
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads((out / "run.json").read_text())
     assert result["world"] == processes
