@@ -76,8 +76,11 @@ def _parse() -> argparse.Namespace:
     parser.add_argument("--ablation-ad-fakes", type=int, default=100, help="AD: long answers")
     parser.add_argument("--lora-r", type=int, default=16)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--int8", action="store_true", help="int8 weights (default: float)")
     parser.add_argument(
-        "--int8", action="store_true", help="int8 weights (default: float32, as chat runs)"
+        "--served-precision",
+        default="auto",
+        help="served row: float32, bfloat16 or auto (as chat runs: bfloat16 where native)",
     )
     parser.add_argument(
         "--earlier", default=None, help="work folder of an earlier stage, shown as its own row"
@@ -179,13 +182,13 @@ def _guarded(work: Path, args) -> None:
 
 
 def _served(work: Path, args) -> None:
-    """The shipped model's answers as chat writes them: the main row's greedy answer where it
-    passes the check against its image's evidence (grounded decoding leaves such an answer as
-    it is), else the answer written again with grounded decoding (`opendfa.explain.decoding`),
-    and the grounded answer where even that breaks the check (the chat's guard). Every task is
-    checked as chat checks a reply: verdict, forgery type and named regions. Resumable: rows
-    are appended to `served/answers-K.jsonl` as they come; `--part K/N` lets N processes share
-    the rows, and the one that finds all rows answered writes the results."""
+    """The shipped model's answers as chat writes them: every answer written again with
+    grounded decoding (`opendfa.explain.decoding`) in the precision chat uses, a description of
+    a fake held open as chat holds it, and the grounded answer where even that breaks the check
+    (the chat's guard). Every task is checked as chat checks a reply: verdict, forgery type and
+    named regions. Resumable: rows are appended to `served/answers-K.jsonl` as they come;
+    `--part K/N` lets N processes share the rows, and the one that finds all rows answered
+    writes the results."""
     from opendfa.bench.grounding import EvidenceSource
     from opendfa.instruct.records import read_records
 
@@ -201,7 +204,11 @@ def _served(work: Path, args) -> None:
     done = _answers(path) if path.is_file() else {}
     keys = [key for key in main if key in grounded]
     todo = [key for n, key in enumerate(keys) if n % parts == part and key not in done]
-    answerer = DFAGPTAnswerer(args.main, quantize=args.int8) if todo else None
+    answerer = (
+        DFAGPTAnswerer(args.main, quantize=args.int8, precision=args.served_precision)
+        if todo
+        else None
+    )
     source = EvidenceSource(answerer) if answerer else None
     with path.open("a") as handle:
         for number, key in enumerate(todo, 1):
@@ -237,10 +244,12 @@ def _serve_one(answerer, row: dict, evidence: dict | None, image: Path, fallback
         )
         return check.violated
 
-    answer, cuts, rewritten = row["answer"], 0, False
-    if broken(answer):
+    if evidence is None:
+        answer, cuts = row["answer"], 0
+    else:
         reply, cuts = answerer.answer_grounded(image, row["question"], row["task"], evidence)
-        answer, rewritten = reply.text, True
+        answer = reply.text
+    rewritten = cuts > 0
     replaced = broken(answer)
     if replaced:
         answer = fallback

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from opendfa.explain.decoding import GroundedReview
+from opendfa.explain.decoding import DESCRIPTION_MIN_TOKENS, GroundedReview, min_answer_tokens
 
 FAKE_SWAP = dict(verdict="fake", category="face_swap", region_scores={"mouth": 0.9, "nose": 0.2})
 
@@ -60,6 +60,13 @@ def test_an_unfinished_sentence_waits_unless_the_answer_ended():
     review = GroundedReview(**FAKE_SWAP)
     assert review("The nose", final=False) is None and review.settled == 0
     assert review("The nose", final=True) == 4
+
+
+def test_only_a_description_of_a_fake_is_held_open():
+    assert min_answer_tokens("fake", "Describe the artifacts.") == DESCRIPTION_MIN_TOKENS
+    assert min_answer_tokens("real", "Describe the artifacts.") == 0  # it would invent some
+    assert min_answer_tokens("fake", "Is this face real or fake?") == 0
+    assert min_answer_tokens(None, "Why?") == 0
 
 
 # ----------------------------------------------------------------------------- with a model
@@ -113,16 +120,39 @@ def test_a_cut_word_never_appears_and_the_text_before_it_is_kept(assistant):
     assert "".join(pieces).strip() == text  # nothing shown was taken back
 
 
-def test_back_offs_stop_at_the_limit(assistant):
-    from opendfa.explain.decoding import grounded_greedy
+def _prompt(assistant):
     from opendfa.models.mllm import collate
 
     loaded = assistant.loaded
     batch = collate(assistant.tokenizer, [assistant.prompt(QUESTION, (), None)], left=True)
     with torch.inference_mode():
-        embeds, mask, _ = loaded.model.splice(
-            assistant.visual([CROP]), batch.input_ids, batch.attention_mask
-        )
+        return loaded.model.splice(assistant.visual([CROP]), batch.input_ids, batch.attention_mask)[
+            :2
+        ]
+
+
+def test_the_end_is_held_back_until_the_floor(assistant):
+    from opendfa.explain.decoding import grounded_greedy
+
+    lm, tokenizer = assistant.loaded.model.lm, assistant.tokenizer
+    embeds, mask = _prompt(assistant)
+    plain = grounded_greedy(lm, embeds, mask, tokenizer, None, max_new_tokens=8).tokens
+    k = next(i for i in range(1, len(plain)) if plain[i] not in plain[:i])
+    end = plain[k]  # as if the model wanted to stop after k tokens
+    short = grounded_greedy(lm, embeds, mask, tokenizer, None, eos_token_id=end).tokens
+    assert short == plain[:k]
+    floor = k + 3
+    held = grounded_greedy(
+        lm, embeds, mask, tokenizer, None, max_new_tokens=12, min_new_tokens=floor, eos_token_id=end
+    ).tokens
+    assert len(held) >= floor and end not in held[:floor] and held[:k] == plain[:k]
+
+
+def test_back_offs_stop_at_the_limit(assistant):
+    from opendfa.explain.decoding import grounded_greedy
+
+    loaded = assistant.loaded
+    embeds, mask = _prompt(assistant)
     calls = []
 
     def always(text: str, final: bool) -> int | None:

@@ -135,6 +135,37 @@ def test_a_reply_naming_an_unsupported_region_is_replaced(model_dir, report):
     assert "disagrees_with_detector" not in reply.facts
 
 
+def test_a_description_is_held_open_only_under_a_fake_verdict(model_dir, report):
+    import dataclasses
+
+    from opendfa.explain.decoding import DESCRIPTION_MIN_TOKENS
+
+    backend = DFAGPTBackend(model_dir)
+    floors = []
+
+    def ask(crop, question, history=(), *, min_new_tokens=0, **options):
+        floors.append(min_new_tokens)
+        return "No comment."
+
+    backend.assistant.ask = ask
+    for verdict in ("fake", "real"):
+        judged = dataclasses.replace(report, verdict=verdict)
+        Conversation(judged, backend=backend).ask("Describe the artifacts.")
+        Conversation(judged, backend=backend).ask("Is this face real or fake?")
+    assert floors == [DESCRIPTION_MIN_TOKENS, 0, 0, 0]
+
+
+def test_chat_computes_in_bfloat16_where_the_cpu_has_it(model_dir, monkeypatch):
+    monkeypatch.setattr(dfagpt, "_cpu_has_bf16", lambda: True)
+    assert next(DFAGPTBackend(model_dir).assistant.loaded.model.lm.parameters()).dtype == (
+        torch.bfloat16
+    )
+    monkeypatch.setattr(dfagpt, "_cpu_has_bf16", lambda: False)
+    assert next(DFAGPTBackend(model_dir).assistant.loaded.model.lm.parameters()).dtype == (
+        torch.float32
+    )
+
+
 def test_a_grounded_reply_is_kept_as_it_was_said(model_dir, report):
     backend = DFAGPTBackend(model_dir)
     said = f"{report.verdict.capitalize()}."

@@ -33,6 +33,30 @@ def test_questions_are_classified(text, intent, regions):
     assert (question.intent, question.regions) == (intent, regions)
 
 
+@pytest.mark.parametrize(
+    ("text", "describe"),
+    [
+        ("Why?", True),
+        ("Where exactly did it go wrong?", True),
+        ("Can you explain what you see around the eyes?", True),
+        ("Please describe the traces.", True),
+        ("What gives it away?", True),
+        ("Which features look off to you?", True),
+        ("Is it fake? Describe the artifacts.", True),
+        ("Are there traces of forgery on this face?", False),
+        ("Is there any sign that this face was manipulated?", False),
+        ("What category would you assign to this face?", False),  # "sign" inside a word
+        ("Which of these describes the face best: real or swap?", False),
+        ("What kind of forgery is this?", False),
+        ("How sure are you?", False),
+    ],
+)
+def test_questions_asking_for_a_description_are_told_apart(text, describe):
+    from opendfa.explain.intents import asks_for_description
+
+    assert asks_for_description(text) is describe
+
+
 def test_verdict_states_probability_threshold_and_type(fake_report, real_report):
     fake = Conversation(fake_report).ask("is it fake?").text
     assert "fake" in fake and "0.91" in fake and "0.50" in fake and "face swap" in fake

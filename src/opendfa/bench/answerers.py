@@ -185,7 +185,15 @@ class DFAGPTAnswerer:
     name = "dfa-gpt"
     max_new_tokens: ClassVar[dict[str, int]] = {"DF-D": 32, "DF-C": 32, "AD": 160}
 
-    def __init__(self, model_dir, *, batch_size: int = 8, quantize: bool = False, loaded=None):
+    def __init__(
+        self,
+        model_dir,
+        *,
+        batch_size: int = 8,
+        quantize: bool = False,
+        loaded=None,
+        precision: str = "float32",
+    ):
         from opendfa.explain.assistant import Assistant
         from opendfa.models import dfagpt
 
@@ -193,7 +201,7 @@ class DFAGPTAnswerer:
         if quantize:
             dfagpt.quantize_for_cpu(self.loaded)
         else:
-            dfagpt.merge_for_inference(self.loaded)
+            dfagpt.merge_for_inference(self.loaded, dtype=precision)
         self.assistant = Assistant(self.loaded)
         self.batch_size = batch_size
 
@@ -230,9 +238,10 @@ class DFAGPTAnswerer:
         self, image: Path, question: str, task: str, evidence: dict
     ) -> tuple[BenchAnswer, int]:
         """The answer as chat writes it: grounded decoding against `evidence` (a stored evidence
-        row, `opendfa.bench.grounding.evidence_json`); also the number of back-offs."""
+        row, `opendfa.bench.grounding.evidence_json`), a description held open as chat holds
+        it; also the number of back-offs."""
         from opendfa.evidence.words import REGION_EVIDENCE
-        from opendfa.explain.decoding import GroundedReview
+        from opendfa.explain.decoding import GroundedReview, min_answer_tokens
         from opendfa.models.dfagpt import read_crop
 
         try:
@@ -247,5 +256,8 @@ class DFAGPTAnswerer:
             question,
         )
         length = self.max_new_tokens.get(task, 160)
-        text = self.assistant.ask(crop, question, max_new_tokens=length, review=review)
+        floor = min_answer_tokens(evidence["verdict"], question)
+        text = self.assistant.ask(
+            crop, question, max_new_tokens=length, min_new_tokens=floor, review=review
+        )
         return BenchAnswer(text), self.assistant.last_rollbacks

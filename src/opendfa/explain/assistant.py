@@ -96,6 +96,7 @@ class Assistant:
         *,
         evidence: str | None = None,
         max_new_tokens: int = 160,
+        min_new_tokens: int = 0,
         temperature: float = 0.0,
         on_text: Callable[[str], None] | None = None,
         review: Callable[[str, bool], int | None] | None = None,
@@ -112,11 +113,15 @@ class Assistant:
             streamer = _CallbackStreamer(self.tokenizer, on_text).streamer if on_text else None
             new = self._generate(self.visual([crop]), batch, max_new_tokens, temperature, streamer)
             return self.tokenizer.decode(new[0], skip_special_tokens=True).strip()
-        result = self._decode(self.visual([crop]), batch, max_new_tokens, review, on_text)
+        result = self._decode(
+            self.visual([crop]), batch, max_new_tokens, min_new_tokens, review, on_text
+        )
         self.last_rollbacks = result.rollbacks
         return self.tokenizer.decode(result.tokens, skip_special_tokens=True).strip()
 
-    def _decode(self, visual, batch, max_new_tokens, review, on_text) -> DecodeResult:
+    def _decode(
+        self, visual, batch, max_new_tokens, min_new_tokens, review, on_text
+    ) -> DecodeResult:
         model = self.loaded.model
         device = self.loaded.device
         with torch.inference_mode():
@@ -130,6 +135,7 @@ class Assistant:
             self.tokenizer,
             review,
             max_new_tokens=max_new_tokens,
+            min_new_tokens=min_new_tokens,
             eos_token_id=self.tokenizer.eos_token_id,
             suppress=(model.image_token_id,),
             on_text=on_text,

@@ -28,11 +28,28 @@ from dataclasses import dataclass, field
 
 import torch
 
+from opendfa.explain.intents import asks_for_description
 from opendfa.metrics.grounding import contradiction, region_mentions, stated_verdict
+
+# A description under a fake verdict is not done after one line: DFA-GPT answered 161 of 323
+# such test questions with its forgery type alone ("This is a face swap (identity
+# replacement)."); with the end of the answer held back for 24 tokens it goes on to describe the
+# traces (MiniLM similarity to the reference 0.52 -> 0.86 on 12 of them, benchmarks/dfa_gpt.md).
+DESCRIPTION_MIN_TOKENS = 24
 
 SENTENCE_END = re.compile(r"[.;:!?\n]")
 WORD = re.compile(r"[A-Za-z0-9'’-]+")
 CLAUSE_MARK = re.compile(r"[,.;:!?()\n]")
+
+
+def min_answer_tokens(verdict: str | None, question: str) -> int:
+    """How many tokens an answer must have before it may end: `DESCRIPTION_MIN_TOKENS` for a
+    question that asks for a description of a face the report calls fake, else 0. Not under a
+    real verdict: held open there, the model went on to describe a manipulation it had just
+    denied."""
+    if verdict == "fake" and asks_for_description(question):
+        return DESCRIPTION_MIN_TOKENS
+    return 0
 
 
 @dataclass
@@ -178,6 +195,7 @@ def grounded_greedy(
     review: Callable[[str, bool], int | None] | None,
     *,
     max_new_tokens: int = 160,
+    min_new_tokens: int = 0,
     eos_token_id: int | None = None,
     suppress: tuple[int, ...] = (),
     max_rollbacks: int = 24,
@@ -195,6 +213,8 @@ def grounded_greedy(
         if not final:
             scores = logits_at[len(tokens)].clone()
             blocked = [*suppress, *banned.get(len(tokens), ())]
+            if len(tokens) < min_new_tokens and eos_token_id is not None:
+                blocked.append(eos_token_id)
             if blocked:
                 scores[blocked] = float("-inf")
             token = int(scores.argmax())

@@ -185,3 +185,33 @@ def classify(text: str) -> Question:
         if intent == "verdict" and regions:
             intent = "why" if "why" in scores else "where"
     return Question(text=text, intent=intent, regions=regions, scores=scores)
+
+
+# A question asks for a description (what the artifacts are, where, why) rather than for a
+# verdict or a type: DFA-GPT tends to answer those with a one-line type when the report is fake.
+_DESCRIBE_VERBS = re.compile(
+    r"\b(describe|explain|list|point out|summari[sz]e|elaborate|walk me through|description)\b"
+)
+_WH_START = re.compile(r"^(what|which|how)\b")
+_YES_NO_START = re.compile(
+    r"^(is|are|was|were|has|have|had|does|do|did|can|could|would|will|should|may|might)\b"
+)
+_DESCRIBE_CUES = re.compile(  # at a word start: "sign" but not "assign"
+    r"\b(artifact|artefact|anomal|sign|clue|evidence|inconsisten|trace|wrong|unnatural"
+    r"|suspicious|look|region|part|area|feature|betray|give|tell)"
+)
+
+
+def asks_for_description(text: str) -> bool:
+    """True when some sentence of `text` asks what the traces are, where or why ("Describe
+    the artifacts.", "Where are the traces?", "What looks wrong with this face?"); False for a
+    yes/no verdict question ("Are there traces of forgery?") or a type question."""
+    for sentence in re.split(r"(?<=[.?!])\s+", normalise(text).replace("<image>", " ").strip()):
+        sentence = sentence.strip(" .?!")
+        if _DESCRIBE_VERBS.search(sentence) or sentence.startswith(("why", "where")):
+            return True
+        if _YES_NO_START.match(sentence):
+            continue
+        if _WH_START.match(sentence) and _DESCRIBE_CUES.search(sentence):
+            return True
+    return False
