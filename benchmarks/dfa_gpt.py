@@ -355,7 +355,13 @@ def _results(work: Path, args) -> dict[str, tuple[dict, dict | None]]:
         add("DFA-GPT (shipped): all tasks, evidence", work / "main-bench", Path(args.main))
         add("DFA-GPT, replies checked after the fact (guard only)", work / "guarded", None)
         add(
-            "DFA-GPT as chat serves it (grounded decoding, then the guard)",
+            "DFA-GPT as chat served it before (float32, grounded decoding, then the guard)",
+            work / "served-v2-fp32",
+            None,
+        )
+        add(
+            "DFA-GPT as chat serves it (bfloat16, grounded decoding, a description of a fake "
+            "held open for 24 tokens, then the guard)",
             work / "served",
             None,
         )
@@ -375,7 +381,8 @@ def _cell(metrics: dict | None, name: str, scale: float = 100.0, digits: int = 1
 
 def _markdown(work: Path, args) -> str:
     found = _results(work, args)
-    precision = "int8 weights" if args.int8 else "float32 (as chat runs)"
+    precision = "int8 weights" if args.int8 else "float32"
+    precision += f"; the served row: {args.served_precision} (chat's `auto`: bfloat16 on this CPU)"
     lines = [
         "# DFA-GPT on DFA-Bench",
         "",

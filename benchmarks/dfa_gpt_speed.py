@@ -1,5 +1,5 @@
-"""DFA-GPT speed on this machine: generation tokens/s (float32 with LoRA merged, and int8) at
-batch 1 and 8, and training samples/s for short (DF-D) and long (AD) conversations.
+"""DFA-GPT speed on this machine: generation tokens/s (LoRA merged; float32, bfloat16 and int8
+weights) at batch 1 and 8, and training samples/s for short (DF-D) and long (AD) conversations.
 
     python benchmarks/dfa_gpt_speed.py --model src/opendfa/assets/models/dfa-gpt
 
@@ -25,12 +25,18 @@ from opendfa.models.mllm import collate, encode_conversation
 QUESTION = "Describe the artifacts that expose this forgery."
 
 
-def generation_speed(
-    folder: Path, crops: list[np.ndarray], *, int8: bool, batch: int, full_vocabulary: bool
-) -> dict:
+def _prepared(folder: Path, weights: str, *, full_vocabulary: bool = False):
+    """The model as the benchmark runs it: `weights` float32, bfloat16 or int8."""
     loaded = dfagpt.load(folder)
-    prepare = dfagpt.quantize_for_cpu if int8 else dfagpt.merge_for_inference
-    prepare(loaded, full_vocabulary=full_vocabulary)
+    if weights == "int8":
+        return dfagpt.quantize_for_cpu(loaded, full_vocabulary=full_vocabulary)
+    return dfagpt.merge_for_inference(loaded, full_vocabulary=full_vocabulary, dtype=weights)
+
+
+def generation_speed(
+    folder: Path, crops: list[np.ndarray], *, weights: str, batch: int, full_vocabulary: bool
+) -> dict:
+    loaded = _prepared(folder, weights, full_vocabulary=full_vocabulary)
     assistant = Assistant(loaded)
     model, tokenizer = loaded.model, loaded.tokenizer
     prompts = [assistant.prompt(QUESTION) for _ in range(batch)]
@@ -50,7 +56,7 @@ def generation_speed(
         )
     seconds = time.perf_counter() - started
     return {
-        "weights": "int8" if int8 else "float32",
+        "weights": weights,
         "vocabulary": "full" if full_vocabulary else "answers",
         "batch": batch,
         "tokens_per_s": round(out.shape[0] * out.shape[1] / seconds, 1),
@@ -58,16 +64,15 @@ def generation_speed(
     }
 
 
-def chat_speed(folder: Path, crops: list[np.ndarray], *, int8: bool) -> dict:
+def chat_speed(folder: Path, crops: list[np.ndarray], *, weights: str) -> dict:
     """What `opendfa chat` runs: one AD answer at a time through grounded decoding (the
-    detector's own evidence on each crop as the report), until the model stops; the rate
-    counts the tokens of the final answers over the whole time, back-offs included."""
-    from opendfa.explain.decoding import GroundedReview
+    detector's own evidence on each crop as the report, a description of a fake held open),
+    until the model stops; the rate counts the tokens of the final answers over the whole
+    time, back-offs included."""
+    from opendfa.explain.decoding import GroundedReview, min_answer_tokens
     from opendfa.models.detector import predict_crops
 
-    loaded = dfagpt.load(folder)
-    prepare = dfagpt.quantize_for_cpu if int8 else dfagpt.merge_for_inference
-    prepare(loaded)
+    loaded = _prepared(folder, weights)
     assistant = Assistant(loaded)
     threshold = float(loaded.detector.info.get("threshold", 0.5))
     assistant.ask(crops[0], QUESTION, max_new_tokens=4)  # warm up
@@ -83,12 +88,15 @@ def chat_speed(folder: Path, crops: list[np.ndarray], *, int8: bool) -> dict:
             p.region_scores,
         )
         started = time.perf_counter()
-        text = assistant.ask(crop, QUESTION, max_new_tokens=160, review=review)
+        floor = min_answer_tokens(review.verdict, QUESTION)
+        text = assistant.ask(
+            crop, QUESTION, max_new_tokens=160, min_new_tokens=floor, review=review
+        )
         seconds += time.perf_counter() - started
         tokens += len(loaded.tokenizer(text, add_special_tokens=False)["input_ids"])
         rollbacks += assistant.last_rollbacks
     return {
-        "weights": "int8" if int8 else "float32",
+        "weights": weights,
         "answers": len(crops),
         "tokens_per_s": round(tokens / seconds, 1),
         "seconds_per_answer": round(seconds / len(crops), 2),
@@ -142,13 +150,18 @@ def main() -> None:
     crops = [dfagpt.read_crop(Path(args.data) / name) for name in images]
     by_task = {r.task: r.conversations for r in records if r.task in ("DF-D", "AD")}
     rows = []
-    for int8, full in ((False, True), (False, False), (True, False)):
+    for weights, full in (
+        ("float32", True),
+        ("float32", False),
+        ("bfloat16", False),
+        ("int8", False),
+    ):
         for batch in (1, 8):
             rows.append(
-                generation_speed(folder, crops, int8=int8, batch=batch, full_vocabulary=full)
+                generation_speed(folder, crops, weights=weights, batch=batch, full_vocabulary=full)
             )
             print(rows[-1], flush=True)
-    chat = [chat_speed(folder, crops, int8=int8) for int8 in (False, True)]
+    chat = [chat_speed(folder, crops, weights=weights) for weights in ("float32", "bfloat16")]
     print(chat, flush=True)
     training = training_speed(folder, crops, by_task)
     print(training, flush=True)
@@ -171,7 +184,8 @@ def main() -> None:
         )
     lines += [
         "",
-        "As `opendfa chat` answers (batch 1, AD question, grounded decoding, answer vocabulary):",
+        "As `opendfa chat` answers (batch 1, AD question, grounded decoding, answer vocabulary; "
+        "chat uses bfloat16 where the CPU has AVX512-BF16 or AMX, else float32):",
         "",
         "| weights | answers | tokens/s | s per answer | back-offs |",
         "| --- | --- | --- | --- | --- |",

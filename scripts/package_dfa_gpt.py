@@ -118,11 +118,12 @@ def _bench_rows(bench: dict | None, served: dict | None) -> str:
         lines.append(f"| {task} | {n.get(task, '–')} | {label} | {own} | {chat} |")
     lines += [
         "",
-        '"As served": grounded decoding (a sentence naming a region the detector\'s evidence '
-        "does not support, another forgery type or the other verdict is cut back and written "
-        "again), then the check that replaces a still-contradicting reply with the grounded "
-        "answer. The untuned model, the ablation and the grounded answerer are in "
-        "`benchmarks/dfa_gpt.md`.",
+        '"As served": bfloat16 where the CPU computes it natively (as chat chooses), grounded '
+        "decoding (a sentence naming a region the detector's evidence does not support, another "
+        "forgery type or the other verdict is cut back and written again), a description of a "
+        "face the report calls fake held open for 24 tokens, then the check that replaces a "
+        "still-contradicting reply with the grounded answer. The untuned model, the ablation "
+        "and the grounded answerer are in `benchmarks/dfa_gpt.md`.",
     ]
     return "\n".join(lines) + "\n"
 
@@ -149,7 +150,10 @@ or "none" under a real one, regions scoring at least 0.5) is in every first ques
 model explains *the detector's* judgement in words. `opendfa chat` writes its replies with
 grounded decoding (`opendfa.explain.decoding`): a sentence that names a region the report does
 not support, another forgery type or the other verdict is cut back to that word and written
-again, and a reply that still contradicts the report is replaced by the grounded answer.
+again, and a reply that still contradicts the report is replaced by the grounded answer. Asked
+to describe a face the report calls fake, it may not stop before 24 tokens (left to itself it
+often answers with the forgery type alone). Chat computes in bfloat16 on a CPU with AVX512-BF16
+or AMX (twice the tokens/s of float32), else in float32.
 
 Files: `trainable.safetensors` ({size_mb:.1f} MB, float16: projector + adapters),
 `config.json` (which LM and detector, LoRA shape, training summary), `answer_vocabulary.json`
