@@ -153,7 +153,7 @@ not support, another forgery type or the other verdict is cut back to that word 
 again, and a reply that still contradicts the report is replaced by the grounded answer. Asked
 to describe a face the report calls fake, it may not stop before 24 tokens (left to itself it
 often answers with the forgery type alone). Chat computes in bfloat16 on a CPU with AVX512-BF16
-or AMX (twice the tokens/s of float32), else in float32.
+or AMX (about 1.5x the tokens/s of float32), else in float32.
 
 Files: `trainable.safetensors` ({size_mb:.1f} MB, float16: projector + adapters),
 `config.json` (which LM and detector, LoRA shape, training summary), `answer_vocabulary.json`

@@ -34,7 +34,7 @@ from opendfa.metrics.grounding import contradiction, region_mentions, stated_ver
 # A description under a fake verdict is not done after one line: DFA-GPT answered 161 of 323
 # such test questions with its forgery type alone ("This is a face swap (identity
 # replacement)."); with the end of the answer held back for 24 tokens it goes on to describe the
-# traces (MiniLM similarity to the reference 0.52 -> 0.86 on 12 of them, benchmarks/dfa_gpt.md).
+# traces (served AD MiniLM 0.610 -> 0.719, ROUGE-L 29.9 -> 44.6, benchmarks/dfa_gpt.md).
 DESCRIPTION_MIN_TOKENS = 24
 
 SENTENCE_END = re.compile(r"[.;:!?\n]")

@@ -150,9 +150,9 @@ def merge_for_inference(
 
 def inference_dtype(device: str | torch.device = "cpu") -> torch.dtype:
     """bfloat16 where the hardware computes it natively (a GPU; a CPU with AVX512-BF16 or AMX):
-    decoding reads every weight once per token, so half the bytes is about twice the tokens/s
-    (30 against 15 on this project's 2-core CPU, benchmarks/RESULTS.md). Elsewhere float32:
-    emulated bfloat16 is slower than float32."""
+    decoding reads every weight once per token, so half the bytes is about 1.5x the tokens/s
+    (22-25 against 14-17 at batch 1 on this project's 2-core CPU, benchmarks/RESULTS.md).
+    Elsewhere float32: emulated bfloat16 is slower than float32."""
     if str(device).startswith("cuda"):
         return torch.bfloat16
     return torch.bfloat16 if _cpu_has_bf16() else torch.float32
