@@ -69,7 +69,7 @@ def chat_speed(folder: Path, crops: list[np.ndarray], *, weights: str) -> dict:
     detector's own evidence on each crop as the report, a description of a fake held open),
     until the model stops; the rate counts the tokens of the final answers over the whole
     time, back-offs included."""
-    from opendfa.explain.decoding import GroundedReview, min_answer_tokens
+    from opendfa.explain.decoding import GroundedReview
     from opendfa.models.detector import predict_crops
 
     loaded = _prepared(folder, weights)
@@ -86,11 +86,11 @@ def chat_speed(folder: Path, crops: list[np.ndarray], *, weights: str) -> dict:
             "fake" if fake else "real",
             max(kinds, key=kinds.__getitem__) if fake else None,
             p.region_scores,
+            question=QUESTION,
         )
         started = time.perf_counter()
-        floor = min_answer_tokens(review.verdict, QUESTION)
         text = assistant.ask(
-            crop, QUESTION, max_new_tokens=160, min_new_tokens=floor, review=review
+            crop, QUESTION, max_new_tokens=160, min_new_tokens=review.min_tokens, review=review
         )
         seconds += time.perf_counter() - started
         tokens += len(loaded.tokenizer(text, add_special_tokens=False)["input_ids"])

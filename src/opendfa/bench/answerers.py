@@ -241,7 +241,7 @@ class DFAGPTAnswerer:
         row, `opendfa.bench.grounding.evidence_json`), a description held open as chat holds
         it; also the number of back-offs."""
         from opendfa.evidence.words import REGION_EVIDENCE
-        from opendfa.explain.decoding import GroundedReview, min_answer_tokens
+        from opendfa.explain.decoding import GroundedReview
         from opendfa.models.dfagpt import read_crop
 
         try:
@@ -256,8 +256,7 @@ class DFAGPTAnswerer:
             question,
         )
         length = self.max_new_tokens.get(task, 160)
-        floor = min_answer_tokens(evidence["verdict"], question)
         text = self.assistant.ask(
-            crop, question, max_new_tokens=length, min_new_tokens=floor, review=review
+            crop, question, max_new_tokens=length, min_new_tokens=review.min_tokens, review=review
         )
         return BenchAnswer(text), self.assistant.last_rollbacks

@@ -64,6 +64,11 @@ class GroundedReview:
     settled: int = 0  # characters of the answer checked and kept
     cuts: list[str] = field(default_factory=list)  # what each back-off removed, for `facts`
 
+    @property
+    def min_tokens(self) -> int:
+        """The floor for this report's verdict and question (`min_answer_tokens`)."""
+        return min_answer_tokens(self.verdict, self.question or "")
+
     def breaks(self, text: str, start: int = 0) -> Counter:
         """What in `text` the report does not hold, counted: each unsupported region mention
         (key `("region", phrase)`), a contradiction of the whole text, and each sentence of

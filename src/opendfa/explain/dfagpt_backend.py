@@ -30,7 +30,6 @@ from typing import TYPE_CHECKING
 
 from opendfa.evidence.report import Report
 from opendfa.explain.backends import Backend, ExplainError, register_backend
-from opendfa.explain.decoding import min_answer_tokens
 from opendfa.explain.grounded import Answer, GroundedBackend
 from opendfa.explain.guard import check_reply, replaced, review_for
 from opendfa.explain.intents import Question
@@ -93,14 +92,13 @@ class DFAGPTBackend:
         crop = self._crop(report)
         past = _exchanges(history[:-1] if history and history[-1].role == "user" else history)
         review = review_for(report, question.text) if self.grounded_decoding else None
-        floor = min_answer_tokens(report.verdict, question.text) if self.grounded_decoding else 0
         text = self.assistant.ask(
             crop,
             question.text,
             [Exchange(q, a) for q, a in past],
             evidence=report_evidence(report) if self.assistant.loaded.config.evidence else None,
             max_new_tokens=self.max_new_tokens,
-            min_new_tokens=floor,
+            min_new_tokens=review.min_tokens if review is not None else 0,
             on_text=self.on_text,
             review=review,
         )
