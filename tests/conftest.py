@@ -260,3 +260,46 @@ def random_dfagpt(tiny_lm_dir, tiny_model):
         return loaded
 
     return build
+
+
+class AviTools:
+    """Write MJPEG AVIs and make copies whose headers lie about their length (issue 22, F2)."""
+
+    @staticmethod
+    def write(path: Path, frames: list[np.ndarray], fps: float = 30.0) -> Path:
+        """An MJPEG AVI of RGB frames (all the same size)."""
+        import cv2
+
+        height, width = frames[0].shape[:2]
+        fourcc = cv2.VideoWriter_fourcc(*"MJPG")
+        writer = cv2.VideoWriter(str(path), fourcc, fps, (width, height))
+        if not writer.isOpened():
+            pytest.skip("this OpenCV cannot write MJPEG AVI")
+        for rgb in frames:
+            writer.write(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+        writer.release()
+        return path
+
+    @staticmethod
+    def lie(path: Path, claimed: int) -> Path:
+        """A copy with every frame count of the header (`avih` dwTotalFrames, each `strh`
+        dwLength, OpenDML `dmlh` dwGrandFrames) set to `claimed`; the frames stay as they are."""
+        import struct
+
+        data = bytearray(path.read_bytes())
+        patched = 0
+        for tag, offset in ((b"avih", 16), (b"strh", 32), (b"dmlh", 0)):
+            start = 0
+            while (found := data.find(tag, start)) >= 0:
+                struct.pack_into("<I", data, found + 8 + offset, claimed)
+                patched += 1
+                start = found + 4
+        assert patched >= 2, "the writer's AVI has no header to patch"
+        out = path.with_name(f"{path.stem}-claims-{claimed}.avi")
+        out.write_bytes(bytes(data))
+        return out
+
+
+@pytest.fixture(scope="session")
+def avi_tools() -> AviTools:
+    return AviTools()

@@ -108,5 +108,7 @@ def test_long_videos_stop_at_the_frame_cap_with_a_warning(
         report = capped.analyze_video(astronaut_clip, num_frames=None)
     validate_report(report.to_json())
     assert report.input.frames_analyzed == 2 and len(report.timeline) == 2
-    assert report.warnings == ["stopped after 2 sampled frames"]
+    [warning] = report.warnings
+    assert warning.startswith("stopped after 2 sampled frames, at ")
+    assert warning.endswith("the rest of the video was not analysed")
     assert report.verdict == "real"

@@ -108,3 +108,24 @@ def test_report_to_a_missing_folder_is_an_error_and_creates_nothing(
         f"opendfa: error: no such folder: {tmp_path / 'absent'} (create it first)",
     ]
     assert not (tmp_path / "no").exists() and "wrote" not in out
+
+
+@pytest.mark.parametrize("target", ["m.txt", "m"])
+def test_mask_to_a_name_no_image_writer_knows_keeps_the_conversation(
+    target, tiny_model, astronaut_path, tmp_path, monkeypatch, capsys
+):
+    # Issue 22, F7: "/mask out.txt" ended the session with "internal error ... could not find
+    # a writer" and the next question was never answered.
+    script = f"/mask {tmp_path / target}\nhow sure are you?\n"
+    code, out, err = _chat(
+        [str(astronaut_path), "--model", tiny_model, "--backend", "grounded"],
+        script,
+        monkeypatch,
+        capsys,
+    )
+    assert code == 0
+    assert "internal error" not in err
+    [line] = [line for line in err.splitlines() if "/mask" in line]
+    assert "/mask writes images: give a name ending in .png" in line
+    assert not (tmp_path / target).exists()
+    assert "P(fake)" in out.split("\n", 1)[1]  # the question after it was answered

@@ -64,7 +64,8 @@ def _faces_cli(*argv: str) -> subprocess.CompletedProcess:
 
 def test_ffmpeg_is_quiet_unless_verbose(tmp_path: Path):
     broken = tmp_path / "broken.mp4"
-    broken.write_bytes(b"ftypisom" + bytes(4))  # an MP4 header and nothing else
+    # An MP4's first box (ftyp) and nothing else: past the signature check, FFmpeg fails.
+    broken.write_bytes(b"\x00\x00\x00\x14ftypisom" + bytes(8))
     quiet = _faces_cli(str(broken))
     assert quiet.returncode == 2
     assert quiet.stderr.splitlines() == [f"opendfa: error: not a readable video ({broken})"]

@@ -164,7 +164,7 @@ def _read_rgb(path: Path | None, sample: Sample) -> np.ndarray:
     try:
         if media_kind(str(path)) == "video":
             wanted = sample.meta.get("frame_index")
-            for frame in iter_video_frames(path, num_frames=None if wanted is not None else 1):
+            for frame in iter_video_frames(path, num_frames=None):  # streams: stops early
                 if wanted is None or frame.index >= int(wanted):
                     return frame.rgb
             raise CropError(f"frame {wanted} not found in {path}")

@@ -53,6 +53,21 @@ def add_analyze_commands(commands: argparse._SubParsersAction) -> None:
         "--max-pixels", type=_positive_float, default=50.0, metavar="MP", help="image size cap"
     )
     analyze.add_argument(
+        "--max-seconds",
+        type=_positive_float,
+        default=None,
+        metavar="S",
+        help="stop an input's analysis after this many seconds (default: no limit)",
+    )
+    analyze.add_argument(
+        "--max-decoded-frames",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="decode at most N frames of a video (default: about 11 minutes at 30 fps); "
+        "a longer video is analysed up to there, with a warning",
+    )
+    analyze.add_argument(
         "--ray",
         action="store_true",
         help="with --out: run the batch on Ray Data (local or a cluster)",
@@ -87,6 +102,8 @@ def _analyze(args: argparse.Namespace) -> int:
             threshold=args.threshold,
             max_pixels=int(args.max_pixels * 1e6),
             device=args.device,
+            max_seconds=args.max_seconds,
+            max_decoded_frames=args.max_decoded_frames,
         )
     except Exception as err:  # whatever the loader raises, the user gets one line
         cli_error(f"cannot load the detector: {_short(err)}", _printable(args.model))
@@ -156,6 +173,8 @@ def _ray_batch(inputs: list[Path], args: argparse.Namespace, emit):
         num_frames=args.frames,
         fps=args.fps,
         threshold=args.threshold,
+        max_seconds=args.max_seconds,
+        max_decoded_frames=args.max_decoded_frames,
         actors=args.ray_actors,
         address=args.ray_address,
         on_report=emit,

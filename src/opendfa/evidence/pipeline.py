@@ -45,12 +45,15 @@ from opendfa.faces.tracks import track_faces
 from opendfa.media import (
     DEFAULT_MAX_PIXELS,
     MediaError,
+    SamplingStats,
+    WorkBudget,
     iter_media_files,
     iter_video_frames,
     load_image,
     media_kind,
     probe_video,
 )
+from opendfa.media.budget import DEFAULT_MAX_DECODED_FRAMES
 from opendfa.media.files import file_sha256
 from opendfa.taxonomy import CATEGORIES
 
@@ -103,7 +106,9 @@ class Analyzer:
     shared if given, else one is made and closed by `close()`. `predict` replaces
     `opendfa.models.detector.predict_crops` (same contract). In videos the full face detector
     runs every `redetect_every` sampled frames and faces are followed by the mesh between
-    (`opendfa.faces.follow`); 1 runs it on every frame.
+    (`opendfa.faces.follow`); 1 runs it on every frame. Each analysis
+    gets a fresh `WorkBudget` of `max_seconds` (None: no limit) and `max_decoded_frames`
+    per video unless the caller passes its own (a server that cancels when a client leaves).
     """
 
     def __init__(
@@ -120,6 +125,8 @@ class Analyzer:
         device: str = "cpu",
         redetect_every: int = 16,
         backend: str = "auto",
+        max_seconds: float | None = None,
+        max_decoded_frames: int | None = None,
     ) -> None:
         if not 0.0 < threshold < 1.0:
             raise ValueError(f"threshold must be between 0 and 1, got {threshold}")
@@ -141,6 +148,8 @@ class Analyzer:
         self.max_video_frames = max_video_frames
         self.batch_size = batch_size
         self.redetect_every = redetect_every
+        self.max_seconds = max_seconds
+        self.max_decoded_frames = max_decoded_frames or DEFAULT_MAX_DECODED_FRAMES
         self._owns_faces = face_detector is None
         self.face_detector = face_detector or FaceDetector()
 
@@ -154,6 +163,10 @@ class Analyzer:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def new_budget(self) -> WorkBudget:
+        """The default budget of one analysis, started now."""
+        return WorkBudget(max_seconds=self.max_seconds, max_decoded_frames=self.max_decoded_frames)
+
     @property
     def model_info(self) -> ModelInfo:
         return ModelInfo(
@@ -164,21 +177,33 @@ class Analyzer:
 
     # Single inputs.
 
-    def analyze(self, source: Source, *, num_frames: int | None = 16, fps: float | None = None):
-        """An image or a video, told apart by the file suffix (bytes are read as an image)."""
+    def analyze(
+        self,
+        source: Source,
+        *,
+        num_frames: int | None = 16,
+        fps: float | None = None,
+        budget: WorkBudget | None = None,
+    ) -> Report:
+        """An image or a video, told apart by the file suffix (bytes are read as an image).
+        `budget` bounds the work (time, decoded frames, cancellation; `BudgetExceeded`)."""
         if isinstance(source, str | Path) and media_kind(str(source)) == "video":
-            return self.analyze_video(source, num_frames=num_frames, fps=fps)
-        return self.analyze_image(source)
+            return self.analyze_video(source, num_frames=num_frames, fps=fps, budget=budget)
+        return self.analyze_image(source, budget=budget)
 
-    def analyze_image(self, source: Source) -> Report:
+    def analyze_image(self, source: Source, *, budget: WorkBudget | None = None) -> Report:
         """Analyse one image; raises `MediaError` if it cannot be loaded."""
+        budget = budget or self.new_budget()
+        label = str(source) if isinstance(source, str | Path) else "<bytes>"
         timings: dict[str, float] = {}
         start = time.perf_counter()
         image = load_image(source, max_pixels=self.max_pixels)
         timings["load"] = _ms(start)
+        budget.check(label)
         mark = time.perf_counter()
         faces = self.face_detector.detect(image.rgb)
         timings["faces"] = _ms(mark)
+        budget.check(label)
         warnings = list(image.warnings) + _face_warnings(faces)
         if not faces and looks_like_face_crop(image.rgb):
             faces = [face_from_crop(image.width, image.height)]
@@ -195,9 +220,19 @@ class Analyzer:
         return report
 
     def analyze_video(
-        self, source: str | Path | bytes, *, num_frames: int | None = 16, fps: float | None = None
+        self,
+        source: str | Path | bytes,
+        *,
+        num_frames: int | None = 16,
+        fps: float | None = None,
+        budget: WorkBudget | None = None,
     ) -> Report:
-        """Analyse sampled frames of a video (`fps` wins over `num_frames` if given)."""
+        """Analyse sampled frames of a video (`fps` wins over `num_frames` if given).
+
+        Frames are chosen from what decodes, not from the header's frame count; a header
+        that disagrees, or a stream only partly read, becomes a warning in the report."""
+        budget = budget or self.new_budget()
+        label = str(Path(source)) if isinstance(source, str | Path) else "<bytes>"
         timings = {"faces": 0.0, "align": 0.0, "detector": 0.0}
         start = time.perf_counter()
         info = probe_video(source)
@@ -205,8 +240,14 @@ class Analyzer:
         frames: list[tuple[int, float, list[_Judged]]] = []
         previews: list[tuple[float, int, np.ndarray]] = []  # a min-heap of the best frames
         warnings: list[str] = []
+        stats = SamplingStats()
         sampled = iter_video_frames(
-            source, num_frames=num_frames, target_fps=fps, max_pixels=self.max_pixels
+            source,
+            num_frames=num_frames,
+            target_fps=fps,
+            max_pixels=self.max_pixels,
+            budget=budget,
+            stats=stats,
         )
         follower = FaceFollower(self.face_detector, self.redetect_every)
         pending: list[tuple[Any, list[Face]]] = []
@@ -224,8 +265,12 @@ class Analyzer:
         for frame in sampled:
             if len(frames) + len(pending) >= self.max_video_frames:
                 sampled.close()  # releases the decoder now, not when collected
-                warnings.append(f"stopped after {self.max_video_frames} sampled frames")
+                warnings.append(
+                    f"stopped after {self.max_video_frames} sampled frames, at "
+                    f"{frame.timestamp_s:.1f} s: the rest of the video was not analysed"
+                )
                 break
+            budget.check(label)
             mark = time.perf_counter()
             faces = follower(frame.rgb, frame.timestamp_s)
             timings["faces"] += _ms(mark)
@@ -233,6 +278,7 @@ class Analyzer:
             if sum(len(f) for _, f in pending) >= self.batch_size or len(pending) >= 32:
                 judge_pending()  # batched detector calls; at most 32 frames held at once
         judge_pending()
+        warnings.extend(stats.warnings)
         mark = time.perf_counter()
         tracks = track_faces([(index, ts, [j.face for j in js]) for index, ts, js in frames])
         by_face = {id(j.face): j for _, _, js in frames for j in js}
@@ -253,14 +299,13 @@ class Analyzer:
             )
             for index, ts, js in frames
         ]
-        label = str(Path(source)) if isinstance(source, str | Path) else "<bytes>"
         size = (info.width, info.height)
         report_input = InputInfo(label, sha256, "video", *size, len(frames), fps=info.fps)
         report = self._finish(report_input, evidence, warnings, timeline=timeline, tracks=scores)
         timings["total"] = _ms(start)
         timings["per_frame"] = timings["total"] / max(len(frames), 1)
         report.timings_ms = timings
-        self._attach_preview(report, previews, source, num_frames, fps)
+        self._attach_preview(report, previews, source, num_frames, fps, budget)
         return report
 
     # Many inputs.
@@ -456,6 +501,7 @@ class Analyzer:
         source: str | Path | bytes,
         num_frames: int | None,
         fps: float | None,
+        budget: WorkBudget,
     ) -> None:
         """The decisive face's frame (re-read in the rare case it was not kept), for HTML."""
         if report.faces:
@@ -467,7 +513,11 @@ class Analyzer:
         kept = {-index: rgb for _, index, rgb in previews}
         if wanted not in kept:
             frames = iter_video_frames(
-                source, num_frames=num_frames, target_fps=fps, max_pixels=self.max_pixels
+                source,
+                num_frames=num_frames,
+                target_fps=fps,
+                max_pixels=self.max_pixels,
+                budget=budget,
             )
             kept = {f.index: f.rgb for f in frames if f.index == wanted}
         report.preview = kept.get(wanted)

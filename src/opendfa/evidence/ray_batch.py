@@ -23,13 +23,20 @@ from opendfa.evidence.report import Report
 class _AnalyzeActor:
     """One Analyzer per Ray actor; maps a batch of paths to report JSON lines."""
 
-    def __init__(self, model: str, num_frames: int | None, fps: float | None, threshold: float):
+    def __init__(
+        self,
+        model: str,
+        num_frames: int | None,
+        fps: float | None,
+        threshold: float,
+        limits: dict[str, Any] | None = None,
+    ):
         import torch
 
         from opendfa.evidence.pipeline import Analyzer
 
         torch.set_num_threads(1)  # actors share the machine's cores
-        self.analyzer = Analyzer(model, threshold=threshold)
+        self.analyzer = Analyzer(model, threshold=threshold, **(limits or {}))
         self.num_frames, self.fps = num_frames, fps
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, list[str]]:
@@ -51,6 +58,8 @@ def analyze_with_ray(
     num_frames: int | None = 16,
     fps: float | None = None,
     threshold: float = 0.5,
+    max_seconds: float | None = None,
+    max_decoded_frames: int | None = None,
     actors: int = 2,
     address: str | None = None,
     on_report: Callable[[Path, Report | None], None] | None = None,
@@ -82,6 +91,7 @@ def analyze_with_ray(
                 "num_frames": num_frames,
                 "fps": fps,
                 "threshold": threshold,
+                "limits": {"max_seconds": max_seconds, "max_decoded_frames": max_decoded_frames},
             },
             batch_size=1,
             concurrency=actors,

@@ -190,13 +190,22 @@ def _command(line: str, conversation, analyzer, args: argparse.Namespace) -> str
         cli_error(f"{err.reason} ({argument})")
     except OSError as err:
         cli_error(f"cannot write {argument}: {err.strerror or err}")
+    except Exception as err:  # a failed command must never end the conversation
+        cli_error(f"{name} failed: {' '.join(str(err).split())[:200] or type(err).__name__}")
     return None
+
+
+# What /mask can write: OpenCV picks its encoder from the suffix and raises on any other.
+MASK_SUFFIXES = (".png", ".bmp", ".tif", ".tiff", ".jpg", ".jpeg", ".webp")
 
 
 def _save_mask(report, path: Path) -> None:
     import cv2
     import numpy as np
 
+    if path.suffix.lower() not in MASK_SUFFIXES:
+        cli_error(f"/mask writes images: give a name ending in {', '.join(MASK_SUFFIXES)}")
+        return
     faces = [f for f in report.faces if f.mask is not None]
     if not faces:
         cli_error("this report has no mask")

@@ -3,6 +3,7 @@
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from opendfa.media.budget import BudgetExceeded, WorkBudget
 from opendfa.media.errors import MediaError
 from opendfa.media.files import file_problem, is_folder
 from opendfa.media.image import (
@@ -12,8 +13,10 @@ from opendfa.media.image import (
     LoadedImage,
     load_image,
 )
+from opendfa.media.sniff import sniff, sniff_file
 from opendfa.media.video import (
     VIDEO_SUFFIXES,
+    SamplingStats,
     VideoFrame,
     VideoInfo,
     iter_video_frames,
@@ -25,16 +28,21 @@ __all__ = [
     "DEFAULT_MAX_PIXELS",
     "IMAGE_SUFFIXES",
     "VIDEO_SUFFIXES",
+    "BudgetExceeded",
     "LoadedImage",
     "MediaError",
+    "SamplingStats",
     "VideoFrame",
     "VideoInfo",
+    "WorkBudget",
     "file_problem",
     "iter_media_files",
     "iter_video_frames",
     "load_image",
     "media_kind",
     "probe_video",
+    "sniff",
+    "sniff_file",
 ]
 
 
