@@ -1,0 +1,242 @@
+"""The pixel-level forensic stream: a small fully convolutional network on the image's own grid.
+
+Why a second network: the semantic detector reads one 224 px aligned crop, and that
+resampling erases the interpolation and noise traces a local warp, a smoothing or a
+recolouring leaves (issue 26). This one never resamples before its first layer: it reads the
+face's pixels as they are (a large face is tiled, never shrunk), starts from fixed high-pass
+residuals (SRM-style filters, which suppress the picture's content and keep its noise) plus a
+constrained convolution that learns its own prediction-error filter (Bayar & Stamm 2018), and
+predicts a manipulation map at the input's resolution. The face-level score pools the map's
+most suspicious pixels, so a small edit counts as much as a large one.
+
+Fully convolutional and small (about 0.1 M parameters), so it trains on patches on two CPU
+cores and runs at any size. A saved model is a folder like the detector's: `config.json`
+(with the weights' sha256) beside `model.safetensors`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+from torch.nn import functional as F
+
+from opendfa.media.files import file_sha256
+
+FORMAT = "opendfa.forensic/1"
+WEIGHTS_FILE = "model.safetensors"
+CONFIG_FILE = "config.json"
+
+
+@dataclass
+class ForensicConfig:
+    width: int = 32  # channels of the full-resolution layers (twice that after the stride)
+    depth: int = 4  # dilated layers at half resolution
+    top_fraction: float = 0.02  # share of the face's pixels whose mean makes the face score
+    tile: int = 512  # larger inputs are processed in tiles of this side (with overlap)
+
+    def __post_init__(self) -> None:
+        if self.width < 4 or self.depth < 1 or not 0.0 < self.top_fraction <= 1.0:
+            raise ValueError("width >= 4, depth >= 1 and top_fraction in (0, 1] required")
+        if self.tile < 64:
+            raise ValueError(f"tile must be at least 64 pixels, got {self.tile}")
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> ForensicConfig:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in known})
+
+
+def srm_kernels() -> torch.Tensor:
+    """Three fixed 5x5 high-pass filters (first-order, second-order, 'KV' square), each
+    normalised to unit gain; applied to every colour channel, they give 9 residual maps."""
+    first = np.zeros((5, 5), np.float32)
+    first[2, 1:4] = [1, -2, 1]
+    first /= 2.0
+    second = np.zeros((5, 5), np.float32)
+    second[1:4, 1:4] = [[-1, 2, -1], [2, -4, 2], [-1, 2, -1]]
+    second /= 4.0
+    square = np.array(
+        [
+            [-1, 2, -2, 2, -1],
+            [2, -6, 8, -6, 2],
+            [-2, 8, -12, 8, -2],
+            [2, -6, 8, -6, 2],
+            [-1, 2, -2, 2, -1],
+        ],
+        np.float32,
+    )
+    square /= 12.0
+    kernels = np.stack([first, second, square])  # (3, 5, 5)
+    weight = np.zeros((9, 3, 5, 5), np.float32)
+    for k in range(3):
+        for c in range(3):
+            weight[k * 3 + c, c] = kernels[k]
+    return torch.from_numpy(weight)
+
+
+class ConstrainedConv(nn.Module):
+    """A convolution whose kernels predict the centre pixel from its neighbours: the centre
+    weight is -1 and the others sum to 1, so it can only learn prediction-error filters."""
+
+    def __init__(self, in_channels: int, out_channels: int, size: int = 5) -> None:
+        super().__init__()
+        # Positive at the start, so each kernel's neighbour sum is far from zero.
+        self.weight = nn.Parameter(torch.rand(out_channels, in_channels, size, size))
+        self.size = size
+
+    def constrained(self) -> torch.Tensor:
+        centre = self.size // 2
+        weight = self.weight.clone()
+        weight[:, :, centre, centre] = 0.0
+        total = weight.sum(dim=(2, 3), keepdim=True)
+        total = torch.where(total.abs() < 1e-3, torch.full_like(total, 1e-3), total)
+        weight = weight / total
+        # Each (out, in) kernel: neighbours sum to 1, centre -1, so flat content gives 0.
+        weight[:, :, centre, centre] = -1.0
+        return weight
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.conv2d(x, self.constrained(), padding=self.size // 2)
+
+
+def _block(channels_in: int, channels_out: int, *, stride: int = 1, dilation: int = 1):
+    return nn.Sequential(
+        nn.Conv2d(
+            channels_in,
+            channels_out,
+            3,
+            stride=stride,
+            padding=dilation,
+            dilation=dilation,
+            bias=False,
+        ),
+        # Batch norm: per-channel affine at inference, so a pixel's output depends only on its
+        # neighbourhood, never on the size of the tile it was read in (group norm would).
+        nn.BatchNorm2d(channels_out),
+        nn.ReLU(inplace=True),
+    )
+
+
+class ForensicNet(nn.Module):
+    """RGB in [0, 255], (N, 3, H, W), any H and W; manipulation logits out, (N, 1, H, W)."""
+
+    def __init__(self, config: ForensicConfig | None = None) -> None:
+        super().__init__()
+        self.config = config or ForensicConfig()
+        width = self.config.width
+        self.register_buffer("srm", srm_kernels(), persistent=False)
+        self.constrained = ConstrainedConv(3, 3)
+        self.stem = nn.Sequential(_block(12, width), _block(width, width))
+        self.down = _block(width, 2 * width, stride=2)
+        self.context = nn.Sequential(
+            *[
+                _block(2 * width, 2 * width, dilation=2 ** (i % 3 + 1))
+                for i in range(self.config.depth)
+            ]
+        )
+        self.head = nn.Conv2d(3 * width, 1, 1)
+
+    def forward(self, rgb: torch.Tensor) -> torch.Tensor:
+        x = rgb / 255.0
+        residual = torch.cat(
+            [F.conv2d(x, self.srm, padding=2) * 8.0, self.constrained(x) * 8.0], dim=1
+        )
+        fine = self.stem(residual)
+        coarse = self.context(self.down(fine))
+        up = F.interpolate(coarse, size=fine.shape[-2:], mode="bilinear", align_corners=False)
+        return self.head(torch.cat([fine, up], dim=1))
+
+
+def face_score(logits: np.ndarray, region: np.ndarray | None, top_fraction: float) -> float:
+    """The face-level logit: the mean of the top `top_fraction` of the map's logits inside
+    `region` (a boolean mask of the face; the whole map if None or empty)."""
+    values = logits[region] if region is not None and region.any() else logits.ravel()
+    count = max(1, math.ceil(values.size * top_fraction))
+    top = np.partition(values, values.size - count)[values.size - count :]
+    return float(top.mean())
+
+
+def _spans(size: int, tile: int, pad: int) -> list[tuple[int, int, int, int]]:
+    """(core start, core end, read start, read end) along one axis: cores cover the axis,
+    reads add `pad` pixels of context on each side."""
+    if size <= tile:
+        return [(0, size, 0, size)]
+    step = tile - 2 * pad
+    return [
+        (start, min(size, start + step), max(0, start - pad), min(size, start + step + pad))
+        for start in range(0, size, step)
+    ]
+
+
+@torch.no_grad()
+def predict_map(model: ForensicNet, rgb: np.ndarray) -> np.ndarray:
+    """Manipulation logits (H, W) float32 for an RGB uint8 image (H, W, 3), at its own size.
+
+    Inputs larger than `config.tile` are cut into overlapping tiles (64 px of context on each
+    side, cropped away) so memory stays bounded; nothing is resized."""
+    model.eval()
+    height, width = rgb.shape[:2]
+    tile, pad = model.config.tile, 64
+    out = np.zeros((height, width), np.float32)
+    for y0, y1, ya, yb in _spans(height, tile, pad):
+        for x0, x1, xa, xb in _spans(width, tile, pad):
+            patch = torch.from_numpy(np.ascontiguousarray(rgb[ya:yb, xa:xb])).float()
+            logits = model(patch.permute(2, 0, 1)[None])[0, 0].numpy()
+            out[y0:y1, x0:x1] = logits[y0 - ya : y1 - ya, x0 - xa : x1 - xa]
+    return out
+
+
+def save_forensic(
+    model: ForensicNet,
+    folder: str | Path,
+    *,
+    name: str | None = None,
+    version: int = 1,
+    metrics: dict[str, Any] | None = None,
+    training: dict[str, Any] | None = None,
+) -> Path:
+    """Write `model.safetensors` and `config.json` (atomically) into `folder`."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    weights = folder / WEIGHTS_FILE
+    tmp = weights.with_suffix(".tmp")
+    save_file(tensors, str(tmp), metadata={"format": FORMAT})
+    tmp.replace(weights)
+    info = {
+        "format": FORMAT,
+        "name": name or folder.name,
+        "version": version,
+        "config": asdict(model.config),
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "weights_sha256": file_sha256(weights),
+        "metrics": metrics or {},
+        "training": training or {},
+    }
+    config_tmp = folder / (CONFIG_FILE + ".tmp")
+    config_tmp.write_text(json.dumps(info, indent=1) + "\n", encoding="utf-8")
+    config_tmp.replace(folder / CONFIG_FILE)
+    return folder
+
+
+def load_forensic(folder: str | Path) -> tuple[ForensicNet, dict[str, Any]]:
+    """The model (eval mode, CPU) and its config.json; the weights' sha256 is checked."""
+    folder = Path(folder)
+    info = json.loads((folder / CONFIG_FILE).read_text(encoding="utf-8"))
+    if info.get("format") != FORMAT:
+        raise ValueError(f"not a forensic-stream folder ({folder}): format {info.get('format')}")
+    weights = folder / WEIGHTS_FILE
+    if file_sha256(weights) != info.get("weights_sha256"):
+        raise ValueError(f"weights do not match their recorded sha256 ({weights})")
+    model = ForensicNet(ForensicConfig.from_dict(info.get("config", {})))
+    model.load_state_dict(load_file(str(weights)))
+    model.eval()
+    return model, info

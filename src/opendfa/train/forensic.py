@@ -1,0 +1,209 @@
+"""Training the pixel-level forensic stream (`opendfa.models.forensic`) on patches.
+
+One forged face gives hundreds of patches, each labelled pixel by pixel by the forge's honest
+mask; real faces give patches labelled zero everywhere. That is what makes a network that
+sees local edits trainable on two CPU cores. Patches are cut on the stored image's own pixel
+grid (no resize: resampling is what erases the traces); the only augmentations are a mirror
+and, for robustness to innocent processing, a JPEG re-save of the whole patch that leaves the
+label as it is (a re-saved real must stay real).
+
+Resumable: the state (weights, optimizer, step, the patch sampler's seed) is saved every
+`save_every` steps under `out/state`, and a rerun with the same `out` continues from it.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from opendfa.data.manifest import Manifest, read_manifest
+from opendfa.data.sample import Sample
+from opendfa.models.forensic import ForensicConfig, ForensicNet, save_forensic
+from opendfa.train import checkpoint
+from opendfa.train.loop import Engine, lr_factor, seed_everything
+
+
+@dataclass
+class ForensicTrainConfig:
+    manifest: str = ""
+    out: str = "runs/forensic"
+    steps: int = 3000
+    batch_size: int = 24
+    patch: int = 96
+    lr: float = 2e-3
+    weight_decay: float = 1e-4
+    warmup: int = 100
+    positive_share: float = 0.5  # of fake patches, centred on a manipulated pixel
+    jpeg_probability: float = 0.3  # a patch is re-saved as JPEG (quality 70-98), label kept
+    categories: tuple[str, ...] = ("face_editing", "face_reenactment", "face_swap")
+    max_images: int = 4000  # images held in memory (uint8)
+    save_every: int = 200
+    seed: int = 0
+    model: ForensicConfig = field(default_factory=ForensicConfig)
+
+
+@dataclass
+class PatchPool:
+    """Training images and their masks in memory, and where their manipulated pixels are."""
+
+    images: list[np.ndarray]
+    masks: list[np.ndarray]  # uint8 0-255, same size as the image
+    positives: list[np.ndarray]  # (K, 2) row/col of pixels with mask >= 128
+    fake: np.ndarray  # bool per image
+
+    @classmethod
+    def from_samples(
+        cls, samples: list[Sample], manifest: Manifest, categories: tuple[str, ...], limit: int
+    ) -> PatchPool:
+        images, masks, positives, fake = [], [], [], []
+        for sample in samples[:limit]:
+            if sample.label == "fake" and sample.category not in categories:
+                continue
+            loaded = _read_pair(sample, manifest)
+            if loaded is None:
+                continue
+            rgb, mask = loaded
+            if sample.label == "fake" and mask.max() < 128:
+                continue  # a fake whose mask marks nothing teaches nothing pixel-wise
+            images.append(rgb)
+            masks.append(mask)
+            rows, cols = np.nonzero(mask >= 128)
+            step = max(1, rows.size // 2000)  # a thinned list is enough to draw centres
+            positives.append(np.stack([rows[::step], cols[::step]], axis=1))
+            fake.append(sample.label == "fake")
+        if not images or not any(fake) or all(fake):
+            raise ValueError("training needs both real and fake images with masks")
+        return cls(images, masks, positives, np.array(fake))
+
+    def draw(
+        self, rng: np.random.Generator, count: int, config: ForensicTrainConfig
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """A batch: half real, half fake images; patches (N, 3, P, P) and labels (N, 1, P, P)."""
+        side = config.patch
+        reals, fakes = np.nonzero(~self.fake)[0], np.nonzero(self.fake)[0]
+        pixels = np.zeros((count, side, side, 3), np.uint8)
+        labels = np.zeros((count, side, side), np.float32)
+        for i in range(count):
+            index = int(rng.choice(fakes if i % 2 else reals))
+            image, mask = self.images[index], self.masks[index]
+            height, width = mask.shape
+            if self.fake[index] and rng.random() < config.positive_share:
+                row, col = self.positives[index][rng.integers(len(self.positives[index]))]
+                y0 = int(
+                    np.clip(
+                        row - side // 2 + rng.integers(-side // 4, side // 4 + 1), 0, height - side
+                    )
+                )
+                x0 = int(
+                    np.clip(
+                        col - side // 2 + rng.integers(-side // 4, side // 4 + 1), 0, width - side
+                    )
+                )
+            else:
+                y0, x0 = (
+                    int(rng.integers(0, height - side + 1)),
+                    int(rng.integers(0, width - side + 1)),
+                )
+            patch = image[y0 : y0 + side, x0 : x0 + side]
+            label = mask[y0 : y0 + side, x0 : x0 + side].astype(np.float32) / 255.0
+            if rng.random() < 0.5:
+                patch, label = patch[:, ::-1], label[:, ::-1]
+            if rng.random() < config.jpeg_probability:
+                patch = _jpeg(patch, int(rng.integers(70, 99)))
+            pixels[i], labels[i] = patch, label
+        return (
+            torch.from_numpy(pixels).permute(0, 3, 1, 2).float(),
+            torch.from_numpy(labels)[:, None],
+        )
+
+
+def _jpeg(rgb: np.ndarray, quality: int) -> np.ndarray:
+    ok, data = cv2.imencode(".jpg", np.ascontiguousarray(rgb), [cv2.IMWRITE_JPEG_QUALITY, quality])
+    return cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if ok else rgb
+
+
+def _read_pair(sample: Sample, manifest: Manifest) -> tuple[np.ndarray, np.ndarray] | None:
+    """RGB uint8 and mask uint8 of a sample at the image's own size; None if unreadable."""
+    bgr = cv2.imread(str(manifest.resolve(sample.path)), cv2.IMREAD_COLOR)
+    if bgr is None:
+        return None
+    rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    mask = np.zeros(rgb.shape[:2], np.uint8)
+    if sample.label == "fake":
+        if not sample.mask_path:
+            return None
+        read = cv2.imread(str(manifest.resolve(sample.mask_path)), cv2.IMREAD_GRAYSCALE)
+        if read is None or read.shape != mask.shape:
+            return None
+        mask = read
+    return rgb, mask
+
+
+def train_forensic(config: ForensicTrainConfig, *, progress: bool = True) -> Path:
+    """Train (or resume) and write the model folder `out/model`; returns it."""
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    seed_everything(config.seed)
+    manifest = read_manifest(config.manifest)
+    samples = [s for s in manifest.samples if s.split == "train"]
+    rng = np.random.default_rng(config.seed)
+    rng.shuffle(samples)
+    pool = PatchPool.from_samples(samples, manifest, config.categories, config.max_images)
+    engine = Engine(log_path=out / "log.jsonl", progress=progress)
+    model = ForensicNet(config.model)
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=config.lr, weight_decay=config.weight_decay
+    )
+    start = _resume(out / "state", model, optimizer)
+    rng = np.random.default_rng([config.seed, start])  # the same draws after a resume
+    model = engine.prepare_model(model)
+    model.train()
+    mark, seen = time.perf_counter(), 0
+    for step in range(start, config.steps):
+        for group in optimizer.param_groups:
+            group["lr"] = config.lr * lr_factor(
+                step, config.steps, warmup_steps=config.warmup, min_lr_fraction=0.05
+            )
+        pixels, labels = pool.draw(rng, config.batch_size, config)
+        logits = model(pixels)
+        loss = F.binary_cross_entropy_with_logits(logits, labels)
+        optimizer.zero_grad(set_to_none=True)
+        engine.backward(loss)
+        optimizer.step()
+        seen += len(pixels)
+        if (step + 1) % 20 == 0:
+            rate = seen / (time.perf_counter() - mark)
+            engine.log(
+                {
+                    "step": step + 1,
+                    "loss": round(float(loss.detach()), 5),
+                    "patches_per_s": round(rate, 1),
+                }
+            )
+        if (step + 1) % config.save_every == 0 or step + 1 == config.steps:
+            _save(out / "state", engine.unwrap(model), optimizer, step + 1, config)
+    final = engine.unwrap(model)
+    training = {**_plain(asdict(config)), "images": len(pool.images), "fakes": int(pool.fake.sum())}
+    return save_forensic(final, out / "model", name="opendfa-forensic0", training=training)
+
+
+def _resume(stem: Path, model: ForensicNet, optimizer: torch.optim.Optimizer) -> int:
+    if not checkpoint.exists(stem):
+        return 0
+    info, _ = checkpoint.load_state(stem, model, optimizer)
+    return int(info.get("step", 0))
+
+
+def _save(stem: Path, model: ForensicNet, optimizer: Any, step: int, config: ForensicTrainConfig):
+    checkpoint.save_state(stem, model, optimizer, {"step": step, "config": _plain(asdict(config))})
+
+
+def _plain(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in values.items()}
