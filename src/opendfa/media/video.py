@@ -154,7 +154,8 @@ def iter_video_frames(
             info = _info(capture, label)
             _check_frame_size(info.width, info.height, max_pixels, label)
             stats.header_frames = info.frame_count
-            decoded = _decode(capture, info, budget, stats, max_pixels, label)
+            frame_cap = min(max_pixels, info.width * info.height)
+            decoded = _decode(capture, info, budget, stats, frame_cap, label)
             if target_fps is not None:
                 frames = _every_interval(decoded, 1.0 / target_fps)
             elif num_frames is not None:
@@ -179,15 +180,22 @@ class _Decoded:
     index: int
     timestamp_s: float
     capture: cv2.VideoCapture
-    max_pixels: int
+    max_pixels: int  # the smaller of the caller's cap and the header's frame size
     label: str
 
     def retrieve(self) -> VideoFrame | None:
         ok, bgr = self.capture.retrieve()
         if not ok or bgr is None or bgr.ndim != 3:
             return None
-        # The header's size is a claim too: the decoded frame is checked against the cap.
-        _check_frame_size(bgr.shape[1], bgr.shape[0], self.max_pixels, self.label)
+        # The header's size is a claim too (budgets were computed from it): a frame larger
+        # than it declared, or than the cap, stops the analysis.
+        height, width = bgr.shape[:2]
+        if width * height > self.max_pixels:
+            raise MediaError(
+                f"a decoded frame ({width}x{height}) is larger than the video's header "
+                f"declares or than the {self.max_pixels / 1e6:.1f} MP limit",
+                self.label,
+            )
         rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
         return VideoFrame(index=self.index, timestamp_s=round(self.timestamp_s, 4), rgb=rgb)
 

@@ -34,9 +34,9 @@ from opendfa.train.loop import Engine, lr_factor, seed_everything
 class ForensicTrainConfig:
     manifest: str = ""
     out: str = "runs/forensic"
-    steps: int = 3000
-    batch_size: int = 24
-    patch: int = 96
+    steps: int = 6000
+    batch_size: int = 32
+    patch: int = 64
     lr: float = 2e-3
     weight_decay: float = 1e-4
     warmup: int = 100
