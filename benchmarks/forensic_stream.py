@@ -121,6 +121,8 @@ def run(args: argparse.Namespace) -> dict:
             groups[tag].append(value)
         for degradation in sample.degradations:
             groups[f"degradation:{degradation.get('name', '?')}"].append(value)
+        if not sample.degradations:
+            groups["degradation:none"].append(value)
     table = {}
     for name, fakes in sorted(groups.items()):
         if len(fakes) < 5:

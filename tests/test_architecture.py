@@ -123,3 +123,9 @@ def test_the_scan_sees_imports_inside_functions(tmp_path):
     source = tmp_path / "probe.py"
     source.write_text("def f():\n    from opendfa.bench.runner import run_bench\n")
     assert "opendfa.bench.runner" in _imports(source)
+
+
+def test_forensics_sits_below_evidence_and_relies_on_media_only():
+    layers = _layers()
+    assert layers["forensics"] < layers["evidence"]
+    assert set(_edges().get("forensics", {})) <= {"opendfa", "_lazy", "media"}

@@ -3,7 +3,7 @@
 Two public-domain photos: Grace Hopper's US Navy portrait as it is, and the same portrait with
 Eileen Collins' face swapped in by OpenDFA's forgery engine (`scripts/make_demo_fake.py`).
 Each gets a printed verdict, an HTML report with the heatmap and region table, and one
-`opendfa.report/1` line in `reports.jsonl`.
+`opendfa.report/2` line in `reports.jsonl`.
 """
 
 from __future__ import annotations

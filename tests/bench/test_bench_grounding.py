@@ -193,6 +193,6 @@ def test_the_detector_answerer_describes_only_its_own_evidence(tiny_model, astro
     answerer = DetectorAnswerer(tiny_model)
     text = answerer.answer(astronaut_path, "<image>\nDescribe the artifacts.", "AD").text
     e = answerer.evidence(astronaut_path)
-    assert text.startswith("This face looks")
+    assert text.startswith(("This face looks", "I cannot tell"))  # inconclusive: no claim
     check = check_answer(text, e["verdict"], e["category"], e["regions"], REGION_EVIDENCE)
     assert not check.violated, (text, e)

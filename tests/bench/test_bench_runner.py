@@ -65,7 +65,7 @@ class Scripted:
 
 ANSWERS = {
     ("s0.png", "DF-D"): ("Fake.", 0.9),
-    ("s1.png", "DF-D"): ("I cannot tell.", 0.6),
+    ("s1.png", "DF-D"): ("It could be real or fake.", 0.6),  # "I cannot tell": inconclusive
     ("s2.png", "DF-D"): ("Real.", 0.2),
     ("s3.png", "DF-D"): ("It is fake.", 0.7),
     ("s0.png", "DF-C"): ("A face swap.", None),

@@ -54,7 +54,7 @@ def test_ray_batch_then_resume_after_a_kill(folder, tiny_model, tmp_path, capsys
         "c-wall.png": "no_face",
         "d-broken.jpg": "error",
     }
-    assert by_name["a.jpg"] in ("fake", "real")
+    assert by_name["a.jpg"] in ("fake", "real", "inconclusive")
     # A kill midway: keep the first complete line and half of the second.
     text = out.read_text().splitlines(keepends=True)
     out.write_text(text[0] + text[1][: len(text[1]) // 2])

@@ -37,7 +37,7 @@ def test_html_is_one_self_contained_file(hostile_report, tmp_path):
     assert page.startswith("<!DOCTYPE html>")
     assert "<link" not in page and "<script" not in page and "@import" not in page
     assert not re.search(r"""(src|href)=["']?(https?:|//)""", page)
-    assert page.count("data:image/png;base64,") == 2  # the image and its heatmap
+    assert page.count("data:image/png;base64,") == 4  # the image, heatmap, ELA and noise maps
     assert ">fake</div>" in page and "0.90" in page and "face swap" in page
     assert "<th>Region</th>" in page and "nose" in page and "blur ratio" in page
     assert "<svg" not in page  # timelines are for videos

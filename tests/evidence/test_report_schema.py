@@ -1,4 +1,4 @@
-"""The `opendfa.report/1` document: exact keys, schema checks, and an explanation that names
+"""The `opendfa.report/2` document: exact keys, schema checks, and an explanation that names
 only what the report holds."""
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ DESIGN_KEYS = [
     "explanation",
     "warnings",
     "timings_ms",
+    "forensics",
 ]
 
 
@@ -90,7 +91,7 @@ SAMPLE_REGIONS = [
 def test_report_json_has_the_design_keys_in_order_and_validates():
     data = _report([_face(SAMPLE_REGIONS)]).to_json()
     assert list(data) == DESIGN_KEYS
-    assert data["schema"] == "opendfa.report/1"
+    assert data["schema"] == "opendfa.report/2"
     assert list(data["input"]) == ["path", "sha256", "kind", "width", "height", "frames_analyzed"]
     assert data["forgery_type"]["label"] == "face_swap"
     assert set(data["forgery_type"]["probabilities"]) == set(CATEGORIES)
@@ -129,7 +130,10 @@ def test_mask_png_decodes_to_the_values_and_box_it_was_made_from():
         lambda d: d.pop("explanation"),
         lambda d: d.update(verdict="maybe"),
         lambda d: d.update(fake_probability=1.5),
-        lambda d: d.update(schema="opendfa.report/2"),
+        lambda d: d.update(schema="opendfa.report/1"),  # old documents go via upgrade_report
+        lambda d: d.update(schema="opendfa.report/3"),
+        lambda d: d.pop("forensics"),
+        lambda d: d.update(forensics={"findings": []}),
         lambda d: d["faces"][0]["regions"][0].update(name="ear"),
         lambda d: d["faces"][0]["regions"][0]["cues"].update(sharpness=2.0),
         lambda d: d["faces"][0].update(box=[1, 2, 3]),

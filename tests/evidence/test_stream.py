@@ -49,3 +49,29 @@ def test_a_face_below_the_floor_is_not_judged_and_says_why(
     assert not judged.made and judged.probability is None
     assert "below the 64 px" in judged.reason
     assert judged.to_json() == {"made": False, "reason": judged.reason}
+
+
+def test_the_analysis_reports_both_streams_and_their_fusion(
+    tmp_path, astronaut_path, tiny_detector, detector
+) -> None:
+    import json
+
+    from opendfa.evidence.fusion import Fusion
+    from opendfa.evidence.pipeline import Analyzer
+    from opendfa.evidence.report import validate_report
+
+    torch.manual_seed(0)
+    folder = save_forensic(ForensicNet(ForensicConfig(width=8, depth=1)), tmp_path / "m")
+    config = json.loads((folder / "config.json").read_text())
+    fusion = Fusion(semantic_weight=1.0, forensic_weight=2.0, bias=-0.5, detector="tiny")
+    config["fusion"] = fusion.to_json()
+    (folder / "config.json").write_text(json.dumps(config))
+    with Analyzer(tiny_detector, detector, forensic_stream=folder, forensics=False) as analyzer:
+        report = analyzer.analyze_image(astronaut_path)
+    validate_report(report.to_json())
+    [face] = report.faces
+    assert face.forensic_stream["made"] and face.forensic_stream["model"] == "m@1"
+    expected = fusion.combine(face.semantic_probability, face.forensic_stream["logit"])
+    assert face.fake_probability == pytest.approx(expected, abs=1e-3)
+    assert report.fake_probability == face.fake_probability
+    assert "stream" in report.timings_ms

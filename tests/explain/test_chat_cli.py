@@ -40,7 +40,8 @@ def test_questions_and_commands_from_stdin(
     )
     assert code == 0
     first = out.splitlines()[0]
-    assert first.startswith(("FAKE P(fake)", "REAL P(fake)"))
+    # An untrained detector scores near 0.5: inside the margin band, so usually inconclusive.
+    assert first.startswith(("FAKE P(fake)", "REAL P(fake)", "INCONCLUSIVE P(fake)"))
     assert "against a threshold of 0.50" in out and "The mouth scores" in out
     assert cv2.imread(str(mask), cv2.IMREAD_GRAYSCALE).shape == (512, 512)
     assert "<html" in page.read_text().lower()
@@ -91,7 +92,7 @@ def test_closed_stdin_ends_the_chat_cleanly(stdin, tiny_model, astronaut_path, m
     assert code == 0
     assert captured.err.startswith("answers: grounded (offline")  # which backend, one line
     assert len(captured.err.splitlines()) == 1
-    assert captured.out.splitlines()[0].startswith(("REAL", "FAKE"))
+    assert captured.out.splitlines()[0].startswith(("REAL", "FAKE", "INCONCLUSIVE"))
 
 
 def test_report_to_a_missing_folder_is_an_error_and_creates_nothing(

@@ -73,7 +73,7 @@ def test_chat_cli_streams_the_model_answers(
     out, err = capsys.readouterr()
     assert code == 0 and "Traceback" not in err
     lines = out.strip().splitlines()
-    assert lines[0].startswith(("REAL", "FAKE")) and len(lines) >= 3
+    assert lines[0].startswith(("REAL", "FAKE", "INCONCLUSIVE")) and len(lines) >= 3
 
 
 # ------------------------------------------------------------------ the guard
@@ -266,3 +266,13 @@ def test_the_prompt_reads_the_report_s_own_judgement(report):
     assert f"verdict {report.verdict}," in line
     strong = [r.name for r in decisive_face(report).regions if r.score >= 0.5]
     assert ("regions above 0.5: none" in line) == (not strong)
+
+
+def test_file_check_questions_are_answered_from_the_record_not_the_model(model_dir, report):
+    # The model never saw the file checks (metadata, C2PA, JPEG, ELA): it is not asked.
+    backend = DFAGPTBackend(model_dir)
+    asked = []
+    backend.assistant.ask = lambda *args, **options: asked.append(args) or "made up"
+    reply = Conversation(report, backend=backend).ask("is there a content credential?")
+    assert asked == []
+    assert "provenance" in reply.text.lower() and "made up" not in reply.text

@@ -21,7 +21,7 @@ from opendfa.metrics.answers import UNPARSEABLE, parse_category, parse_detection
         ("Yes, definitely.", "Is this face real?", "real"),
         ("No", "Is the face authentic?", "fake"),
         ("It could be real or fake.", None, UNPARSEABLE),
-        ("I cannot tell.", None, UNPARSEABLE),
+        ("I cannot tell.", None, "inconclusive"),  # an abstention, counted as such
         ("", None, UNPARSEABLE),
         ("Yes.", None, UNPARSEABLE),  # yes to what?
         ("No face was found in this image.", "Is this face real?", UNPARSEABLE),

@@ -36,15 +36,15 @@ def test_constrained_convolution_only_learns_prediction_error_filters() -> None:
     assert torch.allclose(off_centre.abs(), torch.ones(4, 3), atol=1e-4)
 
 
-@pytest.mark.parametrize("shape", [(80, 120), (700, 530)])
+@pytest.mark.parametrize("shape", [(80, 120), (330, 270)])
 def test_maps_come_out_at_the_input_size_and_tiles_agree_with_one_pass(shape) -> None:
     torch.manual_seed(0)
-    model = ForensicNet(ForensicConfig(width=8, depth=2, tile=256))
+    model = ForensicNet(ForensicConfig(width=8, depth=2, tile=160))
     rgb = np.random.default_rng(1).integers(0, 256, (*shape, 3), np.uint8)
     logits = predict_map(model, rgb)
     assert logits.shape == shape and logits.dtype == np.float32
     whole = model.eval()(torch.from_numpy(rgb).permute(2, 0, 1)[None].float())[0, 0]
-    # Tiles read 64 px of context: away from nothing but the receptive field, they match.
+    # Tiles read 40 px of context, more than the receptive field: the seams do not show.
     assert np.abs(logits - whole.detach().numpy()).max() < 1e-3
 
 

@@ -69,7 +69,8 @@ def client(make_client) -> TestClient:
 @pytest.fixture
 def live_server(analyzer, tmp_path) -> Iterator[Callable[..., tuple[str, int]]]:
     """`live_server(chat=None, **ServerConfig fields)` runs uvicorn on a free loopback port in
-    a thread and returns (host, port); every server started is stopped at the end of the test."""
+    a thread and returns (host, port); every server started is stopped at the end of the test.
+    `live_server.apps` lists the applications started, in order."""
     import uvicorn
 
     servers: list[tuple[uvicorn.Server, threading.Thread]] = []
@@ -78,6 +79,7 @@ def live_server(analyzer, tmp_path) -> Iterator[Callable[..., tuple[str, int]]]:
         folder = tmp_path / f"live{len(servers)}"
         settings = ServerConfig(data_dir=folder, **config)
         app = create_app(settings, analyzer=analyzer, store=CaseStore(folder), chat=chat)
+        start.apps.append(app)
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
@@ -91,6 +93,7 @@ def live_server(analyzer, tmp_path) -> Iterator[Callable[..., tuple[str, int]]]:
         assert server.started, "uvicorn did not start"
         return "127.0.0.1", port
 
+    start.apps = []
     yield start
     for server, thread in servers:
         server.should_exit = True

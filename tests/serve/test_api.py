@@ -118,7 +118,12 @@ def test_openapi_and_ui_are_served(client):
     spec = client.get("/openapi.json").json()
     assert {"/api/analyze", "/api/cases", "/api/cases/{case_id}/chat"} <= set(spec["paths"])
     page = client.get("/").text
-    assert "OpenDFA" in page and "/api/analyze" in page
+    assert "OpenDFA" in page and '<script src="/static/app.js"' in page
+    script = client.get("/static/app.js")
+    assert script.headers["content-type"].startswith("text/javascript")
+    assert "/api/analyze" in script.text
+    assert client.get("/static/app.css").headers["content-type"].startswith("text/css")
+    assert client.get("/static/index.html").status_code == 404
 
 
 @settings(
@@ -170,7 +175,79 @@ def test_uploads_of_one_photo_share_one_preview(analyzer, tmp_path, astronaut_pa
     client = _client(analyzer, tmp_path)
     ids = [_upload(client, astronaut_path).json()["case"]["id"] for _ in range(12)]
     assert len(set(ids)) == 12
-    assert len(list((tmp_path / "previews").glob("*.png"))) == 1
+    assert len(list((tmp_path / "previews").glob("*.jpg"))) == 1
     for case_id in ids[:-1]:
         assert client.delete(f"/api/cases/{case_id}").status_code == 204
     assert client.get(f"/api/cases/{ids[-1]}/image.png").status_code == 200
+
+
+def _png(response) -> np.ndarray:
+    assert response.status_code == 200 and response.headers["content-type"] == "image/png"
+    return cv2.imdecode(np.frombuffer(response.content, np.uint8), cv2.IMREAD_COLOR)
+
+
+def test_forensic_maps_say_what_they_are_computed_from(client, astronaut_path):
+    """The server keeps no upload: ELA is not offered (the 404 says why) and the noise map is
+    the stored preview's, labelled so; the analysis's own numbers of the upload stay in
+    `summary`."""
+    from opendfa.forensics.maps import colourize, forensic_maps
+    from opendfa.store.cases import PREVIEW_MAX_SIDE
+
+    body = _upload(client, astronaut_path, name="astronaut.jpg").json()
+    case_id = body["case"]["id"]
+    maps = client.get(f"/api/cases/{case_id}/maps").json()
+    assert maps["summary"] == body["report"]["forensics"]["maps"]
+    assert maps["ela"]["url"] is None and maps["ela"]["note"].startswith("not offered")
+    noise = maps["noise"]
+    assert noise["url"] == f"/api/cases/{case_id}/noise.png"
+    assert noise["source"] == "stored_preview"
+    assert "stored preview (512x512)" in noise["note"]
+    assert "not from the uploaded file" in noise["note"]
+    ela = client.get(f"/api/cases/{case_id}/ela.png")
+    assert ela.status_code == 404 and ela.json()["detail"] == maps["ela"]["note"]
+    response = client.get(noise["url"])
+    assert response.headers["x-opendfa-map-source"] == "stored_preview"
+    shown = _png(response)
+    # Exactly the noise residual of the stored preview file, coloured as the report does.
+    stored = next((client.app.state.services.store.folder / "previews").glob("*.jpg"))
+    preview = cv2.cvtColor(cv2.imread(str(stored)), cv2.COLOR_BGR2RGB)
+    assert max(preview.shape[:2]) <= PREVIEW_MAX_SIDE
+    expected = cv2.cvtColor(colourize(forensic_maps(preview).noise), cv2.COLOR_RGB2BGR)
+    assert shown.shape == expected.shape == (512, 512, 3)
+    assert np.array_equal(shown, expected)
+    # The chat's answer about ELA gives the upload's numbers and points at the panel.
+    reply = client.post(f"/api/cases/{case_id}/chat", json={"question": "show me the ELA"})
+    answer = reply.json()
+    assert answer["intent"] == "maps" and answer["attachments"] == ["ela", "noise"]
+    assert f"mean {maps['summary']['ela']['mean']:.2f}" in answer["answer"]
+    assert "keeps only these numbers, not the map images" in answer["answer"]
+    assert client.delete(f"/api/cases/{case_id}").status_code == 204
+    for path in ("maps", "ela.png", "noise.png"):
+        assert client.get(f"/api/cases/{case_id}/{path}").status_code == 404
+
+
+def test_noise_map_of_a_large_upload_is_labelled_downscaled(client, astronaut_rgb):
+    big = cv2.resize(astronaut_rgb, (1700, 850), interpolation=cv2.INTER_CUBIC)
+    _, jpeg = cv2.imencode(".jpg", cv2.cvtColor(big, cv2.COLOR_RGB2BGR))
+    case_id = _upload(client, data=jpeg.tobytes(), name="wide.jpg").json()["case"]["id"]
+    note = client.get(f"/api/cases/{case_id}/maps").json()["noise"]["note"]
+    assert "stored preview (1600x800, downscaled from 1700x850)" in note
+    shown = _png(client.get(f"/api/cases/{case_id}/noise.png"))
+    assert shown.shape == (360, 720, 3)  # the size the web UI's other views are shown at
+
+
+def test_a_video_offers_no_forensic_maps(client, astronaut_rgb, tmp_path):
+    path = tmp_path / "clip.mp4"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 10, (512, 512))
+    for _ in range(6):
+        writer.write(cv2.cvtColor(astronaut_rgb, cv2.COLOR_RGB2BGR))
+    writer.release()
+    body = _upload(client, path, name="clip.mp4").json()
+    case_id = body["case"]["id"]
+    assert body["report"]["forensics"] is None
+    maps = client.get(f"/api/cases/{case_id}/maps").json()
+    assert maps["summary"] is None and maps["noise"]["url"] is None
+    response = client.get(f"/api/cases/{case_id}/noise.png")
+    assert response.status_code == 404 and "made for images" in response.json()["detail"]
+    reply = client.post(f"/api/cases/{case_id}/chat", json={"question": "C2PA?"}).json()
+    assert "this is a video" in reply["answer"]

@@ -14,7 +14,7 @@ pytest.importorskip("fastapi")
 from opendfa.serve.guard import host_allowed, origin_allowed, sign_link
 
 KEY = "s3cret"
-INDEX = Path(__file__).resolve().parents[2] / "src" / "opendfa" / "serve" / "static" / "index.html"
+SCRIPT = Path(__file__).resolve().parents[2] / "src" / "opendfa" / "serve" / "static" / "app.js"
 
 
 def _case(client, path, **kw) -> str:
@@ -108,7 +108,7 @@ def test_full_report_link_works_with_a_key(make_client, astronaut_path):
 
 
 def test_web_ui_opens_the_report_through_a_signed_link():
-    script = INDEX.read_text(encoding="utf-8")
+    script = SCRIPT.read_text(encoding="utf-8")
     assert "report-link" in script
     assert not re.search(r'htmlreport"\)\.href = `/api/cases/\$\{id\}/report\.html`', script)
 

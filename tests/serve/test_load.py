@@ -75,10 +75,10 @@ class _Gate:
     def __init__(self, real) -> None:
         self.real, self.opened, self.entered = real, threading.Event(), threading.Event()
 
-    def __call__(self, data):
+    def __call__(self, data, **kwargs):
         self.entered.set()
         self.opened.wait(20)
-        return self.real(data)
+        return self.real(data, **kwargs)
 
 
 def _post_upload(base: str, data: bytes, results: list, name: str = "a.jpg") -> None:

@@ -12,7 +12,13 @@ import pytest
 
 from opendfa.evidence.report import InputInfo, ModelInfo, Report
 from opendfa.store import CaseStore, NewTurn
-from opendfa.store.cases import MIGRATIONS, SCHEMA_VERSION
+from opendfa.store.cases import (
+    MIGRATIONS,
+    PREVIEW_MAX_SIDE,
+    SCHEMA_VERSION,
+    StoreFull,
+    display_name,
+)
 
 
 def _report(name: str = "a.jpg", verdict: str = "no_face") -> Report:
@@ -53,13 +59,13 @@ def test_previews_are_shared_by_content_and_removed_with_the_last_case(tmp_path)
     other = _report("other.jpg")
     other.preview = np.full((6, 8, 3), 10, np.uint8)
     other_id = store.add(other).id
-    assert len(list((tmp_path / "previews").glob("*.png"))) == 2
+    assert len(list((tmp_path / "previews").glob("*.jpg"))) == 2
     for case_id in ids[:4]:
         assert store.delete(case_id)
     assert store.report(ids[4]).preview.shape == (6, 8, 3)
     assert store.delete(ids[4])
     assert [p.name for p in (tmp_path / "previews").iterdir()] == [
-        f"{store.get(other_id).preview_sha256}.png"
+        f"{store.get(other_id).preview_sha256}.jpg"
     ]
 
 
@@ -139,3 +145,77 @@ def test_concurrent_writers_lose_nothing(tmp_path):
     assert store.count() == 80 == len(set(ids))
     assert all(len(store.turns(i)) == 1 for i in ids)
     assert store._db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def _noisy_report(width: int, height: int) -> Report:
+    report = _report()
+    report.input.width, report.input.height = width, height
+    report.preview = np.random.default_rng(0).integers(0, 256, (height, width, 3), np.uint8)
+    return report
+
+
+def test_previews_are_stored_small_and_read_back_at_their_size(tmp_path):
+    """A noisy 2400x1800 picture: stored as a JPEG of at most 1600 px (a PNG of it is 13 MB),
+    read back at 2400x1800, the size its report's boxes refer to."""
+    store = CaseStore(tmp_path)
+    case = store.add(_noisy_report(2400, 1800))
+    (stored,) = (tmp_path / "previews").iterdir()
+    picture = cv2.imread(str(stored))
+    assert stored.suffix == ".jpg" and max(picture.shape[:2]) == PREVIEW_MAX_SIDE
+    assert stored.stat().st_size < 2_500_000
+    assert store.preview(case.id).shape == (1800, 2400, 3)
+
+
+def test_shared_png_previews_of_schema_3_stores_are_still_shown(tmp_path):
+    store = CaseStore(tmp_path)
+    case = store.add(_report())
+    digest = store.get(case.id).preview_sha256
+    (tmp_path / "previews" / f"{digest}.jpg").unlink()
+    cv2.imwrite(str(tmp_path / "previews" / f"{digest}.png"), np.zeros((6, 8, 3), np.uint8))
+    store._db.execute("UPDATE cases SET preview_width = NULL, preview_height = NULL")
+    assert store.preview(case.id).shape == (6, 8, 3)
+    assert store.delete(case.id) and list((tmp_path / "previews").iterdir()) == []
+
+
+def test_quota_refuses_a_case_that_does_not_fit_and_stores_nothing(tmp_path):
+    store = CaseStore(tmp_path)
+    store.add(_report())
+    store.max_bytes = store.usage() + 1000  # room for a report, not for a noisy picture
+    with pytest.raises(StoreFull, match="full"):
+        store.add(_noisy_report(800, 600))
+    assert store.count() == 1 and len(list((tmp_path / "previews").iterdir())) == 1
+    store.add(_report())  # a small one still fits (its preview is shared)
+    assert store.count() == 2
+
+
+def test_usage_counts_previews_and_drops_with_deletes(tmp_path):
+    store = CaseStore(tmp_path)
+    empty = store.usage()
+    case = store.add(_noisy_report(400, 300))
+    grown = store.usage()
+    assert grown > empty + 50_000
+    assert CaseStore(tmp_path).usage() == grown  # counted again on open
+    store.delete(case.id)
+    assert store.usage() < grown - 50_000
+
+
+def test_expire_deletes_the_oldest_cases_first(tmp_path):
+    store = CaseStore(tmp_path)
+    ids = [store.add(_report(f"{k}.jpg")).id for k in range(4)]
+    for age, case_id in zip((40, 30, 20, 0), ids, strict=True):
+        store._db.execute("UPDATE cases SET created = ? WHERE id = ?", (1000 - age, case_id))
+    assert store.expire(before=985, limit=1) == [ids[0]]
+    assert store.expire(before=985) == [ids[1], ids[2]]
+    assert [c.id for c in store.list()] == [ids[3]]
+
+
+def test_names_are_stored_and_shown_with_controls_escaped(tmp_path):
+    store = CaseStore(tmp_path)
+    case = store.add(_report("gpj.\u202eexe\n.jpg"))
+    assert case.input_name == "gpj.\\u202eexe\\n.jpg"
+    assert store.get(case.id).report["input"]["path"] == case.input_name
+    assert store.summaries()[0]["input_name"] == case.input_name
+    store._db.execute("UPDATE cases SET input_name = 'x\u2066y.jpg'")  # stored before escaping
+    assert store.get(case.id).input_name == "x\\u2066y.jpg"
+    assert display_name("\u200b" * 100, limit=20) == "\\u200b" * 3
+    assert display_name("naïve café.jpg") == "naïve café.jpg"

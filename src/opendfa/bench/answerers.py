@@ -19,7 +19,13 @@ from pathlib import Path
 from typing import ClassVar, Protocol
 
 from opendfa.evidence.report import ForgeryType, RegionEvidence
-from opendfa.evidence.words import category_label, describe_face
+from opendfa.evidence.words import (
+    REGION_EVIDENCE,
+    category_label,
+    describe_face,
+    join_words,
+    region_label,
+)
 from opendfa.explain.grounded import decisive_face
 from opendfa.explain.http import post_chat
 
@@ -38,10 +44,11 @@ class Answerer(Protocol):
 
 @dataclass
 class _Judgement:
-    verdict: str  # fake | real
+    verdict: str  # fake | real | inconclusive
     score: float
     category: str
     regions: list[RegionEvidence]
+    reasons: list[str] | None = None  # why an inconclusive judgement abstains
 
 
 class DetectorAnswerer:
@@ -68,7 +75,9 @@ class DetectorAnswerer:
         if judgement is None:
             return BenchAnswer("Unanswerable: no face was found in this image.")
         if task == "DF-D":
-            text = "Fake." if judgement.verdict == "fake" else "Real."
+            text = {"fake": "Fake.", "real": "Real."}.get(judgement.verdict)
+            if text is None:
+                text = f"Inconclusive: {join_words(judgement.reasons or [])}."
         elif task == "DF-C":
             label = judgement.category
             text = "Real." if label == "real" else f"{category_label(label).capitalize()}."
@@ -101,10 +110,13 @@ class DetectorAnswerer:
             report = self.analyzer.analyze_image(image)
         except MediaError:
             return None
-        if report.verdict in ("fake", "real"):
+        if report.verdict in ("fake", "real", "inconclusive"):
             face = decisive_face(report)
             label = report.forgery_type.label if report.forgery_type else "real"
-            return _Judgement(report.verdict, float(report.fake_probability), label, face.regions)
+            reasons = report.abstention.reasons if report.abstention else None
+            return _Judgement(
+                report.verdict, float(report.fake_probability), label, face.regions, reasons
+            )
         if not self.aligned_fallback or report.preview is None:
             return None
         return self._judge_aligned(report.preview)
@@ -118,14 +130,28 @@ class DetectorAnswerer:
         side = min(rgb.shape[:2])
         crop = np.ascontiguousarray(rgb[:side, :side])
         p = predict_crops(self.analyzer.detector, crop[None])[0]
-        fake = p.fake_probability >= self.analyzer.threshold
+        from opendfa.evidence.abstain import MARGIN_BAND
+
+        threshold = self.analyzer.threshold
+        fake = p.fake_probability >= threshold
         label = ForgeryType.decide(p.category_probabilities, fake).label
         regions = [RegionEvidence(n, s) for n, s in p.region_scores.items()]
+        if abs(p.fake_probability - threshold) < MARGIN_BAND:  # as the analysis abstains
+            reason = f"the detector's score {p.fake_probability:.2f} is near the threshold"
+            return _Judgement("inconclusive", p.fake_probability, label, regions, [reason])
         return _Judgement("fake" if fake else "real", p.fake_probability, label, regions)
 
     @staticmethod
     def _describe(judgement: _Judgement) -> str:
-        return describe_face(judgement.category, judgement.regions)
+        if judgement.verdict != "inconclusive":
+            return describe_face(judgement.category, judgement.regions)
+        text = f"I cannot tell from this image: {join_words(judgement.reasons or [])}."
+        ranked = sorted(judgement.regions, key=lambda r: -r.score)
+        strong = [r for r in ranked if r.score >= REGION_EVIDENCE]
+        if strong:
+            names = join_words([region_label(r.name) for r in strong[:5]])
+            text += f" The highest-scoring regions are the {names}."
+        return text
 
 
 class EndpointAnswerer:

@@ -1,14 +1,16 @@
 """`opendfa bench`: run an answerer over a DFA-Instruct split and score it like DFA-Bench.
 
-For each record of the split whose task is DF-D, DF-C or AD, the first question is asked
-about the record's image and the answer kept (`answers.jsonl`, so a rerun resumes). Scores:
-DF-D ACC / ERR / APCER / BPCER / ACER from the parsed label (an unparseable answer counts as
-wrong for its sample), AUC / EER / AP when the answerer gives P(fake); DF-C accuracy, recall
-per class and the confusion matrix; AD ROUGE-L, BLEU-1..4 and CIDEr-D against the reference
-description; bootstrap 95 % intervals (`{metric}_ci`, records resampled within their label or
-category, seeded) for DF-D ACC and ACER, DF-C ACC, AD ROUGE-L and MiniLM similarity. With
-`grounding` on, AD (and FC) answers are also checked against the detector's evidence on their
-image (`opendfa.bench.grounding`): the rates of answers that name a region the evidence does not
+For each record of the split whose task is DF-D, DF-C or AD, the first question is asked about
+the record's image and the answer kept (`answers.jsonl`, so a rerun resumes). Scores: DF-D ACC /
+ERR / APCER / BPCER / ACER from the parsed label (an unparseable answer counts as wrong for its
+sample) over the answers that decide: an `inconclusive` answer is neither right nor wrong but
+counted on its own (`inconclusive`, `coverage` = the share that decides, `selective_accuracy` =
+ACC over those); AUC / EER / AP over every answer with P(fake); DF-C accuracy, recall per class
+and the confusion matrix; AD ROUGE-L, BLEU-1..4 and CIDEr-D against the reference description;
+bootstrap 95 % intervals (`{metric}_ci`, records resampled within their label or category,
+seeded) for DF-D ACC and ACER, DF-C ACC, AD ROUGE-L and MiniLM similarity. With `grounding` on,
+AD (and FC) answers are also checked against the detector's evidence on their image
+(`opendfa.bench.grounding`): the rates of answers that name a region the evidence does not
 support, contradict its verdict or type, or either. `results.json` holds everything,
 `results.md` the table.
 
@@ -31,7 +33,7 @@ from opendfa.bench.answerers import Answerer, BenchAnswer
 from opendfa.bench.grounding import GROUNDED_TASKS, RATES, EvidenceSource, grounding_scores
 from opendfa.bench.select import Caps, class_counts, select_records
 from opendfa.instruct.records import InstructRecord, read_records
-from opendfa.metrics.answers import UNPARSEABLE, parse_category, parse_detection
+from opendfa.metrics.answers import INCONCLUSIVE, UNPARSEABLE, parse_category, parse_detection
 from opendfa.metrics.bootstrap import bootstrap_ci, mean_ci
 from opendfa.metrics.detection import classification_metrics, detection_metrics
 from opendfa.metrics.text import bleu, cider_d, rouge_l_scores
@@ -168,8 +170,37 @@ def score(
 
 
 def _detection(rows: list[dict], resamples: int, seed: int) -> dict:
+    """DF-D metrics; the label metrics over the rows whose answer decides (not inconclusive),
+    the ranking metrics (AUC, EER, AP) over every row with P(fake)."""
+    parsed_all = [parse_detection(r["answer"], r["question"]) for r in rows]
+    decided = [p != INCONCLUSIVE for p in parsed_all]
+    abstained = {
+        "inconclusive": len(rows) - sum(decided),
+        "coverage": sum(decided) / len(rows),
+    }
+    df_d = _decided_metrics(
+        [r for r, d in zip(rows, decided, strict=True) if d],
+        [p for p, d in zip(parsed_all, decided, strict=True) if d],
+        resamples,
+        seed,
+    )
+    df_d.update(abstained, selective_accuracy=df_d["accuracy"])
+    scored = [(r["score"], r["label"] == "fake") for r in rows if r["score"] is not None]
+    df_d.update(auc=None, eer=None, ap=None, scored=len(scored))
+    if scored:  # the ranking metrics over the answers that came with P(fake)
+        ranked = detection_metrics(
+            np.array([s for s, _ in scored], dtype=float), np.array([y for _, y in scored])
+        )
+        df_d.update(auc=ranked.auc, eer=ranked.eer, ap=ranked.ap)
+    return df_d
+
+
+def _decided_metrics(rows: list[dict], parsed: list[str], resamples: int, seed: int) -> dict:
+    """ACC / ERR / APCER / BPCER / ACER with intervals of the answers that decide."""
+    if not rows:
+        names = ("accuracy", "err", "apcer", "bpcer", "acer", "accuracy_ci", "acer_ci")
+        return {**dict.fromkeys(names), "n": 0, "n_fake": 0, "unparseable": 0}
     labels = np.array([r["label"] == "fake" for r in rows], dtype=int)
-    parsed = [parse_detection(r["answer"], r["question"]) for r in rows]
     # Unparseable counts as the wrong answer for its sample.
     predicted = np.array(
         [(p == "fake") if p != UNPARSEABLE else not y for p, y in zip(parsed, labels, strict=True)],
@@ -186,13 +217,6 @@ def _detection(rows: list[dict], resamples: int, seed: int) -> dict:
 
     df_d["accuracy_ci"] = _ci(mean_ci(~wrong, labels, resamples=resamples, seed=seed))
     df_d["acer_ci"] = _ci(bootstrap_ci(acer, len(rows), labels, resamples=resamples, seed=seed))
-    scored = [(r["score"], y) for r, y in zip(rows, labels, strict=True) if r["score"] is not None]
-    df_d.update(auc=None, eer=None, ap=None, scored=len(scored))
-    if scored:  # the ranking metrics over the answers that came with P(fake)
-        ranked = detection_metrics(
-            np.array([s for s, _ in scored], dtype=float), np.array([y for _, y in scored])
-        )
-        df_d.update(auc=ranked.auc, eer=ranked.eer, ap=ranked.ap)
     df_d["unparseable"] = parsed.count(UNPARSEABLE)
     return df_d
 
@@ -240,6 +264,9 @@ def markdown(results: dict) -> str:
         for name in ("accuracy", "err", "apcer", "bpcer", "acer", "auc", "eer"):
             lines.append(f"| DF-D | {n} | {name.upper()} % | {with_ci(d, name)} |")
         lines.append(f"| DF-D | {n} | unparseable | {d['unparseable']} |")
+        if d.get("inconclusive"):  # ACC..ACER above are then over the answers that decide
+            lines.append(f"| DF-D | {n} | inconclusive | {d['inconclusive']} |")
+            lines.append(f"| DF-D | {n} | coverage % | {pct(d['coverage'])} |")
         lines.append(f"| DF-D | {n} | with P(fake) (AUC, EER) | {d['scored']} |")
     if "DF-C" in results:
         c = results["DF-C"]

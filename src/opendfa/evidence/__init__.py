@@ -1,6 +1,6 @@
 """The analysis pipeline: media -> faces -> detector -> per-face evidence with measured cues.
 
-`Analyzer` runs it and returns a `Report` (JSON schema `opendfa.report/1`); `cues` holds the
+`Analyzer` runs it and returns a `Report` (JSON schema `opendfa.report/2`); `cues` holds the
 measured forensic cues, `html` the self-contained HTML report.
 """
 
@@ -27,6 +27,7 @@ _EXPORTS = {
     "explain": "opendfa.evidence.words",
     "iter_inputs": "opendfa.evidence.pipeline",
     "measure_cues": "opendfa.evidence.cues",
+    "upgrade_report": "opendfa.evidence.report",
     "validate_report": "opendfa.evidence.report",
 }
 

@@ -18,7 +18,7 @@ def add_analyze_commands(commands: argparse._SubParsersAction) -> None:
     )
     analyze.add_argument("paths", nargs="+", metavar="PATH", help="image, video or folder")
     analyze.add_argument(
-        "--json", action="store_true", help="print one opendfa.report/1 object per input (JSONL)"
+        "--json", action="store_true", help="print one opendfa.report/2 object per input (JSONL)"
     )
     analyze.add_argument(
         "--report", metavar="OUT.html", help="write an HTML report; a folder for several inputs"
@@ -51,6 +51,12 @@ def add_analyze_commands(commands: argparse._SubParsersAction) -> None:
     )
     analyze.add_argument(
         "--max-pixels", type=_positive_float, default=50.0, metavar="MP", help="image size cap"
+    )
+    analyze.add_argument(
+        "--forensic-stream",
+        metavar="DIR",
+        default=None,
+        help="also judge each face with this pixel-level forensic-stream model (experimental)",
     )
     analyze.add_argument(
         "--max-seconds",
@@ -104,6 +110,7 @@ def _analyze(args: argparse.Namespace) -> int:
             device=args.device,
             max_seconds=args.max_seconds,
             max_decoded_frames=args.max_decoded_frames,
+            forensic_stream=args.forensic_stream,
         )
     except Exception as err:  # whatever the loader raises, the user gets one line
         cli_error(f"cannot load the detector: {_short(err)}", _printable(args.model))

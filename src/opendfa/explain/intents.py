@@ -4,6 +4,11 @@ Deterministic and inspectable: each intent has cue phrases; the intent whose phr
 most (longer phrases weigh more) wins, ties going to the earlier intent in `INTENTS`. Face
 regions named in the question ("the mouth", "left eye", "lips") are picked out separately, so
 "why the mouth?" is a `why` question about one region.
+
+The file-check intents (`FILE_INTENTS`: metadata, provenance, compression, maps) are about
+the file rather than the face; besides their phrases they have `TERMS`, technical words
+matched as whole words ("ela" is not the one in "related"), each weighing `TERM_WEIGHT`, so
+"show me the ELA" is about the maps, not the mask.
 """
 
 from __future__ import annotations
@@ -17,6 +22,64 @@ from opendfa.faces import REGION_NAMES
 INTENTS: dict[str, tuple[str, ...]] = {
     "help": ("help", "what can you do", "what can i ask", "commands", "options"),
     "compare": ("compare", "comparison", "versus", " vs ", "other image", "difference between"),
+    "maps": (
+        "error level",
+        "error-level",
+        "noise map",
+        "noise residual",
+        "noise level",
+        "noise analysis",
+        "noise pattern",
+        "residual",
+    ),
+    "provenance": (
+        "provenance",
+        "content credential",
+        "credentials",
+        "manifest",
+        "signature",
+        "signed by",
+        "is it signed",
+        "was it signed",
+        "who signed",
+        "signer",
+        "come from",
+        "comes from",
+        "came from",
+        "origin of",
+    ),
+    "metadata": (
+        "metadata",
+        "meta data",
+        "camera",
+        "software",
+        "editor",
+        "edited with",
+        "date taken",
+        "was it taken",
+        "photo taken",
+        "picture taken",
+        "capture date",
+        "creation date",
+        "thumbnail",
+        "source type",
+        "gps location",
+        "geotag",
+        "geolocation",
+    ),
+    "compression": (
+        "compression",
+        "compressed",
+        "recompress",
+        "re-compress",
+        "saved twice",
+        "re-saved",
+        "resaved",
+        "re-encoded",
+        "quantization",
+        "quantisation",
+        "quality",
+    ),
     "mask": ("mask", "heatmap", "heat map", "overlay", "show me"),
     "when": ("when", "which frame", "what frame", "timeline", "time", "second", "moment"),
     "model": ("which model", "what model", "detector", "weights", "hash", "version", "trained"),
@@ -118,6 +181,17 @@ INTENTS: dict[str, tuple[str, ...]] = {
     ),
 }
 
+# Whole words that name a file check outright (not inside other words); each weighs TERM_WEIGHT.
+TERMS: dict[str, tuple[str, ...]] = {
+    "maps": ("ela",),
+    "provenance": ("c2pa", "credential"),
+    "metadata": ("exif", "xmp", "iptc", "gps"),
+    "compression": ("jpeg", "jpg", "jpegs"),
+}
+TERM_WEIGHT = 3.0
+FILE_INTENTS = ("maps", "provenance", "metadata", "compression")
+assert set(TERMS) == set(FILE_INTENTS) <= set(INTENTS)
+
 REGION_WORDS: dict[str, tuple[str, ...]] = {
     "forehead": ("forehead", "brow ridge", "temple"),
     "left_eyebrow": ("left eyebrow", "left brow"),
@@ -170,9 +244,11 @@ def find_regions(text: str) -> tuple[str, ...]:
 def classify(text: str) -> Question:
     """The intent of a question (`unknown` when nothing matches) and the regions it names."""
     lowered = normalise(text)
+    words = " " + " ".join(re.findall(r"[a-z0-9]+", lowered)) + " "
     scores: dict[str, float] = {}
     for intent, phrases in INTENTS.items():
         score = sum(len(phrase.strip().split()) for phrase in phrases if phrase in lowered)
+        score += TERM_WEIGHT * sum(f" {term} " in words for term in TERMS.get(intent, ()))
         if score:
             scores[intent] = float(score)
     regions = find_regions(text)
@@ -181,8 +257,10 @@ def classify(text: str) -> Question:
     else:
         best = max(scores.values())
         intent = next(name for name in INTENTS if scores.get(name) == best)
-        # "why is the mouth fake?": verdict words are weaker than a named region's why/where.
-        if intent == "verdict" and regions:
+        # "why is the mouth fake?": verdict words are weaker than a named region's why/where;
+        # "the noise level of the mouth" asks about the region (the maps' numbers are of the
+        # whole image and cannot answer for one region).
+        if intent in ("verdict", "maps") and regions:
             intent = "why" if "why" in scores else "where"
     return Question(text=text, intent=intent, regions=regions, scores=scores)
 

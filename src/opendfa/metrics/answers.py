@@ -1,6 +1,7 @@
 """Turn a model's free-text answer into a label, or say it cannot.
 
-DF-D answers become `real`, `fake` or `unparseable`; DF-C answers become one of the five
+DF-D answers become `real`, `fake`, `inconclusive` (an answer that opens by abstaining:
+"Inconclusive: ...", "I cannot tell ...") or `unparseable`; DF-C answers become one of the five
 categories or `unparseable`. The parser never guesses: an answer that supports both labels
 ("it could be real or fake"), or neither, is unparseable and is counted as such by the
 benchmark, not assigned to the majority class.
@@ -34,6 +35,8 @@ from opendfa.taxonomy import (
 )
 
 UNPARSEABLE = "unparseable"
+INCONCLUSIVE = "inconclusive"
+_ABSTAINS = re.compile(r"\s*(inconclusive|undecided|i cannot tell|i can't tell|cannot tell)\b")
 FAKE, REAL_LABEL = "fake", REAL
 
 _NEGATIONS = {"not", "no", "never", "isn't", "isnt", "wasn't", "without", "nor", "lacks", "n't"}
@@ -143,10 +146,12 @@ def _polarity(text: str) -> tuple[int, int]:
 
 
 def parse_detection(answer: str, question: str | None = None) -> str:
-    """`fake`, `real` or `unparseable` from a DF-D answer (see the module rules)."""
+    """`fake`, `real`, `inconclusive` or `unparseable` from a DF-D answer (module rules)."""
     words = tokens(answer)
     if not words:
         return UNPARSEABLE
+    if _ABSTAINS.match(answer.lower().replace("’", "'")):
+        return INCONCLUSIVE
     # "No." / "Yes, ..." answer the question; "No face was found" does not.
     if question is not None and re.match(r"\s*(yes|no)\s*([,.;:!]|$)", answer.lower()):
         asked_fake, asked_real = _polarity(question)

@@ -253,7 +253,14 @@ def contradiction(
     text: str, verdict: str, category: str | None = None, question: str | None = None
 ) -> str | None:
     """Why the answer contradicts a report of `verdict` (fake/real) and forgery `category`,
-    or None: the opposite verdict, or a forgery type other than the report's."""
+    or None: the opposite verdict, or a forgery type other than the report's. Under an
+    `inconclusive` report, stating either verdict or naming a forgery type contradicts it."""
+    if verdict == "inconclusive":
+        said = stated_verdict(text, question)
+        named = [c for c in named_categories(text) if c in FAKE_CATEGORIES]
+        claim = said or (named[0] if named else None)
+        verb = "says" if said else "names"
+        return None if claim is None else f"{verb} {claim}, the report says inconclusive"
     if verdict not in ("fake", "real"):
         return None
     said = stated_verdict(text, question)

@@ -180,11 +180,12 @@ def _spans(size: int, tile: int, pad: int) -> list[tuple[int, int, int, int]]:
 def predict_map(model: ForensicNet, rgb: np.ndarray) -> np.ndarray:
     """Manipulation logits (H, W) float32 for an RGB uint8 image (H, W, 3), at its own size.
 
-    Inputs larger than `config.tile` are cut into overlapping tiles (64 px of context on each
-    side, cropped away) so memory stays bounded; nothing is resized."""
+    Inputs larger than `config.tile` are cut into overlapping tiles (up to 64 px of context
+    on each side, cropped away) so memory stays bounded; nothing is resized."""
     model.eval()
     height, width = rgb.shape[:2]
-    tile, pad = model.config.tile, 64
+    tile = model.config.tile
+    pad = min(64, tile // 4)  # context on each side; the core of a tile is what remains
     out = np.zeros((height, width), np.float32)
     for y0, y1, ya, yb in _spans(height, tile, pad):
         for x0, x1, xa, xb in _spans(width, tile, pad):

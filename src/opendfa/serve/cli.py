@@ -35,7 +35,56 @@ def add_serve_command(commands: argparse._SubParsersAction) -> None:
         help="millions of pixels x channels an upload may decode to (default 48: 16 MP RGB)",
     )
     serve.add_argument(
-        "--queue", type=int, default=16, help="analyses and renders admitted at once (503 past it)"
+        "--queue",
+        type=int,
+        default=16,
+        help="analyses, renders and uploads being received admitted at once (503 past it)",
+    )
+    serve.add_argument(
+        "--analysis-seconds",
+        type=float,
+        default=60.0,
+        metavar="S",
+        help="time one analysis may take on the worker (default 60; 0: no limit)",
+    )
+    serve.add_argument(
+        "--max-decoded-frames",
+        type=int,
+        metavar="N",
+        help="frames one video may decode; the rest is not analysed (default 20000)",
+    )
+    serve.add_argument(
+        "--body-timeout",
+        type=float,
+        default=30.0,
+        metavar="S",
+        help="a request body that sends nothing for S seconds is dropped (default 30; 0: never)",
+    )
+    serve.add_argument(
+        "--upload-seconds",
+        type=float,
+        default=300.0,
+        metavar="S",
+        help="time one upload's body may take in all (default 300)",
+    )
+    serve.add_argument(
+        "--max-temp-mb",
+        type=float,
+        default=512.0,
+        metavar="MB",
+        help="space all uploads being received may take under DATA/tmp (default 512; 503 past it)",
+    )
+    serve.add_argument(
+        "--max-store-gb",
+        type=float,
+        metavar="GB",
+        help="quota of the case store (database and previews); a new case past it gets 507",
+    )
+    serve.add_argument(
+        "--keep-days",
+        type=float,
+        metavar="DAYS",
+        help="delete cases older than this, oldest first (default: keep them)",
     )
     serve.add_argument(
         "--allow-host",
@@ -109,6 +158,21 @@ def _mllm_dir(args: argparse.Namespace) -> Path | None:
     return bundled_model_dir()
 
 
+def _limits(args: argparse.Namespace) -> dict:
+    """The work, upload and store limits as `ServerConfig` fields (0 seconds: no limit)."""
+    limits = {
+        "analysis_seconds": args.analysis_seconds or None,
+        "body_timeout": args.body_timeout or None,
+        "upload_seconds": args.upload_seconds,
+        "max_temp_bytes": int(args.max_temp_mb * 1024 * 1024),
+        "max_store_bytes": None if args.max_store_gb is None else int(args.max_store_gb * 1e9),
+        "keep_days": args.keep_days,
+    }
+    if args.max_decoded_frames is not None:
+        limits["max_decoded_frames"] = max(1, args.max_decoded_frames)
+    return limits
+
+
 def _serve(args: argparse.Namespace) -> int:
     try:
         import uvicorn
@@ -133,6 +197,7 @@ def _serve(args: argparse.Namespace) -> int:
         mllm=_mllm_dir(args),
         int8=args.int8,
         max_new_tokens=args.max_new_tokens,
+        **_limits(args),
     )
     try:
         app = create_app(config)

@@ -4,7 +4,9 @@ cache, and per-case locks for conversations.
 Heavy work (decoding, face detection, the detector, PNG encoding) runs on one worker thread
 with at most `capacity` jobs admitted; past that a request gets `Busy` (503 with Retry-After)
 at once instead of waiting, so memory stays bounded and the event loop, which answers
-`/api/health` and case listings, never waits behind an analysis.
+`/api/health` and case listings, never waits behind an analysis. An upload takes its place
+(`reserve`) before its first body byte is read and hands it to its analysis, so uploads being
+received count against the same capacity.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -26,9 +28,29 @@ T = TypeVar("T")
 class Busy(Exception):
     """The work queue is full; `retry_after` is the expected wait in whole seconds."""
 
-    def __init__(self, retry_after: int) -> None:
-        super().__init__(f"the server is busy; retry in {retry_after} s")
+    def __init__(self, retry_after: int, reason: str = "the server is busy") -> None:
+        super().__init__(f"{reason}; retry in {retry_after} s")
         self.retry_after = retry_after
+
+
+@dataclass
+class Slot:
+    """A place in the queue taken before its job exists (an upload holds one from its first
+    byte); `WorkPool.submit(..., slot=)` hands it to the job, `release()` gives it back."""
+
+    pool: WorkPool
+    held: bool = True
+
+    def release(self) -> None:
+        if self.held:
+            self.held = False
+            self.pool._release(None)
+
+    def __enter__(self) -> Slot:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
 
 
 @dataclass
@@ -56,16 +78,33 @@ class WorkPool:
     def retry_after(self) -> int:
         return max(1, math.ceil(self._pending * self._mean_s))
 
-    async def run(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run `fn(*args)` on the worker; the slot is freed when the job ends, even if the
-        client went away meanwhile."""
+    def reserve(self) -> Slot:
+        """Take a place now (`Busy` if none is left), for a job submitted later."""
         with self._lock:
             if self._pending >= self.capacity:
                 raise Busy(self.retry_after())
             self._pending += 1
-        future = self._executor.submit(self._timed, fn, *args)
+        return Slot(self)
+
+    def submit(self, fn: Callable[..., T], *args: Any, slot: Slot | None = None) -> Future[T]:
+        """Queue `fn(*args)` on the worker in `slot` (a new place if None); the place is
+        freed when the job ends or is cancelled before it starts."""
+        slot = slot or self.reserve()
+        if not slot.held:
+            raise RuntimeError("this queue slot was already used or released")
+        slot.held = False  # the job owns it now
+        try:
+            future = self._executor.submit(self._timed, fn, *args)
+        except BaseException:
+            self._release(None)
+            raise
         future.add_done_callback(self._release)
-        return await asyncio.wrap_future(future)
+        return future
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run `fn(*args)` on the worker; the slot is freed when the job ends, even if the
+        client went away meanwhile."""
+        return await asyncio.wrap_future(self.submit(fn, *args))
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)

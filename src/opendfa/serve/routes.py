@@ -4,37 +4,51 @@ their views and reports), chat. Each route takes the shared `Services` (built on
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from concurrent.futures import Future
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
-from starlette.datastructures import FormData, UploadFile
 
 from opendfa import __version__
 from opendfa.evidence.pipeline import Analyzer
+from opendfa.media.budget import WorkBudget
 from opendfa.serve.chat import ChatEngine, stream_answer
 from opendfa.serve.guard import sign_link
 from opendfa.serve.jobs import (
     VIEWS,
     Limits,
-    Upload,
     analyse_upload,
+    map_views,
+    render_noise_map,
     render_report,
     render_view,
 )
 from opendfa.serve.pool import KeyedLocks, RenderCache, WorkPool
+from opendfa.serve.uploads import ClientGone, Spool, receive_upload
 from opendfa.store import CaseStore
+from opendfa.store.cases import StoreFull
+
+T = TypeVar("T")
+log = logging.getLogger("opendfa.serve")
 
 if TYPE_CHECKING:
     from opendfa.serve.app import ServerConfig
 
 STATIC = Path(__file__).resolve().parent / "static"
-MULTIPART_SLACK = 64 * 1024  # boundaries and part headers around the one file
+ASSETS = {"app.js": "text/javascript; charset=utf-8", "app.css": "text/css; charset=utf-8"}
+DISCONNECT_POLL_S = 0.25  # how often a waiting upload asks whether its client is still there
+HOUSEKEEPING_S = 60.0  # expired cases are looked for at most this often
 MAX_OFFSET = 1_000_000_000  # beyond any store, and far inside SQLite's 64-bit integers
+MAP_SOURCE = "X-OpenDFA-Map-Source"  # what a forensic map image was computed from
+MAP_RENDERERS = {"noise": render_noise_map}  # maps offered as images (ELA is not: see jobs)
 SSE_DESCRIPTION = (
     'event: token, data: {"text": piece}; then event: done, data: the chat answer '
     '(answer, intent, facts, attachments, backend); or event: error, data: {"detail": line}'
@@ -73,6 +87,29 @@ class Services:
     chat_locks: KeyedLocks
     limits: Limits
     chat: ChatEngine
+    spool: Spool
+    _swept: float = field(default=float("-inf"), init=False)
+
+    def expire(self, *, force: bool = False) -> list[str]:
+        """Delete the cases older than `keep_days` (oldest first), at most once a minute
+        unless forced; returns their ids."""
+        days = self.config.keep_days
+        now = time.monotonic()
+        if days is None or (not force and now - self._swept < HOUSEKEEPING_S):
+            return []
+        self._swept = now
+        gone = self.store.expire(time.time() - days * 86400)
+        for case_id in gone:
+            self.cache.forget(case_id)
+        if gone:
+            log.warning("deleted %d case(s) older than %g days", len(gone), days)
+        return gone
+
+    def check_room(self) -> None:
+        """507 at once when the store is already at its quota (before the body is read)."""
+        quota = self.store.max_bytes
+        if quota is not None and self.store.usage() >= quota:
+            raise StoreFull(f"the case store is full ({quota / 1e6:.1f} MB quota)")
 
     def case_or_404(self, case_id: str) -> None:
         if not self.store.exists(case_id):
@@ -113,6 +150,14 @@ async def index() -> HTMLResponse:
     return HTMLResponse((STATIC / "index.html").read_text(encoding="utf-8"))
 
 
+@system.get("/static/{name}", include_in_schema=False)
+async def asset(name: str) -> Response:
+    """The page's script and style (files, so the content policy needs no inline code)."""
+    if name not in ASSETS:
+        raise HTTPException(404, "no such file")
+    return Response((STATIC / name).read_bytes(), media_type=ASSETS[name])
+
+
 @system.get("/api/health")
 async def health(s: Shared) -> dict[str, Any]:
     return {
@@ -123,6 +168,16 @@ async def health(s: Shared) -> dict[str, Any]:
         "auth": bool(s.config.api_key),
         "chat": {"backend": s.chat.name, "streams": s.chat.streams},
         "queue": {"pending": s.pool.pending, "capacity": s.pool.capacity},
+        "store": {
+            "bytes": s.store.usage(),
+            "max_bytes": s.store.max_bytes,
+            "keep_days": s.config.keep_days,
+        },
+        "uploads": {"temp_bytes": s.spool.used, "max_temp_bytes": s.spool.max_bytes},
+        "analysis": {
+            "max_seconds": s.limits.analysis_seconds,
+            "max_decoded_frames": s.limits.max_decoded_frames,
+        },
     }
 
 
@@ -133,14 +188,43 @@ analysis = APIRouter()
 
 @analysis.post("/api/analyze", status_code=201, openapi_extra=UPLOAD_BODY)
 async def analyze(request: Request, s: Shared) -> dict:
-    s.pool.check()  # a full queue answers 503 before the body is read
-    form = await request.form(max_files=1, max_fields=4)
-    try:
-        upload = _upload_from(form)
-        case = await s.pool.run(analyse_upload, s.analyzer, s.store, upload, s.limits)
-    finally:
-        await form.close()
+    """The upload holds a queue slot from its first byte (503 when none is left, 507 when
+    the store is full, both before the body is read), is received into `<data>/tmp/` and
+    analysed within its budget; a client that leaves cancels its analysis."""
+    s.expire()
+    s.check_room()
+    with s.pool.reserve() as slot:
+        cfg = s.config
+        received = await receive_upload(
+            request, s.spool, cfg.max_upload_bytes, cfg.upload_seconds, s.pool.retry_after()
+        )
+        try:
+            budget = s.limits.budget()
+            upload = received.upload()
+            job = s.pool.submit(
+                analyse_upload, s.analyzer, s.store, upload, s.limits, budget, slot=slot
+            )
+            case = await until_done(job, request, budget)
+        finally:
+            received.discard()
     return {"case": case.summary(), "report": case.report}
+
+
+async def until_done(job: Future[T], request: Request, budget: WorkBudget) -> T:
+    """The job's result; while waiting, a client that disconnects cancels the job (at once
+    if it has not started, else at its next budget check) and frees its slot."""
+    waiting = asyncio.wrap_future(job)
+    while True:
+        done, _ = await asyncio.wait({waiting}, timeout=DISCONNECT_POLL_S)
+        if done:
+            break
+        if not budget.cancel.is_set() and await request.is_disconnected():
+            budget.cancel.set()
+            job.cancel()  # succeeds only while it is still queued
+            log.warning("client disconnected: its analysis is cancelled")
+    if budget.cancel.is_set():
+        raise ClientGone
+    return waiting.result()
 
 
 # ----------------------------------------------------------------------------- cases
@@ -154,6 +238,7 @@ async def list_cases(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> dict:
+    s.expire()
     return {"total": s.store.count(), "cases": s.store.summaries(limit, offset)}
 
 
@@ -172,6 +257,44 @@ async def delete_case(case_id: str, s: Shared) -> Response:
         raise HTTPException(404, f"no case {case_id}")
     s.cache.forget(case_id)
     return Response(status_code=204)
+
+
+@cases.get("/{case_id}/maps")
+async def forensic_maps(case_id: str, s: Shared) -> dict:
+    """The forensic maps this case offers as images and what each is computed from: the
+    server does not keep uploads, so ELA is not offered and the noise residual comes from the
+    stored preview (`url`, `source`, `note` per map); `summary` holds the analysis's own
+    numbers of the uploaded file's maps (null for a video or an older report)."""
+    views = map_views(s.store, case_id)
+    if views is None:
+        raise HTTPException(404, f"no case {case_id}")
+    return views
+
+
+@cases.get("/{case_id}/ela.png", responses={404: {"description": "not offered: see /maps"}})
+async def ela_png(case_id: str, s: Shared) -> Response:
+    """Not offered for a stored case (the 404 says why): ELA needs the uploaded file, which
+    the server does not keep."""
+    return await _map_png(case_id, "ela", s)
+
+
+@cases.get("/{case_id}/noise.png", responses={200: {"content": {"image/png": {}}}})
+async def noise_png(case_id: str, s: Shared) -> Response:
+    """The noise residual of the stored preview, not of the uploaded file (see /maps), with
+    the header `X-OpenDFA-Map-Source: stored_preview`."""
+    return await _map_png(case_id, "noise", s)
+
+
+async def _map_png(case_id: str, name: str, s: Services) -> Response:
+    views = map_views(s.store, case_id)
+    if views is None:
+        raise HTTPException(404, f"no case {case_id}")
+    offer = views[name]
+    render = MAP_RENDERERS.get(name)
+    if offer["url"] is None or render is None:
+        raise HTTPException(404, offer["note"])
+    png = await s.rendered(case_id, name, lambda: render(s.store, case_id))
+    return Response(png, media_type="image/png", headers={MAP_SOURCE: offer["source"]})
 
 
 @cases.get("/{case_id}/{view}.png", responses={200: {"content": {"image/png": {}}}})
@@ -231,16 +354,6 @@ async def chat_history(case_id: str, s: Shared) -> dict:
 
 
 ROUTERS = (system, analysis, cases, chat)
-
-
-def _upload_from(form: FormData) -> Upload:
-    file = form.get("file")
-    if not isinstance(file, UploadFile):
-        raise HTTPException(422, "send the image or video as a multipart file part named 'file'")
-    name = Path(file.filename or "").name[:200]
-    if not name:
-        raise HTTPException(422, "the file part has an empty filename")
-    return Upload(name, file.file)
 
 
 def _cached_render(

@@ -5,7 +5,15 @@ detector's name and weights hash, the threshold, the complete `opendfa.report/1`
 timestamps; each conversation turn keeps its text, intent, backend and the facts it used.
 Preview images go to files beside the database, named by the SHA-256 of their pixels, so
 the database stays small, many uploads of one photo share one file, and the file goes when
-the last case that shows it is deleted. (Stores from before schema 3 keep `<case id>.png`.)
+the last case that shows it is deleted. A preview is kept at what a page shows (longest side
+`PREVIEW_MAX_SIDE`, a quality-90 JPEG, never a lossless copy of a large upload) and read back
+at the size the report's boxes and masks refer to. (Stores from before schema 3 keep
+`<case id>.png`, those before schema 4 `<sha256>.png` at full size.)
+
+A store may have a quota (`max_bytes`: the database's live pages plus the preview files); an
+analysis that does not fit raises `StoreFull` and stores nothing. `expire(before)` deletes
+the cases created before a time, oldest first (a retention period). File names are stored
+and shown with control and bidirectional characters escaped (`display_name`).
 
 Migrations: `PRAGMA user_version` holds the schema version; `MIGRATIONS[k]` upgrades from
 version k to k + 1, applied in order inside a transaction when a store is opened.
@@ -28,7 +36,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from opendfa.evidence.report import Report
+from opendfa.evidence.report import Report, upgrade_report
 
 MIGRATIONS: tuple[str, ...] = (
     """
@@ -67,12 +75,24 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE cases ADD COLUMN preview_sha256 TEXT;
     CREATE INDEX cases_preview ON cases(preview_sha256);
     """,
+    """
+    ALTER TABLE cases ADD COLUMN preview_width INTEGER;
+    ALTER TABLE cases ADD COLUMN preview_height INTEGER;
+    """,
 )
+PREVIEW_MAX_SIDE = 1600  # what the web UI and the HTML report show, with room to zoom
+PREVIEW_QUALITY = 90
+NAME_LIMIT = 200  # characters of a file name shown
+PATH_LIMIT = 1000  # characters of the report's input path
 SUMMARY_COLUMNS = (
     "id, created, input_name, input_sha256, kind, verdict, fake_probability, detector, "
     "weights_sha256"
 )
 SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class StoreFull(Exception):
+    """The store's quota leaves no room for this case; `str(err)` is one line."""
 
 
 @dataclass
@@ -113,6 +133,8 @@ class Case:
     preview_frame: int | None = None
     opendfa_version: str | None = None
     preview_sha256: str | None = None
+    preview_width: int | None = None
+    preview_height: int | None = None
 
     def summary(self) -> dict:
         return {
@@ -135,13 +157,15 @@ class Case:
 
 
 class CaseStore:
-    """Thread-safe: one connection guarded by a lock (SQLite serialises writes anyway)."""
+    """Thread-safe: one connection guarded by a lock (SQLite serialises writes anyway).
+    `max_bytes` is the quota (None: none), checked by every `add`."""
 
-    def __init__(self, folder: str | Path) -> None:
+    def __init__(self, folder: str | Path, *, max_bytes: int | None = None) -> None:
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         (self.folder / "previews").mkdir(exist_ok=True)
         self.path = self.folder / "cases.sqlite3"
+        self.max_bytes = max_bytes
         self._lock = threading.RLock()
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self._db.row_factory = sqlite3.Row
@@ -149,6 +173,11 @@ class CaseStore:
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.execute("PRAGMA busy_timeout=5000")
         self.migrate()
+        self._preview_bytes = sum(
+            entry.stat().st_size
+            for entry in os.scandir(self.folder / "previews")
+            if entry.is_file() and not entry.name.startswith(".")
+        )
 
     # -- schema
 
@@ -187,15 +216,19 @@ class CaseStore:
     # -- cases
 
     def add(self, report: Report, *, input_name: str | None = None) -> Case:
-        """Store an analysis (and its preview image, if any); returns the new case."""
+        """Store an analysis (and its preview image, if any); returns the new case. Raises
+        `StoreFull`, storing nothing, if the case would take the store past its quota."""
         from opendfa import __version__
 
         data = report.to_json()
+        if isinstance(data.get("input"), dict) and isinstance(data["input"].get("path"), str):
+            data["input"]["path"] = display_name(data["input"]["path"], PATH_LIMIT)
+        document = json.dumps(data, separators=(",", ":"))
         preview = report.preview
         case = Case(
             id=uuid.uuid4().hex,
             created=time.time(),
-            input_name=input_name or report.input.path,
+            input_name=display_name(input_name or report.input.path),
             input_sha256=report.input.sha256,
             kind=report.input.kind,
             verdict=report.verdict,
@@ -207,15 +240,22 @@ class CaseStore:
             preview_frame=report.preview_frame,
             opendfa_version=__version__,
             preview_sha256=None if preview is None else preview_digest(preview),
+            preview_width=None if preview is None else int(preview.shape[1]),
+            preview_height=None if preview is None else int(preview.shape[0]),
         )
-        if case.preview_sha256 is not None:
-            self._keep_preview(case.preview_sha256, preview)  # encoded outside the lock
+        encoded = None if preview is None else encode_preview(preview)  # outside the lock
         with self._transaction():
+            new_file = case.preview_sha256 is not None and not self._preview_exists(
+                case.preview_sha256
+            )
+            self._check_room(len(document) + (len(encoded) if new_file and encoded else 0))
+            if new_file and encoded is not None and case.preview_sha256 is not None:
+                self._write_preview(case.preview_sha256, encoded)
             self._db.execute(
                 "INSERT INTO cases (id, created, input_name, input_sha256, kind, verdict, "
                 "fake_probability, detector, weights_sha256, threshold, report, preview_frame, "
-                "opendfa_version, preview_sha256) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "opendfa_version, preview_sha256, preview_width, preview_height) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     case.id,
                     case.created,
@@ -227,28 +267,46 @@ class CaseStore:
                     case.detector,
                     case.weights_sha256,
                     case.threshold,
-                    json.dumps(data, separators=(",", ":")),
+                    document,
                     case.preview_frame,
                     case.opendfa_version,
                     case.preview_sha256,
+                    case.preview_width,
+                    case.preview_height,
                 ),
             )
-            if case.preview_sha256 is not None:
-                self._keep_preview(case.preview_sha256, preview)  # a delete may have raced us
         return case
 
-    def _keep_preview(self, digest: str, preview: np.ndarray) -> None:
-        """Write the shared preview file unless it exists (atomic: temp file, then rename)."""
-        path = self._shared_preview_path(digest)
-        if path.exists():
+    def _check_room(self, needed: int) -> None:
+        if self.max_bytes is None:
             return
-        bgr = cv2.cvtColor(np.ascontiguousarray(preview), cv2.COLOR_RGB2BGR)
-        ok, png = cv2.imencode(".png", bgr)
-        if not ok:
-            raise ValueError("cannot encode the preview image")
+        used = self.usage()
+        if used + needed > self.max_bytes:
+            raise StoreFull(
+                f"the case store is full ({_megabytes(used)} of {_megabytes(self.max_bytes)} "
+                "used): delete cases or raise the quota"
+            )
+
+    def _preview_exists(self, digest: str) -> bool:
+        return self._shared_preview_path(digest).exists()
+
+    def _write_preview(self, digest: str, encoded: bytes) -> None:
+        """Write a shared preview file (atomic: temp file, then rename); the caller holds the
+        lock and has checked that it does not exist."""
+        path = self._shared_preview_path(digest)
         partial = path.with_name(f".{digest}.{uuid.uuid4().hex}.part")
-        partial.write_bytes(png.tobytes())
+        partial.write_bytes(encoded)
         os.replace(partial, path)
+        self._preview_bytes += len(encoded)
+
+    def usage(self) -> int:
+        """Bytes the store uses: the database's live pages and the preview files."""
+        with self._lock:
+            pages, free, size = (
+                self._db.execute(f"PRAGMA {name}").fetchone()[0]
+                for name in ("page_count", "freelist_count", "page_size")
+            )
+            return (pages - free) * size + self._preview_bytes
 
     def get(self, case_id: str) -> Case | None:
         if not valid_case_id(case_id):
@@ -278,7 +336,7 @@ class CaseStore:
                 f"SELECT {SUMMARY_COLUMNS} FROM cases ORDER BY created DESC LIMIT ? OFFSET ?",
                 (limit, offset),
             ).fetchall()
-        return [dict(row) for row in rows]
+        return [{**dict(row), "input_name": display_name(row["input_name"])} for row in rows]
 
     def count(self) -> int:
         with self._lock:
@@ -297,26 +355,51 @@ class CaseStore:
             self._db.execute("DELETE FROM cases WHERE id = ?", (case_id,))
             digest = row["preview_sha256"]
             if digest is None:
-                self._legacy_preview_path(case_id).unlink(missing_ok=True)
+                self._unlink(self._legacy_preview_path(case_id))
             elif not self._db.execute(
                 "SELECT 1 FROM cases WHERE preview_sha256 = ? LIMIT 1", (digest,)
             ).fetchone():
-                self._shared_preview_path(digest).unlink(missing_ok=True)
+                self._unlink(self._shared_preview_path(digest))
+                self._unlink(self._shared_preview_path(digest, ".png"))
         return True
 
+    def expire(self, before: float, limit: int = 100) -> list[str]:
+        """Delete up to `limit` cases created before `before` (seconds since 1970), oldest
+        first; returns their ids."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id FROM cases WHERE created < ? ORDER BY created LIMIT ?", (before, limit)
+            ).fetchall()
+        return [row["id"] for row in rows if self.delete(row["id"])]
+
+    def _unlink(self, path: Path) -> None:
+        try:
+            size = path.stat().st_size
+            path.unlink()
+        except FileNotFoundError:
+            return
+        self._preview_bytes -= size
+
     def preview(self, case_id: str) -> np.ndarray | None:
+        """The case's preview image (RGB), at the size its report's coordinates refer to."""
         case = self.get(case_id)
         if case is None:
             return None
-        path = (
-            self._legacy_preview_path(case_id)
-            if case.preview_sha256 is None
-            else self._shared_preview_path(case.preview_sha256)
-        )
+        if case.preview_sha256 is None:
+            path = self._legacy_preview_path(case_id)
+        else:
+            path = self._shared_preview_path(case.preview_sha256)
+            if not path.exists():
+                path = self._shared_preview_path(case.preview_sha256, ".png")
         if not path.exists():
             return None
         bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
-        return None if bgr is None else cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+        if bgr is None:
+            return None
+        size = (case.preview_width, case.preview_height)
+        if None not in size and size != (bgr.shape[1], bgr.shape[0]):
+            bgr = cv2.resize(bgr, size, interpolation=cv2.INTER_LINEAR)
+        return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
     def report(self, case_id: str) -> Report | None:
         """The case's report with its preview image, ready for HTML or a conversation."""
@@ -398,10 +481,44 @@ class CaseStore:
             raise ValueError(f"bad case id {case_id!r}")
         return self.folder / "previews" / f"{case_id}.png"
 
-    def _shared_preview_path(self, digest: str) -> Path:
+    def _shared_preview_path(self, digest: str, suffix: str = ".jpg") -> Path:
         if len(digest) != 64 or not all(c in "0123456789abcdef" for c in digest):
             raise ValueError(f"bad preview digest {digest!r}")
-        return self.folder / "previews" / f"{digest}.png"
+        return self.folder / "previews" / f"{digest}{suffix}"
+
+
+def encode_preview(preview: np.ndarray, max_side: int = PREVIEW_MAX_SIDE) -> bytes:
+    """The stored form of a preview: at most `max_side` pixels on its longest side, as a
+    quality-90 JPEG (a noisy photo stored losslessly grows many times over its upload)."""
+    rgb = np.ascontiguousarray(preview)
+    if rgb.ndim == 2:
+        rgb = cv2.cvtColor(rgb, cv2.COLOR_GRAY2RGB)
+    scale = max_side / max(rgb.shape[:2])
+    if scale < 1:
+        size = (max(1, round(rgb.shape[1] * scale)), max(1, round(rgb.shape[0] * scale)))
+        rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+    bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
+    ok, jpeg = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, PREVIEW_QUALITY])
+    if not ok:
+        raise ValueError("cannot encode the preview image")
+    return jpeg.tobytes()
+
+
+def display_name(name: str, limit: int = NAME_LIMIT) -> str:
+    """A file name safe to show: control, bidirectional and other invisible characters
+    (U+202E, U+200B, newlines...) written as escapes (`\\u202e`), at most `limit` characters
+    (an escape is never cut in half)."""
+    shown = ""
+    for char in name:
+        piece = char if char.isprintable() else ascii(char)[1:-1]
+        if len(shown) + len(piece) > limit:
+            break
+        shown += piece
+    return shown
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1e6:.1f} MB"
 
 
 def preview_digest(preview: np.ndarray) -> str:
@@ -418,10 +535,13 @@ def valid_case_id(case_id: str) -> bool:
 
 
 def _case(row: sqlite3.Row) -> Case:
+    report = upgrade_report(json.loads(row["report"]))  # opendfa.report/1 rows: forensics null
+    if isinstance(report.get("input"), dict) and isinstance(report["input"].get("path"), str):
+        report["input"]["path"] = display_name(report["input"]["path"], PATH_LIMIT)  # old rows
     return Case(
         id=row["id"],
         created=row["created"],
-        input_name=row["input_name"],
+        input_name=display_name(row["input_name"]),
         input_sha256=row["input_sha256"],
         kind=row["kind"],
         verdict=row["verdict"],
@@ -429,8 +549,10 @@ def _case(row: sqlite3.Row) -> Case:
         detector=row["detector"],
         weights_sha256=row["weights_sha256"],
         threshold=row["threshold"],
-        report=json.loads(row["report"]),
+        report=report,
         preview_frame=row["preview_frame"],
         opendfa_version=row["opendfa_version"],
         preview_sha256=row["preview_sha256"],
+        preview_width=row["preview_width"],
+        preview_height=row["preview_height"],
     )

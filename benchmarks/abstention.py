@@ -1,0 +1,374 @@
+"""Abstention: size and quality floors, and the selective risk of the bundled detector.
+
+    .venv/bin/python benchmarks/abstention.py [--manifest M] [--val 120] [--test 160]
+
+Data: an `opendfa data synth` manifest split by identity (default
+`runs/forensic-data/manifest.jsonl`, git-ignored); its val and test identities lie inside the
+bundled detector's own test identities, so neither was seen in training. A seeded sample,
+stratified by category (reals and each fake family in equal numbers), is analysed by
+`Analyzer(forensics=False)` (the bundled `opendfa-lite0`) clean and under degradations of the
+whole image: downscaled (area) so the face is about 24/32/48/64/96 px wide (never upscaled),
+and re-saved as JPEG at quality 10/20/35/50/75 (OpenCV, 4:2:0).
+
+Floors are chosen on **val**: the smallest face width (quality) at which the AUC stays within
+`TOLERANCE` of the clean AUC, with every larger width (quality) also within it. The margin
+band (abstain when |P(fake) - 0.5| is below it) is the one leaving 80 % of the clean val
+faces. Everything is reported on **test**. Risk is the error rate at threshold 0.5; AUC has a
+stratified bootstrap 95 % CI. Scores are cached in `runs/abstention/scores.jsonl`; the
+tables go to `benchmarks/abstention.md`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import platform
+import random
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import cv2
+import numpy as np
+from sklearn.metrics import roc_auc_score
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "src"))
+
+from opendfa.data.manifest import read_manifest  # noqa: E402
+from opendfa.metrics.bootstrap import bootstrap_ci  # noqa: E402
+
+SIZES = (24, 32, 48, 64, 96)
+QUALITIES = (10, 20, 35, 50, 75)
+TOLERANCE = 0.05
+TARGET_COVERAGE = 0.8
+THRESHOLD = 0.5
+CACHE = ROOT / "runs" / "abstention" / "scores.jsonl"
+OUT = ROOT / "benchmarks" / "abstention.md"
+
+
+def conditions() -> list[str]:
+    return ["clean"] + [f"size{s}" for s in SIZES] + [f"jpeg{q}" for q in QUALITIES]
+
+
+def degrade(bgr: np.ndarray, condition: str, face_width: float) -> bytes:
+    """The image file (bytes) of `bgr` under one condition."""
+    if condition.startswith("size"):
+        scale = min(1.0, int(condition[4:]) / face_width)
+        if scale < 1.0:
+            height, width = bgr.shape[:2]
+            size = (max(1, round(width * scale)), max(1, round(height * scale)))
+            bgr = cv2.resize(bgr, size, interpolation=cv2.INTER_AREA)
+    if condition.startswith("jpeg"):
+        ok, data = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, int(condition[4:])])
+    else:
+        ok, data = cv2.imencode(".png", bgr)
+    if not ok:
+        raise ValueError(f"cannot encode {condition}")
+    return data.tobytes()
+
+
+def pick(manifest, split: str, count: int, seed: int) -> list:
+    by_category = defaultdict(list)
+    for sample in manifest.samples:
+        if sample.split == split:
+            by_category[sample.category].append(sample)
+    rng = random.Random(seed)
+    per = count // len(by_category)
+    chosen = []
+    for category in sorted(by_category):
+        items = sorted(by_category[category], key=lambda s: s.id)
+        chosen.extend(rng.sample(items, min(per, len(items))))
+    return chosen
+
+
+def score(manifest_path: Path, val: int, test: int, seed: int) -> list[dict]:
+    """Analyse every sample under every condition; cached rows are reused."""
+    from opendfa.evidence.pipeline import Analyzer
+
+    manifest = read_manifest(manifest_path)
+    rows = {}
+    if CACHE.exists():
+        for line in CACHE.read_text().splitlines():
+            row = json.loads(line)
+            rows[(row["id"], row["condition"])] = row
+    CACHE.parent.mkdir(parents=True, exist_ok=True)
+    samples = pick(manifest, "val", val, seed) + pick(manifest, "test", test, seed)
+    start = time.perf_counter()
+    with Analyzer(forensics=False) as analyzer, CACHE.open("a") as handle:
+        for number, sample in enumerate(samples, start=1):
+            bgr = None
+            box = sample.meta["face_box"]
+            width = float(box[2] - box[0])
+            for condition in conditions():
+                if (sample.id, condition) in rows:
+                    continue
+                if bgr is None:
+                    bgr = cv2.imread(str(manifest.resolve(sample.path)), cv2.IMREAD_COLOR)
+                report = analyzer.analyze_image(degrade(bgr, condition, width))
+                decisive = max(report.faces, key=lambda f: f.fake_probability, default=None)
+                row = {
+                    "id": sample.id,
+                    "split": sample.split,
+                    "label": int(sample.label == "fake"),
+                    "category": sample.category,
+                    "condition": condition,
+                    "p": report.fake_probability,
+                    "face_px": None if decisive is None else decisive.box[2] - decisive.box[0],
+                }
+                rows[(sample.id, condition)] = row
+                handle.write(json.dumps(row) + "\n")
+            if number % 25 == 0:
+                print(f"{number}/{len(samples)} {time.perf_counter() - start:.0f} s", flush=True)
+    wanted = {s.id for s in samples}
+    return [row for row in rows.values() if row["id"] in wanted]
+
+
+def auc_ci(labels: np.ndarray, scores: np.ndarray) -> tuple[float, tuple[float, float] | None]:
+    if len(set(labels.tolist())) < 2:
+        return float("nan"), None
+
+    def statistic(index: np.ndarray) -> float | None:
+        return float(roc_auc_score(labels[index], scores[index]))
+
+    auc = float(roc_auc_score(labels, scores))
+    return auc, bootstrap_ci(statistic, len(labels), labels, resamples=500)
+
+
+def risk_coverage(labels: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(coverage, selective risk) when the most confident answers are kept first."""
+    order = np.argsort(-np.abs(scores - THRESHOLD), kind="stable")
+    wrong = ((scores[order] >= THRESHOLD).astype(int) != labels[order]).astype(float)
+    kept = np.arange(1, len(order) + 1)
+    return kept / len(order), np.cumsum(wrong) / kept
+
+
+def aurc(labels: np.ndarray, scores: np.ndarray) -> float:
+    _, risk = risk_coverage(labels, scores)
+    return float(risk.mean())
+
+
+def risk_at(labels: np.ndarray, scores: np.ndarray, coverage: float) -> float:
+    covered, risk = risk_coverage(labels, scores)
+    return float(risk[np.searchsorted(covered, coverage - 1e-9)])
+
+
+def arrays(rows: list[dict], split: str, condition: str | None = None):
+    """(labels, scores, face widths) of the rows where a face was found."""
+    chosen = [
+        r
+        for r in rows
+        if r["split"] == split
+        and (condition is None or r["condition"] == condition)
+        and r["p"] is not None
+    ]
+    return (
+        np.array([r["label"] for r in chosen], dtype=int),
+        np.array([r["p"] for r in chosen], dtype=float),
+        np.array([r["face_px"] for r in chosen], dtype=float),
+    )
+
+
+def choose_floor(aucs: dict[int, float], clean: float) -> int:
+    """The smallest level whose AUC, and every larger level's, is within TOLERANCE of clean
+    (the largest level measured when none is)."""
+    floor = max(aucs)
+    for level in sorted(aucs, reverse=True):
+        if aucs[level] >= clean - TOLERANCE:
+            floor = level
+        else:
+            break
+    return floor
+
+
+def fmt_auc(auc: float, ci) -> str:
+    if auc != auc:
+        return "n/a"
+    return f"{auc:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else f"{auc:.3f}"
+
+
+def build(rows: list[dict]) -> str:
+    found = defaultdict(lambda: [0, 0])
+    for r in rows:
+        found[(r["split"], r["condition"])][0] += r["p"] is not None
+        found[(r["split"], r["condition"])][1] += 1
+    table = {}
+    for split in ("val", "test"):
+        for condition in conditions():
+            labels, scores, widths = arrays(rows, split, condition)
+            auc, ci = auc_ci(labels, scores)
+            full = float(((scores >= THRESHOLD).astype(int) != labels).mean())
+            table[(split, condition)] = {
+                "auc": auc,
+                "ci": ci,
+                "n": len(labels),
+                "found": found[(split, condition)],
+                "width": float(np.median(widths)) if len(widths) else float("nan"),
+                "error": full,
+                "sel80": risk_at(labels, scores, TARGET_COVERAGE),
+                "aurc": aurc(labels, scores),
+            }
+    clean_val = table[("val", "clean")]["auc"]
+    size_floor = choose_floor({s: table[("val", f"size{s}")]["auc"] for s in SIZES}, clean_val)
+    quality_floor = choose_floor(
+        {q: table[("val", f"jpeg{q}")]["auc"] for q in QUALITIES}, clean_val
+    )
+    labels, scores, _ = arrays(rows, "val", "clean")
+    band = float(np.quantile(np.abs(scores - THRESHOLD), 1 - TARGET_COVERAGE))
+
+    lines = [
+        "# Abstention: floors and selective risk of `opendfa-lite0@2`",
+        "",
+        f"Made by `benchmarks/abstention.py` on {datetime.date.today()} "
+        f"({platform.machine()}, {platform.python_version()}). Data: `opendfa data synth` "
+        "faces whose identities the detector never saw in training (the val and test "
+        "identities of `runs/forensic-data`, inside the detector's own test identities); "
+        "reals and the three fake families (face swap, reenactment, editing) in equal numbers. "
+        "`Analyzer(forensics=False)`, threshold 0.5. AUC with a stratified bootstrap 95 % CI "
+        "(500 resamples); *found*: images where a face was found (the others have no score "
+        "and are left out of AUC and risk); *face px*: median width of the decisive face box.",
+        "",
+        "## AUC per face size and JPEG quality",
+        "",
+        "| condition | val found | val AUC | test found | test face px | test AUC | "
+        "test error | test sel. error @80 % | test AURC |",
+        "| --- | ---: | --- | ---: | ---: | --- | ---: | ---: | ---: |",
+    ]
+    for condition in conditions():
+        v, t = table[("val", condition)], table[("test", condition)]
+        lines.append(
+            f"| {condition} | {v['found'][0]}/{v['found'][1]} | {fmt_auc(v['auc'], v['ci'])} "
+            f"| {t['found'][0]}/{t['found'][1]} | {t['width']:.0f} | "
+            f"{fmt_auc(t['auc'], t['ci'])} | {100 * t['error']:.1f} % | "
+            f"{100 * t['sel80']:.1f} % | {t['aurc']:.3f} |"
+        )
+    size_note = f"**{size_floor} px**"
+    lines += [
+        "",
+        "## Floors (chosen on val)",
+        "",
+        f"Clean val AUC {clean_val:.3f}. A floor is the smallest level whose val AUC, and that "
+        f"of every larger level, stays within {TOLERANCE} of the clean val AUC.",
+        "",
+        f"- size floor: {size_note} (decisive face narrower than this: `inconclusive`);",
+        f"- JPEG quality floor: **{quality_floor}** (a JPEG whose estimated quality is below "
+        "it: `inconclusive`);",
+        f"- margin band: **{band:.3f}**: |P(fake) - 0.5| below it is `inconclusive` "
+        "(the band leaving 80 % of the clean val faces).",
+        "",
+    ]
+    lines += selective_section(rows, size_floor, quality_floor, band)
+    test = table[("test", "clean")]
+    met = test["sel80"] <= test["error"] / 2
+    lines += [
+        "",
+        "## Reading",
+        "",
+        f"- Goal (issue 25): at 80 % coverage the selective error at most half the full-coverage "
+        f"error on clean test. Measured {100 * test['sel80']:.1f} % against "
+        f"{100 * test['error']:.1f} %: **{'met' if met else 'not met'}**.",
+        "- The errors at threshold 0.5 are mostly fakes the detector scores confidently real "
+        "(face editing and reenactment, see the per-family table): a margin cannot find "
+        "confident misses, so abstaining on the uncertain band buys little here. The ranking "
+        "(AUC) is better than the 0.5 threshold suggests: the sample is 3 fakes to 1 real and "
+        "has no entire-face synthesis, the family the detector catches best.",
+        "- Faces already narrower than a target size are left as they are (never upscaled), "
+        "so the size rows mix in some originally small faces; *test face px* is the median.",
+        "- The floors keep every plain real/fake verdict at a face size and JPEG quality where "
+        "the val AUC was within 0.05 of the clean AUC; they do not make the detector accurate.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def selective_section(rows, size_floor, quality_floor, band) -> list[str]:
+    lines = [
+        "## Selective risk on test",
+        "",
+        "Ranked by the margin |P(fake) - 0.5|. *error*: all faces answered; *sel. error "
+        "@80 %*: the 80 % with the largest margin; *band*: the val-chosen band applied as it "
+        "is; *rules*: band plus the size and quality floors (what `opendfa analyze` does).",
+        "",
+        "| test data | n | error | sel. error @80 % | AURC | band: coverage | band: sel. error "
+        "| rules: coverage | rules: sel. error |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    groups = {
+        "clean": ["clean"],
+        "degraded (all 10)": [c for c in conditions() if c != "clean"],
+        "clean + degraded": conditions(),
+    }
+    for name, chosen in groups.items():
+        picked = [r for r in rows if r["split"] == "test" and r["condition"] in chosen]
+        labels = np.array([r["label"] for r in picked if r["p"] is not None])
+        scores = np.array([r["p"] for r in picked if r["p"] is not None])
+        wrong = (scores >= THRESHOLD).astype(int) != labels
+        margin = np.abs(scores - THRESHOLD) >= band
+        ruled = np.array(
+            [
+                abs(r["p"] - THRESHOLD) >= band
+                and r["face_px"] >= size_floor
+                and not (
+                    r["condition"].startswith("jpeg") and int(r["condition"][4:]) < quality_floor
+                )
+                for r in picked
+                if r["p"] is not None
+            ]
+        )
+        lines.append(
+            f"| {name} | {len(labels)} | {100 * wrong.mean():.1f} % | "
+            f"{100 * risk_at(labels, scores, TARGET_COVERAGE):.1f} % | "
+            f"{aurc(labels, scores):.3f} | "
+            f"{100 * margin.mean():.1f} % | {100 * wrong[margin].mean():.1f} % | "
+            f"{100 * ruled.mean():.1f} % | {100 * wrong[ruled].mean():.1f} % |"
+        )
+    lines += [
+        "",
+        "### Per family (clean test)",
+        "",
+        "| family | n | AUC vs reals | error | band: coverage | band: sel. error |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    clean = [r for r in rows if r["split"] == "test" and r["condition"] == "clean" and r["p"]]
+    reals = [r["p"] for r in clean if not r["label"]]
+    for family in sorted({r["category"] for r in clean}):
+        p = np.array([r["p"] for r in clean if r["category"] == family])
+        y = np.array([r["label"] for r in clean if r["category"] == family])
+        wrong = (p >= THRESHOLD).astype(int) != y
+        kept = np.abs(p - THRESHOLD) >= band
+        auc = (
+            ""
+            if family == "real"
+            else f"{roc_auc_score([0] * len(reals) + [1] * len(p), reals + p.tolist()):.3f}"
+        )
+        lines.append(
+            f"| {family} | {len(p)} | {auc} | {100 * wrong.mean():.1f} % | "
+            f"{100 * kept.mean():.1f} % | {100 * wrong[kept].mean():.1f} % |"
+        )
+    lines += ["", "### Risk-coverage curve (clean test)", "", "| coverage | selective error |"]
+    lines += ["| ---: | ---: |"]
+    labels, scores, _ = arrays(rows, "test", "clean")
+    covered, risk = risk_coverage(labels, scores)
+    for target in (0.2, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0):
+        index = int(np.searchsorted(covered, target - 1e-9))
+        lines.append(f"| {100 * target:.0f} % | {100 * risk[index]:.1f} % |")
+    return lines
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--manifest", type=Path, default=ROOT / "runs/forensic-data/manifest.jsonl")
+    parser.add_argument("--val", type=int, default=120)
+    parser.add_argument("--test", type=int, default=160)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=OUT)
+    args = parser.parse_args(argv)
+    rows = score(args.manifest, args.val, args.test, args.seed)
+    text = build(rows)
+    args.out.write_text(text, encoding="utf-8")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
