@@ -16,33 +16,16 @@ import cv2
 import numpy as np
 import pytest
 from PIL import Image
+from striped_frames import HEIGHT, WIDTH
+from striped_frames import index_of as _index_of
+from striped_frames import striped as _frame
 
 from opendfa.media import MediaError, SamplingStats, VideoFrame, iter_video_frames, probe_video
 
-WIDTH, HEIGHT, FPS, COUNT = 96, 48, 30.0, 60
-STRIPE = WIDTH // 6
+FPS, COUNT = 30.0, 60
 
 # suffix -> fourcc; the writer may lack some of them, those are skipped.
 CONTAINERS = {".mp4": "mp4v", ".avi": "MJPG", ".mkv": "MJPG", ".mov": "mp4v", ".webm": "VP80"}
-
-
-def _frame(index: int) -> np.ndarray:
-    """An RGB frame whose stripes spell `index` in binary."""
-    frame = np.zeros((HEIGHT, WIDTH, 3), np.uint8)
-    for bit in range(6):
-        if index >> bit & 1:
-            frame[:, bit * STRIPE : (bit + 1) * STRIPE] = 255
-    return frame
-
-
-def _index_of(rgb: np.ndarray) -> int:
-    """Read the index back from the middle of each stripe (away from codec edge ringing)."""
-    centre = rgb[8:-8]
-    return sum(
-        1 << bit
-        for bit in range(6)
-        if centre[:, bit * STRIPE + 4 : (bit + 1) * STRIPE - 4].mean() > 127
-    )
 
 
 def _write_video(path: Path, fourcc: str, count: int = COUNT, fps: float = FPS) -> Path:

@@ -14,6 +14,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from striped_frames import index_of as _index_of
+from striped_frames import striped as _frame
 
 from opendfa.media import (
     BudgetExceeded,
@@ -26,24 +28,7 @@ from opendfa.media import (
 )
 from opendfa.media.video import FFMPEG_CAPTURE_OPTIONS, _open_capture
 
-WIDTH, HEIGHT, STRIPE, COUNT = 96, 48, 16, 60
-
-
-def _frame(index: int) -> np.ndarray:
-    frame = np.zeros((HEIGHT, WIDTH, 3), np.uint8)
-    for bit in range(6):
-        if index >> bit & 1:
-            frame[:, bit * STRIPE : (bit + 1) * STRIPE] = 255
-    return frame
-
-
-def _index_of(rgb: np.ndarray) -> int:
-    centre = rgb[8:-8]
-    return sum(
-        1 << bit
-        for bit in range(6)
-        if centre[:, bit * STRIPE + 4 : (bit + 1) * STRIPE - 4].mean() > 127
-    )
+COUNT = 60
 
 
 @pytest.fixture(scope="module")
