@@ -93,11 +93,19 @@ def test_a_truncated_signed_file_is_invalid_and_a_png_without_manifest_absent(si
     assert read_provenance(b"not an image at all").state == "absent"
 
 
-def test_without_the_c2pa_package_the_state_is_unavailable(monkeypatch, plain_jpeg):
+def test_without_the_c2pa_package_a_manifest_is_unavailable(monkeypatch, signed_jpeg):
     monkeypatch.setitem(sys.modules, "c2pa", None)  # makes `import c2pa` raise ImportError
-    record = read_provenance(plain_jpeg)
+    record = read_provenance(signed_jpeg)
     assert record.state == "unavailable"
     assert record.reason and "c2pa" in record.reason
+
+
+def test_a_file_without_a_manifest_box_is_absent_without_loading_the_library(
+    monkeypatch, plain_jpeg
+):
+    # No JUMBF "c2pa" box: no embedded manifest, whether or not the library could load.
+    monkeypatch.setitem(sys.modules, "c2pa", None)
+    assert read_provenance(plain_jpeg).state == "absent"
 
 
 def test_states_outside_the_vocabulary_are_refused():
