@@ -149,3 +149,23 @@ def test_history_comparison_and_saving(fake_report, real_report, tmp_path):
 def test_empty_question_is_refused(fake_report):
     with pytest.raises(ValueError):
         Conversation(fake_report).ask("   ")
+
+
+def test_mask_coverage_is_a_share_of_the_face_box_not_of_the_crop_window(fake_report):
+    # Issue 24: "covers 21 % of the face box" where the mask covered 61 % of the box: the
+    # share was taken over the (wider) crop window the mask is stored on.
+    import copy
+
+    import numpy as np
+
+    from opendfa.evidence.report import MaskImage
+
+    report = copy.deepcopy(fake_report)
+    face = report.faces[0]
+    face.box = (100.0, 100.0, 200.0, 200.0)
+    window = np.zeros((200, 200), np.float32)  # mask stored over x, y 50-250
+    window[50:110, 50:150] = 1.0  # the top 60 % of the face box
+    face.mask = MaskImage.from_array(window, (50, 50, 250, 250))
+    reply = Conversation(report).ask("where?")
+    assert reply.facts["mask_coverage"] == pytest.approx(0.60)
+    assert "covers 60 % of the face box" in reply.text

@@ -584,9 +584,17 @@ def _region_facts(regions: list[RegionEvidence]) -> list[dict]:
 
 
 def _mask_coverage(face: FaceEvidence) -> float | None:
+    """The share of the face box whose mask value is 0.5 or more. The mask covers a wider
+    window than the face box (the aligned crop's), so it is counted inside the box only."""
     if face.mask is None:
         return None
-    return float((face.mask.to_array() >= 0.5).mean())
+    strong = face.mask.to_array() >= 0.5
+    mask_x0, mask_y0 = face.mask.box[:2]
+    x0, y0, x1, y1 = (round(v) for v in face.box)
+    area = max(1, (x1 - x0) * (y1 - y0))
+    rows = slice(max(0, y0 - mask_y0), max(0, min(strong.shape[0], y1 - mask_y0)))
+    cols = slice(max(0, x0 - mask_x0), max(0, min(strong.shape[1], x1 - mask_x0)))
+    return float(strong[rows, cols].sum() / area)
 
 
 def _peak_frames(report: Report, limit: int = 3):
