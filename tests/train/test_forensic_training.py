@@ -8,6 +8,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+import torch
 from sklearn.metrics import roc_auc_score
 
 from opendfa.data.manifest import write_manifest
@@ -111,3 +112,36 @@ def test_a_short_run_learns_to_find_smoothed_pixels_and_resumes(tmp_path: Path) 
     mask = cv2.imread(str(data / fake.mask_path), cv2.IMREAD_GRAYSCALE) > 0
     logits = predict_map(model, rgb)
     assert logits[mask].mean() > logits[~mask].mean()
+
+
+@pytest.mark.parametrize("name", ["blur", "resize", "denoise"])
+def test_benign_operations_keep_the_patch_size_and_remove_texture(name) -> None:
+    from opendfa.train.forensic import benign
+
+    rng = np.random.default_rng(0)
+    patch = _photo(rng)[:64, :64]
+    out = benign(patch, rng, name)
+    assert out.shape == patch.shape and out.dtype == np.uint8
+    high_pass = lambda rgb: np.abs(np.diff(rgb.astype(np.float32), axis=1)).mean()  # noqa: E731
+    assert high_pass(out) < high_pass(patch)  # the fine texture an honest photo loses
+
+
+def test_benign_patches_keep_their_labels(tmp_path: Path, monkeypatch) -> None:
+    from opendfa.data.manifest import read_manifest
+    from opendfa.train import forensic
+    from opendfa.train.forensic import PatchPool
+
+    # An operation that draws nothing from the generator, so both runs cut the same patches.
+    monkeypatch.setattr(forensic, "benign", lambda rgb, rng: 255 - rgb)
+
+    data = tmp_path / "d"
+    data.mkdir()
+    write_manifest(data / "m.jsonl", _dataset(data, 4, seed=0, split="train"))
+    manifest = read_manifest(data / "m.jsonl")
+    pool = PatchPool.from_samples(manifest.samples, manifest, ("face_editing",), 100)
+    config = ForensicTrainConfig(patch=48, benign_probability=1.0, jpeg_probability=0.0)
+    plain = ForensicTrainConfig(patch=48, benign_probability=0.0, jpeg_probability=0.0)
+    pixels, labels = pool.draw(np.random.default_rng(3), 8, config)
+    same_pixels, same_labels = pool.draw(np.random.default_rng(3), 8, plain)
+    assert torch.equal(labels, same_labels)  # where a patch was cut and what it is: unchanged
+    assert not torch.equal(pixels, same_pixels)  # only its pixels went through the operation

@@ -42,6 +42,10 @@ class ForensicTrainConfig:
     warmup: int = 100
     positive_share: float = 0.5  # of fake patches, centred on a manipulated pixel
     jpeg_probability: float = 0.3  # a patch is re-saved as JPEG (quality 70-98), label kept
+    # A patch goes through innocent processing (blur, down-and-up resize, denoise), label
+    # kept, on reals and fakes alike, so that lost texture is not a cue of "real" (the first
+    # model, trained without it, scored blurred fakes below reals: forensic_stream.md).
+    benign_probability: float = 0.0
     categories: tuple[str, ...] = ("face_editing", "face_reenactment", "face_swap")
     max_images: int = 4000  # images held in memory (uint8)
     save_every: int = 200
@@ -115,6 +119,8 @@ class PatchPool:
             label = mask[y0 : y0 + side, x0 : x0 + side].astype(np.float32) / 255.0
             if rng.random() < 0.5:
                 patch, label = patch[:, ::-1], label[:, ::-1]
+            if rng.random() < config.benign_probability:
+                patch = benign(patch, rng)
             if rng.random() < config.jpeg_probability:
                 patch = _jpeg(patch, int(rng.integers(70, 99)))
             pixels[i], labels[i] = patch, label
@@ -122,6 +128,27 @@ class PatchPool:
             torch.from_numpy(pixels).permute(0, 3, 1, 2).float(),
             torch.from_numpy(labels)[:, None],
         )
+
+
+BENIGN = ("blur", "resize", "denoise")
+
+
+def benign(rgb: np.ndarray, rng: np.random.Generator, name: str | None = None) -> np.ndarray:
+    """One innocent operation on a patch, at its own size: a mild Gaussian blur, a downscale
+    and upscale back (scale 0.5-0.9), or a median denoise."""
+    name = name or str(rng.choice(BENIGN))
+    rgb = np.ascontiguousarray(rgb)
+    if name == "blur":
+        return cv2.GaussianBlur(rgb, (0, 0), float(rng.uniform(0.4, 1.2)))
+    if name == "resize":
+        height, width = rgb.shape[:2]
+        scale = float(rng.uniform(0.5, 0.9))
+        small = (max(1, round(width * scale)), max(1, round(height * scale)))
+        down = cv2.resize(rgb, small, interpolation=cv2.INTER_AREA)
+        return cv2.resize(down, (width, height), interpolation=cv2.INTER_LINEAR)
+    if name == "denoise":
+        return cv2.medianBlur(rgb, 3)
+    raise ValueError(f"unknown benign operation {name!r}")
 
 
 def _jpeg(rgb: np.ndarray, quality: int) -> np.ndarray:
