@@ -17,12 +17,12 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
+from forensic_stream import auc_with_ci  # the same AUC and interval as the stream table
 
 from opendfa.data.manifest import read_manifest
 from opendfa.evidence.fusion import Fusion, fit_calibration, fit_fusion
 from opendfa.evidence.pipeline import Analyzer
 from opendfa.evidence.stream import ForensicStream
-from opendfa.metrics.bootstrap import bootstrap_ci
 
 
 def collect(analyzer: Analyzer, manifest, split: str, limit: int):
@@ -41,21 +41,6 @@ def collect(analyzer: Analyzer, manifest, split: str, limit: int):
         raw = said["logit"] * stream.temperature + stream.bias if said.get("made") else None
         rows.append((sample, face.semantic_probability, raw))
     return rows
-
-
-def auc(labels: np.ndarray, scores: np.ndarray) -> tuple[float, tuple[float, float] | None]:
-    from sklearn.metrics import roc_auc_score
-
-    def statistic(pick):
-        return (
-            None
-            if labels[pick].min() == labels[pick].max()
-            else roc_auc_score(labels[pick], scores[pick])
-        )
-
-    return float(roc_auc_score(labels, scores)), bootstrap_ci(
-        statistic, len(labels), strata=labels, resamples=300
-    )
 
 
 def main() -> None:
@@ -122,7 +107,7 @@ def summarize(rows, stream: ForensicStream, fusion: Fusion | None) -> str:
         labels = np.r_[np.zeros(len(reals)), np.ones(len(groups[name]))]
         cells = []
         for scores in (semantic, forensic, fused):
-            value, ci = auc(labels, scores[pick])
+            value, ci = auc_with_ci(labels, scores[pick])
             cells.append(f"{value:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else f"{value:.3f}")
         lines.append(f"| {name} | {len(groups[name])} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

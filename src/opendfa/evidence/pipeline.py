@@ -459,9 +459,7 @@ class Analyzer:
     ) -> list[str]:
         """The forensic stream's judgement of each face, fused with the semantic one where the
         stream's model carries a fusion fitted on validation data; returns warnings."""
-        from opendfa.evidence.fusion import Fusion
-
-        fusion = Fusion.from_json(self.stream.info.get("fusion"))
+        fusion = self.stream.fusion
         notes = []
         mark = time.perf_counter()
         for number, (item, face) in enumerate(zip(judged, evidence, strict=True), start=1):

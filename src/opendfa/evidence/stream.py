@@ -19,7 +19,9 @@ from typing import Any
 import cv2
 import numpy as np
 
+from opendfa.evidence.fusion import Fusion
 from opendfa.faces import Face
+from opendfa.models.detector_base import model_label
 
 DEFAULT_MIN_FACE_PX = 64  # until a model's card measures its own floor
 CONTEXT = 0.15  # the face box is widened by this share on each side
@@ -58,7 +60,8 @@ class ForensicStream:
         self.bias = float(calibration.get("bias", 0.0))
         limits = self.info.get("limits", {})
         self.min_face_px = int(limits.get("min_face_px", DEFAULT_MIN_FACE_PX))
-        self.name = f"{self.info.get('name', Path(folder).name)}@{self.info.get('version', 1)}"
+        self.name = model_label(self.info, Path(folder))
+        self.fusion = Fusion.from_json(self.info.get("fusion"))  # None: report both, fuse none
 
     def judge(self, rgb: np.ndarray, face: Face) -> StreamJudgement:
         """Score one face of an RGB image (its own pixels, no resampling)."""

@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 from torch import nn
 
 from opendfa.faces.regions import MIRRORED_REGIONS, REGION_NAMES
@@ -63,6 +63,7 @@ from opendfa.models.detector_base import (  # noqa: F401  (names importable from
     resolve_detector,
     write_detector_info,
 )
+from opendfa.models.weights import write_weights
 from opendfa.taxonomy import CATEGORIES
 
 
@@ -167,11 +168,7 @@ def save_detector(
         raise ValueError(f"temperature must be a positive number, got {temperature}")
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    weights = folder / WEIGHTS_FILE
-    tmp = weights.with_suffix(".tmp")
-    save_file(tensors, str(tmp), metadata={"format": FORMAT})
-    tmp.replace(weights)
+    weights = write_weights(model, folder / WEIGHTS_FILE, FORMAT)
     info = {
         "format": FORMAT,
         "name": name or folder.name,

@@ -24,11 +24,12 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 from torch import nn
 from torch.nn import functional as F
 
 from opendfa.media.files import file_sha256
+from opendfa.models.weights import write_json, write_weights
 
 FORMAT = "opendfa.forensic/1"
 WEIGHTS_FILE = "model.safetensors"
@@ -207,11 +208,7 @@ def save_forensic(
     """Write `model.safetensors` and `config.json` (atomically) into `folder`."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    weights = folder / WEIGHTS_FILE
-    tmp = weights.with_suffix(".tmp")
-    save_file(tensors, str(tmp), metadata={"format": FORMAT})
-    tmp.replace(weights)
+    weights = write_weights(model, folder / WEIGHTS_FILE, FORMAT)
     info = {
         "format": FORMAT,
         "name": name or folder.name,
@@ -222,9 +219,7 @@ def save_forensic(
         "metrics": metrics or {},
         "training": training or {},
     }
-    config_tmp = folder / (CONFIG_FILE + ".tmp")
-    config_tmp.write_text(json.dumps(info, indent=1) + "\n", encoding="utf-8")
-    config_tmp.replace(folder / CONFIG_FILE)
+    write_json(folder / CONFIG_FILE, info)
     return folder
 
 
