@@ -29,7 +29,7 @@ from results_section import write_section
 from opendfa.evidence.pipeline import Analyzer
 from opendfa.media import load_image
 from opendfa.models.detector_base import DetectorNotFoundError
-from opendfa.models.onnx_detector import load_for_inference
+from opendfa.models.runtime import load_for_inference
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "src" / "opendfa" / "assets" / "samples"

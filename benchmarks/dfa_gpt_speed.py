@@ -69,23 +69,20 @@ def chat_speed(folder: Path, crops: list[np.ndarray], *, weights: str) -> dict:
     detector's own evidence on each crop as the report, a description of a fake held open),
     until the model stops; the rate counts the tokens of the final answers over the whole
     time, back-offs included."""
+    from opendfa.evidence.judge import judge_crop
     from opendfa.explain.decoding import GroundedReview
-    from opendfa.models.detector import predict_crops
 
     loaded = _prepared(folder, weights)
     assistant = Assistant(loaded)
-    threshold = float(loaded.detector.info.get("threshold", 0.5))
     assistant.ask(crops[0], QUESTION, max_new_tokens=4)  # warm up
     tokens = rollbacks = 0
     seconds = 0.0
     for crop in crops:
-        p = predict_crops(loaded.detector, crop[None])[0]
-        fake = p.fake_probability >= threshold
-        kinds = {k: v for k, v in p.category_probabilities.items() if k != "real"}
+        judged = judge_crop(loaded.detector, crop)
         review = GroundedReview(
-            "fake" if fake else "real",
-            max(kinds, key=kinds.__getitem__) if fake else None,
-            p.region_scores,
+            judged.verdict,
+            judged.forgery_type.label if judged.is_fake else None,
+            judged.prediction.region_scores,
             question=QUESTION,
         )
         started = time.perf_counter()

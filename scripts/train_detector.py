@@ -31,6 +31,7 @@ import torch
 from opendfa.data import SplitConfig
 from opendfa.data.manifest import read_manifest
 from opendfa.data.synth import SynthConfig, synthesize
+from opendfa.models.configs import DEFAULT_MODEL
 from opendfa.models.detector import (
     CONFIG_FILE,
     MODELS_DIR,
@@ -44,7 +45,7 @@ from opendfa.train.experiment import run
 ROOT = Path(__file__).resolve().parent.parent
 FACES = ROOT / ".cache" / "real-faces"
 WORK = ROOT / ".cache" / "detector-v2"
-NAME = "opendfa-lite0"
+NAME = DEFAULT_MODEL  # this script rebuilds the bundled detector
 VERSION = 2
 MAX_BYTES = 25 * 1024 * 1024
 SPLITS = SplitConfig(train=0.7, val=0.1, test=0.2, seed=0)

@@ -1,4 +1,5 @@
-"""Shared fixtures: real face photos and one face detector for the whole session."""
+"""Shared fixtures: real face photos, one face detector and one of each tiny model (built by
+`tests/tiny_models.py`) for the whole session."""
 
 from __future__ import annotations
 
@@ -7,6 +8,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+from tiny_models import (
+    save_random_detector,
+    tiny_dfagpt_config,
+    tiny_llama_config,
+    word_splitter,
+    word_tokenizer,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "src" / "opendfa" / "assets" / "samples"
@@ -33,17 +42,12 @@ def astronaut_rgb(astronaut_path: Path) -> np.ndarray:
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory) -> str:
     """A random 64 px detector folder: the analysis pipeline's shape at a fraction of the cost."""
-    import torch
-
-    from opendfa.models.detector import DetectorConfig, MultiTaskDetector, save_detector
-
-    torch.manual_seed(0)
-    model = MultiTaskDetector(DetectorConfig(input_size=64, mask_size=8), pretrained=False)
-    return str(save_detector(model, tmp_path_factory.mktemp("m") / "tiny"))
+    return str(save_random_detector(tmp_path_factory.mktemp("m") / "tiny"))
 
 
 @pytest.fixture(scope="session")
-def detector():
+def face_detector():
+    """MediaPipe's face detector (not the deepfake detector: that is `tiny_model`)."""
     from opendfa.faces import FaceDetector
 
     with FaceDetector() as shared:
@@ -51,8 +55,8 @@ def detector():
 
 
 @pytest.fixture(scope="session")
-def astronaut_face(detector, astronaut_rgb):
-    faces = detector.detect(astronaut_rgb)
+def astronaut_face(face_detector, astronaut_rgb):
+    faces = face_detector.detect(astronaut_rgb)
     assert len(faces) == 1
     return faces[0]
 
@@ -188,47 +192,18 @@ def tiny_lm_dir(tmp_path_factory, toy_instruct_dir) -> Path:
     import json
 
     transformers = pytest.importorskip("transformers")
-    tokenizers = pytest.importorskip("tokenizers")
-    from tokenizers import models, pre_tokenizers
+    pytest.importorskip("tokenizers")
 
-    splitter = pre_tokenizers.Sequence(
-        [
-            pre_tokenizers.Split("\n", "isolated"),
-            pre_tokenizers.WhitespaceSplit(),
-            pre_tokenizers.Punctuation(),
-        ]
-    )
+    splitter = word_splitter()
     words = {"USER", "ASSISTANT", ":", "\n"}
     for line in (toy_instruct_dir / "instruct.jsonl").read_text().splitlines():
         for turn in json.loads(line)["conversations"]:
             words |= {w for w, _ in splitter.pre_tokenize_str(turn["value"].replace("<image>", ""))}
-    specials = ["[PAD]", "[UNK]", "<s>", "</s>", "<image>"]
-    vocab = {w: i for i, w in enumerate(specials + sorted(words))}
-    core = tokenizers.Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
-    core.pre_tokenizer = splitter
-    tokenizer = transformers.PreTrainedTokenizerFast(
-        tokenizer_object=core,
-        pad_token="[PAD]",
-        unk_token="[UNK]",
-        bos_token="<s>",
-        eos_token="</s>",
-        additional_special_tokens=["<image>"],
-    )
+    tokenizer = word_tokenizer(sorted(words))
     import torch
 
     torch.manual_seed(0)
-    config = transformers.LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=256,
-        bos_token_id=2,
-        eos_token_id=3,
-        pad_token_id=0,
-    )
+    config = tiny_llama_config(len(tokenizer), bos_token_id=2, eos_token_id=3, pad_token_id=0)
     folder = tmp_path_factory.mktemp("tiny-lm")
     model = transformers.LlamaForCausalLM(config)
     with torch.no_grad():  # logits as wide as a trained LM's (LoRA leaves the head frozen)
@@ -247,11 +222,8 @@ def random_dfagpt(tiny_lm_dir, tiny_model):
     from opendfa.models import dfagpt
 
     def build(seed: int):
-        config = dfagpt.DFAGPTConfig(
-            lm=str(tiny_lm_dir), detector=tiny_model, lora={"r": 4, "alpha": 8, "dropout": 0.0}
-        )
         torch.manual_seed(seed)
-        loaded = dfagpt.build(config)
+        loaded = dfagpt.build(tiny_dfagpt_config(tiny_lm_dir, tiny_model))
         with torch.no_grad():
             for param in loaded.model.parameters():
                 if param.requires_grad:
@@ -260,6 +232,22 @@ def random_dfagpt(tiny_lm_dir, tiny_model):
         return loaded
 
     return build
+
+
+@pytest.fixture(scope="session")
+def tiny_dfagpt_dir(tmp_path_factory, tiny_lm_dir, tiny_model):
+    """A random DFA-GPT folder (tiny Llama, the tiny detector's backbone): seconds to build."""
+    pytest.importorskip("transformers")
+    pytest.importorskip("peft")
+    import torch
+
+    from opendfa.models import dfagpt
+
+    torch.manual_seed(0)
+    return dfagpt.save(
+        dfagpt.build(tiny_dfagpt_config(tiny_lm_dir, tiny_model)),
+        tmp_path_factory.mktemp("dfa-gpt"),
+    )
 
 
 class AviTools:

@@ -14,15 +14,20 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from opendfa import __version__
+from opendfa.cli_options import add_detector_option, output_per_input
 from opendfa.console import cli_error
+from opendfa.exits import EXIT_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK
 
 SAMPLE_DIR = Path(__file__).resolve().parent / "assets" / "samples"
-EXIT_OK, EXIT_INTERNAL, EXIT_INPUT = 0, 1, 2
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if getattr(args, "takes_importer_flags", False):
+        args.importer_flags = extra  # read by the chosen importer's own parser
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if getattr(args, "verbose", False):
         _show_native_logs()
     if not getattr(args, "handler", None):
@@ -32,7 +37,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.handler(args))
     except KeyboardInterrupt:
         cli_error("interrupted")
-        return 130
+        return EXIT_INTERRUPTED
     except BrokenPipeError:  # output piped into `head` and closed: not an error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
@@ -87,7 +92,7 @@ def _build_parser() -> argparse.ArgumentParser:
         "demo", help="analyse the bundled samples (a real photo and a face swap)"
     )
     demo.add_argument("--out", default="opendfa-demo", help="output folder (default: opendfa-demo)")
-    demo.add_argument("--model", default="opendfa-lite0", help="detector name or folder")
+    add_detector_option(demo)
     demo.set_defaults(handler=_cmd_demo)
     return parser
 
@@ -127,7 +132,7 @@ def _cmd_faces(args: argparse.Namespace) -> int:
     if not inputs:
         cli_error("no image or video files found", args.paths[0] if len(args.paths) == 1 else None)
         return EXIT_INPUT
-    overlay_paths = _overlay_targets(args.overlay, inputs)
+    overlay_paths = output_per_input(args.overlay, inputs, ".png")
     failures = 0
     with FaceDetector() as detector:
         for path in inputs:
@@ -179,22 +184,6 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         return EXIT_INPUT
     print(f"wrote {result.jsonl} and {len(result.html)} HTML reports in {args.out}")
     return EXIT_OK
-
-
-def _overlay_targets(overlay: str | None, inputs: list[Path]) -> dict[Path, Path]:
-    if not overlay:
-        return {}
-    target = Path(overlay)
-    if len(inputs) == 1 and target.suffix:
-        return {inputs[0]: target}
-    target.mkdir(parents=True, exist_ok=True)
-    names: dict[Path, Path] = {}
-    for number, path in enumerate(inputs):
-        name = f"{path.stem}.png"
-        if any(p.name == name for p in names.values()):
-            name = f"{path.stem}-{number}.png"
-        names[path] = target / name
-    return names
 
 
 def _write_overlay(rgb, path: Path) -> None:

@@ -1,17 +1,17 @@
 """The one way a command reports an error: one line `opendfa: error: <what> (<path>)` on
-stderr, no traceback, exit code 2 (DESIGN.md)."""
+stderr, no traceback, exit code 2 (docs/features.md, "Bad inputs")."""
 
 from __future__ import annotations
 
 import sys
 
-EXIT_ERROR = 2
+from opendfa.exits import EXIT_INPUT
 
 
 def cli_error(message: object, path: object | None = None) -> int:
     """Print the error line (whitespace collapsed, so it stays one line) and return
-    `EXIT_ERROR` for the command to return."""
+    `EXIT_INPUT` for the command to return."""
     text = " ".join(str(message or "unknown error").split())
     shown = f" ({path})" if path else ""
     print(f"opendfa: error: {text}{shown}", file=sys.stderr, flush=True)
-    return EXIT_ERROR
+    return EXIT_INPUT

@@ -16,6 +16,7 @@ from pathlib import Path
 from opendfa.evidence.html import write_html
 from opendfa.evidence.pipeline import Analyzer
 from opendfa.evidence.report import Report
+from opendfa.models.configs import DEFAULT_MODEL
 
 SAMPLES = Path(__file__).resolve().parent / "assets" / "samples"
 DEMO_INPUTS = (
@@ -32,7 +33,7 @@ class DemoResult:
 
 
 def run_demo(
-    out_dir: str | Path, *, model: str = "opendfa-lite0", echo: Callable[[str], None] = print
+    out_dir: str | Path, *, model: str = DEFAULT_MODEL, echo: Callable[[str], None] = print
 ) -> DemoResult:
     """Analyse the bundled samples into `out_dir`; `echo` receives one summary line each."""
     out = Path(out_dir)

@@ -11,7 +11,7 @@ import pytest
 
 from opendfa.bench.answerers import BenchAnswer, DetectorAnswerer
 from opendfa.bench.grounding import EvidenceSource
-from opendfa.bench.runner import BenchConfig, run_bench, score
+from opendfa.bench.runner import BenchConfig, markdown, run_bench, score
 from opendfa.evidence.words import REGION_EVIDENCE
 from opendfa.metrics.grounding import check_answer
 
@@ -58,6 +58,21 @@ def test_grounding_rates_count_handcrafted_answers():
         low, high = ad[f"{name}_ci"]
         assert low <= ad[name] <= high
     assert "grounding_checked" not in score(ROWS, grounding=False)["AD"]
+
+
+def test_claim_precision_counts_every_claim_of_the_answers():
+    ad = score(ROWS, resamples=200)["AD"]
+    # s0: type, mouth, blur (unmeasured); s1: type, nose, blur; s2: verdict real, "the mouth
+    # looks fine" (untouched, but it is evidence); s3: reenactment, lips, left eye;
+    # s4: technique (the eyes were resized), eyes
+    assert ad["claims"] == 13
+    assert ad["claims_by_kind"]["technique"] == "0/1"
+    assert ad["claims_by_kind"]["attribute"] == "0/2"  # bench evidence holds no cues
+    assert ad["claim_precision"] == pytest.approx(5 / 13)
+    assert ad["claim_contradiction"] == pytest.approx(3 / 13)  # real; mouth fine; reenactment
+    low, high = ad["claim_precision_ci"]
+    assert low <= ad["claim_precision"] <= high
+    assert "claim precision" in markdown({"answerer": "x", "split": "test", **score(ROWS)})
 
 
 def test_intervals_contain_the_estimate_and_narrow_with_more_records():
@@ -170,12 +185,12 @@ def _lines(out, task):
 
 
 def test_evidence_source_runs_the_detector_once_per_crop(data, tiny_model, monkeypatch):
-    import opendfa.models.detector as detector_module
+    import opendfa.evidence.judge as judge_module
 
     calls = []
-    predict = detector_module.predict_crops
+    predict = judge_module.predict_crops
     monkeypatch.setattr(
-        detector_module,
+        judge_module,
         "predict_crops",
         lambda loaded, crops, **kw: calls.append(len(crops)) or predict(loaded, crops, **kw),
     )

@@ -33,10 +33,10 @@ def faces_dir(tmp_path_factory, astronaut_path, hopper_path, group_photos) -> Pa
 
 
 @pytest.fixture(scope="module")
-def synth_out(faces_dir, detector, tmp_path_factory):
+def synth_out(faces_dir, face_detector, tmp_path_factory):
     out = tmp_path_factory.mktemp("synth")
     report = synthesize(
-        faces_dir, out, SynthConfig(methods=METHODS, per_face=1, seed=5), detector=detector
+        faces_dir, out, SynthConfig(methods=METHODS, per_face=1, seed=5), detector=face_detector
     )
     return out, report
 
@@ -78,25 +78,25 @@ def test_bad_photos_are_reported_and_skipped(synth_out):
     assert "bad.jpg" in text and "wall.png: no face found" in text
 
 
-def test_a_rerun_resumes_without_duplicates(synth_out, faces_dir, detector):
+def test_a_rerun_resumes_without_duplicates(synth_out, faces_dir, face_detector):
     out, _ = synth_out
     before = (out / "manifest.jsonl").read_text()
     report = synthesize(
-        faces_dir, out, SynthConfig(methods=METHODS, per_face=1, seed=5), detector=detector
+        faces_dir, out, SynthConfig(methods=METHODS, per_face=1, seed=5), detector=face_detector
     )
     assert report.written == 0 and report.skipped_existing == 20
     assert (out / "manifest.jsonl").read_text() == before
 
 
 def test_a_rerun_through_another_spelling_of_the_folder_resumes(
-    synth_out, faces_dir, detector, monkeypatch
+    synth_out, faces_dir, face_detector, monkeypatch
 ):
     out, _ = synth_out
     before = (out / "manifest.jsonl").read_text()
     monkeypatch.chdir(faces_dir.parent)
     relative = Path(faces_dir.name) / ".." / faces_dir.name  # same folder, another path
     report = synthesize(
-        relative, out, SynthConfig(methods=METHODS, per_face=1, seed=5), detector=detector
+        relative, out, SynthConfig(methods=METHODS, per_face=1, seed=5), detector=face_detector
     )
     assert report.written == 0 and report.skipped_existing == 20
     assert (out / "manifest.jsonl").read_text() == before

@@ -13,24 +13,16 @@ import pytest
 
 from opendfa.faces import REGION_NAMES
 from opendfa.taxonomy import CATEGORIES, FACE_SWAP
+from tiny_models import save_random_detector
 
 
 @pytest.fixture(scope="session")
 def tiny_detector(tmp_path_factory):
     """`opendfa.models.detector` at 128 px with untrained weights, saved and loaded back."""
-    import torch
+    from opendfa.models.detector import load_detector
 
-    from opendfa.models.detector import (
-        DetectorConfig,
-        MultiTaskDetector,
-        load_detector,
-        save_detector,
-    )
-
-    torch.manual_seed(0)
-    model = MultiTaskDetector(DetectorConfig(input_size=128), pretrained=False)
-    folder = save_detector(model, tmp_path_factory.mktemp("models") / "tiny", name="tiny")
-    return load_detector(folder)
+    folder = tmp_path_factory.mktemp("models") / "tiny"
+    return load_detector(save_random_detector(folder, name="tiny", input_size=128, mask_size=28))
 
 
 def disc_mask(side: int, radius_fraction: float = 0.25) -> np.ndarray:
@@ -81,7 +73,7 @@ def _scripted(
 
 
 @pytest.fixture(scope="session")
-def portraits(detector, astronaut_path, hopper_path):
+def portraits(face_detector, astronaut_path, hopper_path):
     """The astronaut and Grace Hopper as face-centred crops, as `opendfa data synth` makes them."""
     from opendfa.data.synth import face_crop
     from opendfa.forge import FaceImage
@@ -90,7 +82,7 @@ def portraits(detector, astronaut_path, hopper_path):
     faces = []
     for number, path in enumerate((astronaut_path, hopper_path)):
         rgb = load_image(path).rgb
-        crop, face = face_crop(rgb, detector.detect(rgb)[0])
+        crop, face = face_crop(rgb, face_detector.detect(rgb)[0])
         faces.append(FaceImage(rgb=crop, face=face, identity=f"person{number}", path=str(path)))
     return faces
 

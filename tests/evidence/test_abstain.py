@@ -34,22 +34,22 @@ def _png(bgr) -> bytes:
     return cv2.imencode(".png", bgr)[1].tobytes()
 
 
-def _analyze(tiny_detector, detector, scripted, data: bytes, p: float, **options) -> Report:
-    with Analyzer(tiny_detector, detector, predict=scripted(p), **options) as analyzer:
+def _analyze(tiny_detector, face_detector, scripted, data: bytes, p: float, **options) -> Report:
+    with Analyzer(tiny_detector, face_detector, predict=scripted(p), **options) as analyzer:
         report = analyzer.analyze_image(data)
     validate_report(report.to_json())
     return report
 
 
 def test_a_tiny_face_is_inconclusive_with_the_size_reason(
-    tiny_detector, detector, scripted, hopper_bgr
+    tiny_detector, face_detector, scripted, hopper_bgr
 ):
     scale = 0.6 * SIZE_FLOOR_PX / 195  # Grace Hopper's face is about 195 px wide
     height, width = hopper_bgr.shape[:2]
     small = cv2.resize(
         hopper_bgr, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA
     )
-    report = _analyze(tiny_detector, detector, scripted, _png(small), 0.95, forensics=False)
+    report = _analyze(tiny_detector, face_detector, scripted, _png(small), 0.95, forensics=False)
     assert report.verdict == "inconclusive"
     assert report.faces and report.fake_probability == pytest.approx(0.95)  # kept as said
     assert any("px wide" in reason for reason in report.abstention.reasons)
@@ -60,11 +60,11 @@ def test_a_tiny_face_is_inconclusive_with_the_size_reason(
 
 
 def test_a_heavily_compressed_jpeg_is_inconclusive_with_the_quality_reason(
-    tiny_detector, detector, scripted, hopper_bgr
+    tiny_detector, face_detector, scripted, hopper_bgr
 ):
     quality = max(1, QUALITY_FLOOR // 2)
     data = cv2.imencode(".jpg", hopper_bgr, [cv2.IMWRITE_JPEG_QUALITY, quality])[1].tobytes()
-    report = _analyze(tiny_detector, detector, scripted, data, 0.05)
+    report = _analyze(tiny_detector, face_detector, scripted, data, 0.05)
     assert report.forensics["jpeg"]["quality"] == quality
     assert report.verdict == "inconclusive"
     assert report.abstention.reasons == [
@@ -76,19 +76,19 @@ def test_a_heavily_compressed_jpeg_is_inconclusive_with_the_quality_reason(
 
 @pytest.mark.parametrize(("p", "verdict"), [(0.95, "fake"), (0.05, "real")])
 def test_a_normal_photo_keeps_its_verdict(
-    tiny_detector, detector, scripted, hopper_bgr, p, verdict
+    tiny_detector, face_detector, scripted, hopper_bgr, p, verdict
 ):
     data = cv2.imencode(".jpg", hopper_bgr, [cv2.IMWRITE_JPEG_QUALITY, 90])[1].tobytes()
-    report = _analyze(tiny_detector, detector, scripted, data, p)
+    report = _analyze(tiny_detector, face_detector, scripted, data, p)
     assert report.verdict == verdict and report.abstention is None
     assert "abstention" not in report.to_json()
 
 
 def test_a_score_inside_the_margin_band_asks_for_a_second_opinion(
-    tiny_detector, detector, scripted, hopper_bgr
+    tiny_detector, face_detector, scripted, hopper_bgr
 ):
     p = 0.5 + MARGIN_BAND / 2
-    report = _analyze(tiny_detector, detector, scripted, _png(hopper_bgr), p, forensics=False)
+    report = _analyze(tiny_detector, face_detector, scripted, _png(hopper_bgr), p, forensics=False)
     assert report.verdict == "inconclusive"
     assert report.abstention.reasons == [
         f"the detector's score {p:.2f} is within {MARGIN_BAND:.2f} of the threshold 0.50, "
@@ -100,11 +100,11 @@ def test_a_score_inside_the_margin_band_asks_for_a_second_opinion(
 
 
 def test_the_schema_ties_the_abstention_to_the_inconclusive_verdict(
-    tiny_detector, detector, scripted, hopper_bgr
+    tiny_detector, face_detector, scripted, hopper_bgr
 ):
     p = 0.5 + MARGIN_BAND / 2
     data = _analyze(
-        tiny_detector, detector, scripted, _png(hopper_bgr), p, forensics=False
+        tiny_detector, face_detector, scripted, _png(hopper_bgr), p, forensics=False
     ).to_json()
     without = {key: value for key, value in data.items() if key != "abstention"}
     with pytest.raises(ReportError):

@@ -12,8 +12,8 @@ from opendfa.evidence import Analyzer, validate_report
 
 
 @pytest.fixture
-def analyzer(tiny_detector, detector, scripted):
-    with Analyzer(tiny_detector, detector, predict=scripted(0.7)) as shared:
+def analyzer(tiny_detector, face_detector, scripted):
+    with Analyzer(tiny_detector, face_detector, predict=scripted(0.7)) as shared:
         yield shared
 
 

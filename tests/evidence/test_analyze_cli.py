@@ -25,8 +25,8 @@ class _Borrowed:
 
 
 @pytest.fixture
-def run(monkeypatch, detector, tiny_detector):
-    monkeypatch.setattr(pipeline, "FaceDetector", lambda: _Borrowed(detector))
+def run(monkeypatch, face_detector, tiny_detector):
+    monkeypatch.setattr(pipeline, "FaceDetector", lambda: _Borrowed(face_detector))
     model = str(tiny_detector.folder)
 
     def invoke(*argv: str, with_model: bool = True) -> int:

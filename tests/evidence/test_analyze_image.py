@@ -12,8 +12,8 @@ from opendfa.media import MediaError
 
 
 @pytest.fixture
-def analyzer(tiny_detector, detector, scripted):
-    with Analyzer(tiny_detector, detector, predict=scripted(0.9)) as shared:
+def analyzer(tiny_detector, face_detector, scripted):
+    with Analyzer(tiny_detector, face_detector, predict=scripted(0.9)) as shared:
         yield shared
 
 
@@ -54,17 +54,17 @@ def _face_of(analyzer, path):
     return analyzer.face_detector.detect(load_image(path).rgb)[0]
 
 
-def test_untouched_detector_outputs_pass_through(tiny_detector, detector, astronaut_path):
+def test_untouched_detector_outputs_pass_through(tiny_detector, face_detector, astronaut_path):
     """The real `predict_crops` (random weights): the report holds exactly what it said."""
     from opendfa.faces import align_face
     from opendfa.media import load_image
     from opendfa.models.detector import predict_crops
 
-    with Analyzer(tiny_detector, detector) as plain:
+    with Analyzer(tiny_detector, face_detector) as plain:
         report = plain.analyze_image(astronaut_path)
     validate_report(report.to_json())
     rgb = load_image(astronaut_path).rgb
-    crop = align_face(rgb, detector.detect(rgb)[0], 128, 0.25).crop
+    crop = align_face(rgb, face_detector.detect(rgb)[0], 128, 0.25).crop
     expected = predict_crops(tiny_detector, crop[None])[0]
     face = report.faces[0]
     assert face.fake_probability == pytest.approx(expected.fake_probability, abs=1e-5)
@@ -74,23 +74,38 @@ def test_untouched_detector_outputs_pass_through(tiny_detector, detector, astron
     assert report.verdict == ("inconclusive" if near else side)
 
 
-def test_threshold_decides_the_verdict(tiny_detector, detector, astronaut_path, scripted):
-    with Analyzer(tiny_detector, detector, predict=scripted(0.3)) as lenient:
+def test_the_report_keeps_the_judged_crop_of_the_decisive_face_out_of_its_json(
+    analyzer, face_detector, astronaut_path
+):
+    """DFA-GPT reads the crop the detector judged, so a chat finds no face again; the crop
+    stays in memory only."""
+    from opendfa.faces import align_face
+    from opendfa.media import load_image
+
+    report = analyzer.analyze_image(astronaut_path)
+    rgb = load_image(astronaut_path).rgb
+    crop = align_face(rgb, face_detector.detect(rgb)[0], 128, 0.25).crop
+    np.testing.assert_array_equal(report.decisive_crop, crop)
+    assert "decisive_crop" not in str(report.to_json())
+
+
+def test_threshold_decides_the_verdict(tiny_detector, face_detector, astronaut_path, scripted):
+    with Analyzer(tiny_detector, face_detector, predict=scripted(0.3)) as lenient:
         report = lenient.analyze_image(astronaut_path)
     assert report.verdict == "real" and report.forgery_type.label == "real"
     assert report.explanation.startswith("Judged real")
-    with Analyzer(tiny_detector, detector, predict=scripted(0.3), threshold=0.25) as strict:
+    with Analyzer(tiny_detector, face_detector, predict=scripted(0.3), threshold=0.25) as strict:
         assert strict.analyze_image(astronaut_path).verdict == "fake"
     with pytest.raises(ValueError, match="threshold"):
-        Analyzer(tiny_detector, detector, predict=scripted(0.3), threshold=1.0)
+        Analyzer(tiny_detector, face_detector, predict=scripted(0.3), threshold=1.0)
 
 
 def test_image_is_as_fake_as_its_most_suspicious_face(
-    tiny_detector, detector, group_photos, scripted
+    tiny_detector, face_detector, group_photos, scripted
 ):
     path = group_photos["sample3.jpg"]
     scores = [0.2, 0.85, 0.4, 0.1, 0.3, 0.6, 0.05, 0.15]
-    with Analyzer(tiny_detector, detector, predict=scripted(scores)) as several:
+    with Analyzer(tiny_detector, face_detector, predict=scripted(scores)) as several:
         report = several.analyze_image(path)
     validate_report(report.to_json())
     count = len(report.faces)

@@ -12,13 +12,13 @@ pytest.importorskip("onnxruntime")
 
 
 @pytest.fixture(scope="module")
-def reports(detector, astronaut_path):
+def reports(face_detector, astronaut_path):
     from opendfa.models.detector import LoadedDetector
     from opendfa.models.onnx_detector import OnnxDetector
 
     made = {}
     for backend, kind in (("auto", OnnxDetector), ("torch", LoadedDetector)):
-        with Analyzer(face_detector=detector, backend=backend) as analyzer:
+        with Analyzer(face_detector=face_detector, backend=backend) as analyzer:
             assert isinstance(analyzer.detector, kind)
             made[backend] = analyzer.analyze_image(astronaut_path)
     return made["auto"], made["torch"]
@@ -45,9 +45,9 @@ def test_onnx_and_torch_analyzers_give_the_same_report(reports):
     assert onnx.explanation == torch.explanation
 
 
-def test_the_device_decides_too(detector):
+def test_the_device_decides_too(face_detector):
     """A model name on another device than the CPU loads torch's (CUDA is torch's)."""
     from opendfa.models.onnx_detector import OnnxUnavailable
 
     with pytest.raises(OnnxUnavailable, match="CPU"):
-        Analyzer(face_detector=detector, device="cuda", backend="onnx")
+        Analyzer(face_detector=face_detector, device="cuda", backend="onnx")

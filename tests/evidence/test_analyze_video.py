@@ -39,9 +39,9 @@ def astronaut_clip(tmp_path_factory, astronaut_rgb) -> Path:
 
 
 @pytest.fixture(scope="module")
-def clip_report(tiny_detector, detector, astronaut_clip, scripted):
+def clip_report(tiny_detector, face_detector, astronaut_clip, scripted):
     scores = [0.1, 0.2, 0.9, 0.8, 0.7, 0.1]
-    with Analyzer(tiny_detector, detector, predict=scripted(scores)) as analyzer:
+    with Analyzer(tiny_detector, face_detector, predict=scripted(scores)) as analyzer:
         return analyzer.analyze_video(astronaut_clip, num_frames=None)
 
 
@@ -66,20 +66,22 @@ def test_video_report_tracks_the_face_and_has_one_timeline_entry_per_frame(clip_
     assert "face track 0" in data["explanation"] and "frame 2" in data["explanation"]
 
 
-def test_fewer_sampled_frames_give_a_shorter_timeline(tiny_detector, detector, astronaut_clip):
+def test_fewer_sampled_frames_give_a_shorter_timeline(tiny_detector, face_detector, astronaut_clip):
     from opendfa.models.detector import predict_crops
 
-    with Analyzer(tiny_detector, detector, predict=predict_crops) as analyzer:
+    with Analyzer(tiny_detector, face_detector, predict=predict_crops) as analyzer:
         report = analyzer.analyze_video(astronaut_clip, num_frames=3)
     validate_report(report.to_json())
     assert [f.index for f in report.timeline] == [0, 2, 5]
     assert report.input.frames_analyzed == 3 and len(report.tracks[0].frames) == 3
 
 
-def test_video_without_faces_is_no_face_with_an_empty_timeline(tmp_path, tiny_detector, detector):
+def test_video_without_faces_is_no_face_with_an_empty_timeline(
+    tmp_path, tiny_detector, face_detector
+):
     ramp = np.tile(np.linspace(0, 255, 96, dtype=np.uint8)[None, :, None], (64, 1, 3))
     clip = _write(tmp_path / "plain.mp4", [ramp] * 4)
-    with Analyzer(tiny_detector, detector) as analyzer:
+    with Analyzer(tiny_detector, face_detector) as analyzer:
         report = analyzer.analyze_video(clip, num_frames=None)
     data = report.to_json()
     validate_report(data)
@@ -88,10 +90,10 @@ def test_video_without_faces_is_no_face_with_an_empty_timeline(tmp_path, tiny_de
     assert "4 sampled frames" in data["explanation"]
 
 
-def test_broken_video_raises_a_media_error(tmp_path, tiny_detector, detector):
+def test_broken_video_raises_a_media_error(tmp_path, tiny_detector, face_detector):
     broken = tmp_path / "broken.mp4"
     broken.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(200))
-    with Analyzer(tiny_detector, detector) as analyzer, pytest.raises(MediaError):
+    with Analyzer(tiny_detector, face_detector) as analyzer, pytest.raises(MediaError):
         analyzer.analyze_video(broken)
 
 
@@ -104,9 +106,11 @@ def test_video_html_has_the_decisive_frame_and_a_timeline(clip_report):
 
 
 def test_long_videos_stop_at_the_frame_cap_with_a_warning(
-    tiny_detector, detector, astronaut_clip, scripted
+    tiny_detector, face_detector, astronaut_clip, scripted
 ):
-    with Analyzer(tiny_detector, detector, predict=scripted(0.4), max_video_frames=2) as capped:
+    with Analyzer(
+        tiny_detector, face_detector, predict=scripted(0.4), max_video_frames=2
+    ) as capped:
         report = capped.analyze_video(astronaut_clip, num_frames=None)
     validate_report(report.to_json())
     assert report.input.frames_analyzed == 2 and len(report.timeline) == 2

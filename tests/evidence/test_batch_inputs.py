@@ -34,8 +34,8 @@ class _Borrowed:
 
 
 @pytest.fixture
-def analyze(monkeypatch, detector, tiny_detector, capsys):
-    monkeypatch.setattr(pipeline, "FaceDetector", lambda: _Borrowed(detector))
+def analyze(monkeypatch, face_detector, tiny_detector, capsys):
+    monkeypatch.setattr(pipeline, "FaceDetector", lambda: _Borrowed(face_detector))
 
     def invoke(*argv: str) -> tuple[int, str, list[str]]:
         parser = argparse.ArgumentParser(prog="opendfa")

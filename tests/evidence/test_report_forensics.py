@@ -14,8 +14,8 @@ from opendfa.evidence.report import SCHEMA, upgrade_report
 
 
 @pytest.fixture(scope="module")
-def report(tiny_detector, detector, scripted, hopper_path) -> Report:
-    with Analyzer(tiny_detector, detector, predict=scripted(0.9)) as analyzer:
+def report(tiny_detector, face_detector, scripted, hopper_path) -> Report:
+    with Analyzer(tiny_detector, face_detector, predict=scripted(0.9)) as analyzer:
         return analyzer.analyze_image(hopper_path)
 
 
@@ -33,8 +33,8 @@ def test_image_reports_carry_the_forensic_record_and_validate(report):
     assert len(json.dumps(forensics)) < 6000  # summaries, not maps
 
 
-def test_the_option_turns_the_toolbox_off(tiny_detector, detector, scripted, hopper_path):
-    with Analyzer(tiny_detector, detector, predict=scripted(0.9), forensics=False) as analyzer:
+def test_the_option_turns_the_toolbox_off(tiny_detector, face_detector, scripted, hopper_path):
+    with Analyzer(tiny_detector, face_detector, predict=scripted(0.9), forensics=False) as analyzer:
         quiet = analyzer.analyze_image(hopper_path)
     assert quiet.forensics is None and quiet.forensic_maps is None
     assert quiet.to_json()["forensics"] is None

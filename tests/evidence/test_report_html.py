@@ -15,10 +15,10 @@ HOSTILE = "<img src=x onerror=alert(1)>"
 
 
 @pytest.fixture(scope="module")
-def hostile_report(tiny_detector, detector, scripted, astronaut_path, tmp_path_factory):
+def hostile_report(tiny_detector, face_detector, scripted, astronaut_path, tmp_path_factory):
     path = tmp_path_factory.mktemp("hostile") / f"{HOSTILE}.jpg"
     shutil.copy(astronaut_path, path)
-    with Analyzer(tiny_detector, detector, predict=scripted(0.9)) as analyzer:
+    with Analyzer(tiny_detector, face_detector, predict=scripted(0.9)) as analyzer:
         report = analyzer.analyze_image(path)
     report.warnings.append("<script>alert('warning')</script>")
     return report

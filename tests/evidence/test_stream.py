@@ -52,7 +52,7 @@ def test_a_face_below_the_floor_is_not_judged_and_says_why(
 
 
 def test_the_analysis_reports_both_streams_and_their_fusion(
-    tmp_path, astronaut_path, tiny_detector, detector
+    tmp_path, astronaut_path, tiny_detector, face_detector
 ) -> None:
     import json
 
@@ -66,7 +66,9 @@ def test_the_analysis_reports_both_streams_and_their_fusion(
     fusion = Fusion(semantic_weight=1.0, forensic_weight=2.0, bias=-0.5, detector="tiny")
     config["fusion"] = fusion.to_json()
     (folder / "config.json").write_text(json.dumps(config))
-    with Analyzer(tiny_detector, detector, forensic_stream=folder, forensics=False) as analyzer:
+    with Analyzer(
+        tiny_detector, face_detector, forensic_stream=folder, forensics=False
+    ) as analyzer:
         report = analyzer.analyze_image(astronaut_path)
     validate_report(report.to_json())
     [face] = report.faces

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 
+import numpy as np
 import pytest
 import torch
 
@@ -19,12 +20,9 @@ from opendfa.models import dfagpt
 
 
 @pytest.fixture(scope="module")
-def model_dir(tmp_path_factory, tiny_lm_dir, tiny_model):
-    config = dfagpt.DFAGPTConfig(
-        lm=str(tiny_lm_dir), detector=tiny_model, lora={"r": 4, "alpha": 8, "dropout": 0.0}
-    )
-    torch.manual_seed(0)
-    return dfagpt.save(dfagpt.build(config), tmp_path_factory.mktemp("dfa-gpt"))
+def model_dir(tiny_dfagpt_dir):
+    """The session's random DFA-GPT folder (tests/conftest.py); nothing here writes into it."""
+    return tiny_dfagpt_dir
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +59,39 @@ def test_a_report_without_an_image_cannot_be_asked(model_dir, report):
 
     backend = DFAGPTBackend(model_dir)
     with pytest.raises(ExplainError, match="needs the analysed image"):
-        Conversation(replace(report, preview=None), backend=backend).ask("why?")
+        stripped = replace(report, preview=None, decisive_crop=None)
+        Conversation(stripped, backend=backend).ask("why?")
+
+
+def test_the_model_sees_the_analysed_crop_without_finding_the_face_again(
+    model_dir, report, monkeypatch
+):
+    """No second face detector: the crop the analysis judged is the one DFA-GPT reads, and its
+    visual features are computed once for all the questions about the report."""
+    import opendfa.faces
+
+    def no_face_detector(*args, **kwargs):
+        raise AssertionError("a second face detector was started")
+
+    backend = DFAGPTBackend(model_dir, max_new_tokens=2)
+    crops, encoded = [], []
+    ask, visual = backend.assistant.ask, backend.assistant.visual
+    backend.assistant.ask = lambda crop, *a, **kw: crops.append(crop) or ask(crop, *a, **kw)
+    backend.assistant.visual = lambda batch: encoded.append(len(batch)) or visual(batch)
+    monkeypatch.setattr(opendfa.faces, "FaceDetector", no_face_detector)
+    conversation = Conversation(report, backend=backend)
+    conversation.ask("Is this face real or fake?")
+    conversation.ask("Why?")
+    assert all(crop is report.decisive_crop for crop in crops) and len(crops) == 2
+    assert encoded == [1]
+
+
+def test_a_report_read_back_without_its_crop_finds_the_same_face_again(model_dir, report):
+    from dataclasses import replace
+
+    backend = DFAGPTBackend(model_dir)
+    found = backend._decisive_crop(replace(report, decisive_crop=None))
+    np.testing.assert_array_equal(found, report.decisive_crop)
 
 
 def test_chat_cli_streams_the_model_answers(

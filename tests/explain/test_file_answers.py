@@ -18,11 +18,11 @@ SAMPLES = ("astronaut", "grace_hopper", "swap_collins_on_hopper")
 
 
 @pytest.fixture(scope="module")
-def analysed(tiny_model, detector, astronaut_path) -> dict[str, Report]:
+def analysed(tiny_model, face_detector, astronaut_path) -> dict[str, Report]:
     """The three bundled JPEGs analysed as `opendfa chat` does (maps kept on the report)."""
     from opendfa.evidence.pipeline import Analyzer
 
-    analyzer = Analyzer(tiny_model, face_detector=detector)
+    analyzer = Analyzer(tiny_model, face_detector=face_detector)
     folder = astronaut_path.parent
     return {name: analyzer.analyze_image(folder / f"{name}.jpg") for name in SAMPLES}
 

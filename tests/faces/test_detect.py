@@ -45,15 +45,15 @@ def test_astronaut_has_one_face_with_correct_anatomy(astronaut_face):
     assert 150 < astronaut_face.box[0] < 200 and 240 < astronaut_face.box[2] < 300
 
 
-def test_grace_hopper_has_one_face(detector, hopper_path):
-    faces = detector.detect(load_image(hopper_path).rgb)
+def test_grace_hopper_has_one_face(face_detector, hopper_path):
+    faces = face_detector.detect(load_image(hopper_path).rgb)
     assert len(faces) == 1
     assert_plausible_anatomy(faces[0])
 
 
-def test_group_photos_find_every_face_sorted_by_size(detector, group_photos):
+def test_group_photos_find_every_face_sorted_by_size(face_detector, group_photos):
     for name, path in group_photos.items():
-        faces = detector.detect(load_image(path).rgb)
+        faces = face_detector.detect(load_image(path).rgb)
         assert len(faces) == GROUP_COUNTS[name], name
         areas = [face.area for face in faces]
         assert areas == sorted(areas, reverse=True), name
@@ -81,15 +81,15 @@ def test_small_face_in_a_large_image_is_found(astronaut_rgb, face_px, canvas_px,
     assert x0 <= faces[0].box[0] and faces[0].box[2] <= x0 + side
 
 
-def test_photo_without_a_face_gives_an_empty_list(detector):
+def test_photo_without_a_face_gives_an_empty_list(face_detector):
     from skimage import data
 
-    assert detector.detect(data.coffee()) == []
-    assert detector.detect(np.zeros((1, 1, 3), dtype=np.uint8)) == []
-    assert detector.detect(np.full((300, 300, 3), 200, dtype=np.uint8)) == []
+    assert face_detector.detect(data.coffee()) == []
+    assert face_detector.detect(np.zeros((1, 1, 3), dtype=np.uint8)) == []
+    assert face_detector.detect(np.full((300, 300, 3), 200, dtype=np.uint8)) == []
 
 
-def test_exif_rotated_photo_gives_the_same_landmarks(detector, astronaut_rgb, astronaut_face):
+def test_exif_rotated_photo_gives_the_same_landmarks(face_detector, astronaut_rgb, astronaut_face):
     stored = Image.fromarray(astronaut_rgb).transpose(Image.Transpose.ROTATE_90)
     exif = Image.Exif()
     exif[0x0112] = 6  # display rotated 90 degrees clockwise
@@ -98,22 +98,22 @@ def test_exif_rotated_photo_gives_the_same_landmarks(detector, astronaut_rgb, as
     loaded = load_image(buffer.getvalue())
     assert loaded.exif_orientation == 6
     assert loaded.rgb.shape == astronaut_rgb.shape
-    faces = detector.detect(loaded.rgb)
+    faces = face_detector.detect(loaded.rgb)
     assert len(faces) == 1
     error = np.linalg.norm(faces[0].keypoints - astronaut_face.keypoints, axis=1).max()
     assert error < 0.05 * astronaut_face.interocular
 
 
 @pytest.mark.parametrize("quarter_turns", [1, 2, 3])
-def test_rotated_face_is_found_and_mapped_back(detector, astronaut_rgb, quarter_turns):
+def test_rotated_face_is_found_and_mapped_back(face_detector, astronaut_rgb, quarter_turns):
     """A photo turned on its side: the face is found and its points are in the turned image."""
     turned = np.ascontiguousarray(np.rot90(astronaut_rgb, k=quarter_turns))
-    faces = detector.detect(turned)
+    faces = face_detector.detect(turned)
     assert len(faces) == 1
     face = faces[0]
     assert face.rotation in (0, 90, 180, 270)
     # The eyes must land on the turned position of the upright eyes.
-    upright = detector.detect(astronaut_rgb)[0].keypoints
+    upright = face_detector.detect(astronaut_rgb)[0].keypoints
     expected = _rot90_points(upright, quarter_turns, astronaut_rgb.shape[1], astronaut_rgb.shape[0])
     error = np.linalg.norm(face.keypoints[:2] - expected[:2], axis=1).max()
     assert error < 0.15 * face.interocular
@@ -129,25 +129,25 @@ def _rot90_points(points: np.ndarray, k: int, width: int, height: int) -> np.nda
     return out
 
 
-def test_detector_rejects_non_rgb_arrays(detector):
+def test_detector_rejects_non_rgb_arrays(face_detector):
     with pytest.raises(ValueError, match="RGB uint8"):
-        detector.detect(np.zeros((10, 10), dtype=np.uint8))
+        face_detector.detect(np.zeros((10, 10), dtype=np.uint8))
     with pytest.raises(ValueError, match="RGB uint8"):
-        detector.detect(np.zeros((10, 10, 3), dtype=np.float32))
+        face_detector.detect(np.zeros((10, 10, 3), dtype=np.float32))
 
 
-def test_close_up_filling_the_frame_is_found(detector, astronaut_rgb, astronaut_face):
+def test_close_up_filling_the_frame_is_found(face_detector, astronaut_rgb, astronaut_face):
     """Face crops, as DF40 and FF++ frames are often cut, are found."""
     x0, y0, x1, y1 = (round(v) for v in astronaut_face.box)
     pad = (x1 - x0) // 3
     close_up = np.ascontiguousarray(astronaut_rgb[y0 - pad : y1 + pad, x0 - pad : x1 + pad])
     close_up = np.asarray(Image.fromarray(close_up).resize((400, 400), Image.BICUBIC))
-    faces = detector.detect(close_up)
+    faces = face_detector.detect(close_up)
     assert len(faces) == 1 and faces[0].width > 200
     assert_plausible_anatomy(faces[0])
 
 
-def test_tight_face_crops_are_found(detector):
+def test_tight_face_crops_are_found(face_detector):
     """Tight 128 px face crops (LFW-style), which the full-range model alone mostly misses."""
     from skimage.data import lfw_subset
 
@@ -156,5 +156,5 @@ def test_tight_face_crops_are_found(detector):
     for grey in faces:
         rgb = np.repeat((grey * 255).astype(np.uint8)[:, :, None], 3, axis=2)
         big = np.asarray(Image.fromarray(rgb).resize((128, 128), Image.BICUBIC))
-        found += len(detector.detect(big)) == 1
+        found += len(face_detector.detect(big)) == 1
     assert found >= 12

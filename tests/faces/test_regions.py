@@ -69,9 +69,9 @@ def test_crop_regions_agree_with_image_regions_mapped_into_the_crop(astronaut_rg
         assert iou > 0.8, (name, iou)
 
 
-def test_regions_near_the_image_edge_are_clipped(hopper_path, detector):
+def test_regions_near_the_image_edge_are_clipped(hopper_path, face_detector):
     rgb = load_image(hopper_path).rgb
-    face = detector.detect(rgb)[0]
+    face = face_detector.detect(rgb)[0]
     shifted = face.landmarks.copy()
     shifted[:, 0] -= face.box[0] + 0.5 * face.width  # half the face off the left edge
     regions = region_masks(shifted, (rgb.shape[1], rgb.shape[0]))

@@ -44,7 +44,7 @@ def test_a_face_absent_longer_than_the_gap_gets_a_new_track(astronaut_face):
     assert len(track_faces(frames, TrackerConfig(max_gap=3))) == 1
 
 
-def test_video_of_a_panning_face_gives_one_track(tmp_path, astronaut_rgb, detector):
+def test_video_of_a_panning_face_gives_one_track(tmp_path, astronaut_rgb, face_detector):
     path = tmp_path / "pan.mp4"
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 25.0, (384, 384))
     assert writer.isOpened()
@@ -53,7 +53,7 @@ def test_video_of_a_panning_face_gives_one_track(tmp_path, astronaut_rgb, detect
         frame = astronaut_rgb[30 : 30 + 384, x : x + 384]
         writer.write(cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2BGR))
     writer.release()
-    video = scan_video(path, detector, num_frames=8)
+    video = scan_video(path, face_detector, num_frames=8)
     assert len(video.frames) == 8
     assert all(len(frame.faces) == 1 for frame in video.frames)
     assert len(video.tracks) == 1

@@ -10,7 +10,7 @@ from opendfa.media import load_image
 
 
 @pytest.fixture(scope="session")
-def portraits(detector, astronaut_path, hopper_path, group_photos) -> list[FaceImage]:
+def portraits(face_detector, astronaut_path, hopper_path, group_photos) -> list[FaceImage]:
     """Five different people as face-centred crops, as `opendfa data synth` prepares them."""
     sources = [(astronaut_path, 0), (hopper_path, 0)]
     sources += [
@@ -21,6 +21,6 @@ def portraits(detector, astronaut_path, hopper_path, group_photos) -> list[FaceI
     faces = []
     for number, (path, index) in enumerate(sources):
         rgb = load_image(path).rgb
-        crop, face = face_crop(rgb, detector.detect(rgb)[index])
+        crop, face = face_crop(rgb, face_detector.detect(rgb)[index])
         faces.append(FaceImage(rgb=crop, face=face, identity=f"person{number}", path=str(path)))
     return faces

@@ -73,11 +73,11 @@ def test_params_are_enough_to_redraw_a_sampled_face(target):
     assert np.array_equal(redrawn, forgery.image)
 
 
-def test_encode_mode_starts_from_the_target_face(target, hopper_path, detector):
+def test_encode_mode_starts_from_the_target_face(target, hopper_path, face_detector):
     from opendfa.media import load_image
 
     hopper_rgb = load_image(hopper_path).rgb
-    hopper = FaceImage(hopper_rgb, detector.detect(hopper_rgb)[0], "grace-hopper")
+    hopper = FaceImage(hopper_rgb, face_detector.detect(hopper_rgb)[0], "grace-hopper")
     kept = [
         create_forgery("entire_face_synthesis", t, seed=0, mode="encode", strength=0.0)
         for t in (target, hopper)

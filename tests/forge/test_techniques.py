@@ -47,6 +47,7 @@ def forced(portraits):
     return made
 
 
+@pytest.mark.slow
 def test_every_forced_option_is_honest_and_named(forced):
     for (_method, options), forgery in zip(OPTIONS, forced, strict=True):
         groups = technique_group(forgery.technique, forgery.params)
@@ -63,6 +64,7 @@ def test_every_forced_option_is_honest_and_named(forced):
                 assert recorded[key] == value, (key, forgery.technique, groups)
 
 
+@pytest.mark.slow
 def test_technique_names_cover_every_option(forced, portraits):
     seen: dict[str, set[str]] = {group: set() for group in TECHNIQUE_GROUPS}
     made = list(forced)

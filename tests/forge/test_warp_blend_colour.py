@@ -134,7 +134,7 @@ def test_each_blend_is_honest_outside_its_mask(swap_inputs, method):
 
 
 def test_mixed_poisson_recomposites_what_seamless_clone_spills(swap_inputs):
-    """cv2.seamlessClone changes its whole bounding box (STACK.md); ours stays in the mask."""
+    """cv2.seamlessClone changes its whole bounding box; ours stays in the mask."""
     target, forged, region = swap_inputs
     inner = region.copy()
     inner[[0, -1], :] = False

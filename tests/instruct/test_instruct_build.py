@@ -20,7 +20,7 @@ from opendfa.metrics.answers import parse_category, parse_detection
 
 
 @pytest.fixture(scope="module")
-def manifest(tmp_path_factory, astronaut_path, hopper_path, detector):
+def manifest(tmp_path_factory, astronaut_path, hopper_path, face_detector):
     faces = tmp_path_factory.mktemp("faces")
     for name, path in (("collins", astronaut_path), ("hopper", hopper_path)):
         (faces / name).mkdir()
@@ -32,7 +32,7 @@ def manifest(tmp_path_factory, astronaut_path, hopper_path, detector):
         seed=1,
         splits=SplitConfig(train=1.0, val=0.0, test=0.0),
     )
-    synthesize(faces, out, config, detector=detector)
+    synthesize(faces, out, config, detector=face_detector)
     return out / "manifest.jsonl"
 
 
@@ -116,7 +116,9 @@ def test_describe_never_invents_a_cue():
         {"nose": {"blur_ratio": 1.1, "noise_residual_ratio": 0.97}},
     )
     text = describe(quiet, np.random.default_rng(0), "This face was edited.")
-    assert "The width of the nose was changed." in text and "covers the nose" in text
+    assert "The width of the nose was changed." not in text and "covers the nose" in text
+    told = describe(quiet, np.random.default_rng(0), "This face was edited.", method=True)
+    assert "The width of the nose was changed." in told
     assert "blurrier" not in text and "more noise" not in text and "smooth" not in text
     assert "show no strong step" in text  # and it says so
     loud = Measurements(
@@ -155,6 +157,7 @@ def test_stats_cli_prints_the_table(built, capsys):
 
 
 def test_llm_descriptions_are_checked_cached_and_tallied(manifest, llm, tmp_path):
+    from opendfa.instruct.describe import measurement_facts
     from opendfa.instruct.llm import LLMConfig, check_description
 
     assert check_description("The mouth is blurred.", "face_swap", ["mouth"]) is None
@@ -163,8 +166,32 @@ def test_llm_descriptions_are_checked_cached_and_tallied(manifest, llm, tmp_path
     )
     assert check_description("A face reenactment.", "face_swap", ["mouth"]).startswith("names")
     assert "untouched region" in check_description("The left eye is odd.", "face_swap", ["mouth"])
+    m = Measurements(
+        "face_swap",
+        "opendfa.swap.poisson",
+        0.2,
+        {"mouth": 0.9, "nose": 0.0},
+        {},
+        {"mouth": {"blur_ratio": 2.5}},
+    )
+    facts = measurement_facts(m)
+    assert check_description("The mouth is blurrier.", "face_swap", ["mouth"], facts) is None
+    for unsupported in (
+        "The mouth is sharper than the skin.",  # measured the other way
+        "It is a self-blended image of the mouth.",  # a sub-technique
+        "Compared with the original photo, the mouth changed.",  # no original shown
+    ):
+        assert check_description(unsupported, "face_swap", ["mouth"], facts), unsupported
+    shown = measurement_facts(m, original=True)
+    assert (
+        check_description(
+            "The mouth changed most, compared with the source photo.", "face_swap", ["mouth"], shown
+        )
+        is None
+    )
 
-    good = "The blending leaves a soft, blurred band with a colour step around the altered area."
+    # Claims only what any fake's measurements hold: no cue, no method, no original.
+    good = "The altered area has a texture that departs from the rest of the face."
     bad = "This face looks real."
     llm.replies = [(200, bad), (200, good)] + [(200, good)] * 50
     config = InstructConfig(
@@ -214,14 +241,7 @@ def test_llm_failure_falls_back_to_grounded_text(manifest, tmp_path):
 
 
 @pytest.mark.slow
-def test_bench_cli_with_the_detector_answerer(built, tmp_path, capsys):
-    import torch
-
-    from opendfa.models.detector import DetectorConfig, MultiTaskDetector, save_detector
-
-    torch.manual_seed(0)
-    model = MultiTaskDetector(DetectorConfig(input_size=64, mask_size=8), pretrained=False)
-    folder = save_detector(model, tmp_path / "tiny")
+def test_bench_cli_with_the_detector_answerer(built, tiny_model, tmp_path, capsys):
     out, report, _ = built
     args = [
         "bench",
@@ -230,7 +250,7 @@ def test_bench_cli_with_the_detector_answerer(built, tmp_path, capsys):
         "--answerer",
         "detector",
         "--model",
-        str(folder),
+        tiny_model,
         "--split",
         "train",
         "--out",
@@ -245,3 +265,26 @@ def test_bench_cli_with_the_detector_answerer(built, tmp_path, capsys):
     # Every aligned crop gets a score: faces found, or the crop judged as the aligned face it is.
     assert results["DF-D"]["scored"] == results["n"]["DF-D"]
     assert main(["bench", "--data", str(out), "--answerer", "dfa-gpt", "--out", str(tmp_path)]) == 2
+
+
+def test_ad_answers_say_only_what_a_report_could_show(built):
+    """No sub-technique, no comparison with a source photo the user never gave, and every
+    claim held by the sample's own measurements (the claim checker chat and DFA-Bench use)."""
+    from opendfa.instruct.describe import measurement_facts
+    from opendfa.metrics.claims import check_claims
+
+    out, _, records = built
+    checked = 0
+    for record in (r for r in records if r["task"] in ("AD", "DF-C")):
+        text = record["conversations"][1]["value"]
+        assert "original" not in text.lower() and "self-blend" not in text.lower(), text
+        if record["task"] != "AD":
+            continue
+        sample_id = record["id"].removesuffix("-AD")
+        m = Measurements.from_json(
+            json.loads((out / "measurements" / f"{sample_id}.json").read_text())
+        )
+        broken = [c for c in check_claims(text, measurement_facts(m)) if not c.holds]
+        assert not broken, (text, broken)
+        checked += 1
+    assert checked

@@ -46,7 +46,7 @@ def test_bundled_weights_are_small_match_their_hash_and_load():
 
 
 @pytest.fixture(scope="module")
-def held_out_faces(tmp_path_factory, group_photos, detector) -> Path:
+def held_out_faces(tmp_path_factory, group_photos, face_detector) -> Path:
     """Faces of the model's test identities, one folder each, from LFW (scikit-image) and the
     face-api group photos (identities `faceapi-s<photo>-f<k>`, k counting detected faces)."""
     from skimage.data import lfw_subset
@@ -64,7 +64,7 @@ def held_out_faces(tmp_path_factory, group_photos, detector) -> Path:
         photo = name.removeprefix("sample").removesuffix(".jpg")
         rgb = load_image(path).rgb
         # Numbered left to right from 1, as the gathering script names them.
-        faces = sorted(detector.detect(rgb), key=lambda f: (f.box[0] + f.box[2]) / 2)
+        faces = sorted(face_detector.detect(rgb), key=lambda f: (f.box[0] + f.box[2]) / 2)
         for number, face in enumerate(faces, start=1):
             identity = f"faceapi-s{photo}-f{number}"
             if identity in test_ids:
@@ -79,12 +79,12 @@ def held_out_faces(tmp_path_factory, group_photos, detector) -> Path:
 
 
 @pytest.mark.slow
-def test_bundled_model_scores_held_out_fakes_above_reals(held_out_faces, detector, tmp_path):
+def test_bundled_model_scores_held_out_fakes_above_reals(held_out_faces, face_detector, tmp_path):
     from opendfa.train.experiment import score_split
 
     out = tmp_path / "synth"
     config = SynthConfig(per_face=1, seed=2024, splits=SplitConfig(train=0, val=0, test=1))
-    synthesize(held_out_faces, out, config, detector=detector)
+    synthesize(held_out_faces, out, config, detector=face_detector)
     manifest = read_manifest(out / "manifest.jsonl")
     reals = [s for s in manifest.samples if s.category == REAL]
     assert len(reals) >= 10

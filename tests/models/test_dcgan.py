@@ -44,13 +44,13 @@ def test_outputs_are_64px_rgb_in_unit_range_and_reproducible(generator):
     assert float((images[0] - images[1]).abs().mean()) > 0.05  # different noise, other face
 
 
-def test_most_samples_are_detected_as_faces(generator, detector):
+def test_most_samples_are_detected_as_faces(generator, face_detector):
     """Batch-norm running statistics and the tanh range are right only if faces come out."""
     with torch.no_grad():
         images = generator(generator.sample_noise(8, np.random.default_rng(0), truncation=0.8))
     crops = (images.permute(0, 2, 3, 1).numpy() * 255).round().astype(np.uint8)
     found = sum(
-        bool(detector.detect(cv2.resize(c, (256, 256), interpolation=cv2.INTER_CUBIC)))
+        bool(face_detector.detect(cv2.resize(c, (256, 256), interpolation=cv2.INTER_CUBIC)))
         for c in crops
     )
     assert found >= 5, found

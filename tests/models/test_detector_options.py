@@ -7,19 +7,12 @@ import pytest
 import torch
 
 from opendfa.models.detector import (
-    DetectorConfig,
-    MultiTaskDetector,
     load_detector,
     predict_crops,
     save_detector,
 )
 from opendfa.train.losses import DetectorTargets, LossWeights, boundary_target, multitask_loss
-
-
-def _model(**options) -> MultiTaskDetector:
-    torch.manual_seed(0)
-    config = DetectorConfig(input_size=64, mask_size=8, **options)
-    return MultiTaskDetector(config, pretrained=False)
+from tiny_models import random_detector
 
 
 def test_boundary_target_is_one_on_half_mixed_pixels_and_zero_inside():
@@ -32,7 +25,7 @@ def test_boundary_target_is_one_on_half_mixed_pixels_and_zero_inside():
 
 
 def test_boundary_head_adds_an_output_and_a_loss_term():
-    plain, boundary = _model(), _model(boundary_head=True)
+    plain, boundary = random_detector(), random_detector(boundary_head=True)
     images = torch.rand(2, 3, 64, 64)
     assert plain(images).boundary_logits is None
     out = boundary(images)
@@ -56,7 +49,7 @@ def test_boundary_head_adds_an_output_and_a_loss_term():
 
 
 def test_flip_tta_makes_predictions_mirror_invariant(tmp_path):
-    model = _model(flip_tta=True)
+    model = random_detector(flip_tta=True)
     with torch.no_grad():  # make the untrained model clearly asymmetric
         model.fake_head.weight.normal_(0, 1)
     loaded = load_detector(save_detector(model, tmp_path / "tta"))
@@ -78,7 +71,7 @@ def test_flip_tta_makes_predictions_mirror_invariant(tmp_path):
 def test_frozen_early_layers_get_no_updates_and_keep_their_statistics():
     from opendfa.train.detector import freeze_early_layers, train_mode
 
-    model = _model()
+    model = random_detector()
     freeze_early_layers(model, 3)
     frozen = model.backbone.early_layers(3)
     stem_before = model.backbone._conv_stem.weight.clone()

@@ -16,6 +16,7 @@ from opendfa.evidence.words import detector_line
 from opendfa.explain.assistant import Assistant, Exchange
 from opendfa.models import dfagpt
 from opendfa.models.mllm import IMAGE_TOKEN
+from tiny_models import tiny_dfagpt_config
 
 
 @pytest.fixture(scope="module")
@@ -112,9 +113,7 @@ def test_int8_weights_keep_the_layer_outputs_and_the_greedy_answers(tiny_lm_dir,
     error = (quantized(x) - exact).abs().max()
     assert error < 0.01 * exact.abs().max()
 
-    config = dfagpt.DFAGPTConfig(
-        lm=str(tiny_lm_dir), detector=tiny_model, lora={"r": 4, "alpha": 8, "dropout": 0.0}
-    )
+    config = tiny_dfagpt_config(tiny_lm_dir, tiny_model)
     torch.manual_seed(0)
     reference = dfagpt.merge_for_inference(dfagpt.build(config))
     torch.manual_seed(0)
@@ -129,9 +128,7 @@ def test_int8_weights_keep_the_layer_outputs_and_the_greedy_answers(tiny_lm_dir,
 def test_bfloat16_answers_match_float32_on_a_tiny_model(tiny_lm_dir, tiny_model):
     """Chat decodes in bfloat16 where the CPU has it (twice the tokens/s): the LM and the
     projector change precision, the vision encoder does not, and the greedy answers hold."""
-    config = dfagpt.DFAGPTConfig(
-        lm=str(tiny_lm_dir), detector=tiny_model, lora={"r": 4, "alpha": 8, "dropout": 0.0}
-    )
+    config = tiny_dfagpt_config(tiny_lm_dir, tiny_model)
     torch.manual_seed(0)
     exact = dfagpt.merge_for_inference(dfagpt.build(config))
     torch.manual_seed(0)
@@ -149,9 +146,7 @@ def test_bfloat16_answers_match_float32_on_a_tiny_model(tiny_lm_dir, tiny_model)
 def test_an_answer_vocabulary_keeps_the_greedy_answers(tiny_lm_dir, tiny_model, tmp_path):
     """The output layer cut to the tokens of the training answers: same greedy answers when
     they lie in it, and tokens outside it are never generated."""
-    config = dfagpt.DFAGPTConfig(
-        lm=str(tiny_lm_dir), detector=tiny_model, lora={"r": 4, "alpha": 8, "dropout": 0.0}
-    )
+    config = tiny_dfagpt_config(tiny_lm_dir, tiny_model)
     torch.manual_seed(0)
     folder = dfagpt.save(dfagpt.build(config), tmp_path / "m")
     crops = _crops(2)

@@ -18,6 +18,7 @@ pytest.importorskip("peft")
 
 from opendfa.models import dfagpt
 from opendfa.models.lm import DEFAULT_LM
+from tiny_models import tiny_dfagpt_config
 
 ROOT = Path(__file__).resolve().parents[2]
 SUMMARY = {
@@ -49,9 +50,7 @@ def _package(folder: Path, out: Path, monkeypatch) -> None:
 def test_the_float16_bundle_loads_back_into_the_trained_weights(
     tmp_path, tiny_lm_dir, tiny_model, monkeypatch
 ):
-    config = dfagpt.DFAGPTConfig(
-        lm=str(tiny_lm_dir), detector=tiny_model, lora={"r": 4, "alpha": 8, "dropout": 0.0}
-    )
+    config = tiny_dfagpt_config(tiny_lm_dir, tiny_model)
     torch.manual_seed(0)
     trained = dfagpt.build(config)
     with torch.no_grad():  # non-zero adapters, as after training (B starts at zero)

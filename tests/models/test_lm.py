@@ -10,6 +10,7 @@ transformers = pytest.importorskip("transformers")
 
 from opendfa.models import lm  # noqa: E402
 from opendfa.models.mllm import IMAGE_TOKEN  # noqa: E402
+from tiny_models import tiny_llama_config  # noqa: E402
 
 
 def test_a_folder_without_config_or_an_unknown_name_is_refused(tmp_path):
@@ -44,15 +45,7 @@ def test_prepare_tokenizer_adds_the_image_token_and_a_pad_token():
     tokenizer = transformers.PreTrainedTokenizerFast(
         tokenizer_object=core, unk_token="[UNK]", eos_token="</s>"
     )
-    config = transformers.LlamaConfig(
-        vocab_size=4,
-        hidden_size=16,
-        intermediate_size=32,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        num_key_value_heads=1,
-    )
-    model = transformers.LlamaForCausalLM(config)
+    model = transformers.LlamaForCausalLM(tiny_llama_config(vocab_size=4))
     image_id = lm.prepare_tokenizer(tokenizer, model)
     assert image_id == 4 and tokenizer.convert_ids_to_tokens(image_id) == IMAGE_TOKEN
     assert model.get_input_embeddings().weight.shape[0] == 5

@@ -18,45 +18,19 @@ from opendfa.models.mllm import (  # noqa: E402
     collate,
     encode_conversation,
 )
+from tiny_models import tiny_llama_config, word_tokenizer  # noqa: E402
 
 WORDS = ["USER", "ASSISTANT", ":", "is", "this", "face", "real", "or", "fake", "?", "\n"]
 
 
 @pytest.fixture(scope="module")
 def tokenizer():
-    from tokenizers import Tokenizer, models, pre_tokenizers
-
-    specials = ["[PAD]", "[UNK]", "<s>", "</s>", IMAGE_TOKEN]
-    vocab = {w: i for i, w in enumerate(specials + WORDS)}
-    core = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
-    core.pre_tokenizer = pre_tokenizers.Sequence(
-        [
-            pre_tokenizers.Split("\n", "isolated"),
-            pre_tokenizers.WhitespaceSplit(),
-            pre_tokenizers.Punctuation(),
-        ]
-    )
-    return transformers.PreTrainedTokenizerFast(
-        tokenizer_object=core,
-        pad_token="[PAD]",
-        unk_token="[UNK]",
-        bos_token="<s>",
-        eos_token="</s>",
-        additional_special_tokens=[IMAGE_TOKEN],
-    )
+    return word_tokenizer(WORDS)
 
 
 def _model(tokenizer) -> DFAGPT:
     torch.manual_seed(0)
-    config = transformers.LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=128,
-    )
+    config = tiny_llama_config(len(tokenizer), max_position_embeddings=128)
     lm = transformers.LlamaForCausalLM(config)
     # ImageNet weights: a random backbone's features are all but constant.
     detector = MultiTaskDetector(DetectorConfig(input_size=64, mask_size=8), pretrained=True)
@@ -96,6 +70,7 @@ def test_splicing_inserts_the_visual_tokens(tokenizer):
         model.splice(visual, batch.input_ids[:, :1], batch.attention_mask[:, :1])
 
 
+@pytest.mark.slow
 def test_a_toy_task_is_learned_from_the_image(tokenizer):
     """Bright images are 'fake', dark ones 'real': only the visual tokens tell them apart."""
     model = _model(tokenizer)

@@ -15,7 +15,6 @@ from opendfa.media.files import file_sha256
 from opendfa.models.detector import (
     MODELS_DIR,
     ONNX_FILE,
-    DetectorConfig,
     LoadedDetector,
     MultiTaskDetector,
     export_onnx,
@@ -23,13 +22,10 @@ from opendfa.models.detector import (
     predict_crops,
     save_detector,
 )
-from opendfa.models.onnx_detector import (
-    OnnxDetector,
-    OnnxUnavailable,
-    load_for_inference,
-    load_onnx_detector,
-)
-from opendfa.models.onnx_detector import predict_crops as predict_onnx
+from opendfa.models.detector_base import resize_crops
+from opendfa.models.onnx_detector import OnnxDetector, OnnxUnavailable, load_onnx_detector
+from opendfa.models.runtime import load_for_inference
+from tiny_models import save_random_detector
 
 pytest.importorskip("onnxruntime")
 BUNDLED = MODELS_DIR / "opendfa-lite0"
@@ -50,25 +46,20 @@ def bundled_copy(tmp_path_factory):
 @pytest.fixture(scope="module")
 def boundary_model(tmp_path_factory):
     """A random 64 px detector with the boundary head, saved and exported."""
-    torch.manual_seed(0)
-    config = DetectorConfig(input_size=64, mask_size=8, boundary_head=True)
-    folder = save_detector(
-        MultiTaskDetector(config, pretrained=False),
-        tmp_path_factory.mktemp("onnx") / "boundary",
-        temperature=1.7,
-    )
+    folder = tmp_path_factory.mktemp("onnx") / "boundary"
+    save_random_detector(folder, temperature=1.7, boundary_head=True)
     export_onnx(folder)
     return folder
 
 
 @pytest.fixture(scope="module")
-def face_crops(detector, astronaut_rgb, hopper_path):
+def face_crops(face_detector, astronaut_rgb, hopper_path):
     """Aligned crops of two real faces and a mirror image, at 160 px (the bundled model's
     size), 224 px (resized down) and 96 px (resized up)."""
     from opendfa.media import load_image
 
     hopper = load_image(hopper_path).rgb
-    faces = [(rgb, detector.detect(rgb)[0]) for rgb in (astronaut_rgb, hopper)]
+    faces = [(rgb, face_detector.detect(rgb)[0]) for rgb in (astronaut_rgb, hopper)]
     crops = {}
     for side in (160, 224, 96):
         aligned = [align_face(rgb, face, size=side, margin=0.25).crop for rgb, face in faces]
@@ -98,9 +89,9 @@ def test_onnx_predictions_match_torch_on_real_faces(bundled_copy, face_crops, si
     torch_model, onnx_model = load_detector(bundled_copy), load_onnx_detector(bundled_copy)
     torch_model.config.flip_tta = onnx_model.config.flip_tta = flip_tta
     crops = face_crops[side]
-    _assert_same(predict_crops(torch_model, crops), predict_onnx(onnx_model, crops))
+    _assert_same(predict_crops(torch_model, crops), predict_crops(onnx_model, crops))
     # Batches are independent: one crop at a time gives the same numbers.
-    _assert_same(predict_onnx(onnx_model, crops), predict_onnx(onnx_model, crops, batch_size=1))
+    _assert_same(predict_crops(onnx_model, crops), predict_crops(onnx_model, crops, batch_size=1))
 
 
 @pytest.mark.parametrize("flip_tta", [False, True])
@@ -109,7 +100,7 @@ def test_onnx_export_with_the_boundary_head_matches_torch(boundary_model, face_c
     assert onnx_model.temperature == torch_model.temperature == 1.7
     torch_model.config.flip_tta = onnx_model.config.flip_tta = flip_tta
     _assert_same(
-        predict_crops(torch_model, face_crops[96]), predict_onnx(onnx_model, face_crops[96])
+        predict_crops(torch_model, face_crops[96]), predict_crops(onnx_model, face_crops[96])
     )
     # Every raw output, the boundary map and the embedding included, at any batch size.
     images = torch.from_numpy(face_crops[96][:, 16:80, 16:80].copy()).permute(0, 3, 1, 2) / 255.0
@@ -129,11 +120,26 @@ def test_onnx_export_with_the_boundary_head_matches_torch(boundary_model, face_c
         np.testing.assert_allclose(value, getattr(expected, name).numpy(), atol=1e-4)
 
 
-def test_torch_predict_crops_runs_an_onnx_detector_too(bundled_copy, face_crops):
-    onnx_model = load_onnx_detector(bundled_copy)
-    _assert_same(
-        predict_onnx(onnx_model, face_crops[160]), predict_crops(onnx_model, face_crops[160])
+def test_the_steps_after_the_network_give_torch_s_own_numbers(boundary_model, face_crops):
+    """Temperature, sigmoid, softmax and the mask's bilinear upsampling are written once, in
+    NumPy, for both runtimes: on the torch model they match torch's functions within 1e-6."""
+    loaded = load_detector(boundary_model)
+    crops = face_crops[96]
+    images = torch.from_numpy(resize_crops(crops, 64)).permute(0, 3, 1, 2).float() / 255.0
+    with torch.no_grad():
+        out = loaded.model(images)
+    masks = torch.nn.functional.interpolate(
+        torch.sigmoid(out.mask_logits), size=(96, 96), mode="bilinear", align_corners=False
     )
+    predictions = predict_crops(loaded, crops)
+    for i, p in enumerate(predictions):
+        expected = float(torch.sigmoid(out.logit[i] / loaded.temperature))
+        assert p.fake_probability == pytest.approx(expected, abs=1e-6)
+        categories = torch.softmax(out.category_logits[i], 0).tolist()
+        np.testing.assert_allclose(list(p.category_probabilities.values()), categories, atol=1e-6)
+        regions = torch.sigmoid(out.region_logits[i]).tolist()
+        np.testing.assert_allclose(list(p.region_scores.values()), regions, atol=1e-6)
+        np.testing.assert_allclose(p.mask, masks[i, 0].numpy(), atol=1e-6)
 
 
 def test_export_records_the_file_and_its_weights_and_is_reproducible(boundary_model):

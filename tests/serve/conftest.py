@@ -18,24 +18,8 @@ from opendfa.store import CaseStore
 
 
 @pytest.fixture(scope="session")
-def analyzer(tiny_model, detector) -> Analyzer:
-    return Analyzer(tiny_model, face_detector=detector, max_pixels=4_000_000)
-
-
-@pytest.fixture(scope="session")
-def tiny_dfagpt_dir(tmp_path_factory, tiny_lm_dir, tiny_model):
-    """A random DFA-GPT folder (tiny Llama, the tiny detector's backbone): seconds to build."""
-    pytest.importorskip("transformers")
-    pytest.importorskip("peft")
-    import torch
-
-    from opendfa.models import dfagpt
-
-    config = dfagpt.DFAGPTConfig(
-        lm=str(tiny_lm_dir), detector=tiny_model, lora={"r": 4, "alpha": 8, "dropout": 0.0}
-    )
-    torch.manual_seed(0)
-    return dfagpt.save(dfagpt.build(config), tmp_path_factory.mktemp("dfa-gpt"))
+def analyzer(tiny_model, face_detector) -> Analyzer:
+    return Analyzer(tiny_model, face_detector=face_detector, max_pixels=4_000_000)
 
 
 @pytest.fixture(scope="session")

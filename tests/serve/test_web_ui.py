@@ -29,32 +29,27 @@ pytestmark = [
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory, detector):
-    yield from _serve(tmp_path_factory, detector, api_key=None)
+def server(tmp_path_factory, tiny_model, face_detector):
+    yield from _serve(tmp_path_factory, tiny_model, face_detector, api_key=None)
 
 
 @pytest.fixture(scope="module")
-def keyed_server(tmp_path_factory, detector):
-    yield from _serve(tmp_path_factory, detector, api_key="s3cret-key")
+def keyed_server(tmp_path_factory, tiny_model, face_detector):
+    yield from _serve(tmp_path_factory, tiny_model, face_detector, api_key="s3cret-key")
 
 
 @pytest.fixture(scope="module")
-def dfagpt_server(tmp_path_factory, detector, dfagpt_chat):
-    yield from _serve(tmp_path_factory, detector, api_key=None, chat=dfagpt_chat)
+def dfagpt_server(tmp_path_factory, tiny_model, face_detector, dfagpt_chat):
+    yield from _serve(tmp_path_factory, tiny_model, face_detector, api_key=None, chat=dfagpt_chat)
 
 
-def _serve(tmp_path_factory, detector, api_key: str | None, chat=None):
-    import torch
+def _serve(tmp_path_factory, tiny_model, face_detector, api_key: str | None, chat=None):
     import uvicorn
 
     from opendfa.evidence.pipeline import Analyzer
-    from opendfa.models.detector import DetectorConfig, MultiTaskDetector, save_detector
     from opendfa.serve.app import ServerConfig, create_app
 
-    torch.manual_seed(0)
-    model = MultiTaskDetector(DetectorConfig(input_size=64, mask_size=8), pretrained=False)
-    folder = save_detector(model, tmp_path_factory.mktemp("m") / "tiny")
-    analyzer = Analyzer(str(folder), face_detector=detector)
+    analyzer = Analyzer(tiny_model, face_detector=face_detector)
     config = ServerConfig(data_dir=tmp_path_factory.mktemp("cases"), api_key=api_key)
     app = create_app(config, analyzer=analyzer, chat=chat)
     with socket.socket() as s:

@@ -14,12 +14,12 @@ SPLITS = SplitConfig(train=0.6, val=0.0, test=0.4, seed=4)
 
 
 @pytest.fixture(scope="session")
-def faces_dir(tmp_path_factory, detector, group_photos, astronaut_path, hopper_path):
+def faces_dir(tmp_path_factory, face_detector, group_photos, astronaut_path, hopper_path):
     """One folder per face: each face of the group photos is its own identity."""
     root = tmp_path_factory.mktemp("faces")
     for path in [*group_photos.values(), astronaut_path, hopper_path]:
         rgb = load_image(path).rgb
-        for k, face in enumerate(detector.detect(rgb)):
+        for k, face in enumerate(face_detector.detect(rgb)):
             cx, cy = (face.box[0] + face.box[2]) / 2, (face.box[1] + face.box[3]) / 2
             half = 1.2 * max(face.width, face.height)
             x0, y0 = round(cx - half), round(cy - half)
@@ -34,12 +34,12 @@ def faces_dir(tmp_path_factory, detector, group_photos, astronaut_path, hopper_p
 
 
 @pytest.fixture(scope="session")
-def manifest_path(faces_dir, detector, tmp_path_factory):
+def manifest_path(faces_dir, face_detector, tmp_path_factory):
     out = tmp_path_factory.mktemp("synth")
     config = SynthConfig(
         methods=METHODS, per_face=1, seed=3, degrade_probability=0.0, splits=SPLITS
     )
     # Sample ids (hence forgery seeds) hash each photo's path inside faces_dir, so the data are
     # the same in every run, whatever pytest's temporary folder is called.
-    synthesize(faces_dir, out, config, detector=detector)
+    synthesize(faces_dir, out, config, detector=face_detector)
     return out / "manifest.jsonl"

@@ -36,6 +36,7 @@ def test_projection_keeps_rows_inside_the_ball():
     assert torch.equal(projected[1], delta[1])
 
 
+@pytest.mark.slow
 def test_pgd_stays_in_the_epsilon_ball_and_raises_the_real_score(parts):
     generator, detector = parts
     detector.train()

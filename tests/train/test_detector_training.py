@@ -98,6 +98,7 @@ def test_short_training_beats_chance_on_unseen_identities(manifest_path, tmp_pat
     assert auc >= 0.55
 
 
+@pytest.mark.slow
 def test_resume_continues_from_the_saved_epoch_and_ends_where_an_unbroken_run_ends(
     manifest_path, tmp_path
 ):
@@ -148,6 +149,7 @@ def test_resume_continues_from_the_saved_epoch_and_ends_where_an_unbroken_run_en
     )
 
 
+@pytest.mark.slow
 def test_early_stopping_calibration_and_saved_facts(manifest_path, tmp_path, monkeypatch):
     real_evaluate = detector_training.evaluate_detector
     scripted = iter([0.6, 0.7, 0.65, 0.64, 0.9])  # best at epoch 1, then two worse epochs
@@ -173,6 +175,7 @@ def test_early_stopping_calibration_and_saved_facts(manifest_path, tmp_path, mon
     assert load_detector(tmp_path / "det").name == "det@1"
 
 
+@pytest.mark.slow
 def test_sam_and_adamw_take_different_steps_from_the_same_weights(manifest_path):
     config = _config()
     items = DetectorItems(_crops(manifest_path, "train", config), augment=False)

@@ -142,13 +142,15 @@ def test_augmentation_is_seeded_and_marks_borrowed_pixels_invalid():
     assert 0 < float(va.mean()) < 1  # rotated-in corners are no longer valid
 
 
-def test_prepare_crops_aligns_once_and_then_reads_the_cache(tmp_path, detector, astronaut_path):
+def test_prepare_crops_aligns_once_and_then_reads_the_cache(
+    tmp_path, face_detector, astronaut_path
+):
     faces = tmp_path / "faces"
     (faces / "eileen-collins").mkdir(parents=True)
     shutil.copyfile(astronaut_path, faces / "eileen-collins" / "astronaut.jpg")
     entry = {"identity": "eileen-collins", "path": "eileen-collins/astronaut.jpg"}
     (faces / "faces.json").write_text(json.dumps({"faces": [{**entry, "quality": "high"}]}))
-    crops = prepare_crops(faces, size=32, cache_dir=tmp_path / "cache", detector=detector)
+    crops = prepare_crops(faces, size=32, cache_dir=tmp_path / "cache", detector=face_detector)
     assert crops.images.shape == (1, 32, 32, 3) and crops.identities == ["eileen-collins"]
     assert crops.valid.all()
 

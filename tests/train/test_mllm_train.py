@@ -47,6 +47,7 @@ def trained(tmp_path_factory, toy_instruct_dir, tiny_lm_dir):
     return out, summary
 
 
+@pytest.mark.slow
 def test_loss_falls_and_answers_follow_the_image(trained, toy_instruct_dir):
     out, summary = trained
     losses = [json.loads(line)["loss"] for line in (out / "log.jsonl").read_text().splitlines()]
@@ -67,6 +68,7 @@ def test_loss_falls_and_answers_follow_the_image(trained, toy_instruct_dir):
     assert assistant.ask(dark, question).lower().startswith("real")
 
 
+@pytest.mark.slow
 def test_the_folder_holds_only_projector_adapters_and_config(trained):
     out, _ = trained
     config = json.loads((out / "config.json").read_text())
@@ -79,6 +81,7 @@ def test_the_folder_holds_only_projector_adapters_and_config(trained):
     assert names and all(n.startswith("projector.") or "lora_" in n for n in names)
 
 
+@pytest.mark.slow
 def test_resume_continues_and_a_changed_run_is_refused(tmp_path, toy_instruct_dir, tiny_lm_dir):
     config = _config(toy_instruct_dir, tmp_path, tiny_lm_dir, epochs=2.0, save_every=4)
     train_mllm(config, progress=False, log=lambda m: None)
@@ -91,6 +94,7 @@ def test_resume_continues_and_a_changed_run_is_refused(tmp_path, toy_instruct_di
         train_mllm(_config(toy_instruct_dir, tmp_path, tiny_lm_dir, epochs=3.0), progress=False)
 
 
+@pytest.mark.slow
 def test_cli_trains_and_bench_answers_with_the_model(
     tmp_path, toy_instruct_dir, tiny_lm_dir, capsys
 ):
@@ -154,12 +158,13 @@ def test_balance_evens_the_answer_classes_per_task():
     assert balanced != balance_answers(records, seed=1)  # the order is seeded
 
 
+@pytest.mark.slow
 def test_the_vision_cache_is_filled_once_then_reused_and_a_torn_file_recomputed(
     tmp_path, toy_instruct_dir, tiny_lm_dir, monkeypatch
 ):
     import shutil
 
-    import opendfa.models.detector as detector_module
+    import opendfa.evidence.judge as judge_module
     from opendfa.train.mllm import Trainer
 
     data = shutil.copytree(toy_instruct_dir, tmp_path / "data")
@@ -172,7 +177,7 @@ def test_the_vision_cache_is_filled_once_then_reused_and_a_torn_file_recomputed(
     def no_encoder(*args, **kwargs):
         raise AssertionError("the detector ran although every image was cached")
 
-    monkeypatch.setattr(detector_module, "predict_crops", no_encoder)
+    monkeypatch.setattr(judge_module, "predict_crops", no_encoder)
     config.out = str(tmp_path / "b")
     second = Trainer(config, progress=False, log=lambda m: None)
     second.run()
@@ -188,6 +193,7 @@ def test_the_vision_cache_is_filled_once_then_reused_and_a_torn_file_recomputed(
     assert files[0].stat().st_size > 100  # written again
 
 
+@pytest.mark.slow
 def test_init_starts_from_an_earlier_model_and_refuses_another_shape(
     trained, tmp_path, toy_instruct_dir, tiny_lm_dir
 ):

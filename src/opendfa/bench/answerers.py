@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar, Protocol
 
-from opendfa.evidence.report import ForgeryType, RegionEvidence
+from opendfa.evidence.report import RegionEvidence
 from opendfa.evidence.words import (
     REGION_EVIDENCE,
     category_label,
@@ -28,6 +28,7 @@ from opendfa.evidence.words import (
 )
 from opendfa.explain.grounded import decisive_face
 from opendfa.explain.http import post_chat
+from opendfa.models.configs import DEFAULT_MODEL
 
 
 @dataclass
@@ -59,7 +60,7 @@ class DetectorAnswerer:
     name = "detector"
 
     def __init__(
-        self, model: str = "opendfa-lite0", analyzer=None, *, aligned_fallback: bool = True
+        self, model: str = DEFAULT_MODEL, analyzer=None, *, aligned_fallback: bool = True
     ) -> None:
         from opendfa.evidence.pipeline import Analyzer
 
@@ -124,22 +125,18 @@ class DetectorAnswerer:
     def _judge_aligned(self, rgb) -> _Judgement:
         import numpy as np
 
-        from opendfa.models.detector import predict_crops
+        from opendfa.evidence.abstain import MARGIN_BAND
+        from opendfa.evidence.judge import judge_crop
 
         self.fallbacks += 1
         side = min(rgb.shape[:2])
         crop = np.ascontiguousarray(rgb[:side, :side])
-        p = predict_crops(self.analyzer.detector, crop[None])[0]
-        from opendfa.evidence.abstain import MARGIN_BAND
-
-        threshold = self.analyzer.threshold
-        fake = p.fake_probability >= threshold
-        label = ForgeryType.decide(p.category_probabilities, fake).label
-        regions = [RegionEvidence(n, s) for n, s in p.region_scores.items()]
-        if abs(p.fake_probability - threshold) < MARGIN_BAND:  # as the analysis abstains
-            reason = f"the detector's score {p.fake_probability:.2f} is near the threshold"
-            return _Judgement("inconclusive", p.fake_probability, label, regions, [reason])
-        return _Judgement("fake" if fake else "real", p.fake_probability, label, regions)
+        judged = judge_crop(self.analyzer.detector, crop, self.analyzer.threshold)
+        p, label = judged.fake_probability, judged.forgery_type.label
+        if abs(p - judged.threshold) < MARGIN_BAND:  # as the analysis abstains
+            reason = f"the detector's score {p:.2f} is near the threshold"
+            return _Judgement("inconclusive", p, label, judged.regions, [reason])
+        return _Judgement(judged.verdict, p, label, judged.regions)
 
     @staticmethod
     def _describe(judgement: _Judgement) -> str:

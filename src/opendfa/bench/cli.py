@@ -6,9 +6,9 @@ import argparse
 import os
 from pathlib import Path
 
+from opendfa.cli_options import add_detector_option, add_endpoint_options, add_progress_option
 from opendfa.console import cli_error
-
-EXIT_OK, EXIT_INPUT = 0, 2
+from opendfa.exits import EXIT_OK
 
 
 def add_bench_command(commands: argparse._SubParsersAction) -> None:
@@ -45,23 +45,14 @@ def add_bench_command(commands: argparse._SubParsersAction) -> None:
         action="store_false",
         help="skip checking AD/FC answers against the detector's evidence on each image",
     )
-    bench.add_argument(
-        "--model",
-        default="opendfa-lite0",
-        help="detector for --answerer detector (and the grounding evidence of --answerer openai)",
+    add_detector_option(
+        bench, "detector for --answerer detector (and the grounding evidence of --answerer openai)"
     )
-    bench.add_argument(
-        "--endpoint",
-        "--base-url",
-        dest="base_url",
-        default="http://127.0.0.1:8000/v1",
-        help="OpenAI-compatible endpoint for --answerer openai",
-    )
-    bench.add_argument("--llm", default="default", help="model name at the endpoint")
+    add_endpoint_options(bench, used_by="--answerer openai")
     bench.add_argument("--mllm", metavar="DIR", help="DFA-GPT folder for --answerer dfa-gpt")
     bench.add_argument("--batch-size", type=int, default=8, help="dfa-gpt: answers per batch")
     bench.add_argument("--int8", action="store_true", help="dfa-gpt: int8 linear layers")
-    bench.add_argument("--no-progress", action="store_true")
+    add_progress_option(bench)
     bench.set_defaults(handler=_bench)
 
 

@@ -21,7 +21,9 @@ import numpy as np
 
 from opendfa.evidence.words import REGION_EVIDENCE
 from opendfa.metrics.bootstrap import mean_ci
+from opendfa.metrics.claims import CONTRADICTED, SUPPORTED, ClaimFacts, check_claims
 from opendfa.metrics.grounding import check_answer
+from opendfa.models.configs import DEFAULT_MODEL
 
 GROUNDED_TASKS = ("AD", "FC")
 RATES = ("hallucinated_region_rate", "contradiction_rate", "grounding_violation_rate")
@@ -30,7 +32,7 @@ RATES = ("hallucinated_region_rate", "contradiction_rate", "grounding_violation_
 class EvidenceSource:
     """Detector evidence per image as a JSON-ready dict, computed once per image."""
 
-    def __init__(self, answerer, model: str = "opendfa-lite0") -> None:
+    def __init__(self, answerer, model: str = DEFAULT_MODEL) -> None:
         self.answerer = answerer
         self.model = model
         self._detector = None
@@ -48,9 +50,8 @@ class EvidenceSource:
         return [self._cache[p] for p in images]
 
     def _predict(self, images: list[Path]) -> list[dict | None]:
-        from opendfa.evidence.report import ForgeryType
+        from opendfa.evidence.judge import judge_crops
         from opendfa.media import MediaError, load_image
-        from opendfa.models.detector import predict_crops
 
         crops: dict[int, np.ndarray] = {}
         for k, path in enumerate(images):
@@ -64,19 +65,16 @@ class EvidenceSource:
         if not crops:
             return found
         detector = self._loaded()
-        threshold = float(getattr(detector, "info", {}).get("threshold", 0.5))
         for shape in {c.shape for c in crops.values()}:
             keys = [k for k, c in crops.items() if c.shape == shape]
-            predictions = predict_crops(detector, np.stack([crops[k] for k in keys]))
-            for k, p in zip(keys, predictions, strict=True):
-                fake = p.fake_probability >= threshold
-                category = ForgeryType.decide(p.category_probabilities, fake).label
+            judgements = judge_crops(detector, np.stack([crops[k] for k in keys]))
+            for k, judged in zip(keys, judgements, strict=True):
                 found[k] = evidence_json(
-                    "fake" if fake else "real",
-                    p.fake_probability,
-                    category,
-                    p.region_scores,
-                    threshold,
+                    judged.verdict,
+                    judged.fake_probability,
+                    judged.forgery_type.label,
+                    judged.prediction.region_scores,
+                    judged.threshold,
                     str(detector.name),
                 )
         return found
@@ -137,3 +135,58 @@ def grounding_scores(rows: list[dict], *, resamples: int = 1000, seed: int = 0) 
         result[f"{name}_ci"] = list(ci) if ci else None
     result["unsupported_regions"] = dict(unsupported.most_common())
     return result
+
+
+def row_facts(evidence: dict) -> ClaimFacts:
+    """A stored row's evidence as the claim checker's facts. Bench evidence holds no cues
+    (the crops are judged without landmarks), so a claim about blur, noise or colour there
+    counts as unsupported: the answerer said more than its evidence shows."""
+    return ClaimFacts(
+        verdict=evidence["verdict"],
+        category=evidence["category"] if evidence["verdict"] == "fake" else None,
+        region_scores=evidence["regions"],
+        margin=abs(float(evidence["fake_probability"]) - float(evidence.get("threshold", 0.5))),
+    )
+
+
+def claim_scores(rows: list[dict], *, resamples: int = 1000, seed: int = 0) -> dict | None:
+    """Claim precision (supported / all claims of the answers, `opendfa.metrics.claims`) and
+    the contradicted share, over the rows with evidence, with bootstrap CIs over answers
+    (stratified by category); per claim kind, supported / all. None when no row has evidence
+    or no answer makes a claim."""
+    checked = [r for r in rows if r.get("evidence")]
+    per_row = [check_claims(r["answer"], row_facts(r["evidence"])) for r in checked]
+    if not any(per_row):
+        return None
+    supported = np.array([sum(c.status == SUPPORTED for c in cs) for cs in per_row], float)
+    contradicted = np.array([sum(c.status == CONTRADICTED for c in cs) for cs in per_row], float)
+    total = np.array([len(cs) for cs in per_row], float)
+    strata = [row.get("category") or row.get("label") or "" for row in checked]
+    kinds: dict[str, list[int]] = {}
+    for claims in per_row:
+        for c in claims:
+            held = kinds.setdefault(c.claim.kind, [0, 0])
+            held[0] += c.holds
+            held[1] += 1
+    result: dict = {"claims": int(total.sum())}
+    for name, counts in (("claim_precision", supported), ("claim_contradiction", contradicted)):
+        result[name] = float(counts.sum() / total.sum())
+        result[f"{name}_ci"] = _ratio_ci(counts, total, strata, resamples, seed)
+    result["claims_by_kind"] = {k: f"{h}/{n}" for k, (h, n) in sorted(kinds.items())}
+    return result
+
+
+def _ratio_ci(
+    counts: np.ndarray, total: np.ndarray, strata: list[str], resamples: int, seed: int
+) -> list[float] | None:
+    """95 % bootstrap interval of sum(counts) / sum(total), resampling answers within strata."""
+    if len(counts) < 2:
+        return None
+    rng = np.random.default_rng(seed)
+    groups = [np.flatnonzero(np.array(strata) == s) for s in dict.fromkeys(strata)]
+    ratios = []
+    for _ in range(resamples):
+        pick = np.concatenate([rng.choice(g, size=len(g)) for g in groups])
+        ratios.append(counts[pick].sum() / max(total[pick].sum(), 1.0))
+    low, high = np.percentile(ratios, [2.5, 97.5])
+    return [float(low), float(high)]

@@ -30,13 +30,20 @@ from pathlib import Path
 import numpy as np
 
 from opendfa.bench.answerers import Answerer, BenchAnswer
-from opendfa.bench.grounding import GROUNDED_TASKS, RATES, EvidenceSource, grounding_scores
+from opendfa.bench.grounding import (
+    GROUNDED_TASKS,
+    RATES,
+    EvidenceSource,
+    claim_scores,
+    grounding_scores,
+)
 from opendfa.bench.select import Caps, class_counts, select_records
 from opendfa.instruct.records import InstructRecord, read_records
 from opendfa.metrics.answers import INCONCLUSIVE, UNPARSEABLE, parse_category, parse_detection
 from opendfa.metrics.bootstrap import bootstrap_ci, mean_ci
 from opendfa.metrics.detection import classification_metrics, detection_metrics
 from opendfa.metrics.text import bleu, cider_d, rouge_l_scores
+from opendfa.models.configs import DEFAULT_MODEL
 from opendfa.taxonomy import CATEGORIES
 
 BENCH_TASKS = ("DF-D", "DF-C", "AD")
@@ -57,7 +64,7 @@ class BenchConfig:
     seed: int = 0  # the sample and the bootstrap
     resamples: int = 1000  # bootstrap resamples for the 95 % intervals (0: none)
     grounding: bool = True  # check AD / FC answers against the detector's evidence
-    evidence_model: str = "opendfa-lite0"  # its detector, for answerers that have none
+    evidence_model: str = DEFAULT_MODEL  # its detector, for answerers that have none
 
     def caps(self, task: str) -> Caps:
         reals = (self.task_reals or {}).get(task, self.reals)
@@ -166,6 +173,11 @@ def score(
         )
         if checked:
             results.setdefault(task, {}).update(checked)
+        claims = claim_scores(
+            [r for r in rows if r["task"] == task], resamples=resamples, seed=seed
+        )
+        if claims:
+            results.setdefault(task, {}).update(claims)
     return results
 
 
@@ -294,6 +306,14 @@ def markdown(results: dict) -> str:
             RATES, ("unsupported region", "contradiction", "either"), strict=True
         ):
             lines.append(f"| {task} | {n} | grounding: {label} % | {with_ci(g, name)} |")
+        if "claims" in g:
+            lines.append(f"| {task} | {n} | claims checked | {g['claims']} |")
+            lines.append(f"| {task} | {n} | claim precision % | {with_ci(g, 'claim_precision')} |")
+            lines.append(
+                f"| {task} | {n} | claims contradicted % | {with_ci(g, 'claim_contradiction')} |"
+            )
+            kinds = ", ".join(f"{k} {v}" for k, v in g["claims_by_kind"].items())
+            lines.append(f"| {task} | {n} | supported by kind | {kinds} |")
     return "\n".join(lines) + "\n"
 
 

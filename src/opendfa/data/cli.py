@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import random
 from pathlib import Path
 
+from opendfa.cli_options import add_progress_option
 from opendfa.console import cli_error
-from opendfa.data.import_options import add_import_flags, importer_options
-
-EXIT_OK, EXIT_INPUT = 0, 2
+from opendfa.exits import EXIT_INPUT, EXIT_OK
 
 
 def add_data_commands(commands: argparse._SubParsersAction) -> None:
@@ -25,17 +25,23 @@ def add_data_commands(commands: argparse._SubParsersAction) -> None:
     synth.add_argument("--per-face", type=int, default=1, help="forgeries per face and method")
     synth.add_argument("--seed", type=int, default=0)
     _add_split_fractions(synth)
-    synth.add_argument("--no-progress", action="store_true")
+    add_progress_option(synth)
     synth.set_defaults(handler=_synth)
 
-    imp = sub.add_parser("import", help="index a public dataset already on disk")
+    imp = sub.add_parser(
+        "import",
+        help="index a public dataset already on disk",
+        add_help=False,
+        epilog="Every other flag is an option of the chosen format's importer; "
+        "`opendfa data import --format NAME --help` lists them.",
+    )
+    imp.add_argument("-h", "--help", action=_ImportHelp, help="show this help (and the format's)")
     imp.add_argument("root", help="dataset root folder")
     imp.add_argument(
         "--format", required=True, help="ffpp, celebdf, df40, dfdc, deepfakebench, mmtt"
     )
     imp.add_argument("--out", required=True, help="manifest to write (JSONL)")
-    add_import_flags(imp)
-    imp.set_defaults(handler=_import)
+    imp.set_defaults(handler=_import, takes_importer_flags=True)
 
     split = sub.add_parser("split", help="assign identity-disjoint train/val/test splits")
     split.add_argument("manifest")
@@ -57,6 +63,24 @@ def add_data_commands(commands: argparse._SubParsersAction) -> None:
     sheet.add_argument("--columns", type=int, default=4)
     sheet.add_argument("--seed", type=int, default=0)
     sheet.set_defaults(handler=_sheet)
+
+
+class _ImportHelp(argparse.Action):
+    """`--help` of `data import`; after `--format NAME` it adds that importer's flags (loaded
+    only then, so the plain help stays light)."""
+
+    def __init__(self, option_strings, dest, **kwargs) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        parser.print_help()
+        name = (getattr(namespace, "format", None) or "").lower()
+        if name:
+            from opendfa.data.import_options import importer_parser
+
+            with contextlib.suppress(KeyError):  # an unknown name: the import names them
+                print("\n" + importer_parser(name).format_help(), end="")
+        parser.exit()
 
 
 def _add_split_fractions(parser: argparse.ArgumentParser) -> None:
@@ -113,12 +137,13 @@ def _synth(args: argparse.Namespace) -> int:
 
 def _import(args: argparse.Namespace) -> int:
     from opendfa.data import write_manifest
+    from opendfa.data.import_options import importer_options
     from opendfa.data.importers import IMPORTERS, import_dataset
 
+    name = args.format.lower()
     try:
-        importer = IMPORTERS.get(args.format.lower())
-        options = importer_options(args, importer) if importer else {}
-        result = import_dataset(args.format, args.root, **options)
+        options = importer_options(name, args.importer_flags) if name in IMPORTERS else {}
+        result = import_dataset(name, args.root, **options)
     except (ValueError, KeyError) as err:
         cli_error(str(err).strip("'\""))
         return EXIT_INPUT

@@ -24,9 +24,8 @@ from typing import Any
 
 from opendfa.evidence.report import Abstention, FaceEvidence, Report
 
-# Chosen on val in benchmarks/abstention.md (opendfa-lite0@2): a face narrower than 64 px
-# (val AUC 0.614 at 48 px against 0.701 clean), a JPEG below quality 20 (0.620 at 10), and
-# the band leaving 80 % of the clean val faces answered (85 % of test).
+# Chosen on val for opendfa-lite0@2; the AUC at each face size and JPEG quality, and the
+# coverage the band leaves, are in benchmarks/abstention.md.
 SIZE_FLOOR_PX = 64
 QUALITY_FLOOR = 20
 MARGIN_BAND = 0.047

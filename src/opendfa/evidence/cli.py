@@ -7,9 +7,9 @@ import json
 import sys
 from pathlib import Path
 
+from opendfa.cli_options import add_detector_option, add_device_option, output_per_input
 from opendfa.console import cli_error
-
-EXIT_OK, EXIT_INPUT = 0, 2
+from opendfa.exits import EXIT_INPUT, EXIT_OK
 
 
 def add_analyze_commands(commands: argparse._SubParsersAction) -> None:
@@ -23,12 +23,8 @@ def add_analyze_commands(commands: argparse._SubParsersAction) -> None:
     analyze.add_argument(
         "--report", metavar="OUT.html", help="write an HTML report; a folder for several inputs"
     )
-    analyze.add_argument(
-        "--model", default="opendfa-lite0", metavar="NAME|PATH", help="detector name or folder"
-    )
-    analyze.add_argument(
-        "--device", default="cpu", help="where the detector runs: cpu, cuda, cuda:1, ..."
-    )
+    add_detector_option(analyze)
+    add_device_option(analyze, "where the detector runs: cpu, cuda, cuda:1, ...")
     analyze.add_argument(
         "--out",
         metavar="RESULTS.jsonl",
@@ -101,7 +97,7 @@ def _analyze(args: argparse.Namespace) -> int:
     if not inputs:
         cli_error("no image or video files found", args.paths[0] if len(args.paths) == 1 else None)
         return EXIT_INPUT
-    html_targets = _html_targets(args.report, inputs)
+    html_targets = output_per_input(args.report, inputs, ".html")
     try:
         analyzer = Analyzer(
             args.model,
@@ -217,21 +213,6 @@ def _print(report, as_json: bool) -> None:
         flush=True,
     )
     print(f"  {report.explanation}", flush=True)
-
-
-def _html_targets(report: str | None, inputs: list[Path]) -> dict[Path, Path]:
-    if not report:
-        return {}
-    target = Path(report)
-    if len(inputs) == 1 and target.suffix:
-        return {inputs[0]: target}
-    names: dict[Path, Path] = {}
-    for number, path in enumerate(inputs):
-        name = f"{path.stem}.html"
-        if any(p.name == name for p in names.values()):
-            name = f"{path.stem}-{number}.html"
-        names[path] = target / name
-    return names
 
 
 def _positive_int(text: str) -> int:

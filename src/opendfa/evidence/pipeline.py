@@ -24,7 +24,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from opendfa.evidence.abstain import abstention, known_accuracy
+from opendfa.evidence.abstain import abstention, decisive_face, known_accuracy
 from opendfa.evidence.cues import measure_cues
 from opendfa.evidence.report import (
     DEFAULT_THRESHOLD,
@@ -56,6 +56,7 @@ from opendfa.media import (
 )
 from opendfa.media.budget import DEFAULT_MAX_DECODED_FRAMES
 from opendfa.media.files import file_sha256
+from opendfa.models.configs import DEFAULT_MODEL
 from opendfa.taxonomy import CATEGORIES
 
 Source = str | Path | bytes
@@ -101,11 +102,11 @@ class Analyzer:
     """Runs the whole analysis; create once and reuse (models load in the constructor).
 
     `detector` is a `LoadedDetector` or an `OnnxDetector`, or a name or folder (default: the
-    bundled `opendfa-lite0`) loaded by `opendfa.models.onnx_detector.load_for_inference`: on
+    bundled `opendfa-lite0`) loaded by `opendfa.models.runtime.load_for_inference`: on
     the CPU the folder's current ONNX export when it has one (no torch import), else the
     torch model on `device`; `backend` "torch" or "onnx" decides instead. `face_detector` is
     shared if given, else one is made and closed by `close()`. `predict` replaces
-    `opendfa.models.detector.predict_crops` (same contract). In videos the full face detector
+    `opendfa.models.detector_base.predict_crops` (same contract). In videos the full face detector
     runs every `redetect_every` sampled frames and faces are followed by the mesh between
     (`opendfa.faces.follow`); 1 runs it on every frame. Each analysis
     gets a fresh `WorkBudget` of `max_seconds` (None: no limit) and `max_decoded_frames`
@@ -137,14 +138,15 @@ class Analyzer:
             raise ValueError(
                 "top_k, max_video_frames, batch_size and redetect_every must be at least 1"
             )
-        from opendfa.models.onnx_detector import load_for_inference, predictor
+        from opendfa.models.detector_base import predict_crops
+        from opendfa.models.runtime import load_for_inference
 
         if detector is None or isinstance(detector, str | Path):
             detector = load_for_inference(
-                str(detector or "opendfa-lite0"), device=device, backend=backend
+                str(detector or DEFAULT_MODEL), device=device, backend=backend
             )
         self.detector = detector
-        self.predict = predict or predictor(detector)
+        self.predict = predict or predict_crops
         self.threshold = float(threshold)
         self.max_pixels = max_pixels
         self.top_k = top_k
@@ -225,6 +227,7 @@ class Analyzer:
         timings["total"] = _ms(start)
         report.timings_ms = timings
         report.preview = image.rgb
+        _keep_decisive_crop(report, [j.aligned for j in judged])
         report.forensics, report.forensic_maps, failure = forensic
         if failure:
             report.warnings.append(failure)
@@ -295,9 +298,11 @@ class Analyzer:
         by_face = {id(j.face): j for _, _, js in frames for j in js}
         scores: list[TrackScore] = []
         evidence: list[FaceEvidence] = []
+        aligned: list[AlignedFace] = []  # the judged crop of each track's best frame
         for track in tracks:
             items = [by_face[id(item.face)] for item in track.items]
-            summary, face = self._track_evidence(track, items, (info.width, info.height))
+            summary, face, crop = self._track_evidence(track, items, (info.width, info.height))
+            aligned.append(crop)
             scores.append(summary)
             evidence.append(face)
         timings["cues"] = _ms(mark)
@@ -317,6 +322,7 @@ class Analyzer:
         timings["per_frame"] = timings["total"] / max(len(frames), 1)
         report.timings_ms = timings
         self._attach_preview(report, previews, source, num_frames, fps, budget)
+        _keep_decisive_crop(report, aligned)
         return report
 
     # Many inputs.
@@ -478,7 +484,7 @@ class Analyzer:
 
     def _track_evidence(
         self, track, items: list[_Judged], image_size: tuple[int, int]
-    ) -> tuple[TrackScore, FaceEvidence]:
+    ) -> tuple[TrackScore, FaceEvidence, AlignedFace]:
         scores = [j.probability for j in items]
         top = sorted(range(len(items)), key=lambda i: scores[i], reverse=True)[: self.top_k]
         aggregate = float(np.mean([scores[i] for i in top]))
@@ -499,7 +505,7 @@ class Analyzer:
             fake_probability=aggregate,
             box=track.mean_box(),
         )
-        return summary, face
+        return summary, face, items[best].aligned
 
     def _finish(
         self,
@@ -524,7 +530,7 @@ class Analyzer:
             forensics=forensics,
         )
         if faces:
-            decisive = max(faces, key=lambda face: face.fake_probability)
+            decisive = decisive_face(report)
             report.fake_probability = decisive.fake_probability
             report.verdict = "fake" if decisive.fake_probability >= self.threshold else "real"
             report.forgery_type = decisive.forgery_type
@@ -546,7 +552,7 @@ class Analyzer:
     ) -> None:
         """The decisive face's frame (re-read in the rare case it was not kept), for HTML."""
         if report.faces:
-            wanted = max(report.faces, key=lambda f: f.fake_probability).frame_index
+            wanted = decisive_face(report).frame_index
         elif previews:
             wanted = -max(previews)[1]
         else:
@@ -614,6 +620,15 @@ def append_report(handle, report: Report | str) -> None:
 def iter_inputs(paths: Iterable[str | Path]) -> Iterator[Path]:
     """Files as given; folders expanded to their image and video files (see media)."""
     return iter_media_files(paths)
+
+
+def _keep_decisive_crop(report: Report, aligned: list[AlignedFace]) -> None:
+    """Keep the decisive face's aligned crop on the report (`aligned` in the order of
+    `report.faces`), so a chat about it need not find and align the face again."""
+    face = decisive_face(report)
+    if face is not None:
+        index = next(i for i, other in enumerate(report.faces) if other is face)
+        report.decisive_crop = aligned[index].crop
 
 
 def _mask_in_image(

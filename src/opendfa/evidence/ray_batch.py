@@ -18,6 +18,7 @@ from typing import Any
 
 from opendfa.evidence.pipeline import BatchSummary, append_report, plan_batch
 from opendfa.evidence.report import Report
+from opendfa.models.configs import DEFAULT_MODEL
 
 
 class _AnalyzeActor:
@@ -53,7 +54,7 @@ def analyze_with_ray(
     paths: Iterable[str | Path],
     out_jsonl: str | Path,
     *,
-    model: str = "opendfa-lite0",
+    model: str = DEFAULT_MODEL,
     resume: bool = True,
     num_frames: int | None = 16,
     fps: float | None = None,

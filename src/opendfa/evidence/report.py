@@ -1,11 +1,12 @@
 """The analysis report (`opendfa.report/2`): records, JSON, schema check and the summary text.
 
-`Report.to_json()` writes the document DESIGN.md describes plus `forensics` (the forensic
-toolbox's record of the file, `opendfa.forensics.ForensicsReport.to_dict()`, or null);
-`Report.from_json()` reads it back; `validate_report()` checks a document against
-`report.schema.json` beside this file. Version 1 documents (before `forensics`) are read
-through `upgrade_report()`, which fills `forensics: null`. The `explanation` is made by
-`opendfa.evidence.words.explain()` from the numbers in the report and nothing else.
+`Report.to_json()` writes the document `report.schema.json` (beside this file) describes,
+`forensics` included (the forensic toolbox's record of the file,
+`opendfa.forensics.ForensicsReport.to_dict()`, or null); `Report.from_json()` reads it back;
+`validate_report()` checks a document against that schema. Version 1 documents (before
+`forensics`) are read through `upgrade_report()`, which fills `forensics: null`. The
+`explanation` is made by `opendfa.evidence.words.explain()` from the numbers in the report and
+nothing else.
 """
 
 from __future__ import annotations
@@ -291,6 +292,8 @@ class Report:
     preview_frame: int | None = field(default=None, repr=False, compare=False)
     # The forensic maps (ELA, noise) of `preview` when the analysis made them; not JSON.
     forensic_maps: ForensicMaps | None = field(default=None, repr=False, compare=False)
+    # The decisive face's aligned crop as the detector read it (DFA-GPT sees it); not JSON.
+    decisive_crop: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.verdict not in VERDICTS:

@@ -12,8 +12,9 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 
+from opendfa.evidence.abstain import decisive_face
 from opendfa.evidence.cues import CUES, cue_strength
-from opendfa.evidence.report import FaceEvidence, RegionEvidence, Report
+from opendfa.evidence.report import FaceEvidence, ForgeryType, RegionEvidence, Report
 
 REGION_EVIDENCE = 0.5  # a region counts as evidence from this score
 CUE_EVIDENCE = 0.5  # a cue counts from this strength (1 = its notable value)
@@ -49,7 +50,7 @@ def explain(report: Report) -> str:
         where = f"in the {report.input.frames_analyzed} sampled frames" if video else "in the image"
         return f"No face was found {where}, so nothing was judged."
     probability = report.fake_probability or 0.0
-    decisive = max(report.faces, key=lambda f: f.fake_probability)
+    decisive = decisive_face(report)
     parts = []
     if report.verdict == "inconclusive":
         parts.append(
@@ -191,10 +192,10 @@ def detector_line(
     Every region at or above `REGION_EVIDENCE` is named, strongest first, without its score
     (a score costs ~6 tokens): a description may then name exactly the supported regions.
     Under a real verdict the type is "none": a type named there (the argmax of four small
-    probabilities) was copied into DF-C answers for real faces (16.5 % of them answered real,
-    benchmarks/dfa_gpt.md), as the report itself names no type for a real face."""
-    fakes = {k: v for k, v in category_probabilities.items() if k != "real"}
-    kind = max(fakes, key=fakes.__getitem__) if fakes else "unknown"
+    probabilities) was copied into DF-C answers for real faces (benchmarks/dfa_gpt.md, "Evidence
+    line under a real verdict"), as the report itself names no type for a real face."""
+    likeliest = ForgeryType.decide(category_probabilities, is_fake=True)
+    kind = likeliest.label
     strong = sorted(
         ((name, score) for name, score in region_scores.items() if score >= REGION_EVIDENCE),
         key=lambda item: -item[1],
@@ -202,7 +203,7 @@ def detector_line(
     regions = ", ".join(region_label(name) for name, _ in strong)
     verdict = verdict or ("fake" if fake_probability >= threshold else "real")
     kind_words = (
-        f"most likely forgery type {category_label(kind)} ({fakes.get(kind, 0.0):.2f})"
+        f"most likely forgery type {category_label(kind)} ({likeliest.probabilities[kind]:.2f})"
         if verdict == "fake"
         else "forgery type none"
     )

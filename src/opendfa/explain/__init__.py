@@ -4,9 +4,9 @@ from opendfa._lazy import lazy_exports
 
 _EXPORTS = {
     "BACKENDS": "opendfa.explain.backends",
-    "Answer": "opendfa.explain.grounded",
+    "Answer": "opendfa.explain.contract",
     "Conversation": "opendfa.explain.conversation",
-    "ExplainError": "opendfa.explain.backends",
+    "ExplainError": "opendfa.explain.contract",
     "GroundedBackend": "opendfa.explain.grounded",
     "Question": "opendfa.explain.intents",
     "Turn": "opendfa.explain.conversation",

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from opendfa.evidence.words import detector_line
+from opendfa.evidence.judge import judge_crop
 from opendfa.explain.decoding import DecodeResult, grounded_greedy
 from opendfa.models.dfagpt import LoadedDFAGPT, first_question, image_tensor
 from opendfa.models.mllm import collate, encode_conversation
@@ -55,13 +55,8 @@ class Assistant:
             return self.loaded.model.encode_images(images)
 
     def evidence_for(self, crop: np.ndarray) -> str:
-        from opendfa.models.detector import predict_crops
-
-        p = predict_crops(self.loaded.detector, crop[None])[0]
-        threshold = float(self.loaded.detector.info.get("threshold", 0.5))
-        return detector_line(
-            p.fake_probability, p.category_probabilities, p.region_scores, threshold
-        )
+        """The detector's evidence line on `crop`, for a prompt with no report behind it."""
+        return judge_crop(self.loaded.detector, crop).evidence_line()
 
     def prompt(
         self, question: str, history: Sequence[Exchange] = (), evidence: str | None = None
@@ -100,22 +95,24 @@ class Assistant:
         temperature: float = 0.0,
         on_text: Callable[[str], None] | None = None,
         review: Callable[[str, bool], int | None] | None = None,
+        visual: torch.Tensor | None = None,
     ) -> str:
         """The model's answer to `question` about the face in `crop`. Greedy answers are decoded
         here (`opendfa.explain.decoding`), cut back where `review` (a `GroundedReview`) finds
         what the report does not hold; `last_rollbacks` says how often that happened. A sampled
-        answer (`temperature` > 0) goes through `generate` and is not reviewed."""
+        answer (`temperature` > 0) goes through `generate` and is not reviewed. `visual` is
+        `self.visual([crop])` when the caller keeps it (a chat asks about one face many times)."""
         if evidence is None and self.loaded.config.evidence:
             evidence = self.evidence_for(crop)
+        if visual is None:
+            visual = self.visual([crop])
         batch = collate(self.tokenizer, [self.prompt(question, history, evidence)], left=True)
         self.last_rollbacks = 0
         if temperature > 0:
             streamer = _CallbackStreamer(self.tokenizer, on_text).streamer if on_text else None
-            new = self._generate(self.visual([crop]), batch, max_new_tokens, temperature, streamer)
+            new = self._generate(visual, batch, max_new_tokens, temperature, streamer)
             return self.tokenizer.decode(new[0], skip_special_tokens=True).strip()
-        result = self._decode(
-            self.visual([crop]), batch, max_new_tokens, min_new_tokens, review, on_text
-        )
+        result = self._decode(visual, batch, max_new_tokens, min_new_tokens, review, on_text)
         self.last_rollbacks = result.rollbacks
         return self.tokenizer.decode(result.tokens, skip_special_tokens=True).strip()
 

@@ -12,31 +12,15 @@ from __future__ import annotations
 import argparse
 import importlib
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any
 
-if TYPE_CHECKING:
-    from opendfa.evidence.report import Report
-    from opendfa.explain.grounded import Answer
-    from opendfa.explain.intents import Question
+from opendfa.explain.contract import Backend, ExplainError
 
 BUILTIN_MODULES = (
     "opendfa.explain.grounded",
     "opendfa.explain.openai_backend",
     "opendfa.explain.dfagpt_backend",
 )
-
-
-class ExplainError(RuntimeError):
-    """A backend that cannot answer (unreachable endpoint, no model); one line."""
-
-
-class Backend(Protocol):
-    """`name`, `reply`; optionally `describe()`, the words after "answers:" in `opendfa chat`."""
-
-    name: str
-
-    def reply(self, question: Question, report: Report, history: list) -> Answer: ...
-
 
 BACKENDS: dict[str, Callable[..., Backend]] = {}
 
@@ -58,11 +42,6 @@ def register_backend(name: str):
 def _load_builtin() -> None:
     for module in BUILTIN_MODULES:
         importlib.import_module(module)
-
-
-def backend_names() -> list[str]:
-    _load_builtin()
-    return sorted(BACKENDS)
 
 
 def make_backend(name: str, **options: Any) -> Backend:

@@ -10,9 +10,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from opendfa.cli_options import add_detector_option, add_endpoint_options
 from opendfa.console import cli_error
-
-EXIT_OK, EXIT_INPUT = 0, 2
+from opendfa.exits import EXIT_OK
 
 COMMANDS = """commands:
   /help             this list
@@ -29,7 +29,7 @@ anything else is a question, e.g. "why?", "where?", "how sure are you?", "what a
 def add_chat_command(commands: argparse._SubParsersAction) -> None:
     chat = commands.add_parser("chat", help="analyse an image or video and ask questions about it")
     chat.add_argument("path", metavar="PATH", help="image or video")
-    chat.add_argument("--model", default="opendfa-lite0", help="detector name or folder")
+    add_detector_option(chat)
     chat.add_argument(
         "--backend",
         default="auto",
@@ -47,14 +47,7 @@ def add_chat_command(commands: argparse._SubParsersAction) -> None:
         help="dfa-gpt: int8 weights (weight-only; same answers, but slower than float32 on "
         "CPUs without fast int8 kernels, see RESULTS.md)",
     )
-    chat.add_argument(
-        "--endpoint",
-        "--base-url",
-        dest="base_url",
-        default="http://127.0.0.1:8000/v1",
-        help="OpenAI-compatible endpoint for --backend openai",
-    )
-    chat.add_argument("--llm", default="default", help="model name for the openai backend")
+    add_endpoint_options(chat, used_by="--backend openai")
     chat.add_argument("--frames", type=int, default=16, help="frames sampled from a video")
     chat.add_argument(
         "--ask",

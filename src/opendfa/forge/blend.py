@@ -75,7 +75,7 @@ def _poisson(
     ys, xs = np.nonzero(inner)
     center = (int((xs.min() + xs.max() + 1) // 2), int((ys.min() + ys.max() + 1) // 2))
     cloned = cv2.seamlessClone(forged, target, inner.astype(np.uint8) * 255, center, flag)
-    # seamlessClone alters its whole bounding box: keep only the masked area (STACK.md pitfall).
+    # seamlessClone alters its whole bounding box, not only the mask: keep only the masked area.
     alpha = feather(inner, max(feather_px, 1.0))
     return composite(target, cloned, alpha), alpha
 

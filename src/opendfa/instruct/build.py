@@ -34,7 +34,6 @@ from opendfa.data.sample import Sample
 from opendfa.evidence.words import join_words, region_label
 from opendfa.faces import REGION_NAMES
 from opendfa.instruct.describe import (
-    SBI_INTRO,
     Measurements,
     compare_with_real,
     covered_regions,
@@ -204,9 +203,8 @@ def make_records(
         records.append(record("DF-C", [dfc]))
     description = None
     if m is not None:
+        # A self-blend's own intro named its sub-technique, which no report carries.
         intro = pick(answers["AD_intro"][sample.category], rng)
-        if sample.technique == "opendfa.sbi":  # same family, but no identity was swapped
-            intro = SBI_INTRO
         description = describe(m, rng, intro)
         if "AD" in config.tasks:
             question = pick(templates["AD"]["questions"], rng)
@@ -292,10 +290,9 @@ def _fc_answer(
 
 
 def _category_answer(sample: Sample, templates: dict, rng: np.random.Generator) -> str:
-    answers = templates["answers"]
-    if sample.technique == "opendfa.sbi":  # face swap family, but no identity was replaced
-        return pick(answers["DF-C_self_blend"], rng)
-    return pick(answers["DF-C"][sample.category], rng)
+    # Self-blends get the face swap family's answer: their own ("DF-C_self_blend") named a
+    # sub-technique the detector does not report.
+    return pick(templates["answers"]["DF-C"][sample.category], rng)
 
 
 def _has_notable_cue(m: Measurements | None) -> bool:

@@ -6,9 +6,9 @@ import argparse
 import json
 from pathlib import Path
 
+from opendfa.cli_options import add_progress_option
 from opendfa.console import cli_error
-
-EXIT_OK, EXIT_INPUT = 0, 2
+from opendfa.exits import EXIT_OK
 
 
 def add_instruct_commands(commands: argparse._SubParsersAction) -> None:
@@ -33,7 +33,7 @@ def add_instruct_commands(commands: argparse._SubParsersAction) -> None:
         metavar=("PROMPT", "COMPLETION"),
         help="prices for the cost tally",
     )
-    build.add_argument("--no-progress", action="store_true")
+    add_progress_option(build)
     build.set_defaults(handler=_build)
     stats = sub.add_parser("stats", help="the statistics table of a built dataset")
     stats.add_argument("folder")

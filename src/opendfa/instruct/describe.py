@@ -6,6 +6,13 @@ technique), the regions its mask covers (measured on the aligned crop), and the 
 there (`opendfa.evidence.cues`). A region is named only when the mask covers at least
 `COVERED` of it; a cue is described only when it reaches `NOTABLE` of its notable value, and
 only in the direction it was measured. Nothing is said from general knowledge alone.
+
+An answer says only what the analysis can show at inference (issue 24): how the forgery was
+made (the method's operations, a self-blend, the blending) and a comparison with the source
+photo are known to the synthesis but not to a report, so they are left out unless asked for
+(`describe(..., method=True, original=True)`, e.g. for a task that shows the original too).
+`measurement_facts` turns the measurements into the claim checker's facts, so every answer
+can be held to them (`opendfa.metrics.claims`).
 """
 
 from __future__ import annotations
@@ -15,7 +22,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from opendfa.evidence.cues import CUES, cue_strength
+from opendfa.evidence.facts import signed_strength
 from opendfa.evidence.words import cue_sentence, join_words, region_label
+from opendfa.metrics.claims import AREA, ClaimFacts
 from opendfa.taxonomy import (
     ENTIRE_FACE_SYNTHESIS,
     FACE_EDITING,
@@ -25,7 +34,6 @@ from opendfa.taxonomy import (
 
 COVERED = 0.3  # share of a region inside the mask before the region is named
 WHOLE_FACE = 9  # this many covered regions (of the 11 besides skin): "the whole face"
-SBI_INTRO = "This face is a self-blended image, a blending forgery of the face swap family."
 NOTABLE = 0.5  # cue strength (1 = the cue's notable value) before a cue is described
 
 # Operations recorded in technique names (`opendfa.edit.aging+eye_size`), as facts.
@@ -145,10 +153,19 @@ def operations(technique: str) -> list[str]:
     return [op for op in tail.split("+") if op]
 
 
-def describe(m: Measurements, rng: np.random.Generator, intro: str) -> str:
-    """The AD answer: intro, what the method did, where, and the measured traces."""
+def describe(
+    m: Measurements,
+    rng: np.random.Generator,
+    intro: str,
+    *,
+    method: bool = False,
+    original: bool = False,
+) -> str:
+    """The AD answer: intro, where, and the measured traces; with `method`, what the method
+    did, and with `original`, how the regions differ from the source photo."""
     sentences = [intro]
-    sentences += _method_sentences(m)
+    if method:
+        sentences += _method_sentences(m)
     regions = covered_regions(m)
     if regions:
         sentences.append(
@@ -164,7 +181,7 @@ def describe(m: Measurements, rng: np.random.Generator, intro: str) -> str:
     face = _face_cue_sentence(m.face_cues, used)
     if face:
         sentences.append(face)
-    comparison = _comparison_sentence(m.compared, set(regions))
+    comparison = _comparison_sentence(m.compared, set(regions)) if original else None
     if comparison:
         sentences.append(comparison)
     if not used:
@@ -173,6 +190,25 @@ def describe(m: Measurements, rng: np.random.Generator, intro: str) -> str:
             "strong step, so the traces are subtle and easy to miss at a glance."
         )
     return " ".join(sentences)
+
+
+def measurement_facts(m: Measurements, *, original: bool = False) -> ClaimFacts:
+    """What a fake's measurements hold, as the claim checker's facts: the covered regions
+    count as evidence, the cues as measured on the ground-truth mask, no margin (so no
+    confidence words), an original only when one is shown."""
+    covered = set(covered_regions(m))
+    cues = {
+        region: {n: signed_strength(n, v) for n, v in values.items() if n in CUES}
+        for region, values in m.region_cues.items()
+    }
+    cues[AREA] = {n: signed_strength(n, v) for n, v in m.face_cues.items() if n in CUES}
+    return ClaimFacts(
+        verdict="fake",
+        category=m.category,
+        region_scores={name: 1.0 if name in covered else 0.0 for name in m.coverage},
+        cues=cues,
+        has_original=original,
+    )
 
 
 def _comparison_sentence(compared: dict[str, float], covered: set[str]) -> str | None:

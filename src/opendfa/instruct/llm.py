@@ -27,8 +27,13 @@ from pathlib import Path
 from opendfa.evidence.words import category_label, region_label
 from opendfa.explain.http import EndpointError, post_chat
 from opendfa.explain.intents import find_regions
-from opendfa.instruct.describe import Measurements, covered_regions, operations
+from opendfa.instruct.describe import (
+    Measurements,
+    covered_regions,
+    measurement_facts,
+)
 from opendfa.metrics.answers import UNPARSEABLE, parse_category, parse_detection
+from opendfa.metrics.claims import ClaimFacts, check_claims
 
 TYPE1 = (
     "You are annotating a forensic dataset. The face image is a {kind}. Facts measured on it: "
@@ -103,7 +108,8 @@ class LLMDescriber:
             except EndpointError:
                 self.tally.failed += 1
                 return None
-            reason = check_description(text, m.category, allowed)
+            facts = measurement_facts(m, original=real_image is not None)
+            reason = check_description(text, m.category, allowed, facts)
             if reason is None:
                 self.tally.accepted += 1
                 return text.strip()
@@ -165,8 +171,12 @@ class LLMDescriber:
             self._last = time.monotonic()
 
 
-def check_description(text: str, category: str, allowed: list[str]) -> str | None:
-    """Why an LLM description contradicts the ground truth, or None if it does not."""
+def check_description(
+    text: str, category: str, allowed: list[str], facts: ClaimFacts | None = None
+) -> str | None:
+    """Why an LLM description contradicts the ground truth, or None if it does not; with
+    `facts`, every claim the claim checker reads must hold too (a cue the way it was
+    measured, no original unless one was shown, no confidence words)."""
     if not text.strip():
         return "empty"
     if parse_detection(text) == "real":
@@ -177,12 +187,17 @@ def check_description(text: str, category: str, allowed: list[str]) -> str | Non
     extra = [r for r in find_regions(text) if r not in allowed and r != "skin"]
     if extra:
         return f"names an untouched region ({region_label(extra[0])})"
+    if facts is not None:
+        broken = [c for c in check_claims(text, facts) if not c.holds]
+        if broken:
+            return broken[0].reason
     return None
 
 
 def _facts(m: Measurements) -> str:
-    ops = [region_label(op) for op in operations(m.technique)]
-    parts = [f"method operations: {', '.join(ops)}." if ops else ""]
+    # The method's operations are left out: a description may say only what a report on
+    # this image could show (`check_description` rejects a sub-technique).
+    parts = []
     cues = {k: round(v, 2) for k, v in m.face_cues.items()}
     if cues:
         parts.append(f"Cues of the manipulated area (ratios: 1 = like the rest): {cues}.")

@@ -45,8 +45,3 @@ class WorkBudget:
             raise BudgetExceeded(
                 f"analysis stopped: over its time limit of {self.max_seconds:g} s", label
             )
-
-
-def unlimited() -> WorkBudget:
-    """A budget that never runs out (library callers that bound work themselves)."""
-    return WorkBudget(max_seconds=None, max_decoded_frames=2**62)

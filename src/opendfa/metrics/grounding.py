@@ -93,7 +93,7 @@ NEGATIONS = frozenset(
     ]
 )
 # Phrases that name a region only as the reference of a comparison or a colour.
-_REFERENCES = (
+REFERENCES = (
     r"\b(?:than|compared (?:with|to)|relative to|unlike)\b[^,]*",
     r"\b(?:the )?(?:surrounding|neighbou?ring|nearby|adjacent|other) skin\b",
     r"\bskin (?:around|surrounding|nearby|colou?rs?|tones?)\b",
@@ -180,7 +180,7 @@ def region_mentions(text: str) -> list[RegionMention]:
     """The region mentions that claim something, in order (see the module rules)."""
     found: list[RegionMention] = []
     for clause in re.split(_CLAUSES, _normalise(text)):
-        for pattern in _REFERENCES:
+        for pattern in REFERENCES:
             clause = re.sub(pattern, _blank, clause)
         if set(tokens(clause)) & NEGATIONS:
             continue

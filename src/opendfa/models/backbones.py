@@ -5,7 +5,7 @@ images (B, 3, S, S) to the last feature map (B, C, S/32, S/32), `features(x)` al
 stride-8 map (for the mask head), and each declares `out_channels`, `skip_channels` and the
 input normalisation its weights were trained with (`mean`, `std` for images in [0, 1]:
 TensorFlow's (x - 127) / 128 for EfficientNet-Lite, the usual ImageNet statistics for
-MobileNetV2; with the wrong one Lite2 drops from 95 % to 77 % on the cat photo).
+MobileNetV2; the wrong one costs Lite2 accuracy, benchmarks/RESULTS.md "Measured by hand").
 
 | name | weights | source |
 | --- | --- | --- |

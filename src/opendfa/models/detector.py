@@ -22,8 +22,9 @@ Inputs are aligned crops (`opendfa.faces.align_face` with `crop_margin`) as floa
 A saved detector is a folder: `model.safetensors` (weights) and `config.json` (architecture,
 temperature, metrics, training facts), and after `export_onnx` also `model.onnx`, the same
 network for ONNX Runtime (`opendfa.models.onnx_detector`: CPU inference without importing
-torch). Nothing is pickled. The torch-free parts (config, folder names, `CropPrediction`)
-live in `opendfa.models.detector_base` and are importable from here too.
+torch). Nothing is pickled. The torch-free parts (config, folder names, the loaded-detector
+record, `predict_crops` and everything after the network) live in
+`opendfa.models.detector_base` and are importable from here too.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ import importlib.util
 import math
 import warnings
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +43,7 @@ import torch.nn.functional as F
 from safetensors.torch import load_file
 from torch import nn
 
-from opendfa.faces.regions import MIRRORED_REGIONS, REGION_NAMES
+from opendfa.faces.regions import REGION_NAMES
 from opendfa.media.files import file_sha256
 from opendfa.models.backbones import create_backbone
 from opendfa.models.detector_base import (  # noqa: F401  (names importable from here too)
@@ -55,9 +56,12 @@ from opendfa.models.detector_base import (  # noqa: F401  (names importable from
     CropPrediction,
     DetectorConfig,
     DetectorNotFoundError,
+    DetectorRuntime,
+    HeadLogits,
     _bundled_folder,
     crop_batch,
     model_label,
+    predict_crops,
     read_detector_info,
     resize_crops,
     resolve_detector,
@@ -137,20 +141,22 @@ class MultiTaskDetector(nn.Module):
 # ----------------------------------------------------------------------------- save / load
 
 
-@dataclass
-class LoadedDetector:
+@dataclass(kw_only=True)
+class LoadedDetector(DetectorRuntime):
+    """A saved detector on torch (any device; what training and export use)."""
+
     model: MultiTaskDetector
-    config: DetectorConfig
-    temperature: float
-    weights_sha256: str
-    name: str
-    folder: Path
-    metrics: dict[str, Any] = field(default_factory=dict)
-    info: dict[str, Any] = field(default_factory=dict)
 
     @property
     def device(self) -> torch.device:
         return next(self.model.parameters()).device
+
+    def run_heads(self, images: np.ndarray) -> HeadLogits:
+        x = torch.from_numpy(images).to(self.device)
+        with torch.inference_mode():
+            out = self.model(x)
+        heads = (getattr(out, name) for name in HeadLogits.HEADS)
+        return HeadLogits(*(value.float().cpu().numpy() for value in heads))
 
 
 def save_detector(
@@ -237,7 +243,7 @@ def export_onnx(name_or_folder: str | Path = DEFAULT_MODEL, *, check: bool = Tru
 
     The graph is the network alone on float images (B, 3, S, S) in [0, 1], any batch size:
     flip averaging, temperature and the mask's upsampling stay outside it, read from the
-    config at prediction time (`opendfa.models.onnx_detector`). With `check` (and ONNX
+    config at prediction time (`opendfa.models.detector_base.predict_crops`). With `check` (and ONNX
     Runtime installed) the exported graph must reproduce torch's outputs within 1e-4."""
     if importlib.util.find_spec("onnx") is None:
         raise RuntimeError("export_onnx needs the onnx package: pip install 'opendfa[dev]'")
@@ -294,77 +300,6 @@ def _check_onnx(path: Path, images: np.ndarray, expected: dict[str, np.ndarray])
         if value.shape != want.shape or error > 1e-4:
             path.unlink(missing_ok=True)
             raise RuntimeError(f"ONNX export of {name} differs from torch by {error:.2g}")
-
-
-# ----------------------------------------------------------------------------- inference
-
-
-def predict_crops(
-    loaded: LoadedDetector, crops: np.ndarray, *, batch_size: int = 32
-) -> list[CropPrediction]:
-    """Predictions for aligned uint8 RGB crops (N, S, S, 3) made with `config.crop_margin`.
-
-    An `OnnxDetector` (`opendfa.models.onnx_detector`) is accepted too and runs there."""
-    if not isinstance(loaded, LoadedDetector):
-        from opendfa.models.onnx_detector import OnnxDetector
-        from opendfa.models.onnx_detector import predict_crops as predict_onnx
-
-        if isinstance(loaded, OnnxDetector):
-            return predict_onnx(loaded, crops, batch_size=batch_size)
-    crops = crop_batch(crops)
-    size, side = loaded.config.input_size, crops.shape[1]
-    device = loaded.device
-    results: list[CropPrediction] = []
-    with torch.inference_mode():
-        for start in range(0, len(crops), batch_size):
-            chunk = resize_crops(crops[start : start + batch_size], size)
-            x = torch.from_numpy(np.ascontiguousarray(chunk)).to(device)
-            x = x.permute(0, 3, 1, 2).float() / 255.0
-            out = _forward(loaded, x)
-            probability = torch.sigmoid(out.logit.float() / loaded.temperature).cpu().numpy()
-            categories = torch.softmax(out.category_logits.float(), 1).cpu().numpy()
-            regions = torch.sigmoid(out.region_logits.float()).cpu().numpy()
-            masks = F.interpolate(
-                torch.sigmoid(out.mask_logits.float()),
-                size=(side, side),
-                mode="bilinear",
-                align_corners=False,
-            )
-            masks = masks[:, 0].cpu().numpy().astype(np.float32)
-            logits = out.logit.float().cpu().numpy()
-            for i in range(len(chunk)):
-                results.append(
-                    CropPrediction(
-                        fake_probability=float(probability[i]),
-                        logit=float(logits[i]),
-                        category_probabilities=dict(
-                            zip(CATEGORIES, map(float, categories[i]), strict=True)
-                        ),
-                        mask=masks[i],
-                        region_scores=dict(zip(REGION_NAMES, map(float, regions[i]), strict=True)),
-                    )
-                )
-    return results
-
-
-def _forward(loaded: LoadedDetector, x: torch.Tensor) -> DetectorOutputs:
-    """The model's outputs, averaged with its mirror image's when the config asks for it.
-    Logits are averaged (a mean of log-odds), the mirrored mask is flipped back and the
-    mirrored region scores are read with left and right swapped."""
-    out = loaded.model(x)
-    if not loaded.config.flip_tta:
-        return out
-    mirror = loaded.model(x.flip(3))
-    return DetectorOutputs(
-        logit=(out.logit + mirror.logit) / 2,
-        category_logits=(out.category_logits + mirror.category_logits) / 2,
-        mask_logits=(out.mask_logits + mirror.mask_logits.flip(3)) / 2,
-        region_logits=(out.region_logits + mirror.region_logits[:, list(MIRRORED_REGIONS)]) / 2,
-        embedding=F.normalize(out.embedding + mirror.embedding, dim=1),
-        boundary_logits=None
-        if out.boundary_logits is None
-        else (out.boundary_logits + mirror.boundary_logits.flip(3)) / 2,
-    )
 
 
 def _json_default(value: Any) -> Any:

@@ -4,51 +4,34 @@ A saved detector is a folder: `config.json` (architecture, temperature, metrics,
 each weights file) beside `model.safetensors` (the weights, read by torch) and optionally
 `model.onnx` (the same network exported for ONNX Runtime, see `opendfa.models.onnx_detector`).
 This module names those files, parses the config, finds a folder from a model name, and holds
-the per-crop prediction record that both `predict_crops` return.
+the one record of a loaded detector (`DetectorRuntime`, whichever runtime runs it) and the one
+`predict_crops`: a runtime only computes the heads' raw outputs, everything after them (mirror
+averaging, temperature, softmax and sigmoid, the mask's upsampling) is written once, here, in
+NumPy. Which runtime loads a folder is `opendfa.models.runtime.load_for_inference`.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, fields
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
 
+from opendfa.faces.regions import MIRRORED_REGIONS, REGION_NAMES
+from opendfa.models.configs import DEFAULT_MODEL
+from opendfa.models.configs import DetectorConfig as DetectorConfig  # re-exported
+from opendfa.taxonomy import CATEGORIES
+
 FORMAT = "opendfa.detector/1"
 MODELS_DIR = Path(__file__).resolve().parent.parent / "assets" / "models"
-DEFAULT_MODEL = "opendfa-lite0"
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
 ONNX_FILE = "model.onnx"
-
-
-@dataclass
-class DetectorConfig:
-    backbone: str = "efficientnet_lite0"
-    input_size: int = 224
-    crop_margin: float = 0.25  # the align_face margin of the crops it reads
-    mask_size: int = 28
-    embedding_dim: int = 128
-    dropout: float = 0.2
-    mask_channels: int = 64
-    boundary_head: bool = False  # a second mask channel: the blending boundary 4·M·(1−M)
-    flip_tta: bool = False  # average each crop's outputs with its mirror image's
-
-    def __post_init__(self) -> None:
-        if self.input_size < 32 or self.input_size % 32:
-            raise ValueError(f"input_size must be a multiple of 32, at least 32: {self.input_size}")
-        if not 0.0 <= self.crop_margin < 2.0:
-            raise ValueError(f"crop_margin must be in [0, 2): {self.crop_margin}")
-        if self.mask_size < 4 or self.embedding_dim < 2 or not 0.0 <= self.dropout < 1.0:
-            raise ValueError("mask_size >= 4, embedding_dim >= 2 and dropout in [0, 1) required")
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> DetectorConfig:
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in values.items() if k in known})
 
 
 @dataclass
@@ -62,6 +45,126 @@ class CropPrediction:
     @property
     def category(self) -> str:
         return max(self.category_probabilities, key=self.category_probabilities.__getitem__)
+
+
+_MIRRORED = list(MIRRORED_REGIONS)  # region i of a mirror image is region _MIRRORED[i]
+
+
+@dataclass
+class HeadLogits:
+    """The raw head outputs predictions are made from, float32 arrays over a batch."""
+
+    logit: np.ndarray  # (B,)
+    category_logits: np.ndarray  # (B, len(CATEGORIES))
+    mask_logits: np.ndarray  # (B, 1, mask_size, mask_size)
+    region_logits: np.ndarray  # (B, len(REGION_NAMES))
+
+    HEADS = ("logit", "category_logits", "mask_logits", "region_logits")  # as the ONNX graph
+
+    def mirror_averaged(self, n: int) -> HeadLogits:
+        """The first `n` rows averaged with the last `n`, those of the mirrored images: logits
+        are averaged (a mean of log-odds), mirrored masks flipped back and mirrored region
+        scores read with left and right swapped."""
+        return HeadLogits(
+            logit=(self.logit[:n] + self.logit[n:]) / 2,
+            category_logits=(self.category_logits[:n] + self.category_logits[n:]) / 2,
+            mask_logits=(self.mask_logits[:n] + self.mask_logits[n:, ..., ::-1]) / 2,
+            region_logits=(self.region_logits[:n] + self.region_logits[n:][:, _MIRRORED]) / 2,
+        )
+
+
+@dataclass(kw_only=True)
+class DetectorRuntime(ABC):
+    """A saved detector loaded for inference: what its folder says, and `run_heads` on one
+    runtime (`detector.LoadedDetector` on torch, `onnx_detector.OnnxDetector` on ONNX
+    Runtime). `predict_crops` takes either."""
+
+    config: DetectorConfig
+    temperature: float
+    weights_sha256: str
+    name: str  # `name@version`, as reports name the detector
+    folder: Path
+    metrics: dict[str, Any] = field(default_factory=dict)
+    info: dict[str, Any] = field(default_factory=dict)  # the parsed config.json
+
+    @abstractmethod
+    def run_heads(self, images: np.ndarray) -> HeadLogits:
+        """The network's head outputs for float32 images (B, 3, S, S) in [0, 1]."""
+
+
+def predict_crops(
+    loaded: DetectorRuntime, crops: np.ndarray, *, batch_size: int = 32
+) -> list[CropPrediction]:
+    """Predictions for aligned uint8 RGB crops (N, S, S, 3) made with `config.crop_margin`,
+    on either runtime: crops are resized to the input size (`resize_crops`), scaled to [0, 1],
+    run with their mirror images when `config.flip_tta` asks for it, and the mask is
+    upsampled back to the crop's size."""
+    crops = crop_batch(crops)
+    size, side = loaded.config.input_size, crops.shape[1]
+    upsample = _bilinear_matrix(loaded.config.mask_size, side)
+    results: list[CropPrediction] = []
+    for start in range(0, len(crops), batch_size):
+        chunk = resize_crops(crops[start : start + batch_size], size)
+        images = np.ascontiguousarray(chunk.transpose(0, 3, 1, 2)).astype(np.float32) / 255.0
+        heads = _run(loaded, images)
+        results.extend(_predictions(heads, np.float32(loaded.temperature), upsample))
+    return results
+
+
+def _run(loaded: DetectorRuntime, images: np.ndarray) -> HeadLogits:
+    """The heads' outputs, averaged with the mirror images' (one run on both) under
+    `flip_tta`."""
+    if not loaded.config.flip_tta:
+        return loaded.run_heads(images)
+    both = np.concatenate([images, images[..., ::-1]])
+    return loaded.run_heads(both).mirror_averaged(len(images))
+
+
+def _predictions(
+    heads: HeadLogits, temperature: np.float32, upsample: np.ndarray
+) -> list[CropPrediction]:
+    probability = _sigmoid(heads.logit / temperature)
+    categories = _softmax(heads.category_logits)
+    regions = _sigmoid(heads.region_logits)
+    masks = upsample @ _sigmoid(heads.mask_logits[:, 0]) @ upsample.T
+    return [
+        CropPrediction(
+            fake_probability=float(probability[i]),
+            logit=float(heads.logit[i]),
+            category_probabilities=dict(zip(CATEGORIES, map(float, categories[i]), strict=True)),
+            mask=masks[i].astype(np.float32, copy=False),
+            region_scores=dict(zip(REGION_NAMES, map(float, regions[i]), strict=True)),
+        )
+        for i in range(len(probability))
+    ]
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    with np.errstate(over="ignore"):  # exp(-x) may overflow to inf: 1 / inf is the right 0
+        return 1 / (1 + np.exp(-np.asarray(x, np.float32)))
+
+
+def _softmax(x: np.ndarray) -> np.ndarray:
+    e = np.exp(x - x.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+@lru_cache(maxsize=16)
+def _bilinear_matrix(size_in: int, size_out: int) -> np.ndarray:
+    """(size_out, size_in) weights of 1-D bilinear resampling as torch's `F.interpolate(...,
+    mode="bilinear", align_corners=False)` does it: half-pixel centres, sources below 0
+    clamped to 0, the last pixel repeated; `W @ image @ W.T` resizes a square image."""
+    scale = np.float32(size_in / size_out)
+    source = np.maximum((np.arange(size_out, dtype=np.float32) + 0.5) * scale - 0.5, 0)
+    low = np.minimum(source.astype(np.int64), size_in - 1)
+    high = np.minimum(low + 1, size_in - 1)
+    weight = np.clip(source - low, 0, 1).astype(np.float32)
+    matrix = np.zeros((size_out, size_in), np.float32)
+    rows = np.arange(size_out)
+    np.add.at(matrix, (rows, low), 1 - weight)
+    np.add.at(matrix, (rows, high), weight)
+    matrix.setflags(write=False)
+    return matrix
 
 
 def crop_batch(crops: np.ndarray) -> np.ndarray:

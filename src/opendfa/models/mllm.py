@@ -10,6 +10,7 @@ Any Hugging Face causal LM that accepts `inputs_embeds` works (Gemma, Llama/Vicu
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import torch
@@ -260,7 +261,11 @@ def apply_lora(model: DFAGPT, config: LoRAConfig | None = None) -> DFAGPT:
         target_modules=list(config.target_modules),
         task_type="CAUSAL_LM",
     )
-    model.lm = get_peft_model(model.lm, lora)
+    with warnings.catch_warnings():
+        # peft reads transformers' deprecated `is_gradient_checkpointing` (a FutureWarning on
+        # every chat start); nothing of ours uses it, and chat's stderr should stay clean.
+        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*")
+        model.lm = get_peft_model(model.lm, lora)
     model.vision.requires_grad_(False)
     model.projector.requires_grad_(True)
     return model

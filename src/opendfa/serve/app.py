@@ -21,7 +21,6 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -32,57 +31,19 @@ from starlette.requests import ClientDisconnect
 
 from opendfa import __version__
 from opendfa.evidence.pipeline import Analyzer
-from opendfa.explain.backends import ExplainError
-from opendfa.media.budget import DEFAULT_MAX_DECODED_FRAMES
-from opendfa.serve.budget import DEFAULT_DECODE_BUDGET, DEFAULT_FRAME_MEMORY
+from opendfa.explain.contract import ExplainError
 from opendfa.serve.chat import ChatEngine
+from opendfa.serve.config import ServerConfig, Services
 from opendfa.serve.guard import GuardConfig, RequestGuard
 from opendfa.serve.jobs import Limits
 from opendfa.serve.pool import Busy, KeyedLocks, RenderCache, WorkPool
-from opendfa.serve.routes import ROUTERS, Services
+from opendfa.serve.routes import ROUTERS
 from opendfa.serve.uploads import ClientGone, Spool, sweep_system_temp
 from opendfa.store import CaseStore
 from opendfa.store.cases import StoreFull
 
-MULTIPART_SLACK = 64 * 1024  # boundaries and part headers around the one file
 CLIENT_GONE = 499  # never seen by anyone: the client has left (nginx's code for it)
 log = logging.getLogger("opendfa.serve")
-
-
-@dataclass
-class ServerConfig:
-    data_dir: Path = Path("opendfa-data")
-    model: str = "opendfa-lite0"
-    api_key: str | None = None
-    max_upload_bytes: int = 50 * 1024 * 1024
-    max_pixels: int = 50_000_000
-    decode_budget: int = DEFAULT_DECODE_BUDGET  # pixels x channels, see serve/budget.py
-    queue_size: int = 16  # analyses and renders admitted at once (one runs)
-    video_frames: int = 16
-    device: str = "cpu"
-    allowed_hosts: tuple[str, ...] | None = None  # None: loopback names unless a key is set
-    cors_origins: tuple[str, ...] = ()  # empty: no CORS headers, no cross-origin writes
-    chat_body_bytes: int = 4096
-    render_cache_bytes: int = 64 * 1024 * 1024
-    backend: str = "grounded"  # chat answers: grounded or dfa-gpt (serve/chat.py)
-    mllm: Path | None = None  # the DFA-GPT folder for backend dfa-gpt
-    int8: bool = False  # dfa-gpt: int8 linear layers (faster on a CPU)
-    max_new_tokens: int = 160  # dfa-gpt: tokens one answer may generate (at most 512)
-    analysis_seconds: float | None = 60.0  # one analysis on the worker (None: no limit)
-    max_decoded_frames: int = DEFAULT_MAX_DECODED_FRAMES  # frames one video may decode
-    frame_memory: int = DEFAULT_FRAME_MEMORY  # samples of video frames one analysis holds
-    body_timeout: float | None = 30.0  # seconds a request body may stall (408)
-    upload_seconds: float = 300.0  # seconds one upload's body may take in all (408)
-    max_temp_bytes: int = 512 * 1024 * 1024  # uploads being received, under <data>/tmp
-    max_store_bytes: int | None = None  # the case store's quota (507 past it)
-    keep_days: float | None = None  # cases older than this are deleted, oldest first
-
-    def body_limit(self, method: str, path: str) -> int:
-        """Bytes a request body may have: the upload route its cap, every other route a
-        small JSON document (a chat question)."""
-        if method == "POST" and path == "/api/analyze":
-            return self.max_upload_bytes + MULTIPART_SLACK
-        return self.chat_body_bytes
 
 
 def create_app(

@@ -7,9 +7,9 @@ import os
 import sys
 from pathlib import Path
 
+from opendfa.cli_options import add_detector_option, add_device_option
 from opendfa.console import cli_error
-
-EXIT_OK, EXIT_INPUT = 0, 2
+from opendfa.exits import EXIT_OK
 
 
 def add_serve_command(commands: argparse._SubParsersAction) -> None:
@@ -17,8 +17,8 @@ def add_serve_command(commands: argparse._SubParsersAction) -> None:
     serve.add_argument("--host", default="127.0.0.1", help="interface (default: loopback only)")
     serve.add_argument("--port", type=int, default=8765)
     serve.add_argument("--data", default="opendfa-data", help="case store folder")
-    serve.add_argument("--model", default="opendfa-lite0", help="detector name or folder")
-    serve.add_argument("--device", default="cpu")
+    add_detector_option(serve)
+    add_device_option(serve, "where the detector runs: cpu, cuda, cuda:1, ...")
     serve.add_argument(
         "--api-key-env",
         default="OPENDFA_API_KEY",

@@ -6,46 +6,35 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
-from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
 
 from opendfa import __version__
-from opendfa.evidence.pipeline import Analyzer
 from opendfa.media.budget import WorkBudget
-from opendfa.serve.chat import ChatEngine, stream_answer
+from opendfa.serve.chat import stream_answer
+from opendfa.serve.config import Services
 from opendfa.serve.guard import sign_link
 from opendfa.serve.jobs import (
     VIEWS,
-    Limits,
     analyse_upload,
     map_views,
     render_noise_map,
     render_report,
     render_view,
 )
-from opendfa.serve.pool import KeyedLocks, RenderCache, WorkPool
-from opendfa.serve.uploads import ClientGone, Spool, receive_upload
-from opendfa.store import CaseStore
-from opendfa.store.cases import StoreFull
+from opendfa.serve.uploads import ClientGone, receive_upload
 
 T = TypeVar("T")
 log = logging.getLogger("opendfa.serve")
 
-if TYPE_CHECKING:
-    from opendfa.serve.app import ServerConfig
-
 STATIC = Path(__file__).resolve().parent / "static"
 ASSETS = {"app.js": "text/javascript; charset=utf-8", "app.css": "text/css; charset=utf-8"}
 DISCONNECT_POLL_S = 0.25  # how often a waiting upload asks whether its client is still there
-HOUSEKEEPING_S = 60.0  # expired cases are looked for at most this often
 MAX_OFFSET = 1_000_000_000  # beyond any store, and far inside SQLite's 64-bit integers
 MAP_SOURCE = "X-OpenDFA-Map-Source"  # what a forensic map image was computed from
 MAP_RENDERERS = {"noise": render_noise_map}  # maps offered as images (ELA is not: see jobs)
@@ -73,60 +62,6 @@ UPLOAD_BODY = {
         },
     }
 }
-
-
-@dataclass
-class Services:
-    """What the routes share: the analyzer, the case store, the bounded worker and caches."""
-
-    config: ServerConfig
-    analyzer: Analyzer
-    store: CaseStore
-    pool: WorkPool
-    cache: RenderCache
-    chat_locks: KeyedLocks
-    limits: Limits
-    chat: ChatEngine
-    spool: Spool
-    _swept: float = field(default=float("-inf"), init=False)
-
-    def expire(self, *, force: bool = False) -> list[str]:
-        """Delete the cases older than `keep_days` (oldest first), at most once a minute
-        unless forced; returns their ids."""
-        days = self.config.keep_days
-        now = time.monotonic()
-        if days is None or (not force and now - self._swept < HOUSEKEEPING_S):
-            return []
-        self._swept = now
-        gone = self.store.expire(time.time() - days * 86400)
-        for case_id in gone:
-            self.cache.forget(case_id)
-        if gone:
-            log.warning("deleted %d case(s) older than %g days", len(gone), days)
-        return gone
-
-    def check_room(self) -> None:
-        """507 at once when the store is already at its quota (before the body is read)."""
-        quota = self.store.max_bytes
-        if quota is not None and self.store.usage() >= quota:
-            raise StoreFull(f"the case store is full ({quota / 1e6:.1f} MB quota)")
-
-    def case_or_404(self, case_id: str) -> None:
-        if not self.store.exists(case_id):
-            raise HTTPException(404, f"no case {case_id}")
-
-    async def rendered(self, case_id: str, view: str, render: Callable[[], bytes | None]) -> bytes:
-        """A cached rendering, or one made on the bounded worker (which looks in the cache
-        again, so a burst of the same request renders once)."""
-        self.case_or_404(case_id)
-        data = self.cache.get(case_id, view)
-        if data is None:
-            data = await self.pool.run(
-                _cached_render, self.cache, self.store, case_id, view, render
-            )
-        if data is None:
-            raise HTTPException(404, "this case has no image to show")
-        return data
 
 
 def _services(request: Request) -> Services:
@@ -354,18 +289,3 @@ async def chat_history(case_id: str, s: Shared) -> dict:
 
 
 ROUTERS = (system, analysis, cases, chat)
-
-
-def _cached_render(
-    cache: RenderCache,
-    store: CaseStore,
-    case_id: str,
-    view: str,
-    render: Callable[[], bytes | None],
-) -> bytes | None:
-    data = cache.get(case_id, view)
-    if data is None:
-        data = render()
-        if data is not None and store.exists(case_id):  # not for a case deleted meanwhile
-            cache.put(case_id, view, data)
-    return data

@@ -33,54 +33,16 @@ import torch.nn.functional as F
 from torch import nn
 
 from opendfa.models.detector import DetectorOutputs
+from opendfa.train.configs import PHASE_CE, PHASE_METRIC, AdversarialConfig
+from opendfa.train.configs import PHASE_JOINT as PHASE_JOINT  # re-exported
+from opendfa.train.configs import SCHEDULES as SCHEDULES  # re-exported
 from opendfa.train.losses import contrastive_loss
-
-SCHEDULES = ("none", "constant", "alternating")
-PHASE_JOINT, PHASE_CE, PHASE_METRIC = "joint", "ce", "metric"
 
 
 class LatentGenerator(Protocol):
     def encode(self, x: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, ...]: ...
 
     def decode(self, z: torch.Tensor) -> torch.Tensor: ...
-
-
-@dataclass
-class AdversarialConfig:
-    schedule: str = "none"  # none | constant | alternating
-    lambda_: float = 0.9  # weight of the CE terms in the `constant` schedule
-    epsilon: float = 4.0  # L2 radius in latent space (the paper: 4)
-    steps: int = 10  # PGD steps s (the paper: 10); eta = epsilon / sqrt(steps)
-    random_start: float = 0.1  # |zeta| as a fraction of epsilon
-    margin: float = 1.0  # alpha of eq. (3), on squared distances of unit embeddings
-    unit: str = "epoch"  # alternating phases counted in epochs or optimizer steps
-    ce_length: int = 1  # length of each CE phase
-    metric_length: int = 1  # length of each metric phase
-    generator: str | None = None  # path of the generator (default: the shipped one)
-
-    def __post_init__(self) -> None:
-        if self.schedule not in SCHEDULES:
-            raise ValueError(f"adversarial schedule must be one of {', '.join(SCHEDULES)}")
-        if not 0.0 <= self.lambda_ <= 1.0:
-            raise ValueError(f"lambda must be in [0, 1], got {self.lambda_}")
-        if self.epsilon <= 0 or self.steps < 1 or not 0.0 <= self.random_start <= 1.0:
-            raise ValueError("epsilon > 0, steps >= 1 and random_start in [0, 1] required")
-        if self.unit not in ("epoch", "step") or min(self.ce_length, self.metric_length) < 1:
-            raise ValueError("unit must be epoch or step, and phase lengths positive")
-
-    @property
-    def enabled(self) -> bool:
-        return self.schedule != "none"
-
-    def phase(self, epoch: int, step: int) -> str:
-        """`joint` (constant lambda) or, alternating, `ce` or `metric` at this epoch/step.
-
-        Phases start with CE: with lengths (2, 1) in epochs, epochs 0-1 are CE, 2 metric, ...
-        """
-        if self.schedule != "alternating":
-            return PHASE_JOINT
-        position = (epoch if self.unit == "epoch" else step) % (self.ce_length + self.metric_length)
-        return PHASE_CE if position < self.ce_length else PHASE_METRIC
 
 
 @dataclass

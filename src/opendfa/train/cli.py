@@ -11,9 +11,63 @@ import json
 import os
 from pathlib import Path
 
+from opendfa.cli_options import Flag, add_config_flags, config_from_flags
 from opendfa.console import cli_error
+from opendfa.exits import EXIT_INPUT, EXIT_OK
+from opendfa.train.configs import SCHEDULES, DetectorTrainConfig
 
-EXIT_OK, EXIT_INPUT = 0, 2
+DETECTOR_FLAGS = {
+    "model.backbone": Flag(aliases=("backbone",), help="efficientnet_lite0, lite2, mobilenetv2"),
+    "model.input_size": Flag(aliases=("input-size",), help="crop side in pixels (x32)"),
+    "model.mask_size": Flag(default=None, help="mask side (default: input size / 8, >= 4)"),
+    "model.boundary_head": Flag(aliases=("boundary-head",), help="Face X-ray boundary head"),
+    "model.flip_tta": Flag(
+        aliases=("flip-tta",), help="average each crop with its mirror at inference"
+    ),
+    "pretrained": Flag(help="start from ImageNet weights (--no-pretrained: random init)"),
+    "lr": Flag(help="AdamW learning rate"),
+    "head_lr_scale": Flag(help="heads' learning rate relative to the backbone's"),
+    "optimizer": Flag(choices=("adamw", "sam"), help="adamw, or sam (SAM around AdamW)"),
+    "schedule": Flag(choices=("cosine", "linear"), help="decay after a linear warm-up"),
+    "decay_start": Flag(help="linear: fraction of training before the decay"),
+    "sbi_prob": Flag(metavar="P", help="per real and epoch, chance of an extra self-blended fake"),
+    "adversarial.schedule": Flag(
+        aliases=("adversarial",),
+        choices=SCHEDULES,
+        help="latent-space hard fakes and their loss schedule",
+    ),
+    "adversarial.lambda_": Flag(
+        aliases=("lambda",),
+        metavar="LAMBDA",
+        help="CE weight of the constant schedule (1 - lambda: metric loss)",
+    ),
+    "adversarial.epsilon": Flag(aliases=("epsilon",), help="latent L2 radius of PGD"),
+    "adversarial.steps": Flag(aliases=("steps",), help="PGD steps"),
+    "adversarial.random_start": Flag(help="random start, as a fraction of epsilon"),
+    "adversarial.margin": Flag(help="metric-loss margin on squared embedding distances"),
+    "adversarial.unit": Flag(aliases=("alternate-unit",), choices=("epoch", "step")),
+    "adversarial.ce_length": Flag(aliases=("ce-length",), help="CE phase length (alternating)"),
+    "adversarial.metric_length": Flag(aliases=("metric-length",), help="metric phase length"),
+    "adversarial.generator": Flag(
+        aliases=("generator",), metavar="PATH", help="generator weights (default: the shipped)"
+    ),
+    "patience": Flag(help="stop after this many epochs without a better validation AUC"),
+    "device": Flag(help="cpu or cuda"),
+    "threads": Flag(help="torch CPU threads"),
+    "num_workers": Flag(aliases=("workers",), help="DataLoader worker processes"),
+    "train_split": Flag(help="use only this split of --train (e.g. train)"),
+    "val_split": Flag(help="use only this split of --val (e.g. val)"),
+    "cache_dir": Flag(metavar="DIR", help="aligned-crop cache (default: beside the manifest)"),
+    "grad_accum": Flag(help="batches per optimizer step (AdamW only)"),
+    "mixed_precision": Flag(
+        name="precision",
+        aliases=("mixed-precision",),
+        choices=("auto", "no", "bf16", "fp16"),
+        help="autocast; auto: bf16 on CUDA, none on a CPU",
+    ),
+    "freeze_blocks": Flag(help="freeze the stem and this many first blocks"),
+    "resume": Flag(help="continue from DIR/train-state"),
+}
 
 
 def add_train_commands(commands: argparse._SubParsersAction) -> argparse._SubParsersAction:
@@ -23,69 +77,8 @@ def add_train_commands(commands: argparse._SubParsersAction) -> argparse._SubPar
     detector = sub.add_parser("detector", help="train the multi-task deepfake detector")
     detector.add_argument("--train", required=True, metavar="MANIFEST", help="training manifest")
     detector.add_argument("--val", metavar="MANIFEST", help="validation manifest (early stopping)")
-    detector.add_argument("--train-split", help="use only this split of --train (e.g. train)")
-    detector.add_argument("--val-split", help="use only this split of --val (e.g. val)")
     detector.add_argument("--out", required=True, metavar="DIR", help="model folder to write")
-    detector.add_argument("--epochs", type=int, default=20)
-    detector.add_argument("--batch-size", type=int, default=32)
-    detector.add_argument("--lr", type=float, default=1e-3)
-    detector.add_argument("--optimizer", choices=("adamw", "sam"), default="adamw")
-    detector.add_argument("--schedule", choices=("cosine", "linear"), default="cosine")
-    detector.add_argument(
-        "--sbi-prob",
-        type=float,
-        default=0.5,
-        metavar="P",
-        help="per real and epoch, probability of an extra self-blended fake",
-    )
-    detector.add_argument(
-        "--adversarial",
-        choices=("none", "constant", "alternating"),
-        default="none",
-        help="latent-space hard fakes and their loss schedule",
-    )
-    detector.add_argument(
-        "--lambda",
-        dest="lambda_",
-        metavar="LAMBDA",
-        type=float,
-        default=0.9,
-        help="CE weight of the constant schedule (1 - lambda: metric loss)",
-    )
-    detector.add_argument("--epsilon", type=float, default=4.0, help="latent L2 radius of PGD")
-    detector.add_argument("--steps", type=int, default=10, help="PGD steps")
-    detector.add_argument("--alternate-unit", choices=("epoch", "step"), default="epoch")
-    detector.add_argument("--ce-length", type=int, default=1, help="CE phase length (alternating)")
-    detector.add_argument("--metric-length", type=int, default=1, help="metric phase length")
-    detector.add_argument("--generator", metavar="PATH", help="generator weights (.safetensors)")
-    detector.add_argument("--input-size", type=int, default=224)
-    detector.add_argument("--backbone", default="efficientnet_lite0")
-    detector.add_argument(
-        "--boundary-head", action="store_true", help="Face X-ray blending-boundary head"
-    )
-    detector.add_argument(
-        "--flip-tta", action="store_true", help="average each crop with its mirror at inference"
-    )
-    detector.add_argument(
-        "--freeze-blocks", type=int, default=0, help="freeze the stem and this many first blocks"
-    )
-    detector.add_argument("--no-pretrained", action="store_true", help="random initialisation")
-    detector.add_argument("--device", default="cpu", help="cpu or cuda")
-    detector.add_argument(
-        "--grad-accum", type=int, default=1, help="batches per optimizer step (AdamW only)"
-    )
-    detector.add_argument(
-        "--mixed-precision",
-        default="auto",
-        choices=("auto", "no", "bf16", "fp16"),
-        help="autocast; auto: bf16 on CUDA, none on a CPU",
-    )
-    detector.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    detector.add_argument("--workers", type=int, default=0, help="DataLoader worker processes")
-    detector.add_argument("--patience", type=int, default=5)
-    detector.add_argument("--seed", type=int, default=0)
-    detector.add_argument("--resume", action="store_true", help="continue from DIR/train-state")
-    detector.add_argument("--no-progress", action="store_true")
+    add_config_flags(detector, DetectorTrainConfig, DETECTOR_FLAGS)
     detector.set_defaults(handler=_train_detector)
     return sub
 
@@ -93,16 +86,16 @@ def add_train_commands(commands: argparse._SubParsersAction) -> argparse._SubPar
 def _train_detector(args: argparse.Namespace) -> int:
     from opendfa.data.dataset import CropError
     from opendfa.models.backbones import BACKBONES, BackboneError
-    from opendfa.models.detector import DetectorConfig
-    from opendfa.train.adversarial import AdversarialConfig
-    from opendfa.train.detector import DetectorTrainConfig, train_detector
+    from opendfa.train.detector import train_detector
 
     for path in (args.train, args.val):
         if path is not None and not Path(path).is_file():
             cli_error(f"manifest not found ({path})")
             return EXIT_INPUT
-    if args.backbone not in BACKBONES:
-        cli_error(f"unknown backbone {args.backbone!r}; known: {', '.join(sorted(BACKBONES))}")
+    flags = vars(args)
+    backbone = flags["model.backbone"]
+    if backbone not in BACKBONES:
+        cli_error(f"unknown backbone {backbone!r}; known: {', '.join(sorted(BACKBONES))}")
         return EXIT_INPUT
     if args.device.startswith("cuda"):
         import torch
@@ -110,45 +103,10 @@ def _train_detector(args: argparse.Namespace) -> int:
         if not torch.cuda.is_available():
             cli_error("--device cuda asked for but no CUDA device is available")
             return EXIT_INPUT
+    if flags["model.mask_size"] is None:  # the mask follows the crop unless asked otherwise
+        flags["model.mask_size"] = max(4, flags["model.input_size"] // 8)
     try:
-        config = DetectorTrainConfig(
-            model=DetectorConfig(
-                backbone=args.backbone,
-                input_size=args.input_size,
-                mask_size=max(4, args.input_size // 8),
-                boundary_head=args.boundary_head,
-                flip_tta=args.flip_tta,
-            ),
-            pretrained=not args.no_pretrained,
-            freeze_blocks=args.freeze_blocks,
-            epochs=args.epochs,
-            batch_size=args.batch_size,
-            lr=args.lr,
-            optimizer=args.optimizer,
-            schedule=args.schedule,
-            sbi_prob=args.sbi_prob,
-            adversarial=AdversarialConfig(
-                schedule=args.adversarial,
-                lambda_=args.lambda_,
-                epsilon=args.epsilon,
-                steps=args.steps,
-                unit=args.alternate_unit,
-                ce_length=args.ce_length,
-                metric_length=args.metric_length,
-                generator=args.generator,
-            ),
-            patience=args.patience,
-            seed=args.seed,
-            device=args.device,
-            grad_accum=args.grad_accum,
-            mixed_precision=args.mixed_precision,
-            threads=args.threads,
-            num_workers=args.workers,
-            train_split=args.train_split,
-            val_split=args.val_split,
-            progress=not args.no_progress,
-            resume=args.resume,
-        )
+        config = config_from_flags(args, DetectorTrainConfig)
         result = train_detector(args.train, args.val, args.out, config)
     except (ValueError, FileNotFoundError, CropError, BackboneError) as err:
         cli_error(str(err))

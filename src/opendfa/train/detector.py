@@ -27,7 +27,7 @@ from __future__ import annotations
 import platform
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +40,6 @@ from torch.utils.data import DataLoader
 from opendfa.data.dataset import FaceForgeryDataset
 from opendfa.data.manifest import Manifest
 from opendfa.models.detector import (
-    DetectorConfig,
     DetectorOutputs,
     MultiTaskDetector,
     load_detector,
@@ -50,79 +49,21 @@ from opendfa.train import checkpoint
 from opendfa.train.adversarial import (
     PHASE_JOINT,
     PHASE_METRIC,
-    AdversarialConfig,
     LatentGenerator,
     adversarial_loss,
     mine_hard_fakes,
 )
 from opendfa.train.calibration import expected_calibration_error, fit_temperature
+from opendfa.train.configs import DetectorTrainConfig
 from opendfa.train.data import DetectorItems, batch_targets, class_weights, load_crops
 from opendfa.train.evaluate import evaluate_detector
 from opendfa.train.loop import EarlyStopping, Engine, lr_factor, seed_everything
-from opendfa.train.losses import DetectorTargets, LossWeights, multitask_loss
+from opendfa.train.losses import DetectorTargets, multitask_loss
 from opendfa.train.sam import SAM, frozen_batchnorm_stats
 
 STATE_DIR = "train-state"
 STATE_STEM = "state"  # train-state/state.safetensors + state.json
 LOG_FILE = "log.jsonl"
-
-
-@dataclass
-class DetectorTrainConfig:
-    model: DetectorConfig = field(default_factory=DetectorConfig)
-    pretrained: bool = True
-    epochs: int = 20
-    batch_size: int = 32
-    lr: float = 1e-3  # AdamW; 3e-4 learned too slowly on small face sets (tests/train)
-    head_lr_scale: float = 1.0  # heads' learning rate relative to the backbone's
-    weight_decay: float = 0.01
-    optimizer: str = "adamw"  # adamw | sam (SAM around AdamW)
-    sam_rho: float = 0.05
-    schedule: str = "cosine"  # cosine | linear, after a linear warm-up
-    warmup_fraction: float = 0.05
-    decay_start: float = 0.0  # linear: fraction of training before the decay (the paper: 0.75)
-    min_lr_fraction: float = 0.01
-    sbi_prob: float = 0.5  # per real and epoch: an extra self-blended fake of it
-    flip_prob: float = 0.5
-    balance_classes: bool = True
-    losses: LossWeights = field(default_factory=LossWeights)
-    adversarial: AdversarialConfig = field(default_factory=AdversarialConfig)
-    patience: int = 5  # stop after this many epochs without a better validation AUC
-    seed: int = 0
-    device: str = "cpu"
-    threads: int | None = None
-    num_workers: int = 0
-    train_split: str | None = None  # use only these samples of the manifests (None: all)
-    val_split: str | None = None
-    cache_dir: str | None = None  # aligned-crop cache (default: beside the manifest)
-    max_steps_per_epoch: int | None = None
-    grad_clip: float = 5.0
-    grad_accum: int = 1  # batches per optimizer step (AdamW only)
-    mixed_precision: str = "auto"  # auto (bf16 on CUDA) | no | bf16 | fp16
-    freeze_blocks: int = 0  # keep the stem and this many first backbone blocks frozen
-    progress: bool = True
-    resume: bool = False
-
-    def __post_init__(self) -> None:
-        if self.optimizer not in ("adamw", "sam"):
-            raise ValueError(f"optimizer must be adamw or sam, got {self.optimizer!r}")
-        if self.schedule not in ("cosine", "linear"):
-            raise ValueError(f"schedule must be cosine or linear, got {self.schedule!r}")
-        if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0:
-            raise ValueError("epochs, batch_size and lr must be positive")
-        if not 0.0 <= self.sbi_prob <= 1.0 or not 0.0 <= self.flip_prob <= 1.0:
-            raise ValueError("sbi_prob and flip_prob must lie in [0, 1]")
-        if self.grad_accum < 1 or (self.grad_accum > 1 and self.optimizer == "sam"):
-            raise ValueError("grad_accum must be 1 with SAM, and at least 1")
-
-    def schedule_options(self) -> dict[str, Any]:
-        """The options of `opendfa.train.loop.lr_factor` this config asks for."""
-        return {
-            "warmup_fraction": self.warmup_fraction,
-            "min_lr_fraction": self.min_lr_fraction,
-            "schedule": self.schedule,
-            "decay_start": self.decay_start,
-        }
 
 
 @dataclass

@@ -12,7 +12,7 @@ from opendfa.train.data import DetectorItems, batch_targets, make_loader
 
 
 def autocast(device: torch.device) -> torch.autocast:
-    """bfloat16 autocast on CUDA (the H100 numbers in STACK.md); plain float32 on the CPU."""
+    """bfloat16 autocast on CUDA (tensor cores run it at full speed); plain float32 on the CPU."""
     return torch.autocast(
         device_type=device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"
     )

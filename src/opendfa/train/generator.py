@@ -14,7 +14,7 @@ import hashlib
 import json
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from tqdm import tqdm
 
 from opendfa.models.generator import FaceVAE, GeneratorConfig, images_to_tensor
 from opendfa.train import checkpoint as train_state
+from opendfa.train.configs import Augmentation, GeneratorTrainConfig
 from opendfa.train.loop import Engine, lr_factor, seed_everything
 
 TERMS = ("l1", "gradient", "ssim", "kl")  # loss terms logged per epoch
@@ -224,17 +225,6 @@ def kl_divergence(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
 # ----------------------------------------------------------------------------- augmentation
 
 
-@dataclass
-class Augmentation:
-    flip: float = 0.5
-    brightness: float = 0.12
-    contrast: float = 0.12
-    saturation: float = 0.2
-    rotation_deg: float = 6.0
-    scale: float = 0.05
-    shift: float = 0.04  # fraction of the side
-
-
 def augment(
     x: torch.Tensor, valid: torch.Tensor, aug: Augmentation, generator: torch.Generator
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -276,29 +266,6 @@ def augment(
 
 
 # ----------------------------------------------------------------------------- training
-
-
-@dataclass
-class GeneratorTrainConfig:
-    """Training settings; the defaults train the shipped generator."""
-
-    epochs: int = 320
-    batch_size: int = 16
-    lr: float = 2e-3
-    lr_final: float = 1e-4  # cosine decay to this
-    kl_weight: float = 0.25  # per pixel value: loss = L1 + ... + kl_weight * KL / (3 S^2)
-    kl_warmup_epochs: int = 40
-    gradient_weight: float = 0.5
-    ssim_weight: float = 0.2
-    low_quality_weight: float = 0.5  # how often crops flagged quality "low" are drawn
-    seed: int = 0
-    augmentation: Augmentation | None = field(default_factory=Augmentation)
-    prior_copies: int = 8  # augmented copies per crop whose codes fit the sampling prior
-    prior_shrinkage: float = 0.1
-    prior_low_quality_weight: float = 0.2  # weight of "low" crops' codes in that fit
-    checkpoint_every: int = 20  # epochs
-    threads: int | None = None  # torch CPU threads; None leaves torch's default
-    device: str = "cpu"
 
 
 @dataclass

@@ -8,15 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from opendfa.models.detector import DetectorOutputs
-
-
-@dataclass
-class LossWeights:
-    fake: float = 1.0  # BCE real/fake
-    category: float = 0.5  # CE over the 5 categories
-    mask: float = 1.0  # BCE + Dice on the low-resolution mask
-    region: float = 0.5  # BCE on per-region coverage
-    boundary: float = 1.0  # BCE on the blending boundary 4·M·(1−M), when the model has the head
+from opendfa.train.configs import LossWeights
 
 
 @dataclass
@@ -75,13 +67,6 @@ def boundary_loss(logits: torch.Tensor, mask: torch.Tensor, known: torch.Tensor)
         return logits.sum() * 0.0
     target = boundary_target(mask[known], logits.shape[-2:])
     return F.binary_cross_entropy_with_logits(logits[known], target)
-
-
-def region_coverage(mask: torch.Tensor, regions: torch.Tensor) -> torch.Tensor:
-    """Fraction of each region the mask covers: (B, 1, S, S) x (B, R, S, S) -> (B, R)."""
-    inside = (mask * regions).flatten(2).sum(2)
-    area = regions.flatten(2).sum(2)
-    return torch.where(area > 0, inside / area.clamp(min=1.0), torch.zeros_like(inside))
 
 
 def multitask_loss(

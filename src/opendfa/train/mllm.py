@@ -33,49 +33,12 @@ from opendfa.instruct.records import InstructRecord, read_records
 from opendfa.models import dfagpt
 from opendfa.models.mllm import LoRAConfig, collate, encode_conversation
 from opendfa.train import checkpoint as train_state
+from opendfa.train.configs import MLLMTrainConfig
 from opendfa.train.loop import Engine, lr_scheduler, seed_everything
 
 STATE = Path("train-state") / "state"  # the one training state (opendfa.train.checkpoint)
 LOG_FILE = "log.jsonl"
 TASKS = ("DF-D", "DF-C", "AD", "FC")
-
-
-@dataclass
-class MLLMTrainConfig:
-    data: str  # folder written by `opendfa instruct build`
-    out: str
-    lm: str = dfagpt.DEFAULT_LM
-    detector: str = "opendfa-lite0"
-    tasks: tuple[str, ...] = ("DF-D", "DF-C", "AD")
-    evidence: bool = False
-    epochs: float = 1.0
-    max_records: int | None = None  # a seeded, task-proportional subset of the train split
-    balance: bool = True  # repeat rarer answers: DF-D real:fake 1:1, DF-C one fifth per class
-    batch_size: int = 4
-    grad_accum: int = 4
-    lr: float = 2e-4
-    projector_lr: float = 1e-3  # LLaVA's stage-1 rate: a new projector needs bigger steps
-    warmup_ratio: float = 0.03
-    weight_decay: float = 0.0
-    lora_r: int = 128
-    lora_alpha: int = 256
-    lora_dropout: float = 0.05
-    projector_steps: int = 0  # stage 1 (projector only) before LoRA; 0: one stage
-    max_length: int = 448
-    val_records: int = 48
-    save_every: int = 25
-    seed: int = 0
-    device: str = "auto"
-    # "auto": bf16 autocast on CUDA, float32 on a CPU; "bf16" also on a CPU with AVX512-BF16
-    # (about 2.2x faster training here), "no": float32 everywhere.
-    precision: str = "auto"
-    # End the run at this step with the schedule of the full run kept (a time budget cut short:
-    # the weights, validation and summary as at that step); not part of the resume key.
-    stop_at: int | None = None
-    vision_cache: bool = True  # features + detector numbers per image under <data>/vision-cache
-    # Start from the projector + adapters of this DFA-GPT folder (a further budget, new data or
-    # a changed prompt on top of an earlier run) with a fresh optimizer and schedule.
-    init: str | None = None
 
 
 @dataclass
@@ -182,10 +145,11 @@ class Trainer:
     def _encode_images(self, loaded: dfagpt.LoadedDFAGPT, images: list[str]) -> None:
         """Frozen-encoder features (and detector evidence) of every image, once: from the
         vision cache when an earlier run stored them, else computed (and stored)."""
-        from opendfa.models.detector import predict_crops
+        from opendfa.evidence.judge import judge_crops
+        from opendfa.evidence.report import DEFAULT_THRESHOLD
 
         cache = VisionCache.for_run(self.config, loaded)
-        threshold = float(loaded.detector.info.get("threshold", 0.5))
+        threshold = DEFAULT_THRESHOLD  # as judge_crops and the analysis judge
         missing = []
         for name in images:
             hit = cache.get(name) if cache else None
@@ -200,8 +164,9 @@ class Trainer:
             tensors = torch.stack([dfagpt.image_tensor(c, size) for c in crops])
             with torch.inference_mode():
                 visual = loaded.model.encode_images(tensors.to(self.device)).cpu()
-            predictions = predict_crops(loaded.detector, np.stack(crops))
-            for name, feature, p in zip(names, visual, predictions, strict=True):
+            judgements = judge_crops(loaded.detector, np.stack(crops), threshold)
+            for name, feature, judged in zip(names, visual, judgements, strict=True):
+                p = judged.prediction
                 numbers = {
                     "fake_probability": p.fake_probability,
                     "category_probabilities": p.category_probabilities,

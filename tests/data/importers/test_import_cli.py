@@ -1,4 +1,5 @@
-"""`opendfa data import`: every importer option is a flag, and the flags reach the importer."""
+"""`opendfa data import`: every importer declares a flag for each of its options, and the flags
+reach the importer."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from opendfa.cli import main
-from opendfa.data.import_options import FLAGS
+from opendfa.data.import_options import importer_parser
 from opendfa.data.importers import IMPORTERS
 
 ORIG = "original_sequences"
@@ -34,14 +35,15 @@ def ffpp(tmp_path: Path, video, write_json) -> tuple[Path, Path]:
 
 
 def test_every_importer_option_has_a_flag():
-    covered = {param for spec in FLAGS for param in spec.params}
     for name, importer in IMPORTERS.items():
         options = {
             p.name
             for p in inspect.signature(importer).parameters.values()
             if p.kind is inspect.Parameter.KEYWORD_ONLY
         }
-        assert options <= covered, f"{name}: no CLI flag for {sorted(options - covered)}"
+        flags = {action.dest for action in importer_parser(name)._actions}
+        assert options <= flags, f"{name}: no CLI flag for {sorted(options - flags)}"
+        assert flags <= options, f"{name}: flags for no option {sorted(flags - options)}"
 
 
 def _import(capsys, *argv: str) -> tuple[int, str]:
@@ -88,3 +90,15 @@ def test_flags_a_format_cannot_use_are_one_line_errors(argv, message, tmp_path, 
     code, err = _import(capsys, str(tmp_path), "--out", str(tmp_path / "m.jsonl"), *argv)
     assert code == 2
     assert err.startswith("opendfa: error: ") and message in err and len(err.splitlines()) == 1
+
+
+def test_the_help_of_a_format_lists_its_flags(capsys):
+    with pytest.raises(SystemExit):
+        main(["data", "import", "root", "--format", "deepfakebench", "--help"])
+    shown = capsys.readouterr().out
+    assert "--data-root" in shown and "--splits" not in shown
+
+
+def test_other_commands_still_reject_unknown_flags(tmp_path):
+    with pytest.raises(SystemExit):
+        main(["data", "stats", str(tmp_path / "m.jsonl"), "--no-such-flag"])

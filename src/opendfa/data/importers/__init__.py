@@ -1,7 +1,8 @@
 """Importers for public deepfake dataset layouts: one module per dataset, one registry.
 
-`IMPORTERS` is a plain dict filled by `@register_importer("<name>")` on each module's import
-function; `import_dataset(name, root, **options)` is the one entry point:
+`IMPORTERS` is a plain dict filled by `@register_importer("<name>", <name>_flags)` on each
+module's import function (`<name>_flags` adds its keyword options as `opendfa data import`
+flags); `import_dataset(name, root, **options)` is the one entry point:
 
     result = import_dataset("ffpp", "/data/FaceForensics++", splits_dir="/data/ffpp_splits")
     write_manifest(root / "manifest.jsonl", result.samples)   # paths are relative to root
@@ -28,7 +29,12 @@ from pathlib import Path
 from typing import Any
 
 from opendfa.data.importers import celebdf, deepfakebench, df40, dfdc, ffpp, mmtt
-from opendfa.data.importers.base import IMPORTERS, ImportResult, register_importer
+from opendfa.data.importers.base import (
+    IMPORTER_FLAGS,
+    IMPORTERS,
+    ImportResult,
+    register_importer,
+)
 from opendfa.data.importers.df40 import DF40_TECHNIQUES, df40_technique
 from opendfa.data.importers.ffpp import FFPP_METHODS
 
@@ -36,6 +42,7 @@ __all__ = [
     "DF40_TECHNIQUES",
     "FFPP_METHODS",
     "IMPORTERS",
+    "IMPORTER_FLAGS",
     "ImportResult",
     "available_importers",
     "celebdf",

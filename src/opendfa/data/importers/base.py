@@ -12,6 +12,7 @@ same file always gets the same id and re-importing never renumbers anything.
 
 from __future__ import annotations
 
+import argparse
 import os
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -24,16 +25,21 @@ from opendfa.data.sample import Sample
 from opendfa.taxonomy import CATEGORIES
 
 Importer = Callable[..., "ImportResult"]
+ImporterFlags = Callable[[argparse.ArgumentParser], None]
 IMPORTERS: dict[str, Importer] = {}
+IMPORTER_FLAGS: dict[str, ImporterFlags] = {}  # name -> adds its keyword options as flags
 
 
-def register_importer(name: str):
-    """Add `fn(root: Path, **options) -> ImportResult` to the registry under `name`."""
+def register_importer(name: str, flags: ImporterFlags | None = None):
+    """Add `fn(root: Path, **options) -> ImportResult` to the registry under `name`, with
+    `flags(parser)`, which adds one command-line flag per keyword option (`dest` = keyword;
+    shared ones in `opendfa.data.importers.flags`); none for an importer without options."""
 
     def decorate(fn: Importer) -> Importer:
         if name in IMPORTERS:
             raise ValueError(f"dataset importer {name!r} registered twice")
         IMPORTERS[name] = fn
+        IMPORTER_FLAGS[name] = flags or (lambda parser: None)
         return fn
 
     return decorate

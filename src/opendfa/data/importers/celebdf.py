@@ -17,6 +17,7 @@ split is None. Fakes are face swaps (`celebdf.synthesis`), as DF40 counts them.
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 from opendfa.data.importers.base import (
@@ -26,6 +27,7 @@ from opendfa.data.importers.base import (
     examples,
     register_importer,
 )
+from opendfa.data.importers.flags import add_frame_options
 from opendfa.data.importers.frames import MEDIA, UNITS, collect_sequences, expand
 from opendfa.data.importers.identities import parse_people, roles
 from opendfa.taxonomy import FACE_SWAP, REAL
@@ -35,7 +37,17 @@ FAKE_FOLDERS = ("Celeb-synthesis",)
 TEST_LIST = "List_of_testing_videos.txt"
 
 
-@register_importer("celebdf")
+def celebdf_flags(parser: argparse.ArgumentParser) -> None:
+    """`import_celebdf`'s options as flags."""
+    parser.add_argument(
+        "--test-list",
+        metavar="FILE",
+        help="the test list (default: <root>/List_of_testing_videos.txt)",
+    )
+    add_frame_options(parser)
+
+
+@register_importer("celebdf", celebdf_flags)
 def import_celebdf(
     root: Path,
     *,

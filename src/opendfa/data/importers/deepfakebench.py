@@ -20,6 +20,7 @@ Frame paths are kept as written (backslashes turned to `/`, a leading `./` dropp
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 from dataclasses import dataclass, field
@@ -37,6 +38,7 @@ from opendfa.data.importers.base import (
 )
 from opendfa.data.importers.df40 import df40_technique
 from opendfa.data.importers.ffpp import COMPRESSIONS
+from opendfa.data.importers.flags import OneOfMany, add_pairs_option
 from opendfa.data.importers.frames import Unit, frame_number
 from opendfa.data.importers.identities import parse_people, roles
 from opendfa.taxonomy import (
@@ -95,7 +97,36 @@ class _Video:
     splits: set[str] = field(default_factory=set)
 
 
-@register_importer("deepfakebench")
+def deepfakebench_flags(parser: argparse.ArgumentParser) -> None:
+    """`import_deepfakebench`'s options as flags."""
+    parser.add_argument(
+        "--data-root", metavar="DIR", help="folder the index's frame paths are relative to"
+    )
+    add_pairs_option(
+        parser, "--rebase", "rebase", "OLD=NEW", "replace a path prefix of the index (repeatable)"
+    )
+    parser.add_argument(
+        "--compression", action=OneOfMany, metavar="LEVEL", help="the one level to keep"
+    )
+    parser.add_argument(
+        "--unit", choices=("auto", "video", "frame"), help="one sample per video or per frame"
+    )
+    add_pairs_option(
+        parser,
+        "--label",
+        "labels",
+        "NAME=CATEGORY",
+        "category (or real) of a label name it does not know (repeatable)",
+    )
+    parser.add_argument(
+        "--check-files",
+        action="store_true",
+        default=None,
+        help="report listed frames that do not exist",
+    )
+
+
+@register_importer("deepfakebench", deepfakebench_flags)
 def import_deepfakebench(
     root: Path,
     *,

@@ -20,6 +20,7 @@ a per-folder synthetic identity. DF40's JSON indexes are DeepfakeBench indexes: 
 
 from __future__ import annotations
 
+import argparse
 import os
 import re
 from pathlib import Path
@@ -33,6 +34,7 @@ from opendfa.data.importers.base import (
     register_importer,
     subdirs,
 )
+from opendfa.data.importers.flags import add_category_option, add_frame_options
 from opendfa.data.importers.frames import (
     UNITS,
     Unit,
@@ -150,7 +152,18 @@ def df40_technique(folder: str) -> tuple[str, str] | None:
     return name, DF40_TECHNIQUES.get(name) or EXTRA_TECHNIQUES[name]
 
 
-@register_importer("df40")
+def df40_flags(parser: argparse.ArgumentParser) -> None:
+    """`import_df40`'s options as flags."""
+    parser.add_argument(
+        "--split",
+        choices=("train", "val", "test"),
+        help="the split of every imported sample",
+    )
+    add_frame_options(parser, media=False)
+    add_category_option(parser)
+
+
+@register_importer("df40", df40_flags)
 def import_df40(
     root: Path,
     *,

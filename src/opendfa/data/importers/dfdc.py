@@ -19,6 +19,7 @@ of the original video it was made from, so a fake and its original always share 
 
 from __future__ import annotations
 
+import argparse
 import csv
 import json
 from pathlib import Path
@@ -32,6 +33,7 @@ from opendfa.data.importers.base import (
     register_importer,
     subdirs,
 )
+from opendfa.data.importers.flags import add_frame_options
 from opendfa.data.importers.frames import MEDIA, UNITS, Sequence, expand, is_video
 from opendfa.taxonomy import FACE_SWAP, REAL
 
@@ -39,7 +41,12 @@ METADATA = "metadata.json"
 LABELS = "labels.csv"
 
 
-@register_importer("dfdc")
+def dfdc_flags(parser: argparse.ArgumentParser) -> None:
+    """`import_dfdc`'s options as flags."""
+    add_frame_options(parser)
+
+
+@register_importer("dfdc", dfdc_flags)
 def import_dfdc(
     root: Path,
     *,

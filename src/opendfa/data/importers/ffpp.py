@@ -20,6 +20,7 @@ split of pair `[a, b]`. Without `splits_dir`, and always for the actor videos, s
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 
@@ -32,6 +33,7 @@ from opendfa.data.importers.base import (
     register_importer,
     subdirs,
 )
+from opendfa.data.importers.flags import add_category_option, add_frame_options
 from opendfa.data.importers.frames import MEDIA, UNITS, Sequence, Unit, collect_sequences, expand
 from opendfa.data.importers.identities import parse_people, roles
 from opendfa.taxonomy import FACE_REENACTMENT, FACE_SWAP, REAL
@@ -49,7 +51,32 @@ FRAME_DIRS = ("images", "frames")
 SPLIT_FILES = ("train", "val", "test")
 
 
-@register_importer("ffpp")
+def ffpp_flags(parser: argparse.ArgumentParser) -> None:
+    """`import_ffpp`'s options as flags."""
+    parser.add_argument(
+        "--splits",
+        dest="splits_dir",
+        metavar="DIR",
+        help="folder with the official train.json / val.json / test.json pair lists",
+    )
+    parser.add_argument(
+        "--compression",
+        dest="compressions",
+        nargs="+",
+        metavar="LEVEL",
+        help="keep only these levels (c0/raw, c23, c40)",
+    )
+    parser.add_argument(
+        "--methods",
+        nargs="+",
+        metavar="METHOD",
+        help="keep only these manipulation folders (and the originals)",
+    )
+    add_frame_options(parser)
+    add_category_option(parser)
+
+
+@register_importer("ffpp", ffpp_flags)
 def import_ffpp(
     root: Path,
     *,

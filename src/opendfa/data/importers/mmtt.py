@@ -27,6 +27,7 @@ JSON file holds a list of records, `{"annotations": [...]}`, or `{id: record}`. 
 
 from __future__ import annotations
 
+import argparse
 import csv
 import json
 from pathlib import Path
@@ -42,6 +43,7 @@ from opendfa.data.importers.base import (
 )
 from opendfa.data.importers.df40 import df40_technique
 from opendfa.data.importers.ffpp import FFPP_METHODS
+from opendfa.data.importers.flags import add_category_option
 from opendfa.data.importers.frames import Unit
 from opendfa.taxonomy import (
     CATEGORIES,
@@ -73,7 +75,23 @@ _FFPP_LOWER = {name.lower(): category for name, category in FFPP_METHODS.items()
 _ABBREVIATIONS = {abbr.lower(): name for name, abbr in CATEGORY_ABBREVIATIONS.items()}
 
 
-@register_importer("mmtt")
+def mmtt_flags(parser: argparse.ArgumentParser) -> None:
+    """`import_mmtt`'s options as flags."""
+    parser.add_argument(
+        "--annotations",
+        nargs="+",
+        metavar="FILE",
+        help="annotation files to read (default: all in the root)",
+    )
+    add_category_option(parser)
+    parser.add_argument(
+        "--default-category",
+        metavar="CATEGORY",
+        help="category of fakes whose annotation names none",
+    )
+
+
+@register_importer("mmtt", mmtt_flags)
 def import_mmtt(
     root: Path,
     *,

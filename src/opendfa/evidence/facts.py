@@ -1,0 +1,51 @@
+"""A report's evidence in the claim checker's terms (`opendfa.metrics.claims.ClaimFacts`).
+
+Every cue becomes a signed strength: 0 at its neutral value, +1 at its notable value in the
+"more" direction (blurrier, noisier, brighter, a sharper edge, a colour step), -1 at the
+notable value the other way. The checker then asks one question of every attribute claim:
+was the cue measured there, strongly enough, in the direction the words say.
+"""
+
+from __future__ import annotations
+
+import math
+
+from opendfa.evidence.abstain import decisive_face
+from opendfa.evidence.cues import CUES
+from opendfa.evidence.report import Report
+from opendfa.metrics.claims import AREA, ClaimFacts
+
+
+def signed_strength(name: str, value: float) -> float:
+    """`cue_strength` with a sign: positive above the neutral value, negative below."""
+    info = CUES[name]
+    if info.kind == "ratio":
+        return math.log(max(value, 1e-6)) / math.log(info.notable)
+    return value / info.notable
+
+
+def _signed(cues: dict[str, float]) -> dict[str, float]:
+    return {name: signed_strength(name, value) for name, value in cues.items() if name in CUES}
+
+
+def claim_facts(report: Report, *, has_original: bool = False) -> ClaimFacts | None:
+    """The decisive face's evidence as `ClaimFacts`, or None for a report without a verdict
+    or without a face (nothing to hold a claim against)."""
+    face = decisive_face(report)
+    if report.verdict not in ("fake", "real", "inconclusive") or face is None:
+        return None
+    cues = {region.name: _signed(region.cues) for region in face.regions if region.cues}
+    if face.cues:
+        cues[AREA] = _signed(face.cues)
+    margin = abs(face.fake_probability - report.model.threshold)
+    if report.fake_probability is not None:
+        margin = abs(report.fake_probability - report.model.threshold)
+    category = report.forgery_type.label if report.forgery_type else None
+    return ClaimFacts(
+        verdict=report.verdict,
+        category=category if report.verdict == "fake" else None,
+        region_scores={region.name: region.score for region in face.regions},
+        cues=cues,
+        margin=margin,
+        has_original=has_original,
+    )
