@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import json
 import platform
 import random
 import sys
@@ -39,6 +38,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from opendfa.data.manifest import read_manifest  # noqa: E402
 from opendfa.metrics.bootstrap import bootstrap_ci  # noqa: E402
+from opendfa.safe_files import append_jsonl, resume_jsonl  # noqa: E402
 
 SIZES = (24, 32, 48, 64, 96)
 QUALITIES = (10, 20, 35, 50, 75)
@@ -89,15 +89,11 @@ def score(manifest_path: Path, val: int, test: int, seed: int) -> list[dict]:
     from opendfa.evidence.pipeline import Analyzer
 
     manifest = read_manifest(manifest_path)
-    rows = {}
-    if CACHE.exists():
-        for line in CACHE.read_text().splitlines():
-            row = json.loads(line)
-            rows[(row["id"], row["condition"])] = row
+    rows = resume_jsonl(CACHE, key=lambda row: (row["id"], row["condition"]))
     CACHE.parent.mkdir(parents=True, exist_ok=True)
     samples = pick(manifest, "val", val, seed) + pick(manifest, "test", test, seed)
     start = time.perf_counter()
-    with Analyzer(forensics=False) as analyzer, CACHE.open("a") as handle:
+    with Analyzer(forensics=False) as analyzer, CACHE.open("a", encoding="utf-8") as handle:
         for number, sample in enumerate(samples, start=1):
             bgr = None
             box = sample.meta["face_box"]
@@ -119,7 +115,7 @@ def score(manifest_path: Path, val: int, test: int, seed: int) -> list[dict]:
                     "face_px": None if decisive is None else decisive.box[2] - decisive.box[0],
                 }
                 rows[(sample.id, condition)] = row
-                handle.write(json.dumps(row) + "\n")
+                append_jsonl(handle, row)
             if number % 25 == 0:
                 print(f"{number}/{len(samples)} {time.perf_counter() - start:.0f} s", flush=True)
     wanted = {s.id for s in samples}

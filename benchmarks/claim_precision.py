@@ -22,6 +22,7 @@ import json
 import sys
 import time
 from collections import Counter
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -34,9 +35,11 @@ from opendfa.metrics.claims import (
     CONTRADICTED,
     SUPPORTED,
     UNSUPPORTED,
+    ClaimFacts,
     check_claims,
     self_contradictions,
 )
+from opendfa.safe_files import append_jsonl, resume_jsonl
 
 QUESTIONS = (
     "Is this face real or fake?",
@@ -75,37 +78,56 @@ def pick_images(manifest: Path | None, split: str, per_category: int, samples: b
     return chosen
 
 
-def converse(analyzer: Analyzer, backend_name: str, path: str) -> dict:
+def backend_for(name: str):
+    """A chat backend as `opendfa chat --backend NAME` builds it (DFA-GPT: the bundled one)."""
+    if name == "dfa-gpt":
+        from opendfa.models.dfagpt import bundled_model_dir
+
+        return make_backend(name, model_dir=bundled_model_dir())
+    return make_backend(name)
+
+
+def converse(analyzer: Analyzer, backend, path: str) -> dict:
     """One conversation of the five questions about `path`, its claims checked."""
     report = analyzer.analyze(path)
     facts = claim_facts(report)
-    conversation = Conversation(report, make_backend(backend_name))
+    conversation = Conversation(report, backend)
     started = time.perf_counter()
-    answers, claims = [], []
-    for question in QUESTIONS:
-        reply = conversation.ask(question)
-        answers.append(reply.text)
-        if facts is not None:
-            for checked in check_claims(reply.text, facts, question):
-                claims.append(
-                    {
-                        "kind": checked.claim.kind,
-                        "status": checked.status,
-                        "phrase": checked.claim.phrase,
-                        "reason": checked.reason,
-                    }
-                )
+    answers = [conversation.ask(question).text for question in QUESTIONS]
     seconds = time.perf_counter() - started
-    conflicts = [c.reason for c in self_contradictions(answers)]
-    return {
-        "backend": backend_name,
+    row = {
+        "backend": backend.name,
         "path": path,
         "verdict": report.verdict,
+        "facts": None if facts is None else asdict(facts),
         "answers": answers,
-        "claims": claims,
-        "conflicts": conflicts,
         "seconds": round(seconds, 2),
     }
+    return rescore(row, facts)
+
+
+def rescore(row: dict, facts: ClaimFacts | None) -> dict:
+    """The row's claims and conflicts by the checker as it is now (stored answers are
+    re-read, so a better checker re-scores old conversations without asking again)."""
+    claims = []
+    for question, answer in zip(QUESTIONS, row["answers"], strict=True):
+        for checked in check_claims(answer, facts, question) if facts is not None else ():
+            claims.append(
+                {
+                    "kind": checked.claim.kind,
+                    "status": checked.status,
+                    "phrase": checked.claim.phrase,
+                    "reason": checked.reason,
+                }
+            )
+    conflicts = [c.reason for c in self_contradictions(row["answers"])]
+    return {**row, "claims": claims, "conflicts": conflicts}
+
+
+def stored_facts(row: dict, analyzer: Analyzer) -> ClaimFacts | None:
+    if row.get("facts") is not None and "fake_probability" in row["facts"]:
+        return ClaimFacts(**row["facts"])
+    return claim_facts(analyzer.analyze(row["path"]))  # rows older than the facts they need
 
 
 def _precision_ci(rows: list[dict], resamples: int = 2000, seed: int = 0) -> tuple:
@@ -175,23 +197,25 @@ def main(argv: list[str] | None = None) -> int:
     if not images:
         parser.error("no images: give --manifest and/or --samples")
     args.jsonl.parent.mkdir(parents=True, exist_ok=True)
-    done = {}
-    if args.jsonl.exists():
-        for line in args.jsonl.read_text().splitlines():
-            row = json.loads(line)
-            done[row["backend"], row["path"]] = row
+    done = resume_jsonl(args.jsonl, key=lambda row: (row["backend"], row["path"]))
     analyzer = Analyzer()
-    for backend in args.backends:
+    for name in args.backends:
+        backend = None
         for path, _ in images:
-            if (backend, path) in done:
+            if (name, path) in done:
                 continue
+            backend = backend or backend_for(name)
             row = converse(analyzer, backend, path)
-            done[backend, path] = row
-            with args.jsonl.open("a") as handle:
-                handle.write(json.dumps(row) + "\n")
-            print(f"{backend} {Path(path).name}: {len(row['claims'])} claims", file=sys.stderr)
+            done[name, path] = row
+            with args.jsonl.open("a", encoding="utf-8") as handle:
+                append_jsonl(handle, row)
+            print(f"{name} {Path(path).name}: {len(row['claims'])} claims", file=sys.stderr)
     wanted = {p for p, _ in images}
-    rows = [r for (b, p), r in done.items() if b in args.backends and p in wanted]
+    rows = [
+        rescore(r, stored_facts(r, analyzer))
+        for (b, p), r in done.items()
+        if b in args.backends and p in wanted
+    ]
     table = markdown(rows, len(images))
     print(table)
     if args.out:

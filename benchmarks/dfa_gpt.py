@@ -27,6 +27,7 @@ import torch
 from opendfa.bench.answerers import DetectorAnswerer, DFAGPTAnswerer
 from opendfa.bench.runner import BenchConfig, run_bench
 from opendfa.models import dfagpt
+from opendfa.safe_files import append_jsonl, read_jsonl, resume_jsonl
 from opendfa.train.mllm import MLLMTrainConfig, train_mllm
 
 ALL = ("DF-D", "DF-C", "AD", "FC")
@@ -146,7 +147,7 @@ def _run_row(row: str, work: Path, args) -> None:
 def _guarded(work: Path, args) -> None:
     """The shipped model's answers as chat serves them: a reply whose verdict or forgery type
     differs from the detector's report, or (AD) names a region the evidence does not support,
-    is replaced by the grounded answer (`opendfa.explain.guard`). Built from the main and the
+    is replaced by the grounded answer (`opendfa.explain.reply_check`). Built from the main and the
     grounded rows' answers to the same records; DF-D / DF-C read the report's verdict and type
     from the grounded answer, AD uses the evidence stored with the answer."""
     from opendfa.bench.runner import score
@@ -201,7 +202,7 @@ def _served(work: Path, args) -> None:
     out = work / "served"
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"answers-{part}.jsonl"
-    done = _answers(path) if path.is_file() else {}
+    done = resume_jsonl(path, key=lambda row: row["id"])
     keys = [key for key in main if key in grounded]
     todo = [key for n, key in enumerate(keys) if n % parts == part and key not in done]
     answerer = (
@@ -210,13 +211,12 @@ def _served(work: Path, args) -> None:
         else None
     )
     source = EvidenceSource(answerer) if answerer else None
-    with path.open("a") as handle:
+    with path.open("a", encoding="utf-8") as handle:
         for number, key in enumerate(todo, 1):
             row = main[key]
             evidence = row.get("evidence") or source.evidence([images[key]])[0]
             served = _serve_one(answerer, row, evidence, images[key], grounded[key]["answer"])
-            handle.write(json.dumps(served) + "\n")
-            handle.flush()
+            append_jsonl(handle, served)
             if number % 50 == 0:
                 print(f"served {part}/{parts}: {number}/{len(todo)}", flush=True)
     rows: dict[str, dict] = {}
@@ -275,14 +275,9 @@ def _score_served(rows: list[dict], out: Path) -> None:
 def _answers(path: Path) -> dict[str, dict]:
     """Rows by id; a torn last line (a process killed mid-write) is left out, and answered
     again on resume."""
-    rows = {}
-    for line in path.read_text().splitlines():
-        try:
-            row = json.loads(line)
-        except ValueError:
-            continue
-        rows[row["id"]] = row
-    return rows
+    if not path.is_file():
+        raise FileNotFoundError(f"no answers at {path}")
+    return read_jsonl(path, key=lambda row: row["id"])
 
 
 def _train_config(args, out: str, tasks, evidence: bool) -> MLLMTrainConfig:

@@ -25,18 +25,11 @@ from opendfa.models.mllm import collate, encode_conversation
 QUESTION = "Describe the artifacts that expose this forgery."
 
 
-def _prepared(folder: Path, weights: str, *, full_vocabulary: bool = False):
-    """The model as the benchmark runs it: `weights` float32, bfloat16 or int8."""
-    loaded = dfagpt.load(folder)
-    if weights == "int8":
-        return dfagpt.quantize_for_cpu(loaded, full_vocabulary=full_vocabulary)
-    return dfagpt.merge_for_inference(loaded, full_vocabulary=full_vocabulary, dtype=weights)
-
-
 def generation_speed(
     folder: Path, crops: list[np.ndarray], *, weights: str, batch: int, full_vocabulary: bool
 ) -> dict:
-    loaded = _prepared(folder, weights, full_vocabulary=full_vocabulary)
+    # `weights`: float32, bfloat16 or int8
+    loaded = dfagpt.load_for_inference(folder, weights=weights, full_vocabulary=full_vocabulary)
     assistant = Assistant(loaded)
     model, tokenizer = loaded.model, loaded.tokenizer
     prompts = [assistant.prompt(QUESTION) for _ in range(batch)]
@@ -72,7 +65,7 @@ def chat_speed(folder: Path, crops: list[np.ndarray], *, weights: str) -> dict:
     from opendfa.evidence.judge import judge_crop
     from opendfa.explain.decoding import GroundedReview
 
-    loaded = _prepared(folder, weights)
+    loaded = dfagpt.load_for_inference(folder, weights=weights)
     assistant = Assistant(loaded)
     assistant.ask(crops[0], QUESTION, max_new_tokens=4)  # warm up
     tokens = rollbacks = 0

@@ -19,6 +19,7 @@ from pathlib import Path
 from safetensors.torch import load_file, save_file
 
 from opendfa.models import dfagpt
+from opendfa.models.folder import read_config, save_model_files
 
 LIMIT_MB = 25.0
 
@@ -38,11 +39,18 @@ def main() -> None:
     state = load_file(str(args.folder / dfagpt.WEIGHTS_FILE))
     half = {k: v.half().contiguous() for k, v in state.items()}
     target = args.out / dfagpt.WEIGHTS_FILE
-    save_file(half, str(target), metadata={"format": dfagpt.FORMAT, "dtype": "float16"})
+    metadata = {"format": dfagpt.FORMAT, "dtype": "float16"}
+    config = read_config(args.folder / dfagpt.CONFIG_FILE, "DFA-GPT")
+    # The config records the sha256 of the float16 weights written here.
+    save_model_files(
+        target,
+        lambda path: save_file(half, str(path), metadata=metadata),
+        args.out / dfagpt.CONFIG_FILE,
+        config,
+    )
     size_mb = target.stat().st_size / 2**20
     if size_mb > LIMIT_MB:
         raise SystemExit(f"{target} is {size_mb:.1f} MB, over the {LIMIT_MB:.0f} MB budget")
-    shutil.copyfile(args.folder / dfagpt.CONFIG_FILE, args.out / dfagpt.CONFIG_FILE)
     if (args.folder / dfagpt.VOCABULARY_FILE).is_file():
         shutil.copyfile(args.folder / dfagpt.VOCABULARY_FILE, args.out / dfagpt.VOCABULARY_FILE)
     served = json.loads(args.served.read_text()) if args.served else None

@@ -39,6 +39,7 @@ from opendfa.models.detector import (
     DetectorConfig,
     export_onnx,
 )
+from opendfa.safe_files import write_text_atomic
 from opendfa.train.detector import DetectorTrainConfig
 from opendfa.train.experiment import run
 
@@ -129,9 +130,7 @@ def add_dcgan_faces(faces: Path, manifest: Path, per_face: int) -> None:
             and not record["technique"].startswith("opendfa.dcgan")
         )
     ]
-    tmp = manifest.with_suffix(".tmp")
-    tmp.write_text("\n".join(kept) + "\n")
-    tmp.replace(manifest)
+    write_text_atomic(manifest, "\n".join(kept) + "\n")
     print(f"synth: {len(lines) - len(kept)} extra VAE faces dropped, DCGAN ones kept", flush=True)
 
 

@@ -196,6 +196,20 @@ def test_chat_computes_in_bfloat16_where_the_cpu_has_it(model_dir, monkeypatch):
     )
 
 
+def test_the_bench_answerer_is_the_chat_backend_in_float32(model_dir, monkeypatch):
+    """DFA-Bench's `dfa-gpt` answerer is built through the chat registry; it computes in
+    float32 (as the published tables were made) unless asked otherwise."""
+    from opendfa.bench.answerers import make_answerer
+
+    monkeypatch.setattr(dfagpt, "_cpu_has_bf16", lambda: True)
+    answerer = make_answerer("dfa-gpt", model_dir=model_dir)
+    assert isinstance(answerer.backend, DFAGPTBackend)
+    assert answerer.assistant is answerer.backend.assistant
+    assert next(answerer.loaded.model.lm.parameters()).dtype == torch.float32
+    half = make_answerer("dfa-gpt", model_dir=model_dir, precision="bfloat16")
+    assert next(half.loaded.model.lm.parameters()).dtype == torch.bfloat16
+
+
 def test_a_grounded_reply_is_kept_as_it_was_said(model_dir, report):
     backend = DFAGPTBackend(model_dir)
     said = f"{report.verdict.capitalize()}."

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from opendfa.evidence.report import Abstention
 from opendfa.explain import Conversation
-from opendfa.explain.guard import check_reply
+from opendfa.explain.reply_check import check_reply
 from opendfa.metrics.grounding import stated_verdict
 
 REASON = "the face is only 30 px wide, below the 48 px the detector needs to stay reliable"

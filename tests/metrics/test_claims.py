@@ -38,6 +38,7 @@ SWAP = ClaimFacts(
         AREA: {"boundary_colour_mismatch": 2.0, "edge_discontinuity": 0.05},
     },
     margin=0.19,
+    fake_probability=0.69,
 )
 
 
@@ -121,7 +122,11 @@ def test_confidence_bands():
 
 def test_the_other_verdict_and_type_are_contradicted_and_numbers_do_not_split_sentences():
     checked = check_claims("P(fake) is 0.69, above 0.50. This face looks real.", SWAP)
-    assert [(c.claim.kind, c.status) for c in checked] == [("verdict", CONTRADICTED)]
+    assert [(c.claim.kind, c.status) for c in checked] == [
+        ("probability", SUPPORTED),
+        ("verdict", CONTRADICTED),
+    ]
+    assert ("probability", CONTRADICTED) in _statuses("P(fake) = 0.99.")
     assert ("type", CONTRADICTED) in _statuses("It is a face reenactment.")
 
 
@@ -142,3 +147,42 @@ def test_the_tally_gives_precision_and_contradiction_rate():
     assert tally.precision == pytest.approx(3 / 4)
     assert tally.contradiction_rate == pytest.approx(1 / 4)
     assert ClaimTally().precision is None
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        # Wordings DFA-GPT found after its first choice was cut while decoding.
+        ("Compared with the face in the photo, the nose changed most.", "original"),
+        ("The left eye changed the colour of the manipulated area most.", "original"),
+        (
+            "The new face was merged with a slightly transformed copy of the self image.",
+            "technique",
+        ),
+        ("Quite strong: a strong forgery.", "confidence"),
+    ],
+)
+def test_rewordings_of_an_unsupported_claim_are_still_read(text, kind):
+    weak = ClaimFacts(**{**SWAP.__dict__, "margin": 0.02})
+    assert (kind, UNSUPPORTED) in _statuses(text, weak) or (kind, CONTRADICTED) in _statuses(
+        text, weak
+    )
+
+
+def test_abstaining_and_whole_face_claims_are_read():
+    assert ("verdict", CONTRADICTED) in _statuses(
+        "I cannot tell whether this face is real or fake."
+    )
+    clean = _statuses("It is a real face; I find no manipulation traces.")
+    assert ("untouched", CONTRADICTED) in clean  # the eyes and nose are evidence here
+    quiet = ClaimFacts(verdict="real", region_scores={"nose": 0.2, "mouth": 0.1}, margin=0.4)
+    assert ("untouched", SUPPORTED) in _statuses("No region reaches 0.50.", quiet)
+
+
+def test_a_quoted_region_score_in_brackets_is_checked_and_repeats_count_once():
+    assert ("region", CONTRADICTED) in _statuses("Traces in the nose (0.13).")
+    assert ("region", SUPPORTED) in _statuses("Traces in the nose (0.87).")
+    twice = [
+        c for c in extract_claims("The left eye is odd. The left eye again.") if c.kind == "region"
+    ]
+    assert len(twice) == 1

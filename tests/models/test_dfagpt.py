@@ -3,6 +3,7 @@ streaming, on a tiny local LM (the "any local Hugging Face model" path)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import numpy as np
@@ -163,3 +164,32 @@ def test_an_answer_vocabulary_keeps_the_greedy_answers(tiny_lm_dir, tiny_model, 
     only = Assistant(dfagpt.merge_for_inference(dfagpt.load(folder)))
     for answer in only.answer_many(crops, questions, max_new_tokens=6):
         assert set(answer.split()) <= {"Fake"}
+
+
+def test_a_saved_folder_records_its_weights_sha256_and_refuses_other_weights(loaded, tmp_path):
+    folder = dfagpt.save(loaded, tmp_path / "m")
+    config = json.loads((folder / dfagpt.CONFIG_FILE).read_text())
+    weights = folder / dfagpt.WEIGHTS_FILE
+    assert config["weights_sha256"] == hashlib.sha256(weights.read_bytes()).hexdigest()
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 0xFF
+    weights.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match="do not match the sha256"):
+        dfagpt.load(folder)
+
+
+def test_a_folder_without_a_recorded_sha256_still_loads(loaded, tmp_path):
+    """Folders saved before the sha256 was recorded (the bundled one) load unchecked."""
+    folder = dfagpt.save(loaded, tmp_path / "m")
+    config = json.loads((folder / dfagpt.CONFIG_FILE).read_text())
+    del config["weights_sha256"]
+    (folder / dfagpt.CONFIG_FILE).write_text(json.dumps(config))
+    assert dfagpt.load(folder).folder == folder
+
+
+def test_load_for_inference_merges_into_the_asked_weights(tiny_dfagpt_dir):
+    half = dfagpt.load_for_inference(tiny_dfagpt_dir, weights="bfloat16")
+    assert {p.dtype for p in half.model.lm.parameters()} == {torch.bfloat16}
+    assert not any("lora_" in name for name, _ in half.model.lm.named_parameters())
+    small = dfagpt.load_for_inference(tiny_dfagpt_dir, weights=dfagpt.INT8)
+    assert not any(isinstance(m, torch.nn.Linear) for m in small.model.lm.modules())

@@ -112,6 +112,17 @@ def test_load_refuses_weights_that_do_not_match_their_sha256(tiny, tmp_path):
         FaceVAE.load(path)
 
 
+def test_a_json_without_sha256_still_loads(tiny, tmp_path):
+    """Generators saved before the sha256 was recorded load unchecked."""
+    path = tiny.save(tmp_path / "g.safetensors")
+    info_path = path.with_suffix(".json")
+    info = json.loads(info_path.read_text())
+    assert info["weights_sha256"]
+    del info["weights_sha256"]
+    info_path.write_text(json.dumps(info))
+    assert FaceVAE.load(path).config == tiny.config
+
+
 def test_image_conversions_round_trip():
     images = np.random.default_rng(0).integers(0, 256, size=(2, 8, 8, 3), dtype=np.uint8)
     tensor = images_to_tensor(images)

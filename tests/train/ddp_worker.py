@@ -2,8 +2,9 @@
 
 `engine OUT`: a small batch-norm-free network, three SGD steps through `opendfa.train.loop`;
 `detector MANIFEST OUT`: a few steps of `train_detector`; `generator OUT`: a few epochs of
-`train_generator` on drawn faces; `mllm DATA LM OUT`: a few DFA-GPT steps on the toy
-DFA-Instruct folder. The main process writes what the test compares to OUT/run.json.
+`train_generator` on drawn faces; `mllm DATA LM OUT`: a few DFA-GPT steps of two
+micro-batches each on the toy DFA-Instruct folder. The main process writes what the test
+compares to OUT/run.json.
 """
 
 from __future__ import annotations
@@ -101,7 +102,7 @@ def mllm_run(data: Path, lm: Path, out: Path) -> None:
         tasks=("DF-D", "DF-C"),
         epochs=1.0,
         batch_size=4,
-        grad_accum=1,
+        grad_accum=2,  # micro-batches: gradients exchanged once per optimizer step
         lr=3e-3,
         projector_lr=3e-3,
         lora_r=8,

@@ -1,8 +1,10 @@
 """`opendfa train mllm` on a tiny local LM: the loss falls, the tuned model answers from the
-image, checkpoints resume, and the CLI reports bad input in one line."""
+image, micro-batches accumulate on the engine, checkpoints resume, and the CLI reports bad
+input in one line."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 
 import pytest
@@ -111,6 +113,29 @@ def test_cli_trains_and_bench_answers_with_the_model(
     results = json.loads((tmp_path / "bench" / "results.json").read_text())
     assert results["answerer"] == "dfa-gpt" and results["n"] == {"DF-D": 4}
     assert results["DF-D"]["accuracy"] == 1.0
+
+
+@pytest.mark.slow
+def test_micro_batches_accumulate_on_the_engine_and_sync_once_per_step(
+    tmp_path, toy_instruct_dir, tiny_lm_dir, monkeypatch
+):
+    from opendfa.train.loop import Engine
+
+    syncs: list[bool] = []
+    accumulate = Engine.accumulate
+
+    @contextlib.contextmanager
+    def watched(self, model):
+        with accumulate(self, model):
+            syncs.append(self.sync_gradients)
+            yield
+
+    monkeypatch.setattr(Engine, "accumulate", watched)
+    config = _config(toy_instruct_dir, tmp_path, tiny_lm_dir, epochs=1.0, grad_accum=2)
+    summary = train_mllm(config, progress=False, log=lambda m: None)
+    assert summary["steps"] == 4 and summary["per_step"] == 8  # 32 conversations
+    # Under DDP the processes exchange gradients only where True: once per optimizer step.
+    assert syncs == [False, True] * 4
 
 
 @pytest.mark.parametrize(

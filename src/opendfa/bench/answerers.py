@@ -1,19 +1,28 @@
 """Answerers for DFA-Bench: something that reads a face image and a question, and answers.
 
-- `DetectorAnswerer` (`--answerer detector`): runs the OpenDFA analysis on the image and
-  answers from its report: the verdict for DF-D, the forgery type for DF-C, and for AD a
-  description grounded in the predicted regions and measured cues (`opendfa.explain`). It also
-  returns P(fake), so DF-D gets an AUC.
-- `DFAGPTAnswerer` (`--answerer dfa-gpt`): a trained DFA-GPT folder (`opendfa train mllm`),
-  asked each question about the crop; answers of a chunk of records are generated as one batch.
-- `EndpointAnswerer` (`--answerer openai`): any OpenAI-compatible multimodal chat endpoint
-  (LLaVA via vLLM or llama.cpp, GPT-4V class models): the image as a base64 data URL and the
-  question, nothing else, as the paper's zero-shot baselines were asked.
+They live in `ANSWERERS`, a table built on the chat backends' registry mechanism
+(`opendfa.explain.backends.Registry`): `make_answerer(name, ...)`, or `answerer_from_cli`
+for `opendfa bench --answerer NAME`. It is a sibling of the chat table, not the same one,
+because an answerer's contract differs (a question about an image file, with P(fake) when it
+has one, versus a question about a report within a conversation).
+
+- `detector`: runs the OpenDFA analysis on the image and answers from its report: the verdict
+  for DF-D, the forgery type for DF-C, and for AD a description grounded in the predicted
+  regions and measured cues (`opendfa.explain`). It also returns P(fake), so DF-D gets an AUC.
+- `dfa-gpt`: the chat's `dfa-gpt` backend (a trained DFA-GPT folder, `opendfa train mllm`),
+  its model asked each question about the crop; answers of a chunk of records are generated
+  as one batch.
+- `openai`: any OpenAI-compatible multimodal chat endpoint (LLaVA via vLLM or llama.cpp,
+  GPT-4V class models), through the same client as chat's `openai` backend: the image as a
+  base64 data URL and the question, nothing else, as the paper's zero-shot baselines were
+  asked.
 """
 
 from __future__ import annotations
 
+import argparse
 import base64
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar, Protocol
@@ -26,8 +35,9 @@ from opendfa.evidence.words import (
     join_words,
     region_label,
 )
+from opendfa.explain.backends import Registry, make_backend
 from opendfa.explain.grounded import decisive_face
-from opendfa.explain.http import post_chat
+from opendfa.explain.http import ChatClient
 from opendfa.models.configs import DEFAULT_MODEL
 
 
@@ -43,6 +53,20 @@ class Answerer(Protocol):
     def answer(self, image: Path, question: str, task: str) -> BenchAnswer: ...
 
 
+ANSWERERS: Registry[Answerer] = Registry("answerer")
+register_answerer = ANSWERERS.register
+
+
+def make_answerer(name: str, **options) -> Answerer:
+    """An answerer by name; options go to its constructor."""
+    return ANSWERERS.make(name, **options)
+
+
+def answerer_from_cli(name: str, args: argparse.Namespace) -> Answerer:
+    """An answerer built from `opendfa bench`'s arguments (its `cli_options`)."""
+    return ANSWERERS.from_cli(name, args)
+
+
 @dataclass
 class _Judgement:
     verdict: str  # fake | real | inconclusive
@@ -52,12 +76,15 @@ class _Judgement:
     reasons: list[str] | None = None  # why an inconclusive judgement abstains
 
 
+@register_answerer("detector")
 class DetectorAnswerer:
     """Answers from an OpenDFA analysis of the image. DFA-Bench images are aligned face crops;
     when face detection finds nothing in one (blurry or tiny faces), the crop itself is judged
     as the aligned face it is (`aligned_fallback`), without region cues."""
 
-    name = "detector"
+    @staticmethod
+    def cli_options(args: argparse.Namespace) -> dict:
+        return {"model": args.model}
 
     def __init__(
         self, model: str = DEFAULT_MODEL, analyzer=None, *, aligned_fallback: bool = True
@@ -88,14 +115,14 @@ class DetectorAnswerer:
 
     def evidence(self, image: Path) -> dict | None:
         """The judgement the answers about `image` come from (the bench's grounding check)."""
-        from opendfa.bench.grounding import evidence_json
+        from opendfa.bench.grounding import evidence_record
 
         if image not in self._cache:
             self._cache = {image: self._judge(image)}
         judgement = self._cache[image]
         if judgement is None:
             return None
-        return evidence_json(
+        return evidence_record(
             judgement.verdict,
             judgement.score,
             judgement.category,
@@ -151,8 +178,15 @@ class DetectorAnswerer:
         return text
 
 
+@register_answerer("openai")
 class EndpointAnswerer:
-    name = "openai"
+    @staticmethod
+    def cli_options(args: argparse.Namespace) -> dict:
+        return {
+            "base_url": args.base_url,
+            "model": args.llm,
+            "api_key": os.environ.get("OPENAI_API_KEY"),
+        }
 
     def __init__(
         self,
@@ -163,11 +197,7 @@ class EndpointAnswerer:
         retries: int = 2,
         max_tokens: int = 256,
     ) -> None:
-        self.base_url = base_url.rstrip("/")
-        self.model = model
-        self.api_key = api_key
-        self.timeout = timeout
-        self.retries = retries
+        self.client = ChatClient(base_url, model, api_key, timeout, retries)
         self.max_tokens = max_tokens
         self.tokens = {"prompt": 0, "completion": 0}
 
@@ -175,38 +205,30 @@ class EndpointAnswerer:
         data = base64.b64encode(Path(image).read_bytes()).decode("ascii")
         suffix = Path(image).suffix.lower().lstrip(".") or "png"
         mime = "jpeg" if suffix in ("jpg", "jpeg") else suffix
-        body = {
-            "model": self.model,
-            "temperature": 0,
-            "max_tokens": self.max_tokens,
-            "messages": [
-                {
-                    "role": "user",
-                    "content": [
-                        {
-                            "type": "image_url",
-                            "image_url": {"url": f"data:image/{mime};base64,{data}"},
-                        },
-                        {"type": "text", "text": question.replace("<image>", "").strip()},
-                    ],
-                }
-            ],
-        }
-        reply = post_chat(
-            self.base_url, body, api_key=self.api_key, timeout=self.timeout, retries=self.retries
+        content = [
+            {"type": "image_url", "image_url": {"url": f"data:image/{mime};base64,{data}"}},
+            {"type": "text", "text": question.replace("<image>", "").strip()},
+        ]
+        reply = self.client.complete(
+            [{"role": "user", "content": content}], temperature=0, max_tokens=self.max_tokens
         )
-        usage = reply.get("usage") or {}
-        self.tokens["prompt"] += int(usage.get("prompt_tokens", 0))
-        self.tokens["completion"] += int(usage.get("completion_tokens", 0))
-        return BenchAnswer(str(reply["choices"][0]["message"]["content"]).strip())
+        self.tokens["prompt"] += reply.prompt_tokens
+        self.tokens["completion"] += reply.completion_tokens
+        return BenchAnswer(reply.text.strip())
 
 
+@register_answerer("dfa-gpt")
 class DFAGPTAnswerer:
-    """A local DFA-GPT model answering from the aligned crop (and the detector's evidence line,
-    if it was trained with it). Greedy decoding; short answers for DF-D / DF-C."""
+    """The chat's `dfa-gpt` backend as a bench answerer: its model asked about the aligned
+    crop directly (no report; the detector's evidence line is computed on the crop if the
+    model was trained with it). Greedy decoding; short answers for DF-D / DF-C. `precision`
+    (float32 by default, as the published tables were made) or int8 with `quantize`."""
 
-    name = "dfa-gpt"
     max_new_tokens: ClassVar[dict[str, int]] = {"DF-D": 32, "DF-C": 32, "AD": 160}
+
+    @staticmethod
+    def cli_options(args: argparse.Namespace) -> dict:
+        return {"model_dir": args.mllm, "batch_size": args.batch_size, "quantize": args.int8}
 
     def __init__(
         self,
@@ -217,15 +239,11 @@ class DFAGPTAnswerer:
         loaded=None,
         precision: str = "float32",
     ):
-        from opendfa.explain.assistant import Assistant
-        from opendfa.models import dfagpt
-
-        self.loaded = loaded or dfagpt.load(model_dir)
-        if quantize:
-            dfagpt.quantize_for_cpu(self.loaded)
-        else:
-            dfagpt.merge_for_inference(self.loaded, dtype=precision)
-        self.assistant = Assistant(self.loaded)
+        self.backend = make_backend(
+            "dfa-gpt", model_dir=model_dir, loaded=loaded, quantize=quantize, precision=precision
+        )
+        self.assistant = self.backend.assistant
+        self.loaded = self.assistant.loaded
         self.batch_size = batch_size
 
     @property
@@ -261,7 +279,7 @@ class DFAGPTAnswerer:
         self, image: Path, question: str, task: str, evidence: dict
     ) -> tuple[BenchAnswer, int]:
         """The answer as chat writes it: grounded decoding against `evidence` (a stored evidence
-        row, `opendfa.bench.grounding.evidence_json`), a description held open as chat holds
+        row, `opendfa.bench.grounding.evidence_record`), a description held open as chat holds
         it; also the number of back-offs."""
         from opendfa.evidence.words import REGION_EVIDENCE
         from opendfa.explain.decoding import GroundedReview

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
 from opendfa.cli_options import add_detector_option, add_endpoint_options, add_progress_option
 from opendfa.console import cli_error
 from opendfa.exits import EXIT_OK
 
+ANSWERER_NAMES = ("detector", "openai", "dfa-gpt")
+
 
 def add_bench_command(commands: argparse._SubParsersAction) -> None:
     bench = commands.add_parser("bench", help="score an answerer on a DFA-Instruct split")
     bench.add_argument("--data", required=True, help="folder written by `opendfa instruct build`")
-    bench.add_argument("--answerer", choices=("detector", "openai", "dfa-gpt"), default="detector")
+    # The names of `opendfa.bench.answerers.ANSWERERS`, written out so `--help` stays light.
+    bench.add_argument("--answerer", choices=ANSWERER_NAMES, default="detector")
     bench.add_argument("--out", required=True, help="folder for answers.jsonl and results")
     bench.add_argument("--split", default="test")
     bench.add_argument("--tasks", nargs="+", default=["DF-D", "DF-C", "AD"])
@@ -59,6 +61,7 @@ def add_bench_command(commands: argparse._SubParsersAction) -> None:
 def _bench(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from opendfa.bench.answerers import answerer_from_cli
     from opendfa.bench.runner import BenchConfig, run_bench
 
     try:
@@ -69,7 +72,7 @@ def _bench(args: argparse.Namespace) -> int:
     if args.answerer == "dfa-gpt" and not args.mllm:
         return cli_error("--answerer dfa-gpt needs --mllm DIR (a folder from `opendfa train mllm`)")
     try:
-        answerer = _answerer(args)
+        answerer = answerer_from_cli(args.answerer, args)
     except Exception as err:  # one line whatever the loader raises
         return cli_error(f"cannot start the {args.answerer} answerer: {err}")
     config = BenchConfig(
@@ -93,16 +96,6 @@ def _bench(args: argparse.Namespace) -> int:
     print((Path(args.out) / "results.md").read_text(), end="")
     print(f"wrote {Path(args.out) / 'results.json'} ({results['seconds']} s)")
     return EXIT_OK
-
-
-def _answerer(args: argparse.Namespace):
-    from opendfa.bench.answerers import DetectorAnswerer, DFAGPTAnswerer, EndpointAnswerer
-
-    if args.answerer == "detector":
-        return DetectorAnswerer(args.model)
-    if args.answerer == "dfa-gpt":
-        return DFAGPTAnswerer(args.mllm, batch_size=args.batch_size, quantize=args.int8)
-    return EndpointAnswerer(args.base_url, args.llm, api_key=os.environ.get("OPENAI_API_KEY"))
 
 
 def _caps(

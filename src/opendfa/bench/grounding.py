@@ -69,7 +69,7 @@ class EvidenceSource:
             keys = [k for k, c in crops.items() if c.shape == shape]
             judgements = judge_crops(detector, np.stack([crops[k] for k in keys]))
             for k, judged in zip(keys, judgements, strict=True):
-                found[k] = evidence_json(
+                found[k] = evidence_record(
                     judged.verdict,
                     judged.fake_probability,
                     judged.forgery_type.label,
@@ -90,7 +90,7 @@ class EvidenceSource:
         return self._detector
 
 
-def evidence_json(
+def evidence_record(
     verdict: str,
     fake_probability: float,
     category: str,

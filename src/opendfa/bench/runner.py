@@ -20,7 +20,6 @@ Which records: the first `limit` per task, or a seeded sample of at most `reals`
 
 from __future__ import annotations
 
-import json
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -44,6 +43,13 @@ from opendfa.metrics.bootstrap import bootstrap_ci, mean_ci
 from opendfa.metrics.detection import classification_metrics, detection_metrics
 from opendfa.metrics.text import bleu, cider_d, rouge_l_scores
 from opendfa.models.configs import DEFAULT_MODEL
+from opendfa.safe_files import (
+    append_jsonl,
+    resume_jsonl,
+    write_json_atomic,
+    write_jsonl_atomic,
+    write_text_atomic,
+)
 from opendfa.taxonomy import CATEGORIES
 
 BENCH_TASKS = ("DF-D", "DF-C", "AD")
@@ -91,7 +97,7 @@ def run_bench(
     if not records:
         raise ValueError(f"no {'/'.join(config.tasks)} records in split {config.split!r} of {data}")
     answers_path = out / "answers.jsonl"
-    done = _done(answers_path)
+    done = resume_jsonl(answers_path, key=lambda row: row["id"])
     started = time.time()
     pending = [r for r in records if r.id not in done]
     size = max(1, int(getattr(answerer, "batch_size", 1)))
@@ -106,16 +112,15 @@ def run_bench(
                 row = _row(record, reply)
                 if record.id in evidence:
                     row["evidence"] = evidence[record.id]
-                handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+                append_jsonl(handle, row)
                 done[record.id] = row
-            handle.flush()
     # Rows answered without the grounding check (an earlier run) get their evidence now.
     earlier = [r for r in records if r.id in done and "evidence" not in done[r.id]]
     evidence = _evidence(source, data, earlier)
     if evidence:
         for record_id, found in evidence.items():
             done[record_id]["evidence"] = found
-        _write_rows(answers_path, done.values())
+        write_jsonl_atomic(answers_path, done.values())
     rows = [done[r.id] for r in records if r.id in done]
     results = score(rows, resamples=config.resamples, seed=config.seed, grounding=config.grounding)
     results.update(
@@ -126,8 +131,8 @@ def run_bench(
         seed=config.seed,
         seconds=round(time.time() - started, 1),
     )
-    (out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
-    (out / "results.md").write_text(markdown(results))
+    write_json_atomic(out / "results.json", results)
+    write_text_atomic(out / "results.md", markdown(results))
     return results
 
 
@@ -361,20 +366,3 @@ def _evidence(
         return {}
     found = source.evidence([data / r.image for r in checked])
     return {r.id: e for r, e in zip(checked, found, strict=True) if e is not None}
-
-
-def _write_rows(path: Path, rows) -> None:
-    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
-
-
-def _done(path: Path) -> dict[str, dict]:
-    done = {}
-    if path.exists():
-        for line in path.read_text(encoding="utf-8").splitlines():
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                continue  # a line cut by a crash: asked again
-            done[row["id"]] = row
-    _write_rows(path, done.values())
-    return done

@@ -20,6 +20,7 @@ from opendfa.data.manifest import Manifest, read_manifest
 from opendfa.data.sample import Sample
 from opendfa.faces import REGION_NAMES, Face, FaceDetector, align_face, region_masks
 from opendfa.media import MediaError, iter_video_frames, load_image, media_kind
+from opendfa.safe_files import replacing
 from opendfa.taxonomy import CATEGORIES
 
 
@@ -83,11 +84,9 @@ class FaceForgeryDataset(Dataset):
         crop = self._make_crop(sample)
         if cached is not None:
             cached.parent.mkdir(parents=True, exist_ok=True)
-            tmp = cached.with_suffix(".tmp.npz")
-            np.savez_compressed(
-                tmp, image=crop.image, mask=crop.mask, regions=np.packbits(crop.regions, axis=0)
-            )
-            tmp.replace(cached)
+            regions = np.packbits(crop.regions, axis=0)
+            with replacing(cached) as tmp:
+                np.savez_compressed(tmp, image=crop.image, mask=crop.mask, regions=regions)
         return crop
 
     def _cache_path(self, sample: Sample) -> Path | None:

@@ -88,7 +88,8 @@ def add_analyze_commands(commands: argparse._SubParsersAction) -> None:
 
 
 def _analyze(args: argparse.Namespace) -> int:
-    from opendfa.evidence.pipeline import Analyzer, iter_inputs
+    from opendfa.evidence.batch import iter_inputs
+    from opendfa.evidence.pipeline import Analyzer
 
     if args.ray and not args.out:
         cli_error("--ray needs --out RESULTS.jsonl")
@@ -185,12 +186,13 @@ def _ray_batch(inputs: list[Path], args: argparse.Namespace, emit):
 
 
 def _analyze_one(analyzer, path: Path, args: argparse.Namespace):
+    from opendfa.evidence.batch import error_report
     from opendfa.media import MediaError
 
     try:
         return analyzer.analyze(path, num_frames=args.frames, fps=args.fps)
     except MediaError as err:
-        return analyzer.error_report(path, err.reason)
+        return error_report(analyzer.model_info, path, err.reason)
 
 
 def _print(report, as_json: bool) -> None:

@@ -47,5 +47,10 @@ def claim_facts(report: Report, *, has_original: bool = False) -> ClaimFacts | N
         region_scores={region.name: region.score for region in face.regions},
         cues=cues,
         margin=margin,
+        fake_probability=(
+            report.fake_probability
+            if report.fake_probability is not None
+            else face.fake_probability
+        ),
         has_original=has_original,
     )

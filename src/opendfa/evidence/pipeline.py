@@ -12,12 +12,9 @@ from __future__ import annotations
 
 import hashlib
 import heapq
-import json
-import os
 import time
-from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +22,15 @@ import cv2
 import numpy as np
 
 from opendfa.evidence.abstain import abstention, decisive_face, known_accuracy
+from opendfa.evidence.batch import (
+    BatchPlan,
+    BatchSummary,
+    OnReport,
+    analyze_paths,
+    append_report,
+    iter_inputs,
+    plan_batch,
+)
 from opendfa.evidence.cues import measure_cues
 from opendfa.evidence.report import (
     DEFAULT_THRESHOLD,
@@ -45,10 +51,8 @@ from opendfa.faces.follow import FaceFollower
 from opendfa.faces.tracks import track_faces
 from opendfa.media import (
     DEFAULT_MAX_PIXELS,
-    MediaError,
     SamplingStats,
     WorkBudget,
-    iter_media_files,
     iter_video_frames,
     load_image,
     media_kind,
@@ -58,6 +62,16 @@ from opendfa.media.budget import DEFAULT_MAX_DECODED_FRAMES
 from opendfa.media.files import file_sha256
 from opendfa.models.configs import DEFAULT_MODEL
 from opendfa.taxonomy import CATEGORIES
+
+__all__ = [  # the batch names were defined here before `opendfa.evidence.batch` held them
+    "CROP_FALLBACK_WARNING",
+    "Analyzer",
+    "BatchPlan",
+    "BatchSummary",
+    "append_report",
+    "iter_inputs",
+    "plan_batch",
+]
 
 Source = str | Path | bytes
 Predict = Callable[[Any, np.ndarray], list[Any]]
@@ -70,7 +84,7 @@ _PREVIEW_FRAMES = 4
 
 
 @dataclass
-class _Judged:
+class _JudgedFace:
     """A face with its aligned crop and the detector's outputs (mask kept as float16)."""
 
     face: Face
@@ -79,23 +93,6 @@ class _Judged:
     categories: dict[str, float]
     region_scores: dict[str, float]
     mask: np.ndarray
-
-
-@dataclass
-class BatchSummary:
-    """What `analyze_paths` did: counts per outcome and per verdict."""
-
-    out_path: Path
-    total: int = 0
-    analyzed: int = 0
-    skipped: int = 0
-    errors: int = 0
-    verdicts: Counter = field(default_factory=Counter)
-
-    def count(self, report: Report) -> None:
-        self.analyzed += 1
-        self.errors += report.verdict == "error"
-        self.verdicts[report.verdict] += 1
 
 
 class Analyzer:
@@ -251,7 +248,7 @@ class Analyzer:
         start = time.perf_counter()
         info = probe_video(source)
         sha256 = _sha256(source)
-        frames: list[tuple[int, float, list[_Judged]]] = []
+        frames: list[tuple[int, float, list[_JudgedFace]]] = []
         previews: list[tuple[float, int, np.ndarray]] = []  # a min-heap of the best frames
         warnings: list[str] = []
         stats = SamplingStats()
@@ -335,64 +332,29 @@ class Analyzer:
         resume: bool = True,
         num_frames: int | None = 16,
         fps: float | None = None,
-        on_report: Callable[[Path, Report | None], None] | None = None,
+        on_report: OnReport | None = None,
     ) -> BatchSummary:
-        """Analyse files and folders into a JSONL file, one report per input, in order.
-
-        A file that fails gets a report with verdict "error" and the reason. Every line is
-        flushed and synced as soon as it is written, so a crash loses at most the input in
-        progress. With `resume`, inputs whose path and SHA-256 already have a complete report
-        in the file are skipped (`on_report` gets None for them); half-written lines, error
-        reports (they are retried) and duplicates are dropped from the file first.
-        """
-        plan = plan_batch(paths, out_jsonl, resume=resume)
-        summary = plan.start(on_report)
-        with plan.out.open("a", encoding="utf-8") as handle:
-            for path, sha256 in plan.todo:
-                report = self.analyze_or_error(path, sha256, num_frames, fps)
-                append_report(handle, report)
-                summary.count(report)
-                if on_report is not None:
-                    on_report(path, report)
-                report.preview = None
-        return summary
-
-    def error_report(self, path: str | Path, message: str, sha256: str | None = None) -> Report:
-        """The report of an input that could not be analysed."""
-        kind = "video" if media_kind(str(path)) == "video" else "image"
-        report = Report(
-            input=InputInfo(str(path), sha256, kind),
-            model=self.model_info,
-            verdict="error",
-            error=" ".join(str(message).split()) or "unknown error",
+        """Analyse files and folders into a JSONL file, one report per input, in order: a
+        file that fails gets an "error" report, and with `resume` the inputs already in the
+        file are skipped (`on_report` gets None for them). See `opendfa.evidence.batch`."""
+        return analyze_paths(
+            self,
+            paths,
+            out_jsonl,
+            resume=resume,
+            num_frames=num_frames,
+            fps=fps,
+            on_report=on_report,
         )
-        report.explanation = explain(report)
-        return report
-
-    def analyze_or_error(
-        self,
-        path: Path,
-        sha256: str | None = None,
-        num_frames: int | None = 16,
-        fps: float | None = None,
-    ) -> Report:
-        """The report of one file, or its error report: never raises for a bad input."""
-        try:
-            report = self.analyze(path, num_frames=num_frames, fps=fps)
-        except MediaError as err:
-            return self.error_report(path, err.reason, sha256)
-        except Exception as err:  # one bad input must not end a batch of thousands
-            return self.error_report(path, f"internal error: {type(err).__name__}: {err}", sha256)
-        return report
 
     # Steps.
 
-    def _judge(self, rgb: np.ndarray, faces: list[Face], timings: dict) -> list[_Judged]:
+    def _judge(self, rgb: np.ndarray, faces: list[Face], timings: dict) -> list[_JudgedFace]:
         return self._judge_many([(rgb, faces)], timings)[0]
 
     def _judge_many(
         self, frames: list[tuple[np.ndarray, list[Face]]], timings: dict
-    ) -> list[list[_Judged]]:
+    ) -> list[list[_JudgedFace]]:
         """Judge the faces of several images (video frames) with batched detector calls."""
         config = self.detector.config
         mark = time.perf_counter()
@@ -416,7 +378,7 @@ class Analyzer:
         for (_, faces), crops in zip(frames, aligned, strict=True):
             judged.append(
                 [
-                    self._judged(face, crop, p)
+                    self._judged_face(face, crop, p)
                     for face, crop, p in zip(
                         faces, crops, predictions[position : position + len(faces)], strict=True
                     )
@@ -426,8 +388,8 @@ class Analyzer:
         return judged
 
     @staticmethod
-    def _judged(face: Face, crop: Any, p: Any) -> _Judged:
-        return _Judged(
+    def _judged_face(face: Face, crop: Any, p: Any) -> _JudgedFace:
+        return _JudgedFace(
             face=face,
             aligned=crop,
             probability=float(np.clip(p.fake_probability, 0.0, 1.0)),
@@ -436,7 +398,7 @@ class Analyzer:
             mask=np.clip(np.asarray(p.mask, dtype=np.float32), 0, 1).astype(np.float16),
         )
 
-    def _evidence(self, judged: _Judged, image_size: tuple[int, int]) -> FaceEvidence:
+    def _evidence(self, judged: _JudgedFace, image_size: tuple[int, int]) -> FaceEvidence:
         """Cues on the crop, the mask mapped back onto the image, the region table."""
         crop = judged.aligned.crop
         mask = judged.mask.astype(np.float32)
@@ -461,7 +423,11 @@ class Analyzer:
         )
 
     def _add_stream(
-        self, rgb: np.ndarray, judged: list[_Judged], evidence: list[FaceEvidence], timings: dict
+        self,
+        rgb: np.ndarray,
+        judged: list[_JudgedFace],
+        evidence: list[FaceEvidence],
+        timings: dict,
     ) -> list[str]:
         """The forensic stream's judgement of each face, fused with the semantic one where the
         stream's model carries a fusion fitted on validation data; returns warnings."""
@@ -483,7 +449,7 @@ class Analyzer:
         return notes
 
     def _track_evidence(
-        self, track, items: list[_Judged], image_size: tuple[int, int]
+        self, track, items: list[_JudgedFace], image_size: tuple[int, int]
     ) -> tuple[TrackScore, FaceEvidence, AlignedFace]:
         scores = [j.probability for j in items]
         top = sorted(range(len(items)), key=lambda i: scores[i], reverse=True)[: self.top_k]
@@ -571,57 +537,6 @@ class Analyzer:
         report.preview_frame = wanted
 
 
-@dataclass
-class BatchPlan:
-    """What a batch run still has to do: inputs (with SHA-256) not yet in `out`."""
-
-    out: Path
-    todo: list[tuple[Path, str | None]]
-    skipped: list[Path]
-
-    def start(self, on_report: Callable[[Path, Report | None], None] | None) -> BatchSummary:
-        """The run's summary with the skipped inputs counted (and reported as None)."""
-        summary = BatchSummary(out_path=self.out, total=len(self.todo) + len(self.skipped))
-        summary.skipped = len(self.skipped)
-        for path in self.skipped if on_report is not None else ():
-            on_report(path, None)
-        return summary
-
-
-def plan_batch(paths: Iterable[str | Path], out_jsonl: str | Path, *, resume: bool = True):
-    """Repair `out_jsonl` (resume) or empty it, and list the inputs left to analyse.
-
-    An input is done when its path and SHA-256 already have a complete, non-error report in
-    the file; half-written lines, error reports (they are retried) and duplicates are dropped.
-    """
-    out = Path(out_jsonl)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    done = _repair_jsonl(out) if resume else set()
-    if not resume:
-        out.write_text("")
-    todo, skipped = [], []
-    for path in iter_inputs(paths):
-        sha256 = _sha256_or_none(path)
-        if sha256 is not None and (str(path), sha256) in done:
-            skipped.append(path)
-        else:
-            todo.append((path, sha256))
-            done.add((str(path), sha256 or ""))  # the same file named twice: once
-    return BatchPlan(out=out, todo=todo, skipped=skipped)
-
-
-def append_report(handle, report: Report | str) -> None:
-    """One JSON line, flushed and synced: a crash loses at most the input in progress."""
-    handle.write((report if isinstance(report, str) else report.to_json_line()) + "\n")
-    handle.flush()
-    os.fsync(handle.fileno())
-
-
-def iter_inputs(paths: Iterable[str | Path]) -> Iterator[Path]:
-    """Files as given; folders expanded to their image and video files (see media)."""
-    return iter_media_files(paths)
-
-
 def _keep_decisive_crop(report: Report, aligned: list[AlignedFace]) -> None:
     """Keep the decisive face's aligned crop on the report (`aligned` in the order of
     `report.faces`), so a chat about it need not find and align the face again."""
@@ -669,44 +584,10 @@ def _face_warnings(faces: list[Face]) -> list[str]:
     return notes
 
 
-def _repair_jsonl(out: Path) -> set[tuple[str, str]]:
-    """Keep the complete, non-error, first-of-their-input reports; return their keys."""
-    if not out.exists():
-        return set()
-    done: set[tuple[str, str]] = set()
-    kept: list[str] = []
-    changed = False
-    with out.open("rb") as handle:
-        for raw in handle:
-            try:
-                record = json.loads(raw.decode("utf-8"))
-                key = (str(record["input"]["path"]), str(record["input"]["sha256"]))
-                complete = raw.endswith(b"\n") and record["verdict"] != "error"
-            except (ValueError, KeyError, TypeError):
-                complete, key = False, ("", "")
-            if not complete or key in done:
-                changed = True
-                continue
-            done.add(key)
-            kept.append(raw.decode("utf-8"))
-    if changed:
-        temporary = out.with_name(out.name + ".tmp")
-        temporary.write_text("".join(kept), encoding="utf-8")
-        os.replace(temporary, out)
-    return done
-
-
 def _sha256(source: str | Path | bytes) -> str:
     if not isinstance(source, str | Path):
         return hashlib.sha256(bytes(source)).hexdigest()
     return file_sha256(source)
-
-
-def _sha256_or_none(path: Path) -> str | None:
-    try:
-        return _sha256(path) if path.is_file() else None
-    except (OSError, ValueError):
-        return None
 
 
 def _load_stream(stream: Any) -> Any:

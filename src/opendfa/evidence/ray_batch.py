@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from opendfa.evidence.pipeline import BatchSummary, append_report, plan_batch
+from opendfa.evidence.batch import BatchSummary, analyze_or_error, append_report, plan_batch
 from opendfa.evidence.report import Report
 from opendfa.models.configs import DEFAULT_MODEL
 
@@ -43,8 +43,8 @@ class _AnalyzeActor:
     def __call__(self, batch: dict[str, Any]) -> dict[str, list[str]]:
         lines = []
         for path, sha256 in zip(batch["path"], batch["sha256"], strict=True):
-            report = self.analyzer.analyze_or_error(
-                Path(path), sha256 or None, self.num_frames, self.fps
+            report = analyze_or_error(
+                self.analyzer, Path(path), sha256 or None, self.num_frames, self.fps
             )
             lines.append(report.to_json_line())
         return {"path": list(batch["path"]), "line": lines}

@@ -3,7 +3,7 @@
 DFA-GPT learned its descriptions from the synthesis engine's masks, and those name regions the
 detector's evidence often does not reach: most AD training answers name a region that scores
 below 0.5 on the same image (benchmarks/dfa_gpt.md), so a tuned model names unsupported
-regions as readily as its references do. Checking the finished reply (`opendfa.explain.guard`)
+regions as readily as its references do. Checking the finished reply (`opendfa.explain.reply_check`)
 can only throw the whole reply away. Here the check runs while the answer is written:
 
 - after each finished sentence, the text so far is checked (`opendfa.metrics.grounding`, the
@@ -90,8 +90,8 @@ class GroundedReview:
             said = stated_verdict(sentence)
             if said is not None and said != self.verdict:
                 found["claim", f"a sentence says {said}"] += 1
-        if self.facts is not None:
-            found.update(claim_breaks(text, self.facts, self.question))
+        if self.facts is not None:  # claims are read per sentence: the new ones suffice
+            found.update(claim_breaks(text[start:], self.facts, self.question))
         return found
 
     def __call__(self, text: str, final: bool) -> int | None:
@@ -121,18 +121,27 @@ class GroundedReview:
                     found[key] = word.start()
             if len(found) == len(broken):
                 break
-        cuts = [
-            _clause_start(text, offset, self.settled) if kind == "claim" else offset
-            for (kind, _), offset in found.items()
-        ]
+        cuts = [self._cut_for(kind, text, offset) for (kind, _), offset in found.items()]
         return min(cuts) if cuts else self.settled
+
+    def _cut_for(self, kind: str, text: str, offset: int) -> int:
+        """A verdict or type goes back to the start of its clause; an appeal to an original, a
+        sub-technique or a confidence to the start of its sentence (cut at the word, the
+        model reworded the same claim: "compared with the face in the other face"); a region
+        or a cue word at the word itself."""
+        if kind == "claim":
+            return _clause_start(text, offset, self.settled)
+        if kind in WHOLE_SENTENCE_KINDS:
+            return _sentence_start(text, offset, self.settled)
+        return offset
 
     def rolled_back(self, offset: int) -> None:
         self.settled = min(self.settled, offset)
 
 
 # Claim kinds the region and verdict checks above do not already cover.
-CLAIM_KINDS = ("technique", "untouched", "attribute", "original", "confidence")
+CLAIM_KINDS = ("technique", "untouched", "attribute", "original", "confidence", "probability")
+WHOLE_SENTENCE_KINDS = ("technique", "original", "confidence")
 
 
 def claim_breaks(text: str, facts: ClaimFacts, question: str | None = None) -> Counter:
@@ -143,6 +152,14 @@ def claim_breaks(text: str, facts: ClaimFacts, question: str | None = None) -> C
         if checked.claim.kind in CLAIM_KINDS and not checked.holds:
             found[checked.key()] += 1
     return found
+
+
+def _sentence_start(text: str, offset: int, floor: int) -> int:
+    """The first word character of the sentence holding `offset` (not before `floor`)."""
+    marks = [m.end() for m in SENTENCE_END.finditer(text, floor, offset)]
+    start = marks[-1] if marks else floor
+    word = WORD.search(text, start, offset + 1)
+    return word.start() if word else offset
 
 
 def _clause_start(text: str, offset: int, floor: int) -> int:

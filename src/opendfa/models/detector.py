@@ -67,7 +67,8 @@ from opendfa.models.detector_base import (  # noqa: F401  (names importable from
     resolve_detector,
     write_detector_info,
 )
-from opendfa.models.weights import write_weights
+from opendfa.models.folder import write_weights
+from opendfa.safe_files import replacing
 from opendfa.taxonomy import CATEGORIES
 
 
@@ -254,8 +255,7 @@ def export_onnx(name_or_folder: str | Path = DEFAULT_MODEL, *, check: bool = Tru
     generator = torch.Generator().manual_seed(0)
     example = torch.rand(2, 3, config.input_size, config.input_size, generator=generator)
     target = folder / ONNX_FILE
-    tmp = folder / (ONNX_FILE + ".tmp")
-    with torch.no_grad(), warnings.catch_warnings():
+    with replacing(target) as tmp, torch.no_grad(), warnings.catch_warnings():
         # The TorchScript exporter (the dynamo one would need onnxscript too) warns that it is
         # legacy, and the tracer that shapes are constants: they are, for one input size.
         warnings.simplefilter("ignore", DeprecationWarning)
@@ -272,9 +272,8 @@ def export_onnx(name_or_folder: str | Path = DEFAULT_MODEL, *, check: bool = Tru
             do_constant_folding=True,
         )
         expected = [value.numpy() for value in graph(example)]
-    if check:
-        _check_onnx(tmp, example.numpy(), dict(zip(names, expected, strict=True)))
-    tmp.replace(target)
+        if check:
+            _check_onnx(tmp, example.numpy(), dict(zip(names, expected, strict=True)))
     info = read_detector_info(folder)
     info["onnx"] = {
         "file": ONNX_FILE,

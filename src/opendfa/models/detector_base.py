@@ -25,6 +25,7 @@ import numpy as np
 from opendfa.faces.regions import MIRRORED_REGIONS, REGION_NAMES
 from opendfa.models.configs import DEFAULT_MODEL
 from opendfa.models.configs import DetectorConfig as DetectorConfig  # re-exported
+from opendfa.safe_files import write_json_atomic
 from opendfa.taxonomy import CATEGORIES
 
 FORMAT = "opendfa.detector/1"
@@ -242,9 +243,7 @@ def read_detector_info(folder: Path) -> dict[str, Any]:
 
 def write_detector_info(folder: Path, info: dict[str, Any], default: Any = None) -> None:
     """Replace `config.json` atomically."""
-    tmp = folder / (CONFIG_FILE + ".tmp")
-    tmp.write_text(json.dumps(info, indent=1, default=default) + "\n")
-    tmp.replace(folder / CONFIG_FILE)
+    write_json_atomic(folder / CONFIG_FILE, info, default=default)
 
 
 def model_label(info: dict[str, Any], folder: Path) -> str:

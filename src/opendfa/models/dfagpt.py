@@ -1,8 +1,9 @@
 """A DFA-GPT model folder: build, save, load, and ask it about a face.
 
 A folder holds `config.json` (which language model, which detector backbone sees the image,
-image size, LoRA shape, whether the detector's evidence goes into the prompt) and
-`trainable.safetensors` (projector + LoRA adapters, a few MB to a few hundred MB). The base LM
+image size, LoRA shape, whether the detector's evidence goes into the prompt, the weights'
+sha256) and `trainable.safetensors` (projector + LoRA adapters, a few MB to a few hundred MB),
+written and checked by `opendfa.models.folder`. The base LM
 and the detector are loaded from where they live (`opendfa.models.lm`, the detector registry),
 so a folder is small and never holds code or pickles.
 """
@@ -18,6 +19,7 @@ import numpy as np
 import torch
 
 from opendfa.models.configs import DEFAULT_MODEL
+from opendfa.models.folder import checked_sha256, read_config, save_model_files
 from opendfa.models.lm import DEFAULT_LM, load_lm
 from opendfa.models.mllm import (
     DFAGPT,
@@ -28,6 +30,7 @@ from opendfa.models.mllm import (
     load_trainable,
     save_trainable,
 )
+from opendfa.safe_files import write_text_atomic
 
 FORMAT = "opendfa.dfa-gpt/1"
 CONFIG_FILE = "config.json"
@@ -99,32 +102,59 @@ def build(config: DFAGPTConfig, *, device: str = "cpu", dtype=torch.float32, log
 
 
 def save(loaded: LoadedDFAGPT, folder: str | Path) -> Path:
+    """The trainable weights and the config with their sha256 (`opendfa.models.folder`)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    save_trainable(loaded.model, folder / (WEIGHTS_FILE + ".tmp"))
-    (folder / (WEIGHTS_FILE + ".tmp")).replace(folder / WEIGHTS_FILE)
-    text = json.dumps(loaded.config.to_json(), indent=1) + "\n"
-    (folder / CONFIG_FILE).write_text(text)
+    save_model_files(
+        folder / WEIGHTS_FILE,
+        lambda path: save_trainable(loaded.model, path),
+        folder / CONFIG_FILE,
+        loaded.config.to_json(),
+    )
     return folder
 
 
 def load(folder: str | Path, *, device: str = "cpu", dtype=torch.float32, log=None):
-    """Load a trained DFA-GPT folder in eval mode."""
+    """Load a trained DFA-GPT folder in eval mode; its weights are checked against the sha256
+    in its config when it records one."""
     folder = Path(folder)
     if not (folder / CONFIG_FILE).is_file() or not (folder / WEIGHTS_FILE).is_file():
         raise FileNotFoundError(
             f"no DFA-GPT model in {folder} (expected {CONFIG_FILE} and {WEIGHTS_FILE}); "
             "train one with `opendfa train mllm`"
         )
+    info = read_config(folder / CONFIG_FILE, "DFA-GPT")
     try:
-        config = DFAGPTConfig.from_json(json.loads((folder / CONFIG_FILE).read_text()))
-    except (json.JSONDecodeError, TypeError) as err:
+        config = DFAGPTConfig.from_json(info)
+    except TypeError as err:
         raise ValueError(f"unreadable DFA-GPT config in {folder}: {err}") from None
+    checked_sha256(folder / WEIGHTS_FILE, info)
     loaded = build(config, device=device, dtype=dtype, log=log)
     load_trainable(loaded.model, folder / WEIGHTS_FILE)
     loaded.model.eval()
     loaded.folder = folder
     return loaded
+
+
+INT8 = "int8"  # the `weights` of `prepare_for_inference` that asks for `quantize_for_cpu`
+
+
+def load_for_inference(
+    folder: str | Path, *, weights: str = "auto", full_vocabulary: bool = False
+) -> LoadedDFAGPT:
+    """A DFA-GPT folder as chat, the bench and the speed bench run it: loaded, then
+    `prepare_for_inference`."""
+    return prepare_for_inference(load(folder), weights=weights, full_vocabulary=full_vocabulary)
+
+
+def prepare_for_inference(
+    loaded: LoadedDFAGPT, *, weights: str = "auto", full_vocabulary: bool = False
+) -> LoadedDFAGPT:
+    """LoRA merged and the weights in `weights`: "int8" (`quantize_for_cpu`), or the dtype the
+    LM computes in, "float32", "bfloat16" or "auto" (`merge_for_inference`)."""
+    if weights == INT8:
+        return quantize_for_cpu(loaded, full_vocabulary=full_vocabulary)
+    return merge_for_inference(loaded, full_vocabulary=full_vocabulary, dtype=weights)
 
 
 def merge_for_inference(
@@ -180,7 +210,7 @@ def answer_vocabulary(tokenizer, records) -> list[int]:
 
 
 def save_vocabulary(folder: str | Path, ids: list[int]) -> None:
-    (Path(folder) / VOCABULARY_FILE).write_text(json.dumps({"token_ids": sorted(ids)}) + "\n")
+    write_text_atomic(Path(folder) / VOCABULARY_FILE, json.dumps({"token_ids": sorted(ids)}) + "\n")
 
 
 def read_vocabulary(folder: str | Path) -> list[int] | None:

@@ -29,7 +29,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from opendfa.media.files import file_sha256
-from opendfa.models.weights import write_json, write_weights
+from opendfa.models.folder import write_json, write_weights
 
 FORMAT = "opendfa.forensic/1"
 WEIGHTS_FILE = "model.safetensors"

@@ -8,13 +8,12 @@ end to end: the adversarial hard-fake mining of the detector runs PGD on z throu
 The crops are `opendfa.faces.align_face(image, face, size=image_size, margin=margin)`, so a
 generated image lies in the same canonical frame as every aligned face in the project.
 
-Weights are stored as safetensors next to a JSON file with the config and training facts;
-nothing is ever pickled.
+Weights are stored as safetensors next to a JSON file with the config, training facts and
+the weights' sha256 (`opendfa.models.folder`); nothing is ever pickled.
 """
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -22,10 +21,10 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 from torch import nn
 
-from opendfa.media.files import file_sha256
+from opendfa.models.folder import checked_sha256, read_config, save_model_files, save_state
 
 FORMAT = "opendfa.generator/1"
 SHIPPED = Path(__file__).resolve().parent.parent / "assets" / "models" / "generator-v1.safetensors"
@@ -207,16 +206,15 @@ class FaceVAE(nn.Module):
         """Write `path` (.safetensors) and the config + `metadata` as JSON beside it."""
         path = Path(path).with_suffix(".safetensors")
         path.parent.mkdir(parents=True, exist_ok=True)
-        tensors = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}
-        save_file(tensors, str(path), metadata={"format": FORMAT})
         info = {
             "format": FORMAT,
             "config": asdict(self.config),
             "parameters": sum(p.numel() for p in self.parameters()),
-            "weights_sha256": file_sha256(path),
         }
         info = {**info, **{k: v for k, v in (metadata or {}).items() if k not in info}}
-        path.with_suffix(".json").write_text(json.dumps(info, indent=1) + "\n")
+        save_model_files(
+            path, lambda to: save_state(self, to, FORMAT), path.with_suffix(".json"), info
+        )
         return path
 
     @classmethod
@@ -224,8 +222,8 @@ class FaceVAE(nn.Module):
         """Load weights and config written by `save`, in eval mode on the CPU."""
         path = Path(path).with_suffix(".safetensors")
         info = read_info(path)
-        if verify and info.get("weights_sha256") not in (None, file_sha256(path)):
-            raise ValueError(f"weights do not match the sha256 in their JSON ({path})")
+        if verify:
+            checked_sha256(path, info)
         model = cls(GeneratorConfig.from_dict(info["config"]))
         model.load_state_dict(load_file(str(path)))
         return model.eval()
@@ -242,7 +240,7 @@ def read_info(path: str | Path) -> dict[str, Any]:
     """The JSON beside a generator's weights (config, training facts, sha256)."""
     info_path = Path(path).with_suffix(".json")
     try:
-        info = json.loads(info_path.read_text())
+        info = read_config(info_path, "generator")
     except FileNotFoundError:
         raise FileNotFoundError(f"generator config not found: {info_path}") from None
     if info.get("format") != FORMAT:

@@ -37,6 +37,7 @@ import cv2
 import numpy as np
 
 from opendfa.evidence.report import Report, upgrade_report
+from opendfa.safe_files import write_bytes_atomic
 
 MIGRATIONS: tuple[str, ...] = (
     """
@@ -293,10 +294,7 @@ class CaseStore:
     def _write_preview(self, digest: str, encoded: bytes) -> None:
         """Write a shared preview file (atomic: temp file, then rename); the caller holds the
         lock and has checked that it does not exist."""
-        path = self._shared_preview_path(digest)
-        partial = path.with_name(f".{digest}.{uuid.uuid4().hex}.part")
-        partial.write_bytes(encoded)
-        os.replace(partial, path)
+        write_bytes_atomic(self._shared_preview_path(digest), encoded)
         self._preview_bytes += len(encoded)
 
     def usage(self) -> int:

@@ -19,6 +19,8 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from opendfa.safe_files import replacing, write_json_atomic
+
 STATE_FORMAT = "opendfa.train-state/1"
 # The detector's state before the one engine: the same tensors and JSON, read as they are.
 READABLE_FORMATS = (STATE_FORMAT, "opendfa.detector-train-state/1")
@@ -80,12 +82,9 @@ def save_state(
         "param_groups": groups,
         "scheduler": scheduler.state_dict() if scheduler is not None else None,
     }
-    tmp = tensors_path.with_suffix(".tmp.safetensors")
-    save_file(tensors, str(tmp), metadata={"format": STATE_FORMAT})
-    tmp.replace(tensors_path)
-    tmp_json = json_path.with_suffix(".tmp.json")
-    tmp_json.write_text(json.dumps(payload, indent=1, default=str) + "\n")
-    tmp_json.replace(json_path)
+    with replacing(tensors_path) as tmp:
+        save_file(tensors, str(tmp), metadata={"format": STATE_FORMAT})
+    write_json_atomic(json_path, payload, default=str)
     return tensors_path
 
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 import platform
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -233,6 +233,46 @@ def train_detector(
         torch.set_num_threads(previous_threads)
 
 
+@dataclass
+class _Setup:
+    """What one run trains with, built once by `_setup`."""
+
+    config: DetectorTrainConfig
+    out: Path
+    engine: Engine
+    train_items: DetectorItems
+    val_items: DetectorItems | None
+    model: nn.Module  # wrapped in DDP (when several processes) once the state is resumed
+    optimizer: torch.optim.Optimizer | SAM
+    generator: LatentGenerator | None
+    steps_per_epoch: int
+    total_steps: int
+
+    @property
+    def state(self) -> Path:
+        """The stem of the resumable training state."""
+        return self.out / STATE_DIR / STATE_STEM
+
+
+@dataclass
+class _Progress:
+    """Where a run stands; saved with the training state after every epoch."""
+
+    stopping: EarlyStopping
+    epoch: int = -1  # the last finished epoch
+    step: int = 0  # batches trained on, over all epochs
+    history: list[dict[str, Any]] = field(default_factory=list)  # one record per epoch
+
+    def state_info(self, config: DetectorTrainConfig) -> dict[str, Any]:
+        return {
+            "epoch": self.epoch,
+            "step": self.step,
+            "history": self.history,
+            "early_stopping": asdict(self.stopping),
+            "config": asdict(config),
+        }
+
+
 def _train(
     train_manifest: str | Path | Manifest,
     val_manifest: str | Path | Manifest | None,
@@ -242,6 +282,29 @@ def _train(
     on_epoch_end: Callable[[dict[str, Any]], None] | None,
 ) -> DetectorTrainResult:
     started = time.time()
+    setup = _setup(train_manifest, val_manifest, out, config, generator)
+    progress = _resume(setup)
+    setup.model = setup.engine.prepare_model(setup.model)  # DDP, when several processes
+    stopped_early = False
+    for epoch in range(progress.epoch + 1, config.epochs):
+        if setup.val_items is not None and progress.stopping.should_stop:
+            stopped_early = True
+            break
+        record = _run_epoch(setup, progress, epoch)
+        if on_epoch_end is not None:
+            on_epoch_end(record)
+    return _finish(setup, progress, stopped_early, started)
+
+
+def _setup(
+    train_manifest: str | Path | Manifest,
+    val_manifest: str | Path | Manifest | None,
+    out: Path,
+    config: DetectorTrainConfig,
+    generator: LatentGenerator | None,
+) -> _Setup:
+    """The engine, the crops (cached by the main process first), the model with its early
+    layers frozen, the optimizer, the generator of hard fakes, and the steps per epoch."""
     engine = Engine(
         device=config.device,
         mixed_precision=config.mixed_precision,
@@ -255,6 +318,37 @@ def _train(
             "processes; make it a multiple of the number of processes"
         )
     seed_everything(config.seed)
+    train_items, val_items = _items(engine, train_manifest, val_manifest, config)
+    model = MultiTaskDetector(config.model, pretrained=config.pretrained).to(engine.device)
+    freeze_early_layers(model, config.freeze_blocks)
+    optimizer = _optimizer(model, config)
+    if config.adversarial.enabled:
+        generator = _prepare_generator(generator, config, engine.device)
+    expected = len(train_items) + config.sbi_prob * float((~train_items.labels).sum())
+    steps_per_epoch = max(1, int(expected // config.batch_size))
+    if config.max_steps_per_epoch:
+        steps_per_epoch = min(steps_per_epoch, config.max_steps_per_epoch)
+    return _Setup(
+        config=config,
+        out=out,
+        engine=engine,
+        train_items=train_items,
+        val_items=val_items,
+        model=model,
+        optimizer=optimizer,
+        generator=generator,
+        steps_per_epoch=steps_per_epoch,
+        total_steps=steps_per_epoch * config.epochs,
+    )
+
+
+def _items(
+    engine: Engine,
+    train_manifest: str | Path | Manifest,
+    val_manifest: str | Path | Manifest | None,
+    config: DetectorTrainConfig,
+) -> tuple[DetectorItems, DetectorItems | None]:
+    """The training items (augmented, with online SBI) and the validation ones, if any."""
     with engine.main_first():  # the main process fills the crop cache, the others read it
         train_crops = _crops(train_manifest, config.train_split, config)
         val_crops = _crops(val_manifest, config.val_split, config) if val_manifest else None
@@ -265,103 +359,83 @@ def _train(
         flip_prob=config.flip_prob,
         seed=config.seed,
     )
-    val_items = None
-    if val_crops is not None:
-        val_items = DetectorItems(val_crops)
-        if not 0 < val_items.labels.sum() < len(val_items.labels):
-            raise ValueError("the validation set needs both reals and fakes for its AUC")
-    model = MultiTaskDetector(config.model, pretrained=config.pretrained).to(engine.device)
-    freeze_early_layers(model, config.freeze_blocks)
-    optimizer = _optimizer(model, config)
-    if config.adversarial.enabled:
-        generator = _prepare_generator(generator, config, engine.device)
-    expected = len(train_items) + config.sbi_prob * float((~train_items.labels).sum())
-    steps_per_epoch = max(1, int(expected // config.batch_size))
-    if config.max_steps_per_epoch:
-        steps_per_epoch = min(steps_per_epoch, config.max_steps_per_epoch)
-    total_steps = steps_per_epoch * config.epochs
+    if val_crops is None:
+        return train_items, None
+    val_items = DetectorItems(val_crops)
+    if not 0 < val_items.labels.sum() < len(val_items.labels):
+        raise ValueError("the validation set needs both reals and fakes for its AUC")
+    return train_items, val_items
 
-    state = out / STATE_DIR / STATE_STEM
-    progress: dict[str, Any] = {"epoch": -1, "step": 0, "history": []}
-    stopping = EarlyStopping(config.patience)
-    if config.resume and checkpoint.exists(state):
-        info, _ = checkpoint.load_state(state, model, optimizer)
-        if info["config"]["model"] != asdict(config.model):
-            raise ValueError(f"the saved state in {state.parent} is for another model config")
-        progress = {key: info[key] for key in progress}
-        saved = info.get("early_stopping") or {  # a state written before the one engine
-            "best": info["best_auc"],
-            "best_epoch": info["best_epoch"],
-            "since_best": info["since_best"],
-        }
-        stopping = EarlyStopping(**{**saved, "patience": config.patience})
-    model = engine.prepare_model(model)  # DDP over the processes, when there are several
 
-    stopped_early = False
-    for epoch in range(progress["epoch"] + 1, config.epochs):
-        if val_items is not None and stopping.should_stop:
-            stopped_early = True
-            break
-        tick = time.time()
-        record, progress["step"] = _train_epoch(
-            engine,
-            model,
-            optimizer,
-            train_items,
-            config,
-            generator,
-            epoch,
-            progress["step"],
-            (steps_per_epoch, total_steps),
-        )
-        bare = engine.unwrap(model)
-        if val_items is not None:
-            metrics, _, _ = evaluate_detector(
-                bare, val_items, config.batch_size, config.num_workers
-            )
-            record["val"] = metrics
-            if stopping.update(metrics.get("auc", float("nan")), epoch) and engine.is_main:
-                save_detector(bare, out, metrics={"val": metrics}, training=_facts(config))
-        else:
-            stopping.best_epoch = epoch
-            if engine.is_main:
-                save_detector(bare, out, metrics={}, training=_facts(config))
-        record["seconds"] = round(time.time() - tick, 2)
-        progress["history"].append(record)
-        progress["epoch"] = epoch
+def _resume(setup: _Setup) -> _Progress:
+    """A fresh start, or with `resume` the saved state: weights, optimizer moments, counters,
+    history and early stopping."""
+    config = setup.config
+    if not (config.resume and checkpoint.exists(setup.state)):
+        return _Progress(EarlyStopping(config.patience))
+    info, _ = checkpoint.load_state(setup.state, setup.model, setup.optimizer)
+    if info["config"]["model"] != asdict(config.model):
+        raise ValueError(f"the saved state in {setup.state.parent} is for another model config")
+    saved = info.get("early_stopping") or {  # a state written before the one engine
+        "best": info["best_auc"],
+        "best_epoch": info["best_epoch"],
+        "since_best": info["since_best"],
+    }
+    return _Progress(
+        EarlyStopping(**{**saved, "patience": config.patience}),
+        epoch=info["epoch"],
+        step=info["step"],
+        history=info["history"],
+    )
+
+
+def _run_epoch(setup: _Setup, progress: _Progress, epoch: int) -> dict[str, Any]:
+    """Train one epoch, validate, save the model if it is the best yet, then the training
+    state and the log line; returns the epoch's record."""
+    engine = setup.engine
+    tick = time.time()
+    record, progress.step = _train_epoch(setup, epoch, progress.step)
+    _validate_and_keep_best(setup, progress.stopping, record, epoch)
+    record["seconds"] = round(time.time() - tick, 2)
+    progress.history.append(record)
+    progress.epoch = epoch
+    if engine.is_main:
+        bare = engine.unwrap(setup.model)
+        checkpoint.save_state(setup.state, bare, setup.optimizer, progress.state_info(setup.config))
+    engine.log(record)
+    engine.wait()
+    return record
+
+
+def _validate_and_keep_best(
+    setup: _Setup, stopping: EarlyStopping, record: dict[str, Any], epoch: int
+) -> None:
+    """Validation metrics into `record`; the model is saved when its AUC is the best yet
+    (without validation data, after every epoch)."""
+    config, engine = setup.config, setup.engine
+    bare = engine.unwrap(setup.model)
+    if setup.val_items is None:
+        stopping.best_epoch = epoch
         if engine.is_main:
-            info = {**progress, "early_stopping": asdict(stopping), "config": asdict(config)}
-            checkpoint.save_state(state, bare, optimizer, info)
-        engine.log(record)
-        engine.wait()
-        if on_epoch_end is not None:
-            on_epoch_end(record)
-
-    finished = (progress, stopping, stopped_early, started)
-    return _finish(out, train_items, val_items, config, finished, engine)
+            save_detector(bare, setup.out, metrics={}, training=_facts(config))
+        return
+    metrics, _, _ = evaluate_detector(bare, setup.val_items, config.batch_size, config.num_workers)
+    record["val"] = metrics
+    if stopping.update(metrics.get("auc", float("nan")), epoch) and engine.is_main:
+        save_detector(bare, setup.out, metrics={"val": metrics}, training=_facts(config))
 
 
-def _train_epoch(
-    engine: Engine,
-    model: nn.Module,
-    optimizer: torch.optim.Optimizer | SAM,
-    items: DetectorItems,
-    config: DetectorTrainConfig,
-    generator: LatentGenerator | None,
-    epoch: int,
-    step: int,
-    steps: tuple[int, int],
-) -> tuple[dict[str, Any], int]:
+def _train_epoch(setup: _Setup, epoch: int, step: int) -> tuple[dict[str, Any], int]:
     """One epoch of batches; returns its record (mean loss parts) and the batch count.
 
     Each process takes its share of every global batch of `batch_size`; the learning rate
     follows the optimizer step (`step // grad_accum`)."""
-    steps_per_epoch, total_steps = steps
-    accum = config.grad_accum
+    config, engine, items = setup.config, setup.engine, setup.train_items
+    accum, total_steps = config.grad_accum, setup.total_steps
     torch.manual_seed(config.seed * 1_000_003 + epoch)  # dropout: same stream after a resume
     items.set_epoch(epoch)
     class_weight = class_weights(items.plan_labels(), config.balance_classes)
-    base = _base(optimizer)
+    base = _base(setup.optimizer)
     done = step
 
     def one_batch(batch: dict[str, torch.Tensor]) -> dict[str, float]:
@@ -370,21 +444,16 @@ def _train_epoch(
         for group in base.param_groups:
             group["lr"] = config.lr * group["lr_scale"] * factor
         images, targets = batch_targets(batch, engine.device, class_weight)
-        hard, phase = None, PHASE_JOINT
-        reals = targets.label < 0.5
-        if generator is not None and config.adversarial.enabled and bool(reals.any()):
-            phase = config.adversarial.phase(epoch, done)
-            hard = mine_hard_fakes(
-                engine.unwrap(model),
-                generator,
-                images[reals],
-                epsilon=config.adversarial.epsilon,
-                steps=config.adversarial.steps,
-                random_start=config.adversarial.random_start,
-                rng=torch.Generator().manual_seed(config.seed * 7919 + done),
-            ).images
+        hard, phase = _hard_fakes(setup, images, targets, epoch, done)
         parts = train_step(
-            model, optimizer, images, targets, config, hard=hard, phase=phase, engine=engine
+            setup.model,
+            setup.optimizer,
+            images,
+            targets,
+            config,
+            hard=hard,
+            phase=phase,
+            engine=engine,
         )
         done += 1
         return parts
@@ -399,24 +468,43 @@ def _train_epoch(
     train = engine.run_epoch(
         loader,
         one_batch,
-        limit=steps_per_epoch,
+        limit=setup.steps_per_epoch,
         desc=f"epoch {epoch + 1}/{config.epochs}",
-        total=min(max(len(items) // config.batch_size, 1), steps_per_epoch),
+        total=min(max(len(items) // config.batch_size, 1), setup.steps_per_epoch),
     )
     last = lr_factor(max(done - 1, 0) // accum, total_steps // accum, **config.schedule_options())
     return {"epoch": epoch, "lr": config.lr * last, "train": train}, done
 
 
+def _hard_fakes(
+    setup: _Setup, images: torch.Tensor, targets: DetectorTargets, epoch: int, step: int
+) -> tuple[torch.Tensor | None, str]:
+    """Adversarial hard fakes of the batch's reals and the phase of the adversarial schedule,
+    or (None, joint) without a generator or reals."""
+    config = setup.config
+    reals = targets.label < 0.5
+    if setup.generator is None or not config.adversarial.enabled or not bool(reals.any()):
+        return None, PHASE_JOINT
+    phase = config.adversarial.phase(epoch, step)
+    hard = mine_hard_fakes(
+        setup.engine.unwrap(setup.model),
+        setup.generator,
+        images[reals],
+        epsilon=config.adversarial.epsilon,
+        steps=config.adversarial.steps,
+        random_start=config.adversarial.random_start,
+        rng=torch.Generator().manual_seed(config.seed * 7919 + step),
+    )
+    return hard.images, phase
+
+
 def _finish(
-    out: Path,
-    train_items: DetectorItems,
-    val_items: DetectorItems | None,
-    config: DetectorTrainConfig,
-    finished: tuple[dict[str, Any], EarlyStopping, bool, float],
-    engine: Engine,
+    setup: _Setup, progress: _Progress, stopped_early: bool, started: float
 ) -> DetectorTrainResult:
     """Calibrate the best model on validation and write its final config and metrics."""
-    progress, stopping, stopped_early, started = finished
+    config, engine, out = setup.config, setup.engine, setup.out
+    train_items, val_items = setup.train_items, setup.val_items
+    stopping = progress.stopping
     loaded = load_detector(out, device=str(engine.device))
     temperature, metrics = 1.0, {}
     if val_items is not None:
@@ -436,21 +524,21 @@ def _finish(
     facts = {
         **_facts(config),
         "best_epoch": stopping.best_epoch,
-        "epochs_run": len(progress["history"]),
+        "epochs_run": len(progress.history),
         "stopped_early": stopped_early,
         "n_train": len(train_items.crops),
         "n_val": len(val_items.crops) if val_items is not None else 0,
         "train_identities": len({s.identity for s in train_items.crops.samples}),
         "processes": engine.num_processes,
         "seconds": round(seconds, 1),
-        "history": progress["history"],
+        "history": progress.history,
     }
     if engine.is_main:
         save_detector(loaded.model, out, temperature=temperature, metrics=metrics, training=facts)
     engine.wait()
     return DetectorTrainResult(
         folder=out,
-        history=progress["history"],
+        history=progress.history,
         best_epoch=stopping.best_epoch,
         best_auc=stopping.best,
         temperature=temperature,

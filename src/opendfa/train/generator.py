@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from opendfa.models.generator import FaceVAE, GeneratorConfig, images_to_tensor
+from opendfa.safe_files import replacing, write_json_atomic
 from opendfa.train import checkpoint as train_state
 from opendfa.train.configs import Augmentation, GeneratorTrainConfig
 from opendfa.train.loop import Engine, lr_factor, seed_everything
@@ -128,8 +129,9 @@ def prepare_crops(
         raise ValueError(f"no face could be aligned in {faces_dir}")
     cache_dir.mkdir(parents=True, exist_ok=True)
     array, valid_array = np.stack(images).astype(np.uint8), np.stack(valid)
-    np.save(files["images"], array)
-    np.save(files["valid"], valid_array)
+    for name, values in (("images", array), ("valid", valid_array)):
+        with replacing(files[name]) as temporary:
+            np.save(temporary, values)
     meta = {
         "identities": identities,
         "qualities": qualities,
@@ -138,7 +140,7 @@ def prepare_crops(
         "size": size,
         "margin": margin,
     }
-    meta_path.write_text(json.dumps(meta, indent=1) + "\n")
+    write_json_atomic(meta_path, meta)  # last: the cache is complete once it exists
     return FaceCrops(array, identities, qualities, sources, margin, valid_array)
 
 

@@ -201,7 +201,9 @@ class Engine:
         return self.accelerator.autocast()
 
     def accumulate(self, model: nn.Module) -> contextlib.AbstractContextManager:
-        """Gradient accumulation over `grad_accum` calls (no DDP sync until the last)."""
+        """Around each micro-batch's forward and backward: gradients accumulate over
+        `grad_accum` calls, and under DDP the first `grad_accum - 1` run in `no_sync`, so the
+        processes exchange gradients once per optimizer step (`sync_gradients` then True)."""
         return self.accelerator.accumulate(model)
 
     @property
@@ -210,6 +212,8 @@ class Engine:
         return self.accelerator.sync_gradients
 
     def backward(self, loss: torch.Tensor) -> None:
+        """Backward of one micro-batch's loss, divided by `grad_accum` here, so that the
+        accumulated gradient is that of the mean loss (fp16 loss scaling included)."""
         self.accelerator.backward(loss)
 
     def clip(self, parameters: Iterable[nn.Parameter], max_norm: float | None) -> None:

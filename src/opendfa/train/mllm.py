@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import random
 import time
 from collections import Counter
@@ -98,6 +97,72 @@ def balance_answers(records: list[InstructRecord], seed: int) -> list[InstructRe
     return out
 
 
+@dataclass
+class _Records:
+    """A run's records: `train` (balanced, cut to `max_records`), `val` (cut to
+    `val_records`), and `vocabulary`, those whose answers the model may give (every train
+    record and the val ones)."""
+
+    train: list[InstructRecord]
+    val: list[InstructRecord]
+    vocabulary: list[InstructRecord]
+
+    @classmethod
+    def load(cls, c: MLLMTrainConfig) -> _Records:
+        every_train = load_records(c.data, "train", c.tasks)
+        train = balance_answers(every_train, c.seed) if c.balance else every_train
+        train = subset(train, c.max_records, c.seed)
+        val = subset(load_records(c.data, "val", c.tasks), c.val_records, c.seed)
+        if not train:
+            raise ValueError(f"no training records for tasks {list(c.tasks)} in {c.data}")
+        return cls(train=train, val=val, vocabulary=every_train + val)
+
+
+@dataclass
+class _Setup:
+    """What one run trains on and with, built once by `Trainer._setup`."""
+
+    loaded: dfagpt.LoadedDFAGPT
+    records: _Records
+    train: list[Example]
+    val: list[Example]
+    order: list[int]  # indices into `train`, in the order the micro-batches take them
+    total_steps: int  # optimizer steps of the whole schedule
+    last_step: int  # where this run stops (`stop_at` may end it before the schedule does)
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LambdaLR
+    images: int
+    encode_seconds: float
+
+
+@dataclass
+class _Throughput:
+    """Conversations and tokens this process trained on, and for how long."""
+
+    started: float = field(default_factory=time.time)
+    stopped: float | None = None
+    samples: int = 0
+    tokens: int = 0
+
+    def add(self, chunk: list[Example]) -> None:
+        self.samples += len(chunk)
+        self.tokens += sum(len(e.ids) for e in chunk)
+
+    def stop(self) -> None:
+        self.stopped = time.time()
+
+    @property
+    def seconds(self) -> float:
+        return (self.stopped or time.time()) - self.started
+
+    def rates(self) -> dict[str, float]:
+        seconds = max(self.seconds, 1e-9)
+        return {
+            "samples_per_s": round(self.samples / seconds, 3),
+            "tokens_per_s": round(self.tokens / seconds, 1),
+        }
+
+
 def resolve_device(name: str) -> str:
     if name == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
@@ -113,6 +178,7 @@ class Trainer:
         self.engine = Engine(
             device=resolve_device(config.device),
             mixed_precision=config.precision,
+            grad_accum=config.grad_accum,  # DDP syncs gradients once per optimizer step
             log_path=self.out / LOG_FILE,
             progress=progress,
             find_unused_parameters=True,  # LoRA waits frozen while stage 1 trains the projector
@@ -190,103 +256,139 @@ class Trainer:
     # ------------------------------------------------------------------ run
 
     def run(self) -> dict:
-        c = self.config
-        seed_everything(c.seed)
+        seed_everything(self.config.seed)
         self.out.mkdir(parents=True, exist_ok=True)
-        all_train = load_records(c.data, "train", c.tasks)
-        train_records = all_train
-        if c.balance:
-            train_records = balance_answers(train_records, c.seed)
-        train_records = subset(train_records, c.max_records, c.seed)
-        val_records = subset(load_records(c.data, "val", c.tasks), c.val_records, c.seed)
-        if not train_records:
-            raise ValueError(f"no training records for tasks {list(c.tasks)} in {c.data}")
-        config = self._model_config()
-        loaded = dfagpt.build(config, device=self.device, dtype=torch.float32, log=self.log)
-        tokenizer = loaded.tokenizer
+        setup = self._setup()
+        step = self._start_or_resume(setup)
+        trained = self.engine.prepare_model(setup.loaded.model)  # DDP, when several processes
+        self.log(
+            f"DFA-GPT: {len(setup.train)} training conversations "
+            f"({dict(Counter(e.task for e in setup.train))}), {setup.total_steps} steps of "
+            f"{self._per_step}, {setup.images} images encoded in {setup.encode_seconds:.0f} s, "
+            f"device {self.device}"
+        )
+        throughput = self._train(setup, trained, step)
+        setup.loaded.model.eval()
+        summary = self._summary(setup, throughput, self._validate(setup.loaded, setup.val))
+        self._save_model(setup, summary)
+        return summary
+
+    @property
+    def _per_step(self) -> int:
+        """Conversations per optimizer step (over all processes and micro-batches)."""
+        return self.config.batch_size * self.config.grad_accum
+
+    def _setup(self) -> _Setup:
+        """The records, the model, every image encoded once, the examples, their seeded order,
+        the optimizer and its schedule."""
+        c = self.config
+        records = _Records.load(c)
+        loaded = dfagpt.build(
+            self._model_config(), device=self.device, dtype=torch.float32, log=self.log
+        )
         self.features: dict[str, torch.Tensor] = {}
         self.evidence: dict[str, str] = {}
         started = time.time()
-        images = sorted({r.image for r in train_records + val_records})
+        images = sorted({r.image for r in records.train + records.val})
         self._encode_images(loaded, images)
         encode_seconds = time.time() - started
-        train = self._examples(train_records, tokenizer)
-        val = self._examples(val_records, tokenizer)
-        per_step = c.batch_size * c.grad_accum
-        total_steps = max(1, math.ceil(len(train) * c.epochs / per_step))
-        order = self._order([len(e.ids) for e in train], total_steps * per_step)
-        model = loaded.model
-        optimizer, scheduler = self._optimizer(model, total_steps)
-        if not train_state.exists(self.out / STATE):  # a resume has its own weights
-            self._initialise(loaded)
-        step = self._resume(loaded, optimizer, scheduler)
-        trained = self.engine.prepare_model(model)  # DDP over the processes, when several
-        self.log(
-            f"DFA-GPT: {len(train)} training conversations "
-            f"({dict(Counter(e.task for e in train))}), {total_steps} steps of {per_step}, "
-            f"{len(images)} images encoded in {encode_seconds:.0f} s, device {self.device}"
+        train = self._examples(records.train, loaded.tokenizer)
+        val = self._examples(records.val, loaded.tokenizer)
+        total_steps = max(1, math.ceil(len(train) * c.epochs / self._per_step))
+        order = self._order([len(e.ids) for e in train], total_steps * self._per_step)
+        optimizer, scheduler = self._optimizer(loaded.model, total_steps)
+        return _Setup(
+            loaded=loaded,
+            records=records,
+            train=train,
+            val=val,
+            order=order,
+            total_steps=total_steps,
+            last_step=min(total_steps, c.stop_at) if c.stop_at else total_steps,
+            optimizer=optimizer,
+            scheduler=scheduler,
+            images=len(images),
+            encode_seconds=encode_seconds,
         )
-        bar = self.engine.bar(total=total_steps, initial=step, desc="train mllm", unit="step")
-        tokens = samples = 0
-        run_started = time.time()
-        model.train()
-        model.vision.eval()
-        last = min(total_steps, c.stop_at) if c.stop_at else total_steps
-        while step < last:
-            self._set_stage(model, step)
-            optimizer.zero_grad(set_to_none=True)
-            loss_sum = 0.0
-            for micro in range(c.grad_accum):
-                first = (step * c.grad_accum + micro) * c.batch_size
-                chunk = self.engine.shard([train[i] for i in order[first : first + c.batch_size]])
-                loss = self._loss(trained, tokenizer, chunk) / c.grad_accum
-                self.engine.backward(loss)
-                loss_sum += float(loss.detach())
-                tokens += sum(len(e.ids) for e in chunk)
-                samples += len(chunk)
-            self.engine.clip([p for p in model.parameters() if p.requires_grad], 1.0)
-            optimizer.step()
-            scheduler.step()
+
+    def _start_or_resume(self, setup: _Setup) -> int:
+        """The optimizer step to start at: 0 (from the `init` weights, if any) or the saved
+        state's step (a resume has its own weights)."""
+        if not train_state.exists(self.out / STATE):
+            self._initialise(setup.loaded)
+        return self._resume(setup.loaded, setup.optimizer, setup.scheduler)
+
+    def _train(self, setup: _Setup, trained: torch.nn.Module, step: int) -> _Throughput:
+        """Optimizer steps from `step` to the run's last, one log line each, a checkpoint
+        every `save_every` steps and at the end."""
+        bar = self.engine.bar(total=setup.total_steps, initial=step, desc="train mllm", unit="step")
+        throughput = _Throughput()
+        setup.loaded.model.train()
+        setup.loaded.model.vision.eval()
+        while step < setup.last_step:
+            loss = self._optimizer_step(setup, trained, step, throughput)
             step += 1
-            loss_sum = self.engine.mean({"loss": loss_sum})["loss"]
-            elapsed = time.time() - run_started
-            entry = {
-                "step": step,
-                "loss": round(loss_sum, 4),
-                "lr": scheduler.get_last_lr()[-1],
-                "samples_per_s": round(samples / elapsed, 3),
-                "tokens_per_s": round(tokens / elapsed, 1),
-            }
-            self.engine.log(entry)
-            bar.set_postfix(loss=f"{loss_sum:.3f}")
+            entry = {"step": step, "loss": round(loss, 4), "lr": setup.scheduler.get_last_lr()[-1]}
+            self.engine.log(entry | throughput.rates())
+            bar.set_postfix(loss=f"{loss:.3f}")
             bar.update(1)
-            if step % c.save_every == 0 or step == last:
-                self._checkpoint(loaded, optimizer, scheduler, step)
+            if step % self.config.save_every == 0 or step == setup.last_step:
+                self._checkpoint(setup.loaded, setup.optimizer, setup.scheduler, step)
         bar.close()
-        train_seconds = time.time() - run_started
-        model.eval()
-        validation = self._validate(loaded, val)
-        summary = {
-            "train_conversations": len(train),
-            "tasks": dict(Counter(e.task for e in train)),
-            "steps": last,
-            "scheduled_steps": total_steps,
-            "per_step": per_step,
-            "train_seconds": round(train_seconds, 1),
-            "samples_per_s": round(samples / max(train_seconds, 1e-9), 3),
-            "tokens_per_s": round(tokens / max(train_seconds, 1e-9), 1),
+        throughput.stop()
+        return throughput
+
+    def _optimizer_step(
+        self, setup: _Setup, trained: torch.nn.Module, step: int, throughput: _Throughput
+    ) -> float:
+        """One optimizer step over `grad_accum` micro-batches on the engine's accumulation
+        (under DDP the gradients are synced once, on the last micro-batch); returns the step's
+        loss, averaged over the processes."""
+        c = self.config
+        model = setup.loaded.model
+        self._set_stage(model, step)
+        setup.optimizer.zero_grad(set_to_none=True)
+        loss_sum = 0.0
+        for micro in range(c.grad_accum):
+            first = (step * c.grad_accum + micro) * c.batch_size
+            chunk = self.engine.shard(
+                [setup.train[i] for i in setup.order[first : first + c.batch_size]]
+            )
+            with self.engine.accumulate(trained):
+                loss = self._loss(trained, setup.loaded.tokenizer, chunk)
+                self.engine.backward(loss)  # divides by grad_accum: the gradient of the mean
+            loss_sum += float(loss.detach() / c.grad_accum)
+            throughput.add(chunk)
+        self.engine.clip([p for p in model.parameters() if p.requires_grad], 1.0)
+        setup.optimizer.step()
+        setup.scheduler.step()
+        return self.engine.mean({"loss": loss_sum})["loss"]
+
+    def _summary(self, setup: _Setup, throughput: _Throughput, validation: dict) -> dict:
+        return {
+            "train_conversations": len(setup.train),
+            "tasks": dict(Counter(e.task for e in setup.train)),
+            "steps": setup.last_step,
+            "scheduled_steps": setup.total_steps,
+            "per_step": self._per_step,
+            "train_seconds": round(throughput.seconds, 1),
+            **throughput.rates(),
             "device": self.device,
             "validation": validation,
-            "config": asdict(c),
+            "config": asdict(self.config),
         }
+
+    def _save_model(self, setup: _Setup, summary: dict) -> None:
+        """The model folder (trainable weights, config holding the summary), the answer
+        vocabulary of every record, and `summary.json`."""
+        loaded, tokenizer = setup.loaded, setup.loaded.tokenizer
         loaded.config.info = {"training": summary}
         if self.engine.is_main:
             dfagpt.save(loaded, self.out)
-            everything = all_train + val_records
+            everything = setup.records.vocabulary
             dfagpt.save_vocabulary(self.out, dfagpt.answer_vocabulary(tokenizer, everything))
             (self.out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
         self.engine.wait()
-        return summary
 
     # ------------------------------------------------------------------ pieces
 
@@ -502,12 +604,12 @@ class VisionCache:
     def put(self, name: str, feature: torch.Tensor, numbers: dict) -> None:
         from safetensors.torch import save_file
 
+        from opendfa.safe_files import replacing
+
         self.folder.mkdir(parents=True, exist_ok=True)
-        path = self._path(name)
-        temporary = path.with_suffix(f".{os.getpid()}.tmp")
         metadata = {"image": name, "numbers": json.dumps(numbers)}
-        save_file({"visual": feature.contiguous()}, str(temporary), metadata=metadata)
-        temporary.replace(path)
+        with replacing(self._path(name)) as temporary:
+            save_file({"visual": feature.contiguous()}, str(temporary), metadata=metadata)
 
 
 def train_mllm(

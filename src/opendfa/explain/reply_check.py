@@ -16,11 +16,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from opendfa.evidence.abstain import decisive_face
 from opendfa.evidence.facts import claim_facts
 from opendfa.evidence.report import Report
 from opendfa.evidence.words import REGION_EVIDENCE
 from opendfa.explain.decoding import CLAIM_KINDS, GroundedReview
-from opendfa.explain.grounded import Answer, answer, decisive_face
+from opendfa.explain.grounded import Answer, answer
 from opendfa.explain.intents import Question
 from opendfa.metrics.claims import check_claims, self_contradictions
 from opendfa.metrics.grounding import GroundingCheck, check_answer
