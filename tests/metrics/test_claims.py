@@ -118,6 +118,8 @@ def test_confidence_bands():
     ]
     low = ClaimFacts(**{**SWAP.__dict__, "margin": 0.02})
     assert ("confidence", SUPPORTED) in _statuses("It is a weak call, close to the threshold.", low)
+    clear = ClaimFacts(**{**SWAP.__dict__, "margin": 0.41})
+    assert ("confidence", CONTRADICTED) in _statuses("Less sure than usual: it blends in.", clear)
 
 
 def test_the_other_verdict_and_type_are_contradicted_and_numbers_do_not_split_sentences():

@@ -142,6 +142,7 @@ CONFIDENCE_PATTERNS: tuple[tuple[str, str], ...] = (
     ),
     (r"\b(?:a )?weak (?:call|margin|signal|evidence)\b|\blow confidence\b", "low"),
     (r"\bclose to the threshold\b|\bhard to tell\b|\bcannot (?:be )?sure\b", "low"),
+    (r"\bless sure than usual\b", "low"),
     (r"\b(?:a )?moderate (?:call|margin|confidence)\b|\bsomewhat (?:sure|confident)\b", "moderate"),
     (r"\bfairly (?:sure|confident|certain)\b", "moderate"),
     (r"\b(?:quite|very|highly|completely|absolutely) (?:sure|confident|certain)\b", "high"),

@@ -118,6 +118,7 @@ CATEGORY_PATTERNS: dict[str, tuple[str, ...]] = {
         r"lip[- ]?sync",
         r"talking[- ]head",
         r"motion transfer",
+        r"(?:expression|pose)[a-z ]{0,30}(?:was|were) driven",
     ),
     FACE_EDITING: (r"face[- ]edit", r"attribute[- ]edit", r"facial attribute", r"retouch"),
     ENTIRE_FACE_SYNTHESIS: (
