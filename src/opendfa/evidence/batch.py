@@ -16,15 +16,24 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 from opendfa.evidence.report import InputInfo, ModelInfo, Report
 from opendfa.evidence.words import explain
 from opendfa.media import MediaError, iter_media_files, media_kind
 from opendfa.media.files import file_sha256
 
-if TYPE_CHECKING:
-    from opendfa.evidence.pipeline import Analyzer
+
+class Analyses(Protocol):
+    """What a batch needs of an analyzer (`opendfa.evidence.pipeline.Analyzer` is one): a
+    report per input and the model's record for the error reports. A protocol, so that this
+    module does not import the pipeline that calls it."""
+
+    @property
+    def model_info(self) -> ModelInfo: ...
+
+    def analyze(self, source: Any, *, num_frames: int | None, fps: float | None) -> Report: ...
+
 
 OnReport = Callable[[Path, Report | None], None]
 
@@ -64,7 +73,7 @@ class BatchPlan:
 
 
 def analyze_paths(
-    analyzer: Analyzer,
+    analyzer: Analyses,
     paths: Iterable[str | Path],
     out_jsonl: str | Path,
     *,
@@ -89,7 +98,7 @@ def analyze_paths(
 
 
 def analyze_or_error(
-    analyzer: Analyzer,
+    analyzer: Analyses,
     path: Path,
     sha256: str | None = None,
     num_frames: int | None = 16,

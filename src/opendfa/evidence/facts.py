@@ -37,20 +37,17 @@ def claim_facts(report: Report, *, has_original: bool = False) -> ClaimFacts | N
     cues = {region.name: _signed(region.cues) for region in face.regions if region.cues}
     if face.cues:
         cues[AREA] = _signed(face.cues)
-    margin = abs(face.fake_probability - report.model.threshold)
+    # The report's probability (for a video, not one face's) is what answers quote.
+    probability = face.fake_probability
     if report.fake_probability is not None:
-        margin = abs(report.fake_probability - report.model.threshold)
+        probability = report.fake_probability
     category = report.forgery_type.label if report.forgery_type else None
     return ClaimFacts(
         verdict=report.verdict,
         category=category if report.verdict == "fake" else None,
         region_scores={region.name: region.score for region in face.regions},
         cues=cues,
-        margin=margin,
-        fake_probability=(
-            report.fake_probability
-            if report.fake_probability is not None
-            else face.fake_probability
-        ),
+        margin=abs(probability - report.model.threshold),
+        fake_probability=probability,
         has_original=has_original,
     )

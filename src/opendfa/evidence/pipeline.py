@@ -22,15 +22,7 @@ import cv2
 import numpy as np
 
 from opendfa.evidence.abstain import abstention, decisive_face, known_accuracy
-from opendfa.evidence.batch import (
-    BatchPlan,
-    BatchSummary,
-    OnReport,
-    analyze_paths,
-    append_report,
-    iter_inputs,
-    plan_batch,
-)
+from opendfa.evidence.batch import BatchSummary, OnReport, analyze_paths
 from opendfa.evidence.cues import measure_cues
 from opendfa.evidence.report import (
     DEFAULT_THRESHOLD,
@@ -63,15 +55,7 @@ from opendfa.media.files import file_sha256
 from opendfa.models.configs import DEFAULT_MODEL
 from opendfa.taxonomy import CATEGORIES
 
-__all__ = [  # the batch names were defined here before `opendfa.evidence.batch` held them
-    "CROP_FALLBACK_WARNING",
-    "Analyzer",
-    "BatchPlan",
-    "BatchSummary",
-    "append_report",
-    "iter_inputs",
-    "plan_batch",
-]
+__all__ = ["CROP_FALLBACK_WARNING", "Analyzer"]
 
 Source = str | Path | bytes
 Predict = Callable[[Any, np.ndarray], list[Any]]
