@@ -1,37 +1,53 @@
 #!/usr/bin/env bash
-# Reproduce the bundled DFA-GPT (src/opendfa/assets/models/dfa-gpt) on a 2-core CPU:
-# DFA-Instruct rebuilt on the detector-v2 synthesized set (scripts/train_detector.py makes it),
-# two training stages (the second starts from the first's weights with a fresh schedule; ~30
-# and ~60 minutes, each resumable: run this again after an interruption), the benchmark rows
-# (the model's own answers, the grounded answerer, and the answers as chat serves them), then
-# the float16 copy into the package with its model card. Needs the gemma extra.
-# With glibc malloc the CPU run's memory climbed ~1 GB per step until it was OOM-killed on
-# 24 GB; jemalloc (Debian libjemalloc2) keeps it flat at ~4 GB, so it is preloaded when found.
-# (The shipped model's first stage was trained before the evidence line said "forgery type
-# none" under a real verdict; a rerun of it sees the current line.)
+# Reproduce the bundled DFA-GPT v3 (src/opendfa/assets/models/dfa-gpt) on a 2-core CPU (issue 24):
+# the cue-aware evidence line (version 2: each supported region's measured cue as a word, the
+# margin band) from training to inference, on DFA-Instruct v3, whose descriptions say only what
+# that evidence shows (`opendfa.instruct.evidence`).
+#   1. two synthesized sets on the gathered real faces (scripts/gather_real_faces.py): edits,
+#      reenactments and swaps (the forensic stream's set), and entire-face synthesis, with the
+#      same identity split (seed 0: 80/8/12 %);
+#   2. one manifest: every val/test sample, the train identities under a 40 % hash share;
+#   3. `opendfa instruct build --evidence-model opendfa-lite0@2`: each image judged once;
+#      descriptions and follow-ups only where the detector agrees with the truth, held to it;
+#   4. one training stage from the weights of v2 (restored from git history) with a fresh
+#      schedule, resumable: run this again after an interruption;
+#   5. the benchmark rows (the model's own answers; the answers as chat serves them), then the
+#      float16 copy into the package with its model card. Needs the gemma extra.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-SYNTH=.cache/detector-v2/synth/manifest.jsonl
-DATA=.cache/instruct-v2
-FIRST=runs/dfa-gpt-v1/main
-RUN=runs/dfa-gpt-v2
-if [ ! -f "$SYNTH" ]; then
-  echo "no $SYNTH: run scripts/gather_real_faces.py and scripts/train_detector.py first" >&2
+FACES=.cache/real-faces
+EDITS=runs/forensic-data
+SYNTH=runs/synth-efs
+SOURCES=runs/instruct-src/subset.jsonl
+DATA=.cache/instruct-v3
+INIT=runs/dfa-gpt-v2-shipped
+RUN=runs/dfa-gpt-v3
+OPENDFA=.venv/bin/opendfa
+if [ ! -d "$FACES" ]; then
+  echo "no $FACES: run scripts/gather_real_faces.py first" >&2
   exit 2
 fi
-[ -f "$DATA/instruct.jsonl" ] || .venv/bin/opendfa instruct build "$SYNTH" --out "$DATA" \
-  --size 224 --no-progress
+SPLIT=(--per-face 1 --train 0.8 --test 0.12 --val 0.08 --no-progress)
+[ -f "$EDITS/manifest.jsonl" ] || $OPENDFA data synth --faces "$FACES" --out "$EDITS" \
+  --methods face_editing face_reenactment face_swap "${SPLIT[@]}"
+[ -f "$SYNTH/manifest.jsonl" ] || $OPENDFA data synth --faces "$FACES" --out "$SYNTH" \
+  --methods entire_face_synthesis "${SPLIT[@]}"
+[ -f "$SOURCES" ] || .venv/bin/python scripts/instruct_sources.py "$EDITS" "$SYNTH" \
+  --train-share 0.4 --out "$SOURCES"
+[ -f "$DATA/evidence.jsonl" ] || $OPENDFA instruct build "$SOURCES" --out "$DATA" --size 224 \
+  --evidence-model opendfa-lite0@2 --no-progress
+if [ ! -f "$INIT/trainable.safetensors" ]; then  # v2 as it was bundled
+  mkdir -p "$INIT"
+  for file in config.json trainable.safetensors answer_vocabulary.json; do
+    git show "16d1398:src/opendfa/assets/models/dfa-gpt/$file" > "$INIT/$file"
+  done
+fi
 export LD_PRELOAD=${LD_PRELOAD:-$(ls /usr/lib/x86_64-linux-gnu/libjemalloc.so.2 2>/dev/null)}
-COMMON=(--data "$DATA" --tasks DF-D DF-C AD FC --evidence --max-records 2000 --batch-size 8
-  --grad-accum 2 --lora-r 16 --lora-alpha 32 --precision bf16 --val-records 64 --save-every 5
-  --no-progress)
-[ -f "$FIRST/summary.json" ] || .venv/bin/opendfa train mllm "${COMMON[@]}" --out "$FIRST" \
-  --stop-at 95 --threads 1
-[ -f "$RUN/main/summary.json" ] || .venv/bin/opendfa train mllm "${COMMON[@]}" \
-  --out "$RUN/main" --init "$FIRST" --lr 1e-4 --projector-lr 2e-4 --threads 2
-mkdir -p "$RUN"
-[ -d "$RUN/grounded" ] || { [ -d runs/dfa-gpt-v1/grounded ] && cp -r runs/dfa-gpt-v1/grounded "$RUN/"; }
+[ -f "$RUN/main/summary.json" ] || $OPENDFA train mllm --data "$DATA" \
+  --tasks DF-D DF-C AD FC --evidence --evidence-version 2 --max-records 1600 --batch-size 8 \
+  --grad-accum 2 --lora-r 16 --lora-alpha 32 --precision bf16 --val-records 64 --save-every 5 \
+  --init "$INIT" --lr 1e-4 --projector-lr 2e-4 --threads 2 --no-progress --out "$RUN/main"
 .venv/bin/python benchmarks/dfa_gpt.py --data "$DATA" --work "$RUN" --main "$RUN/main" \
-  --rows grounded main served
+  --rows main served
 .venv/bin/python scripts/package_dfa_gpt.py "$RUN/main" --bench "$RUN/main-bench/results.json" \
   --served "$RUN/served/results.json"

@@ -320,3 +320,19 @@ def test_file_check_questions_are_answered_from_the_record_not_the_model(model_d
     reply = Conversation(report, backend=backend).ask("is there a content credential?")
     assert asked == []
     assert "provenance" in reply.text.lower() and "made up" not in reply.text
+
+
+def test_the_second_line_words_the_report_s_own_cues_and_margin(report):
+    from opendfa.evidence.words import region_label, strongest_cue_word
+    from opendfa.explain.dfagpt_backend import report_evidence
+    from opendfa.explain.grounded import decisive_face
+    from opendfa.metrics.claims import confidence_band
+
+    line = report_evidence(report, version=2)
+    face = decisive_face(report)
+    band = confidence_band(abs(face.fake_probability - report.model.threshold))
+    assert f"margin {band};" in line
+    for region in (r for r in face.regions if r.score >= 0.5):
+        word = strongest_cue_word(region.cues)
+        named = f"{region_label(region.name)} ({word})" if word else region_label(region.name)
+        assert named in line, (named, line)

@@ -288,3 +288,111 @@ def test_ad_answers_say_only_what_a_report_could_show(built):
         assert not broken, (text, broken)
         checked += 1
     assert checked
+
+
+@pytest.fixture(scope="module")
+def built_with_evidence(manifest, tmp_path_factory):
+    from opendfa.models.configs import DEFAULT_MODEL
+
+    out = tmp_path_factory.mktemp("instruct-evidence")
+    config = InstructConfig(seed=3, crop_size=224, evidence_model=DEFAULT_MODEL)
+    report = build_instruct(manifest, out, config)
+    records = [json.loads(line) for line in (out / "instruct.jsonl").read_text().splitlines()]
+    return out, report, records
+
+
+def test_every_image_gets_the_bundled_detector_s_evidence_line(built_with_evidence):
+    from opendfa.instruct.evidence import read_evidence_lines
+
+    out, _, records = built_with_evidence
+    meta, lines = read_evidence_lines(out)
+    assert meta == {"detector": "opendfa-lite0@2", "version": 2}
+    assert set(lines) == {r["image"] for r in records}
+    assert all(
+        line.startswith("Detector evidence: verdict ") and " margin " in line
+        for line in lines.values()
+    )
+
+
+def test_descriptions_are_written_only_where_the_evidence_agrees_and_hold_to_it(
+    built_with_evidence,
+):
+    """AD and FC exist only for images whose detector verdict (and type) match the truth, and
+    every answer in them holds against the evidence the model will read; DF-D and DF-C keep
+    the ground truth for every image."""
+    from opendfa.instruct.evidence import ImageEvidence
+
+    out, _, records = built_with_evidence
+    images = {r["image"] for r in records}
+    for image in images:
+        sample_id = image.removeprefix("images/").removesuffix(".png")
+        row = json.loads((out / "evidence" / f"{sample_id}.json").read_text())["evidence"]
+        evidence = ImageEvidence.from_json(row)
+        mine = [r for r in records if r["image"] == image]
+        assert {"DF-D", "DF-C"} <= {r["task"] for r in mine}
+        described = [r for r in mine if r["task"] in ("AD", "FC")]
+        if not evidence.agrees_with(mine[0]["label"], mine[0]["category"]):
+            assert not described, (image, evidence.line)
+        for record in described:
+            turns = record["conversations"]
+            for k in range(0, len(turns), 2):
+                question = turns[k]["value"].replace("<image>", "").strip()
+                assert evidence.holds(question, turns[k + 1]["value"]), (
+                    evidence.line,
+                    turns[k + 1]["value"],
+                )
+
+
+def test_restricted_keeps_regions_both_cover_and_only_the_worded_cue():
+    from opendfa.instruct.evidence import ImageEvidence, restricted
+
+    m = Measurements(
+        category="face_swap",
+        technique="opendfa.swap.alpha",
+        mask_fraction=0.4,
+        coverage={"mouth": 0.9, "nose": 0.8, "forehead": 0.7},
+        face_cues={"blur_ratio": 2.5},
+        region_cues={"mouth": {"noise_residual_ratio": 0.4}, "nose": {"blur_ratio": 2.0}},
+    )
+    evidence = ImageEvidence(
+        line="...",
+        verdict="fake",
+        category="face_swap",
+        fake_probability=0.9,
+        margin=0.4,
+        supported=["mouth", "left_eye"],
+        region_scores={"mouth": 0.8, "left_eye": 0.7},
+        region_cues={"mouth": {"illumination_mismatch": 9.0}, "left_eye": {}},
+    )
+    view = restricted(m, evidence)
+    assert view.coverage == {"mouth": 0.9, "nose": 0.0, "forehead": 0.0}
+    assert view.region_cues == {"mouth": {"illumination_mismatch": 9.0}} and view.face_cues == {}
+    text = describe(view, np.random.default_rng(0), "This face is a face swap.")
+    assert "mouth is brighter" in text and "nose" not in text and "blurrier" not in text
+    assert evidence.holds("why?", text)
+    assert not evidence.holds("why?", "The nose is blurrier than the surrounding skin.")
+
+
+@pytest.mark.parametrize(("margin", "band"), [(0.45, "high"), (0.2, "moderate"), (0.05, "low")])
+def test_how_sure_answers_follow_the_margin_band(margin, band):
+    from opendfa.instruct.build import _sure_answer
+    from opendfa.instruct.evidence import ImageEvidence
+    from opendfa.metrics.claims import check_claims
+
+    evidence = ImageEvidence("...", "fake", "face_swap", 0.5 + margin, margin)
+    text = _sure_answer(evidence)
+    said = {
+        c.claim.value for c in check_claims(text, evidence.facts()) if c.claim.kind == "confidence"
+    }
+    assert said == {band} and evidence.holds("how sure are you?", text)
+    other_margin = 0.05 if band != "low" else 0.45  # the words under another band: refused
+    other = ImageEvidence("...", "fake", "face_swap", 0.5 + other_margin, other_margin)
+    assert not other.holds("how sure are you?", text)
+
+
+def test_a_folder_without_evidence_lines_is_refused_with_the_command_that_makes_them(built):
+    from opendfa.instruct.evidence import read_evidence_lines
+
+    out, _, _ = built
+    with pytest.raises(FileNotFoundError, match="--evidence-model"):
+        read_evidence_lines(out)

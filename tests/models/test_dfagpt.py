@@ -193,3 +193,48 @@ def test_load_for_inference_merges_into_the_asked_weights(tiny_dfagpt_dir):
     assert not any("lora_" in name for name, _ in half.model.lm.named_parameters())
     small = dfagpt.load_for_inference(tiny_dfagpt_dir, weights=dfagpt.INT8)
     assert not any(isinstance(m, torch.nn.Linear) for m in small.model.lm.modules())
+
+
+def test_evidence_line_2_words_each_region_s_measured_cue_and_the_margin_band():
+    categories = {"real": 0.05, "face_swap": 0.81, "face_editing": 0.1}
+    scores = {"mouth": 0.9, "nose": 0.72, "left_eye": 0.6, "forehead": 0.3}
+    cues = {
+        "mouth": {"blur_ratio": 2.0, "illumination_mismatch": -2.0},  # blur is the stronger
+        "nose": {"illumination_mismatch": -9.0, "noise_residual_ratio": 0.8},
+        "left_eye": {"blur_ratio": 1.1},  # too weak to be worded
+        "forehead": {"blur_ratio": 3.0},  # not a supported region: not shown
+    }
+    text = detector_line(
+        0.934,
+        categories,
+        scores,
+        0.5,
+        version=2,
+        region_cues=cues,
+        area_cues={"noise_residual_ratio": 0.5},
+    )
+    assert "margin high;" in text and "face swap (0.81)" in text
+    assert "regions above 0.5: mouth (blurrier), nose (darker), left eye;" in text
+    assert "forehead" not in text and "suspected area as a whole: smoother." in text
+    # The band follows the margin as the claim checker reads it (0.30 high, 0.15 moderate).
+    assert "margin moderate;" in detector_line(0.70, categories, scores, 0.5, version=2)
+    assert "margin low;" in detector_line(0.45, categories, scores, 0.5, version=2)
+    # A soft mask edge has no word, so no claim; version 1 is unchanged.
+    soft = detector_line(
+        0.9,
+        categories,
+        {"mouth": 0.9},
+        version=2,
+        region_cues={"mouth": {"edge_discontinuity": 0.3}},
+    )
+    assert "regions above 0.5: mouth." in soft
+    assert "margin" not in detector_line(0.9, categories, scores, region_cues=cues)
+    with pytest.raises(ValueError, match="version"):
+        detector_line(0.9, categories, scores, version=3)
+
+
+def test_a_model_folder_without_an_evidence_version_reads_the_first_line():
+    config = dfagpt.DFAGPTConfig.from_json({"format": dfagpt.FORMAT, "evidence": True})
+    assert config.evidence_version == 1
+    again = dfagpt.DFAGPTConfig.from_json(dfagpt.DFAGPTConfig(evidence_version=2).to_json())
+    assert again.evidence_version == 2

@@ -241,3 +241,35 @@ def test_init_starts_from_an_earlier_model_and_refuses_another_shape(
             _config(toy_instruct_dir, tmp_path / "d", tiny_lm_dir, init=str(tmp_path)),
             progress=False,
         )
+
+
+@pytest.mark.slow
+def test_evidence_version_2_reads_the_builder_s_lines_and_refuses_another_detector(
+    tmp_path, toy_instruct_dir, tiny_lm_dir
+):
+    import shutil
+
+    from opendfa.instruct.evidence import EVIDENCE_FILE, EVIDENCE_META
+    from opendfa.train.mllm import Trainer
+
+    data = shutil.copytree(toy_instruct_dir, tmp_path / "data")
+    images = sorted({json.loads(line)["image"] for line in (data / "instruct.jsonl").open()})
+    lines = {
+        image: f"Detector evidence: verdict fake, number {k}." for k, image in enumerate(images)
+    }
+    rows = [json.dumps({"image": image, "line": line}) for image, line in lines.items()]
+    (data / EVIDENCE_FILE).write_text("\n".join(rows) + "\n")
+    (data / EVIDENCE_META).write_text(json.dumps({"detector": "opendfa-lite0@2", "version": 2}))
+    config = _config(
+        data, tmp_path / "a", tiny_lm_dir, epochs=0.5, evidence=True, evidence_version=2
+    )
+    trainer = Trainer(config, progress=False, log=lambda m: None)
+    trainer.run()
+    assert trainer.evidence == {image: lines[image] for image in trainer.features}
+    saved = json.loads((tmp_path / "a" / dfagpt.CONFIG_FILE).read_text())
+    assert saved["evidence_version"] == 2
+
+    (data / EVIDENCE_META).write_text(json.dumps({"detector": "someone-else@1", "version": 2}))
+    config.out = str(tmp_path / "b")
+    with pytest.raises(ValueError, match="someone-else@1"):
+        Trainer(config, progress=False, log=lambda m: None).run()

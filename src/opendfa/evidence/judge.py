@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from opendfa.evidence.cues import FaceCues, measure_cues
 from opendfa.evidence.report import DEFAULT_THRESHOLD, ForgeryType, RegionEvidence
 from opendfa.evidence.words import detector_line
 from opendfa.models.detector_base import CropPrediction, DetectorRuntime, predict_crops
@@ -46,12 +47,49 @@ class CropJudgement:
         """The region scores as report rows (no cues: none were measured)."""
         return [RegionEvidence(n, s) for n, s in self.prediction.region_scores.items()]
 
-    def evidence_line(self) -> str:
-        """The line DFA-GPT reads when trained with the detector's evidence."""
+    def evidence_line(self, version: int = 1, cues: FaceCues | None = None) -> str:
+        """The line DFA-GPT reads when trained with the detector's evidence; version 2 words
+        the `cues` measured under this judgement's mask (`crop_cues`)."""
         p = self.prediction
         return detector_line(
-            p.fake_probability, p.category_probabilities, p.region_scores, self.threshold
+            p.fake_probability,
+            p.category_probabilities,
+            p.region_scores,
+            self.threshold,
+            version=version,
+            region_cues=cues.regions if cues else None,
+            area_cues=cues.face if cues else None,
         )
+
+
+# The margin of the aligned crops DFA-GPT reads (DFA-Instruct's and the analysis' alignment).
+CROP_MARGIN = 0.25
+
+
+def crop_cues(crop: np.ndarray, mask: np.ndarray, margin: float = CROP_MARGIN) -> FaceCues:
+    """The cues under the detector's `mask` on an aligned crop that comes without landmarks
+    (a DFA-Instruct image, a bench crop): the regions are the bundled mean face placed where
+    alignment with `margin` puts a face. The analysis measures on the face's own landmarks;
+    DFA-Instruct's evidence lines are made here, so training and the benchmark read the same
+    numbers."""
+    from opendfa.faces import region_masks
+    from opendfa.faces.align import face_from_crop
+
+    height, width = crop.shape[:2]
+    face = face_from_crop(width, height, margin)
+    return measure_cues(crop, mask, region_masks(face.landmarks, (width, height)))
+
+
+def crop_evidence_line(
+    detector: DetectorRuntime,
+    crop: np.ndarray,
+    version: int = 1,
+    threshold: float = DEFAULT_THRESHOLD,
+) -> str:
+    """The evidence line of one aligned crop judged on its own (no report behind it)."""
+    judged = judge_crop(detector, crop, threshold)
+    cues = crop_cues(crop, judged.prediction.mask) if version >= 2 else None
+    return judged.evidence_line(version, cues)
 
 
 def judge_crops(

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from opendfa.evidence.abstain import decisive_face
 from opendfa.evidence.cues import CUES, cue_strength
 from opendfa.evidence.report import FaceEvidence, ForgeryType, RegionEvidence, Report
+from opendfa.metrics.claims import confidence_band
 
 REGION_EVIDENCE = 0.5  # a region counts as evidence from this score
 CUE_EVIDENCE = 0.5  # a cue counts from this strength (1 = its notable value)
@@ -178,12 +179,51 @@ def notable_cues(cues: dict[str, float], limit: int = 2) -> list[str]:
     return [describe_cue(n, v) for n, v in ranked[:limit] if cue_strength(n, v) >= CUE_EVIDENCE]
 
 
+# Versions of the evidence line. A DFA-GPT model records the version it was trained with
+# (`DFAGPTConfig.evidence_version`) and is always shown that one.
+EVIDENCE_LINE_VERSIONS = (1, 2)
+
+# Version 2's word for a cue in the direction it was measured (None: no word, no claim).
+_CUE_WORDS = {
+    "blur_ratio": ("blurrier", "sharper"),
+    "noise_residual_ratio": ("noisier", "smoother"),
+    "illumination_mismatch": ("brighter", "darker"),
+    "boundary_colour_mismatch": ("colour step at its edge", None),
+    "edge_discontinuity": ("seam at its edge", None),
+    "left_right_asymmetry": ("colour differs from its partner", None),
+}
+
+
+def cue_word(name: str, value: float) -> str | None:
+    """A short word for one measured cue in its direction ("blurrier", "darker"), or None when
+    it is below `CUE_EVIDENCE` or has no word in that direction (a soft mask edge)."""
+    if name not in _CUE_WORDS or cue_strength(name, value) < CUE_EVIDENCE:
+        return None
+    more, less = _CUE_WORDS[name]
+    above = value > (1.0 if CUES[name].kind == "ratio" else 0.0)
+    return more if above else less
+
+
+def strongest_cue_word(cues: dict[str, float] | None) -> str | None:
+    """The word of the strongest cue in `cues` that has one (see `cue_word`)."""
+    known = [(name, value) for name, value in (cues or {}).items() if name in CUES]
+    for name, value in sorted(known, key=lambda item: -cue_strength(*item)):
+        word = cue_word(name, value)
+        if word:
+            return word
+    return None
+
+
 def detector_line(
     fake_probability: float,
     category_probabilities: dict[str, float],
     region_scores: dict[str, float],
     threshold: float = 0.5,
     verdict: str | None = None,
+    *,
+    version: int = 1,
+    region_cues: dict[str, dict[str, float]] | None = None,
+    area_cues: dict[str, float] | None = None,
 ) -> str:
     """The detector's numbers as one line the LM can read (the `evidence` option); `verdict`
     (a report's, which for a video need not follow one face's probability) overrides the
@@ -193,25 +233,46 @@ def detector_line(
     (a score costs ~6 tokens): a description may then name exactly the supported regions.
     Under a real verdict the type is "none": a type named there (the argmax of four small
     probabilities) was copied into DF-C answers for real faces (benchmarks/dfa_gpt.md, "Evidence
-    line under a real verdict"), as the report itself names no type for a real face."""
+    line under a real verdict"), as the report itself names no type for a real face.
+
+    Version 2 (issue 24) adds what version 1 left the model to guess: the confidence band of
+    the margin (the words the claim checker holds confidence to), and after each region the
+    word of its strongest measured cue ("mouth (blurrier)"), plus the whole suspected area's
+    (`area_cues`), so a description can say what was measured rather than what swaps usually
+    look like."""
+    if version not in EVIDENCE_LINE_VERSIONS:
+        raise ValueError(
+            f"unknown evidence line version {version}; known: {EVIDENCE_LINE_VERSIONS}"
+        )
     likeliest = ForgeryType.decide(category_probabilities, is_fake=True)
     kind = likeliest.label
     strong = sorted(
         ((name, score) for name, score in region_scores.items() if score >= REGION_EVIDENCE),
         key=lambda item: -item[1],
     )
-    regions = ", ".join(region_label(name) for name, _ in strong)
     verdict = verdict or ("fake" if fake_probability >= threshold else "real")
     kind_words = (
         f"most likely forgery type {category_label(kind)} ({likeliest.probabilities[kind]:.2f})"
         if verdict == "fake"
         else "forgery type none"
     )
+    probability = f"fake probability {fake_probability:.2f} (threshold {threshold:.2f})"
+    if version == 1:
+        regions = ", ".join(region_label(name) for name, _ in strong)
+        return (
+            f"Detector evidence: verdict {verdict}, {probability}; {kind_words}; "
+            f"regions above {REGION_EVIDENCE:.1f}: {regions or 'none'}."
+        )
+    band = confidence_band(abs(fake_probability - threshold))
+    named = []
+    for name, _ in strong:
+        word = strongest_cue_word((region_cues or {}).get(name))
+        named.append(f"{region_label(name)} ({word})" if word else region_label(name))
+    area = strongest_cue_word(area_cues) if strong else None
+    area_words = f"; suspected area as a whole: {area}" if area else ""
     return (
-        f"Detector evidence: verdict {verdict}, "
-        f"fake probability {fake_probability:.2f} (threshold {threshold:.2f}); "
-        f"{kind_words}; "
-        f"regions above {REGION_EVIDENCE:.1f}: {regions or 'none'}."
+        f"Detector evidence: verdict {verdict}, {probability}, margin {band}; {kind_words}; "
+        f"regions above {REGION_EVIDENCE:.1f}: {', '.join(named) or 'none'}{area_words}."
     )
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from opendfa.evidence.judge import judge_crop
+from opendfa.evidence.judge import crop_evidence_line
 from opendfa.explain.decoding import DecodeResult, grounded_greedy
 from opendfa.models.dfagpt import LoadedDFAGPT, first_question, image_tensor
 from opendfa.models.mllm import collate, encode_conversation
@@ -56,7 +56,8 @@ class Assistant:
 
     def evidence_for(self, crop: np.ndarray) -> str:
         """The detector's evidence line on `crop`, for a prompt with no report behind it."""
-        return judge_crop(self.loaded.detector, crop).evidence_line()
+        version = int(getattr(self.loaded.config, "evidence_version", 1))
+        return crop_evidence_line(self.loaded.detector, crop, version)
 
     def prompt(
         self, question: str, history: Sequence[Exchange] = (), evidence: str | None = None

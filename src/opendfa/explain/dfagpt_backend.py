@@ -114,7 +114,11 @@ class DFAGPTBackend:
             seen.crop,
             question.text,
             [Exchange(q, a) for q, a in past],
-            evidence=report_evidence(report) if self.assistant.loaded.config.evidence else None,
+            evidence=(
+                report_evidence(report, self.assistant.loaded.config.evidence_version)
+                if self.assistant.loaded.config.evidence
+                else None
+            ),
             max_new_tokens=self.max_new_tokens,
             min_new_tokens=review.min_tokens if review is not None else 0,
             on_text=self.on_text,
@@ -186,10 +190,11 @@ class DFAGPTBackend:
         return aligned.crop
 
 
-def report_evidence(report: Report) -> str | None:
-    """The evidence line from the report's own numbers (its decisive face, its verdict), so
-    the prompt and the grounded decoding's check read the same judgement; None (the model's
-    detector then reads the crop) for a report without a verdict."""
+def report_evidence(report: Report, version: int = 1) -> str | None:
+    """The evidence line (of `version`) from the report's own numbers (its decisive face, its
+    verdict, its cues), so the prompt and the grounded decoding's check read the same
+    judgement; None (the model's detector then reads the crop) for a report without a
+    verdict."""
     from opendfa.evidence.words import detector_line
 
     if report.verdict not in ("fake", "real", "inconclusive") or not report.faces:
@@ -201,6 +206,9 @@ def report_evidence(report: Report) -> str | None:
         {r.name: r.score for r in face.regions},
         report.model.threshold,
         verdict=report.verdict,
+        version=version,
+        region_cues={r.name: r.cues for r in face.regions if r.cues},
+        area_cues=face.cues,
     )
 
 

@@ -40,6 +40,7 @@ from opendfa.instruct.describe import (
     describe,
     measure,
 )
+from opendfa.instruct.evidence import EvidenceStore, ImageEvidence, image_evidence, restricted
 from opendfa.instruct.llm import LLMConfig, LLMDescriber, LLMTally
 from opendfa.instruct.records import InstructRecord, read_records, write_records
 from opendfa.instruct.templates import TASKS, load_templates, pick
@@ -57,6 +58,10 @@ class InstructConfig:
     tasks: tuple[str, ...] = TASKS
     fc_followups: int = 3
     llm: LLMConfig | None = None  # rewrite AD with an LLM (checked), else grounded text only
+    # The detector whose evidence line (of `evidence_version`) DFA-GPT will read: each image is
+    # judged once, and descriptions are held to what it shows (`opendfa.instruct.evidence`).
+    evidence_model: str | None = None
+    evidence_version: int = 2
 
 
 @dataclass
@@ -69,6 +74,7 @@ class BuildReport:
     problems: list[str] = field(default_factory=list)
     seconds: float = 0.0
     llm: LLMTally | None = None
+    unsupported: int = 0  # AD/FC records left out: a claim their evidence does not hold
 
 
 def build_instruct(
@@ -97,6 +103,7 @@ def build_instruct(
     by_split: dict[str, list[dict]] = {}
     samples = [s for s in manifest.samples if s.split]
     describer = LLMDescriber(config.llm) if config.llm else None
+    store, detector = _evidence_store(out, config)
     reals = {s.identity: s.id for s in samples if s.label == REAL}
     by_id = {s.id: s for s in samples}
     iterator = progress(iter(samples)) if progress else iter(samples)
@@ -107,6 +114,16 @@ def build_instruct(
         except CropError as err:
             report.problems.append(f"{sample.id}: {err}")
             continue
+        evidence = None
+        if store is not None:
+            image = f"images/{sample.id}.png"
+            evidence = store.get_or_make(
+                image,
+                sample.id,
+                lambda path=out / image: image_evidence(
+                    detector, _read_rgb(path), config.evidence_version
+                ),
+            )
         rewritten = None
         if describer is not None and measurements is not None and "AD" in config.tasks:
             real_image = out / "images" / f"{real}.png" if real else None
@@ -116,7 +133,12 @@ def build_instruct(
                 technique_is_sbi=sample.technique == "opendfa.sbi",
                 real_image=real_image if real_image and real_image.exists() else None,
             )
-        for record in make_records(sample, measurements, templates, config, rewritten):
+        records = make_records(sample, measurements, templates, config, rewritten, evidence)
+        if evidence is not None:
+            kept = [r for r in records if _held(r, evidence)]
+            report.unsupported += len(records) - len(kept)
+            records = kept
+        for record in records:
             by_split.setdefault(sample.split, []).append(record)
             report.per_task[record.task] += 1
             report.records += 1
@@ -125,9 +147,26 @@ def build_instruct(
     write_records(
         out / "instruct.jsonl", [r for split in sorted(by_split) for r in by_split[split]]
     )
+    if store is not None:
+        store.write()
     report.seconds = time.time() - started
     report.llm = describer.tally if describer else None
     return report
+
+
+def _read_rgb(path: Path) -> np.ndarray:
+    return cv2.cvtColor(cv2.imread(str(path), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+
+
+def _evidence_store(out: Path, config: InstructConfig):
+    """The evidence store and the detector that fills it, or (None, None) without one."""
+    if not config.evidence_model:
+        return None, None
+    from opendfa.models.runtime import load_for_inference
+
+    detector = load_for_inference(config.evidence_model)
+    name = str(getattr(detector, "name", config.evidence_model))
+    return EvidenceStore(out, name, config.evidence_version), detector
 
 
 def _prepare(
@@ -173,9 +212,12 @@ def make_records(
     templates: dict,
     config: InstructConfig,
     rewritten: str | None = None,
+    evidence: ImageEvidence | None = None,
 ) -> list[InstructRecord]:
     """The records of one sample, deterministic in (seed, sample id); `rewritten` replaces
-    the grounded AD text (an accepted LLM description)."""
+    the grounded AD text (an accepted LLM description). With the detector's `evidence`, the
+    descriptions and follow-ups are written only where it agrees with the ground truth, and
+    say only what it shows (`opendfa.instruct.evidence`)."""
     digest = hashlib.sha256(f"{config.seed}:{sample.id}".encode()).digest()
     rng = np.random.default_rng(int.from_bytes(digest[:8], "big"))
     answers = templates["answers"]
@@ -202,20 +244,52 @@ def make_records(
         records.append(record("DF-D", [dfd]))
     if "DF-C" in config.tasks:
         records.append(record("DF-C", [dfc]))
+    described = evidence is None or evidence.agrees_with(sample.label, sample.category)
+    if m is not None and evidence is not None:
+        m = restricted(m, evidence)
     description = None
-    if m is not None:
+    if m is not None and described:
         # A self-blend's own intro named its sub-technique, which no report carries.
         intro = pick(answers["AD_intro"][sample.category], rng)
         description = describe(m, rng, intro)
         if "AD" in config.tasks:
             question = pick(templates["AD"]["questions"], rng)
-            ad = record("AD", [(question, rewritten or description)])
-            ad.extra["ad_source"] = "llm" if rewritten else "grounded"
+            text = rewritten if rewritten and evidence is None else description
+            ad = record("AD", [(question, text)])
+            ad.extra["ad_source"] = "llm" if text is rewritten else "grounded"
             records.append(ad)
-    if "FC" in config.tasks:
-        turns = [dfd, *_followups(sample, m, description, templates, rng, config.fc_followups)]
-        records.append(record("FC", turns))
+    if "FC" in config.tasks and described:
+        followups = _followups(sample, m, description, templates, rng, config.fc_followups)
+        if evidence is not None:
+            followups = [
+                (q, _sure_answer(evidence) if kind == "sure" else a) for kind, q, a in followups
+            ]
+        else:
+            followups = [(q, a) for _, q, a in followups]
+        records.append(record("FC", [dfd, *followups]))
     return records
+
+
+def _held(record: InstructRecord, evidence: ImageEvidence) -> bool:
+    """A description or conversation whose every answer holds against the evidence (DF-D and
+    DF-C answers are the ground truth, kept whatever the detector said)."""
+    if record.task not in ("AD", "FC"):
+        return True
+    turns = record.conversations
+    pairs = [(turns[k]["value"], turns[k + 1]["value"]) for k in range(0, len(turns) - 1, 2)]
+    return all(evidence.holds(q.replace(IMAGE_TOKEN, "").strip(), a) for q, a in pairs)
+
+
+def _sure_answer(evidence: ImageEvidence) -> str:
+    """How sure, in the words the claim checker reads for the evidence's margin band."""
+    about = "fake" if evidence.verdict == "fake" else "real"
+    return {
+        "high": f"Quite sure: the detector's score is far from the threshold, a clear call "
+        f"for {about}.",
+        "moderate": "Fairly sure: the detector's score is a moderate margin from the threshold.",
+        "low": "Not very sure: the detector's score is close to the threshold, so this is a "
+        "weak call.",
+    }[evidence.band]
 
 
 def _followups(
@@ -225,14 +299,15 @@ def _followups(
     templates: dict,
     rng: np.random.Generator,
     count: int,
-) -> list[tuple[str, str]]:
+) -> list[tuple[str, str, str]]:
+    """(kind, question, answer) of `count` follow-ups in a seeded order."""
     fc = templates["FC"]
     kinds = list(fc)
     order = [kinds[int(k)] for k in rng.permutation(len(kinds))][:count]
     turns = []
     for kind in order:
         question = pick(fc[kind], rng)
-        turns.append((question, _fc_answer(kind, sample, m, description, templates, rng)))
+        turns.append((kind, question, _fc_answer(kind, sample, m, description, templates, rng)))
     return turns
 
 
@@ -250,8 +325,8 @@ def _fc_answer(
         return _category_answer(sample, templates, rng)
     if real:
         return {
-            "why": "Nothing in this face shows the blending boundaries, texture changes or colour "
-            "steps that forgeries leave; it is an unaltered photograph.",
+            "why": "Nothing in this face stands out from the rest of it: no region shows traces "
+            "of manipulation, as in an unaltered photograph.",
             "where": "Nowhere: no region of this face was manipulated.",
             "sure": "Confident: the face is consistent throughout, from the outline to the eyes "
             "and mouth.",
@@ -280,7 +355,7 @@ def _fc_answer(
         )
         return (
             f"Zoom in on{where} and compare its texture and colour with the rest of the face; "
-            "then look for the original photo with a reverse image search."
+            "then search for other copies of this photo with a reverse image search."
         )
     if kind == "real_looks":
         return (

@@ -33,6 +33,14 @@ def add_instruct_commands(commands: argparse._SubParsersAction) -> None:
         metavar=("PROMPT", "COMPLETION"),
         help="prices for the cost tally",
     )
+    build.add_argument(
+        "--evidence-model",
+        help="detector (name or folder) whose evidence line DFA-GPT will read: each image is "
+        "judged once, and descriptions say only what that evidence shows",
+    )
+    build.add_argument(
+        "--evidence-version", type=int, default=2, choices=(1, 2), help="evidence line version"
+    )
     add_progress_option(build)
     build.set_defaults(handler=_build)
     stats = sub.add_parser("stats", help="the statistics table of a built dataset")
@@ -65,7 +73,12 @@ def _build(args: argparse.Namespace) -> int:
             usd_per_1k_completion=args.llm_usd_per_1k[1],
         )
     config = InstructConfig(
-        seed=args.seed, crop_size=args.size, tasks=tuple(args.tasks or TASKS), llm=llm
+        seed=args.seed,
+        crop_size=args.size,
+        tasks=tuple(args.tasks or TASKS),
+        llm=llm,
+        evidence_model=args.evidence_model,
+        evidence_version=args.evidence_version,
     )
     progress = None if args.no_progress else (lambda it: tqdm(list(it), desc="instruct"))
     try:
@@ -80,6 +93,8 @@ def _build(args: argparse.Namespace) -> int:
         f"{report.images} new, measurements {report.measured} new, {report.reused} reused; "
         f"{len(report.problems)} problem(s); {Path(args.out) / 'instruct.jsonl'}"
     )
+    if args.evidence_model:
+        print(f"evidence: {report.unsupported} AD/FC record(s) left out, not held by it")
     if report.llm is not None:
         t = report.llm
         print(

@@ -52,6 +52,9 @@ class DFAGPTConfig:
     lm: str = DEFAULT_LM  # the default's name, or a local Hugging Face folder
     detector: str = DEFAULT_MODEL  # whose backbone encodes the image
     evidence: bool = False  # the detector's numbers as text in the first question
+    # The evidence line's version (`opendfa.evidence.words.detector_line`): a model is shown
+    # the line it was trained with; folders from before version 2 carry none and read 1.
+    evidence_version: int = 1
     lora: dict = field(default_factory=lambda: asdict(LoRAConfig()))
     max_length: int = 448
     info: dict = field(default_factory=dict)  # training data, metrics (for the model card)

@@ -173,6 +173,9 @@ class MLLMTrainConfig:
     detector: str = DEFAULT_MODEL
     tasks: tuple[str, ...] = ("DF-D", "DF-C", "AD")
     evidence: bool = False
+    # 2: the cue-aware line with the margin band, read from the data folder's evidence.jsonl
+    # (`opendfa instruct build --evidence-model`), whose answers were held to it.
+    evidence_version: int = 1
     epochs: float = 1.0
     max_records: int | None = None  # a seeded, task-proportional subset of the train split
     balance: bool = True  # repeat rarer answers: DF-D real:fake 1:1, DF-C one fifth per class

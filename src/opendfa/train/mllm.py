@@ -192,7 +192,12 @@ class Trainer:
         c = self.config
         lora = asdict(LoRAConfig(r=c.lora_r, alpha=c.lora_alpha, dropout=c.lora_dropout))
         return dfagpt.DFAGPTConfig(
-            lm=c.lm, detector=c.detector, evidence=c.evidence, lora=lora, max_length=c.max_length
+            lm=c.lm,
+            detector=c.detector,
+            evidence=c.evidence,
+            evidence_version=c.evidence_version,
+            lora=lora,
+            max_length=c.max_length,
         )
 
     def _examples(self, records: list[InstructRecord], tokenizer) -> list[Example]:
@@ -215,6 +220,7 @@ class Trainer:
         from opendfa.evidence.report import DEFAULT_THRESHOLD
 
         cache = VisionCache.for_run(self.config, loaded)
+        self._dataset_lines = self._evidence_lines(loaded, images)
         threshold = DEFAULT_THRESHOLD  # as judge_crops and the analysis judge
         missing = []
         for name in images:
@@ -243,9 +249,36 @@ class Trainer:
                     cache.put(name, feature, numbers)
                 self._keep(name, feature, numbers, threshold)
 
+    def _evidence_lines(self, loaded: dfagpt.LoadedDFAGPT, images: list[str]) -> dict[str, str]:
+        """Version 2's lines, as the data builder wrote them for the answers it held to them;
+        the builder's detector must be the one this model reads."""
+        c = self.config
+        if not c.evidence or c.evidence_version < 2:
+            return {}
+        from opendfa.instruct.evidence import read_evidence_lines
+
+        meta, lines = read_evidence_lines(c.data)
+        if meta.get("version") != c.evidence_version:
+            raise ValueError(
+                f"{c.data} holds evidence lines of version {meta.get('version')}, "
+                f"not {c.evidence_version}"
+            )
+        name = str(getattr(loaded.detector, "name", ""))
+        if meta.get("detector") != name:
+            raise ValueError(
+                f"{c.data}'s evidence comes from {meta.get('detector')}, but this model reads "
+                f"{name}: rebuild it with --evidence-model {c.detector}"
+            )
+        missing = [image for image in images if image not in lines]
+        if missing:
+            raise ValueError(f"{len(missing)} image(s) have no evidence line, e.g. {missing[0]}")
+        return lines
+
     def _keep(self, name: str, feature: torch.Tensor, numbers: dict, threshold: float) -> None:
         self.features[name] = feature.float()
-        if self.config.evidence:
+        if self.config.evidence and self.config.evidence_version >= 2:
+            self.evidence[name] = self._dataset_lines[name]
+        elif self.config.evidence:
             self.evidence[name] = detector_line(
                 numbers["fake_probability"],
                 numbers["category_probabilities"],

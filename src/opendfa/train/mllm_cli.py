@@ -19,6 +19,9 @@ MLLM_FLAGS = {
     "detector": Flag(metavar="NAME|PATH", help="whose backbone sees the image"),
     "tasks": Flag(metavar="TASK", help="DF-D DF-C AD FC"),
     "evidence": Flag(help="put the detector's numbers into the prompt"),
+    "evidence_version": Flag(
+        choices=(1, 2), help="2: the cue-aware line of a data folder built with --evidence-model"
+    ),
     "max_records": Flag(help="train on a seeded, task-proportional subset"),
     "balance": Flag(help="repeat rarer answers to even the classes per task"),
     "grad_accum": Flag(help="micro-batches per step"),
