@@ -78,13 +78,21 @@ def pick_images(manifest: Path | None, split: str, per_category: int, samples: b
     return chosen
 
 
-def backend_for(name: str):
-    """A chat backend as `opendfa chat --backend NAME` builds it (DFA-GPT: the bundled one)."""
+def backend_for(name: str, mllm: Path | None = None):
+    """A chat backend as `opendfa chat --backend NAME` builds it (DFA-GPT: `mllm`, else the
+    bundled one)."""
     if name == "dfa-gpt":
         from opendfa.models.dfagpt import bundled_model_dir
 
-        return make_backend(name, model_dir=bundled_model_dir())
+        return make_backend(name, model_dir=mllm or bundled_model_dir())
     return make_backend(name)
+
+
+def _token_count(backend, text: str) -> int | None:
+    assistant = getattr(backend, "assistant", None)
+    if assistant is None:
+        return None
+    return len(assistant.tokenizer.encode(text, add_special_tokens=False))
 
 
 def converse(analyzer: Analyzer, backend, path: str) -> dict:
@@ -92,8 +100,24 @@ def converse(analyzer: Analyzer, backend, path: str) -> dict:
     report = analyzer.analyze(path)
     facts = claim_facts(report)
     conversation = Conversation(report, backend)
+    shown: list[float] = []  # when each checked piece of text reached the stream
+    if hasattr(backend, "on_text"):
+        backend.on_text = lambda text: shown.append(time.perf_counter())
+    answers, timings = [], []
     started = time.perf_counter()
-    answers = [conversation.ask(question).text for question in QUESTIONS]
+    for question in QUESTIONS:
+        shown.clear()
+        asked = time.perf_counter()
+        answers.append(conversation.ask(question).text)
+        done = time.perf_counter()
+        timings.append(
+            {
+                "seconds": round(done - asked, 3),
+                # the first checked sentence a reader sees (a reply replaced whole: all of it)
+                "first_text_s": round((shown[0] if shown else done) - asked, 3),
+                "tokens": _token_count(backend, answers[-1]),
+            }
+        )
     seconds = time.perf_counter() - started
     row = {
         "backend": backend.name,
@@ -102,6 +126,7 @@ def converse(analyzer: Analyzer, backend, path: str) -> dict:
         "facts": None if facts is None else asdict(facts),
         "answers": answers,
         "seconds": round(seconds, 2),
+        "timings": timings,
     }
     return rescore(row, facts)
 
@@ -179,8 +204,32 @@ def markdown(rows: list[dict], images: int) -> str:
         + "\n".join(lines)
         + "\n\nSupported / all claims, by kind:\n\n"
         + "\n".join(kinds)
-        + "\n"
+        + "\n\n"
+        + speed_table(rows)
     )
+
+
+def speed_table(rows: list[dict]) -> str:
+    """Per answer: seconds to the first checked sentence, whole-answer tokens/s (prompt
+    included, as a reader waits for it), over the rows that recorded timings."""
+    lines = [
+        "| backend | answers | first sentence, s: median / p90 / max | whole answer, s: median "
+        "| tokens/s: median |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for backend in dict.fromkeys(r["backend"] for r in rows):
+        timed = [t for r in rows if r["backend"] == backend for t in r.get("timings", [])]
+        if not timed:
+            continue
+        first = np.array([t["first_text_s"] for t in timed])
+        rates = [t["tokens"] / t["seconds"] for t in timed if t.get("tokens") and t["seconds"] > 0]
+        rate = f"{np.median(rates):.1f}" if rates else "-"
+        lines.append(
+            f"| {backend} | {len(timed)} | {np.median(first):.2f} / "
+            f"{np.percentile(first, 90):.2f} / {first.max():.2f} | "
+            f"{np.median([t['seconds'] for t in timed]):.2f} | {rate} |"
+        )
+    return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -192,6 +241,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backends", nargs="+", default=["grounded", "dfa-gpt"])
     parser.add_argument("--jsonl", type=Path, default=Path("runs/claims/conversations.jsonl"))
     parser.add_argument("--out", type=Path, help="write the markdown table here")
+    parser.add_argument("--mllm", type=Path, help="the DFA-GPT folder (default: the bundled one)")
     args = parser.parse_args(argv)
     images = pick_images(args.manifest, args.split, args.per_category, args.samples)
     if not images:
@@ -204,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
         for path, _ in images:
             if (name, path) in done:
                 continue
-            backend = backend or backend_for(name)
+            backend = backend or backend_for(name, args.mllm)
             row = converse(analyzer, backend, path)
             done[name, path] = row
             with args.jsonl.open("a", encoding="utf-8") as handle:
