@@ -90,7 +90,10 @@ def stages(folder: Path, summary: dict) -> list[tuple[Path, dict]]:
 
 def _stage_line(number: int, summary: dict) -> str:
     config = summary["config"]
-    start = f"from stage {number - 1}'s weights, " if config.get("init") else ""
+    start = ""
+    if config.get("init"):
+        earlier = f"stage {number - 1}" if number > 1 else f"`{Path(config['init']).name}`"
+        start = f"from {earlier}'s weights, "
     return (
         f"  {number}. {start}{summary['train_conversations']} conversations "
         f"({summary['tasks']}), {summary['steps']} optimizer steps of {summary['per_step']}"
@@ -136,6 +139,76 @@ def _bench_rows(bench: dict | None, served: dict | None) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _line_words(config: dict) -> str:
+    if config.get("evidence_version", 1) >= 2:
+        return (
+            'the margin band ("margin high", "moderate" or "low"), the forgery type under a fake\n'
+            'verdict or "none" under a real one, the regions scoring at least 0.5, each with the\n'
+            'word of its strongest measured cue ("mouth (blurrier)")'
+        )
+    return (
+        'forgery type under a fake verdict or "none" under a real one, regions scoring at\n'
+        "least 0.5"
+    )
+
+
+def _bullet(text: str) -> str:
+    """A Markdown list item wrapped at 92 columns."""
+    import textwrap
+
+    return textwrap.fill(text, 92, initial_indent="- ", subsequent_indent="  ")
+
+
+def _data_lines(config: dict) -> str:
+    sources = (
+        "real photos from CelebA (non-commercial research only), the Olivetti faces, NBA "
+        "summer-league headshots, LFW and package sample photos"
+    )
+    if config.get("evidence_version", 1) >= 2:
+        return _bullet(
+            "Data: DFA-Instruct v3 (`opendfa instruct build --evidence-model opendfa-lite0@2`) "
+            f"on two synthesized sets over the gathered faces ({sources}): OpenDFA's edits, "
+            "reenactments and face swaps, and its VAE's entire-face synthesis; 40 % of the "
+            "train identities (`scripts/instruct_sources.py`). Every image was judged once by "
+            "the bundled detector; descriptions (AD) and conversations (FC) were kept only "
+            "where it agrees with the truth on the verdict and type, name only regions both "
+            "the mask covers and the detector supports, state only the cue its line words, "
+            "and say how sure by the margin band (1,469 AD and 2,210 FC records; 61 left out "
+            "by the claim checker). See the detector's MODEL_CARD.md for every source and "
+            "licence. Identity-disjoint splits; the CelebA photos reserved for external "
+            "evaluation (000800-000999) are never read."
+        )
+    return _bullet(
+        "Data: DFA-Instruct rebuilt offline (`opendfa instruct build`) on the detector-v2 "
+        f"synthesized set: {sources}, plus OpenDFA's own forgeries of them (face swap, "
+        "reenactment, attribute editing, SBI, VAE and DigiFace-1M DCGAN faces); see the "
+        "detector's MODEL_CARD.md for every source and licence. Identity-disjoint splits; the "
+        "CelebA photos reserved for external evaluation (000800-000999) are never read."
+    )
+
+
+def _description_limits(config: dict) -> str:
+    if config.get("evidence_version", 1) >= 2:
+        return (
+            "- Its descriptions were learned only where the detector saw the forgery, so it has\n"
+            "  seen few descriptions of edits and reenactments (the detector rarely agrees on\n"
+            "  those: 117 of 1,469 AD records); on such faces it describes what the detector\n"
+            "  measured, which may be little.\n"
+            "- A cue word in its line is measured under the detector's own mask, not the true\n"
+            "  one: where that mask is wrong, so is the cue; the words are measurements, not proof."
+        )
+    return (
+        "- Its own descriptions follow the synthesis engine's masks, which name regions the\n"
+        "  detector's evidence often does not reach (three in four training descriptions do):\n"
+        "  without grounded decoding, a share of its descriptions name unsupported regions (table\n"
+        "  above). Grounded decoding keeps them to what the report supports, at the cost of some\n"
+        "  fluency where it has to steer around a region or type.\n"
+        "- The descriptions are learned from templated, measured descriptions of synthetic\n"
+        "  forgeries: the blending method or cue details they mention are the model's guess,\n"
+        "  not a measurement on this image."
+    )
+
+
 def card(
     summary: dict,
     bench: dict | None,
@@ -153,9 +226,9 @@ What it is: the DFA paper's architecture at laptop scale. The bundled detector's
 EfficientNet-Lite0 backbone (`opendfa-lite0` v2) encodes the aligned face crop into 7x7 visual
 tokens; a two-layer MLP projector maps them into Gemma-3-270M; LoRA adapters (rank
 {config["lora_r"]}, alpha {config["lora_alpha"]}, on the attention and MLP projections) tune the
-LM. The detector's evidence line (verdict, fake probability, forgery type under a fake verdict
-or "none" under a real one, regions scoring at least 0.5) is in every first question, so the
-model explains *the detector's* judgement in words. `opendfa chat` writes its replies with
+LM. The detector's evidence line (version {config.get("evidence_version", 1)}: verdict, fake
+probability, {_line_words(config)}) is in every first question, so the model explains *the
+detector's* judgement in words. `opendfa chat` writes its replies with
 grounded decoding (`opendfa.explain.decoding`): a sentence that names a region the report does
 not support, another forgery type or the other verdict is cut back to that word and written
 again, and a reply that still contradicts the report is replaced by the grounded answer. Asked
@@ -171,18 +244,12 @@ Gemma-3-270M, under the Gemma terms of use); nothing is downloaded.
 
 ## Training
 
-- Data: DFA-Instruct rebuilt offline (`opendfa instruct build`) on the detector-v2 synthesized
-  set: real photos from CelebA (non-commercial research only), the Olivetti faces, NBA
-  summer-league headshots, LFW and package sample photos, plus OpenDFA's own forgeries of them
-  (face swap, reenactment, attribute editing, SBI, VAE and DigiFace-1M DCGAN faces); see the
-  detector's MODEL_CARD.md for every source and licence. Identity-disjoint splits; the CelebA
-  photos reserved for external evaluation (000800-000999) are never read.
+{_data_lines(config)}
 - Tasks: {", ".join(config["tasks"])}, rarer answers repeated per task (DF-D real:fake 1:1,
   DF-C and AD one fifth per class); {steps} conversations seen in {len(chain)} stage(s) on
   {summary["device"]}, bf16 autocast, vision features cached:
 {stage_lines}
-- Reproduce: `bash scripts/train_dfa_gpt.sh` (after `scripts/train_detector.py` has built the
-  synthesized set).
+- Reproduce: `bash scripts/train_dfa_gpt.sh` (after `scripts/gather_real_faces.py`).
 {_bench_rows(bench, served)}
 ## Limits
 
@@ -192,14 +259,7 @@ Gemma-3-270M, under the Gemma terms of use); nothing is downloaded.
   none" in its prompt (a forgery type is the likelier first word after training on several
   phrasings of each answer); DF-D follows the verdict. Grounded decoding cuts such a claim
   back, so chat answers DF-C on par with the detector (table above).
-- Its own descriptions follow the synthesis engine's masks, which name regions the detector's
-  evidence often does not reach (three in four training descriptions do): without grounded
-  decoding, a share of its descriptions name unsupported regions (table above). Grounded
-  decoding keeps them to what the report supports, at the cost of some fluency where it has
-  to steer around a region or type.
-- The descriptions are learned from templated, measured descriptions of synthetic forgeries:
-  the blending method or cue details they mention are the model's guess, not a measurement on
-  this image.
+{_description_limits(config)}
 - Trained on a 2-core CPU, far below the DFA paper's scale (every train record for two
   epochs would take ~35 hours here); treat it as a working baseline, not a finished model.
 - Small LM: no world knowledge worth asking; keep questions about the face in front of it.
