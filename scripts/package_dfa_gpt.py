@@ -220,6 +220,8 @@ def card(
     chain = chain or [(Path("."), summary)]
     stage_lines = "\n".join(_stage_line(k, s) for k, (_, s) in enumerate(chain, 1))
     steps = sum(s["steps"] * s["per_step"] for _, s in chain)
+    names = {"no": "float32", "bf16": "bf16 autocast"}
+    precisions = ", ".join(names.get(str(s["config"].get("precision")), "auto") for _, s in chain)
     return f"""# DFA-GPT (bundled): Gemma-3-270M + LoRA + projector over opendfa-lite0
 
 What it is: the DFA paper's architecture at laptop scale. The bundled detector's frozen
@@ -247,7 +249,7 @@ Gemma-3-270M, under the Gemma terms of use); nothing is downloaded.
 {_data_lines(config)}
 - Tasks: {", ".join(config["tasks"])}, rarer answers repeated per task (DF-D real:fake 1:1,
   DF-C and AD one fifth per class); {steps} conversations seen in {len(chain)} stage(s) on
-  {summary["device"]}, bf16 autocast, vision features cached:
+  {summary["device"]} (precision per stage: {precisions}), vision features cached:
 {stage_lines}
 - Reproduce: `bash scripts/train_dfa_gpt.sh` (after `scripts/gather_real_faces.py`).
 {_bench_rows(bench, served)}

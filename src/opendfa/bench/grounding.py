@@ -19,9 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
+from opendfa.evidence.cues import CUES
 from opendfa.evidence.words import REGION_EVIDENCE
 from opendfa.metrics.bootstrap import mean_ci
-from opendfa.metrics.claims import CONTRADICTED, SUPPORTED, ClaimFacts, check_claims
+from opendfa.metrics.claims import AREA, CONTRADICTED, SUPPORTED, ClaimFacts, check_claims
 from opendfa.metrics.grounding import check_answer
 from opendfa.models.configs import DEFAULT_MODEL
 
@@ -50,7 +51,7 @@ class EvidenceSource:
         return [self._cache[p] for p in images]
 
     def _predict(self, images: list[Path]) -> list[dict | None]:
-        from opendfa.evidence.judge import judge_crops
+        from opendfa.evidence.judge import crop_cues, judge_crops
         from opendfa.media import MediaError, load_image
 
         crops: dict[int, np.ndarray] = {}
@@ -69,6 +70,7 @@ class EvidenceSource:
             keys = [k for k, c in crops.items() if c.shape == shape]
             judgements = judge_crops(detector, np.stack([crops[k] for k in keys]))
             for k, judged in zip(keys, judgements, strict=True):
+                cues = crop_cues(crops[k], judged.prediction.mask)
                 found[k] = evidence_record(
                     judged.verdict,
                     judged.fake_probability,
@@ -76,6 +78,7 @@ class EvidenceSource:
                     judged.prediction.region_scores,
                     judged.threshold,
                     str(detector.name),
+                    {"regions": cues.regions, "area": cues.face},
                 )
         return found
 
@@ -97,8 +100,11 @@ def evidence_record(
     region_scores: dict[str, float],
     threshold: float,
     detector: str,
+    cues: dict | None = None,
 ) -> dict:
-    """One image's evidence as stored in an answer row."""
+    """One image's evidence as stored in an answer row; `cues` ({"regions": {region: {cue:
+    value}}, "area": {cue: value}}) when they were measured."""
+    extra = {"cues": cues} if cues is not None else {}
     return {
         "verdict": verdict,
         "fake_probability": round(float(fake_probability), 4),
@@ -106,6 +112,7 @@ def evidence_record(
         "regions": {name: round(float(s), 4) for name, s in region_scores.items()},
         "threshold": threshold,
         "detector": detector,
+        **extra,
     }
 
 
@@ -138,13 +145,24 @@ def grounding_scores(rows: list[dict], *, resamples: int = 1000, seed: int = 0) 
 
 
 def row_facts(evidence: dict) -> ClaimFacts:
-    """A stored row's evidence as the claim checker's facts. Bench evidence holds no cues
-    (the crops are judged without landmarks), so a claim about blur, noise or colour there
-    counts as unsupported: the answerer said more than its evidence shows."""
+    """A stored row's evidence as the claim checker's facts. The cues are those measured under
+    the detector's mask on the crop (`opendfa.evidence.judge.crop_cues`, what the evidence line
+    of version 2 words); rows stored without them (older rows, answerers with no crop) hold
+    none, so a claim about blur, noise or colour there counts as unsupported."""
+    from opendfa.evidence.facts import signed_strength
+
+    def signed(values: dict) -> dict[str, float]:
+        return {n: signed_strength(n, v) for n, v in values.items() if n in CUES}
+
+    stored = evidence.get("cues") or {}
+    cues = {region: signed(values) for region, values in (stored.get("regions") or {}).items()}
+    if stored.get("area"):
+        cues[AREA] = signed(stored["area"])
     return ClaimFacts(
         verdict=evidence["verdict"],
         category=evidence["category"] if evidence["verdict"] == "fake" else None,
         region_scores=evidence["regions"],
+        cues=cues,
         margin=abs(float(evidence["fake_probability"]) - float(evidence.get("threshold", 0.5))),
     )
 
