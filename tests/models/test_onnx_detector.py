@@ -18,6 +18,7 @@ from opendfa.models.detector import (
     LoadedDetector,
     MultiTaskDetector,
     export_onnx,
+    forward_with_features,
     load_detector,
     predict_crops,
     save_detector,
@@ -102,10 +103,11 @@ def test_onnx_export_with_the_boundary_head_matches_torch(boundary_model, face_c
     _assert_same(
         predict_crops(torch_model, face_crops[96]), predict_crops(onnx_model, face_crops[96])
     )
-    # Every raw output, the boundary map and the embedding included, at any batch size.
+    # Every raw output, the boundary map, the embedding and the pooled features included, at
+    # any batch size.
     images = torch.from_numpy(face_crops[96][:, 16:80, 16:80].copy()).permute(0, 3, 1, 2) / 255.0
     with torch.no_grad():
-        expected = torch_model.model(images)
+        expected, features = forward_with_features(torch_model.model, images)
     names = [o.name for o in onnx_model.session.get_outputs()]
     assert names == [
         "logit",
@@ -114,10 +116,12 @@ def test_onnx_export_with_the_boundary_head_matches_torch(boundary_model, face_c
         "region_logits",
         "embedding",
         "boundary_logits",
+        "features",
     ]
     got = onnx_model.session.run(names, {"images": images.numpy()})
     for name, value in zip(names, got, strict=True):
-        np.testing.assert_allclose(value, getattr(expected, name).numpy(), atol=1e-4)
+        want = features if name == "features" else getattr(expected, name)
+        np.testing.assert_allclose(value, want.numpy(), atol=1e-4)
 
 
 def test_the_steps_after_the_network_give_torch_s_own_numbers(boundary_model, face_crops):

@@ -3,16 +3,21 @@
 A report abstains instead of saying real or fake when its decisive face (the most suspicious
 one) is narrower than `SIZE_FLOOR_PX`, when the file is a JPEG whose estimated quality is below
 `QUALITY_FLOOR` (only when the file checks measured it), when P(fake) lies within
-`MARGIN_BAND` of the threshold, or when the detector and the pixel-level forensic stream (when
-it ran) are both confident and disagree. The floors and the band were chosen on validation
-faces the detector never saw and are reported on test faces in `benchmarks/abstention.md`
+`MARGIN_BAND` of the threshold, when the detector and the pixel-level forensic stream (when
+it ran) are both confident and disagree, or when the face's out-of-distribution score lies
+above its detector's threshold (`FaceEvidence.ood`, only for detectors with OOD statistics,
+`opendfa.models.ood`). The floors and the band were chosen on validation faces the detector
+never saw and are reported on test faces in `benchmarks/abstention.md`
 (`benchmarks/abstention.py`): a floor is the smallest level whose AUC stays within 0.05 of
-the clean AUC; the band leaves 80 % of the clean validation faces answered. The faces and
-P(fake) stay in the report as measured; only the verdict abstains.
+the clean AUC; the band leaves 80 % of the clean validation faces answered. The OOD threshold
+is stored with the detector's statistics, chosen by `scripts/fit_ood.py` on validation faces
+and reported on test faces in `benchmarks/ood.md`. The faces and P(fake) stay in the report as
+measured; only the verdict abstains.
 
 `known_accuracy` names the detector's measured AUC for the predicted forgery family (its
 model card's per-category table on test identities) and, for a degraded input, the AUC
-measured at that face size or JPEG quality (`benchmarks/abstention.md`, test faces).
+measured at that face size or JPEG quality (`benchmarks/abstention.md`, test faces); for a
+face outside the detector's distribution no figure was measured, so it names none.
 """
 
 from __future__ import annotations
@@ -93,6 +98,11 @@ def abstention(report: Report) -> Abstention | None:
                 f"the detector ({first:.2f}) and the pixel-level check ({second:.2f}) "
                 "strongly disagree"
             )
+    if face.ood is not None and face.ood.outside:
+        reasons.append(
+            "the face is unlike anything the detector was trained on (out-of-distribution "
+            f"score {face.ood.score:.1f} above {face.ood.threshold:.1f})"
+        )
     if not reasons:
         return None
     return Abstention(reasons=reasons, would_settle=SETTLE_COPY if copy else SETTLE_SECOND)
@@ -100,9 +110,13 @@ def abstention(report: Report) -> Abstention | None:
 
 def known_accuracy(detector: Any, report: Report) -> dict[str, Any] | None:
     """The detector's measured AUC for the report's predicted family (and, for a degraded
-    input, at its face size or JPEG quality), or None where no figure was measured."""
+    input, at its face size or JPEG quality), or None where no figure was measured (also for
+    a face outside the detector's distribution)."""
     face = decisive_face(report)
     if face is None:
+        return None
+    ood = getattr(face, "ood", None)
+    if ood is not None and ood.outside:  # measured on faces like the training faces only
         return None
     family = face.forgery_type.label
     figures = family_aucs(getattr(detector, "folder", None))

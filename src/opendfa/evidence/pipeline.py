@@ -2,8 +2,9 @@
 
 For each face: the aligned crop the detector was trained on (its `input_size` and
 `crop_margin`), the detector's calibrated probability, category probabilities, mask and region
-scores, the cues measured on the crop under that mask, and the mask mapped back onto the image
-with the inverse of the alignment. An image is as fake as its most suspicious face. A video is
+scores, the cues measured on the crop under that mask, the mask mapped back onto the image
+with the inverse of the alignment, and (where the detector has OOD statistics) how unlike its
+training faces the crop is. An image is as fake as its most suspicious face. A video is
 as fake as its most suspicious face track, a track's score being the mean of its `top_k`
 highest frame scores (one bad frame does not condemn a track, a sustained run does).
 """
@@ -32,6 +33,7 @@ from opendfa.evidence.report import (
     InputInfo,
     MaskImage,
     ModelInfo,
+    OodScore,
     RegionEvidence,
     Report,
     TrackScore,
@@ -77,6 +79,7 @@ class _JudgedFace:
     categories: dict[str, float]
     region_scores: dict[str, float]
     mask: np.ndarray
+    ood_score: float | None = None  # where the detector has OOD statistics
 
 
 class Analyzer:
@@ -380,6 +383,7 @@ class Analyzer:
             categories={k: float(v) for k, v in p.category_probabilities.items()},
             region_scores={k: float(v) for k, v in p.region_scores.items()},
             mask=np.clip(np.asarray(p.mask, dtype=np.float32), 0, 1).astype(np.float16),
+            ood_score=getattr(p, "ood_score", None),
         )
 
     def _evidence(self, judged: _JudgedFace, image_size: tuple[int, int]) -> FaceEvidence:
@@ -404,7 +408,15 @@ class Analyzer:
             mask=_mask_in_image(judged.aligned, mask, image_size),
             cues=cues.face,
             rotation=judged.face.rotation,
+            ood=self._ood(judged.ood_score),
         )
+
+    def _ood(self, score: float | None) -> OodScore | None:
+        """The face's OOD record against the detector's fitted threshold (None without one)."""
+        stats = getattr(self.detector, "ood", None)
+        if score is None or stats is None:
+            return None
+        return OodScore.measure(score, stats.threshold)
 
     def _add_stream(
         self,

@@ -4,9 +4,10 @@
 `forensics` included (the forensic toolbox's record of the file,
 `opendfa.forensics.ForensicsReport.to_dict()`, or null); `Report.from_json()` reads it back;
 `validate_report()` checks a document against that schema. Version 1 documents (before
-`forensics`) are read through `upgrade_report()`, which fills `forensics: null`. The
-`explanation` is made by `opendfa.evidence.words.explain()` from the numbers in the report and
-nothing else.
+`forensics`) are read through `upgrade_report()`, which fills `forensics: null`. A face's `ood`
+record (its out-of-distribution score, `OodScore`) is optional, so documents written before it
+are version 2 documents as they are. The `explanation` is made by
+`opendfa.evidence.words.explain()` from the numbers in the report and nothing else.
 """
 
 from __future__ import annotations
@@ -105,6 +106,32 @@ class MaskImage:
 
 
 @dataclass
+class OodScore:
+    """How unlike the detector's training faces a face is (`opendfa.models.ood`): the score,
+    the threshold fitted with the detector's statistics, and whether the score lies above it
+    (`opendfa.evidence.abstain` then abstains)."""
+
+    score: float
+    threshold: float
+    outside: bool
+
+    @classmethod
+    def measure(cls, score: float, threshold: float) -> OodScore:
+        return cls(float(score), float(threshold), bool(score > threshold))
+
+    def to_json(self) -> dict:
+        return {
+            "score": _round(self.score, 3),
+            "threshold": _round(self.threshold, 3),
+            "outside": self.outside,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict) -> OodScore:
+        return cls(float(data["score"]), float(data["threshold"]), bool(data["outside"]))
+
+
+@dataclass
 class FaceEvidence:
     """Everything the analysis found about one face (for a video: one track's best frame)."""
 
@@ -123,6 +150,8 @@ class FaceEvidence:
     # is then their fusion.
     semantic_probability: float | None = None
     forensic_stream: dict[str, Any] | None = None
+    # The out-of-distribution score of the face's crop, where the detector has statistics.
+    ood: OodScore | None = None
 
     def to_json(self) -> dict:
         record: dict[str, Any] = {
@@ -143,6 +172,8 @@ class FaceEvidence:
             record["semantic_probability"] = _round(self.semantic_probability, 4)
         if self.forensic_stream is not None:
             record["forensic_stream"] = self.forensic_stream
+        if self.ood is not None:
+            record["ood"] = self.ood.to_json()
         return record
 
     @classmethod
@@ -163,6 +194,7 @@ class FaceEvidence:
             frame_index=data.get("frame_index"),
             semantic_probability=data.get("semantic_probability"),
             forensic_stream=data.get("forensic_stream"),
+            ood=OodScore.from_json(data["ood"]) if data.get("ood") else None,
         )
 
     def top_regions(self, limit: int = 3, minimum: float = 0.5) -> list[RegionEvidence]:

@@ -22,9 +22,10 @@ Inputs are aligned crops (`opendfa.faces.align_face` with `crop_margin`) as floa
 A saved detector is a folder: `model.safetensors` (weights) and `config.json` (architecture,
 temperature, metrics, training facts), and after `export_onnx` also `model.onnx`, the same
 network for ONNX Runtime (`opendfa.models.onnx_detector`: CPU inference without importing
-torch). Nothing is pickled. The torch-free parts (config, folder names, the loaded-detector
-record, `predict_crops` and everything after the network) live in
-`opendfa.models.detector_base` and are importable from here too.
+torch), whose last output is the pooled backbone features the out-of-distribution score reads
+(`forward_with_features`, `opendfa.models.ood`). Nothing is pickled. The torch-free parts
+(config, folder names, the loaded-detector record, `predict_crops` and everything after the
+network) live in `opendfa.models.detector_base` and are importable from here too.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ from opendfa.models.backbones import create_backbone
 from opendfa.models.detector_base import (  # noqa: F401  (names importable from here too)
     CONFIG_FILE,
     DEFAULT_MODEL,
+    FEATURES,
     FORMAT,
     MODELS_DIR,
     ONNX_FILE,
@@ -155,9 +157,12 @@ class LoadedDetector(DetectorRuntime):
     def run_heads(self, images: np.ndarray) -> HeadLogits:
         x = torch.from_numpy(images).to(self.device)
         with torch.inference_mode():
-            out = self.model(x)
+            out, features = forward_with_features(self.model, x)
         heads = (getattr(out, name) for name in HeadLogits.HEADS)
-        return HeadLogits(*(value.float().cpu().numpy() for value in heads))
+        return HeadLogits(
+            *(value.float().cpu().numpy() for value in heads),
+            features=features.float().cpu().numpy(),
+        )
 
 
 def save_detector(
@@ -226,16 +231,33 @@ ONNX_OPSET = 17
 ONNX_OUTPUTS = ("logit", "category_logits", "mask_logits", "region_logits", "embedding")
 
 
+def forward_with_features(
+    model: MultiTaskDetector, images: torch.Tensor
+) -> tuple[DetectorOutputs, torch.Tensor]:
+    """`model(images)` and its globally pooled backbone features (B, C), the dropout's input:
+    what `opendfa.models.ood` scores. Read through a hook, so the forward pass stays the one
+    training runs."""
+    pooled: list[torch.Tensor] = []
+    hook = model.dropout.register_forward_hook(lambda _m, inputs, _o: pooled.append(inputs[0]))
+    try:
+        out = model(images)
+    finally:
+        hook.remove()
+    return out, pooled[0]
+
+
 class _OnnxGraph(nn.Module):
-    """The detector's forward pass with its outputs as a tuple (what the exporter traces)."""
+    """The detector's forward pass with its outputs as a tuple (what the exporter traces): the
+    heads' outputs, then the pooled features."""
 
     def __init__(self, model: MultiTaskDetector) -> None:
         super().__init__()
         self.model = model
 
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        out = self.model(images)
-        return tuple(v for f in fields(out) if (v := getattr(out, f.name)) is not None)
+        out, features = forward_with_features(self.model, images)
+        heads = (v for f in fields(out) if (v := getattr(out, f.name)) is not None)
+        return (*heads, features)
 
 
 def export_onnx(name_or_folder: str | Path = DEFAULT_MODEL, *, check: bool = True) -> Path:
@@ -244,13 +266,15 @@ def export_onnx(name_or_folder: str | Path = DEFAULT_MODEL, *, check: bool = Tru
 
     The graph is the network alone on float images (B, 3, S, S) in [0, 1], any batch size:
     flip averaging, temperature and the mask's upsampling stay outside it, read from the
-    config at prediction time (`opendfa.models.detector_base.predict_crops`). With `check` (and ONNX
-    Runtime installed) the exported graph must reproduce torch's outputs within 1e-4."""
+    config at prediction time (`opendfa.models.detector_base.predict_crops`). Its outputs are
+    the heads' and, last, the pooled backbone features (`FEATURES`, for the OOD score). With
+    `check` (and ONNX Runtime installed) the exported graph must reproduce torch's outputs
+    within 1e-4."""
     if importlib.util.find_spec("onnx") is None:
         raise RuntimeError("export_onnx needs the onnx package: pip install 'opendfa[dev]'")
     loaded = load_detector(name_or_folder)
     folder, config = loaded.folder, loaded.config
-    names = list(ONNX_OUTPUTS) + (["boundary_logits"] if config.boundary_head else [])
+    names = [*ONNX_OUTPUTS, *(["boundary_logits"] if config.boundary_head else []), FEATURES]
     graph = _OnnxGraph(loaded.model).eval()
     generator = torch.Generator().manual_seed(0)
     example = torch.rand(2, 3, config.input_size, config.input_size, generator=generator)

@@ -2,12 +2,14 @@
 
 A saved detector is a folder: `config.json` (architecture, temperature, metrics, the sha256 of
 each weights file) beside `model.safetensors` (the weights, read by torch) and optionally
-`model.onnx` (the same network exported for ONNX Runtime, see `opendfa.models.onnx_detector`).
+`model.onnx` (the same network exported for ONNX Runtime, see `opendfa.models.onnx_detector`)
+and `ood.safetensors` + `ood.json` (its out-of-distribution statistics, `opendfa.models.ood`).
 This module names those files, parses the config, finds a folder from a model name, and holds
 the one record of a loaded detector (`DetectorRuntime`, whichever runtime runs it) and the one
-`predict_crops`: a runtime only computes the heads' raw outputs, everything after them (mirror
-averaging, temperature, softmax and sigmoid, the mask's upsampling) is written once, here, in
-NumPy. Which runtime loads a folder is `opendfa.models.runtime.load_for_inference`.
+`predict_crops`: a runtime only computes the heads' raw outputs (and the pooled features),
+everything after them (mirror averaging, temperature, softmax and sigmoid, the mask's
+upsampling, the OOD score where the folder has statistics) is written once, here, in NumPy.
+Which runtime loads a folder is `opendfa.models.runtime.load_for_inference`.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from __future__ import annotations
 import json
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,7 @@ import numpy as np
 from opendfa.faces.regions import MIRRORED_REGIONS, REGION_NAMES
 from opendfa.models.configs import DEFAULT_MODEL
 from opendfa.models.configs import DetectorConfig as DetectorConfig  # re-exported
+from opendfa.models.ood import OodStats, load_ood
 from opendfa.safe_files import write_json_atomic
 from opendfa.taxonomy import CATEGORIES
 
@@ -33,6 +36,8 @@ MODELS_DIR = Path(__file__).resolve().parent.parent / "assets" / "models"
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
 ONNX_FILE = "model.onnx"
+# The ONNX output (and torch's dropout input) holding the globally pooled backbone features.
+FEATURES = "features"
 
 
 @dataclass
@@ -42,6 +47,10 @@ class CropPrediction:
     category_probabilities: dict[str, float]
     mask: np.ndarray  # float32 (S, S) in [0, 1], the crop's size
     region_scores: dict[str, float]
+    # The pooled backbone features (float32 (C,), mirror-averaged like the heads) when the
+    # runtime gives them, and their out-of-distribution score when the folder has statistics.
+    features: np.ndarray | None = field(default=None, repr=False)
+    ood_score: float | None = None
 
     @property
     def category(self) -> str:
@@ -59,18 +68,21 @@ class HeadLogits:
     category_logits: np.ndarray  # (B, len(CATEGORIES))
     mask_logits: np.ndarray  # (B, 1, mask_size, mask_size)
     region_logits: np.ndarray  # (B, len(REGION_NAMES))
+    features: np.ndarray | None = None  # (B, C) pooled backbone features; None: not exported
 
     HEADS = ("logit", "category_logits", "mask_logits", "region_logits")  # as the ONNX graph
 
     def mirror_averaged(self, n: int) -> HeadLogits:
         """The first `n` rows averaged with the last `n`, those of the mirrored images: logits
         are averaged (a mean of log-odds), mirrored masks flipped back and mirrored region
-        scores read with left and right swapped."""
+        scores read with left and right swapped; pooled features are averaged."""
+        features = self.features
         return HeadLogits(
             logit=(self.logit[:n] + self.logit[n:]) / 2,
             category_logits=(self.category_logits[:n] + self.category_logits[n:]) / 2,
             mask_logits=(self.mask_logits[:n] + self.mask_logits[n:, ..., ::-1]) / 2,
             region_logits=(self.region_logits[:n] + self.region_logits[n:][:, _MIRRORED]) / 2,
+            features=None if features is None else (features[:n] + features[n:]) / 2,
         )
 
 
@@ -92,6 +104,12 @@ class DetectorRuntime(ABC):
     def run_heads(self, images: np.ndarray) -> HeadLogits:
         """The network's head outputs for float32 images (B, 3, S, S) in [0, 1]."""
 
+    @cached_property
+    def ood(self) -> OodStats | None:
+        """The folder's out-of-distribution statistics (`opendfa.models.ood`) when it has
+        current ones (fitted on these weights), else None: then no crop gets an OOD score."""
+        return load_ood(self.folder, self.weights_sha256)
+
 
 def predict_crops(
     loaded: DetectorRuntime, crops: np.ndarray, *, batch_size: int = 32
@@ -99,7 +117,9 @@ def predict_crops(
     """Predictions for aligned uint8 RGB crops (N, S, S, 3) made with `config.crop_margin`,
     on either runtime: crops are resized to the input size (`resize_crops`), scaled to [0, 1],
     run with their mirror images when `config.flip_tta` asks for it, and the mask is
-    upsampled back to the crop's size."""
+    upsampled back to the crop's size. Where the runtime gives the pooled features and the
+    folder has OOD statistics, each prediction carries its `ood_score` (a projection of those
+    features: no second network run)."""
     crops = crop_batch(crops)
     size, side = loaded.config.input_size, crops.shape[1]
     upsample = _bilinear_matrix(loaded.config.mask_size, side)
@@ -108,7 +128,9 @@ def predict_crops(
         chunk = resize_crops(crops[start : start + batch_size], size)
         images = np.ascontiguousarray(chunk.transpose(0, 3, 1, 2)).astype(np.float32) / 255.0
         heads = _run(loaded, images)
-        results.extend(_predictions(heads, np.float32(loaded.temperature), upsample))
+        predictions = _predictions(heads, np.float32(loaded.temperature), upsample)
+        _add_ood_scores(loaded, heads, predictions)
+        results.extend(predictions)
     return results
 
 
@@ -138,6 +160,20 @@ def _predictions(
         )
         for i in range(len(probability))
     ]
+
+
+def _add_ood_scores(
+    loaded: DetectorRuntime, heads: HeadLogits, predictions: list[CropPrediction]
+) -> None:
+    """Each prediction's pooled features, and their OOD score where the folder has statistics."""
+    if heads.features is None:
+        return
+    ood = loaded.ood
+    scores = ood.score(heads.features) if ood is not None else None
+    for i, prediction in enumerate(predictions):
+        prediction.features = heads.features[i].astype(np.float32, copy=False)
+        if scores is not None:
+            prediction.ood_score = float(scores[i])
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:

@@ -8,7 +8,9 @@ must have been exported from the weights the config names. Otherwise
 anything needing gradients stay on torch.
 
 The graph is the network alone: what comes after it (mirror averaging, temperature, the mask's
-upsampling) is `opendfa.models.detector_base.predict_crops`, shared with torch.
+upsampling, the OOD score of the pooled features the graph also outputs) is
+`opendfa.models.detector_base.predict_crops`, shared with torch. An export made before the
+features were an output still runs; its crops just get no OOD score.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import os
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +27,7 @@ import numpy as np
 from opendfa.media.files import file_sha256
 from opendfa.models.detector_base import (
     DEFAULT_MODEL,
+    FEATURES,
     ONNX_FILE,
     WEIGHTS_FILE,
     DetectorConfig,
@@ -47,7 +51,16 @@ class OnnxDetector(DetectorRuntime):
     device: str = "cpu"
 
     def run_heads(self, images: np.ndarray) -> HeadLogits:
-        return HeadLogits(*self.session.run(list(HeadLogits.HEADS), {"images": images}))
+        heads = list(HeadLogits.HEADS)
+        names = heads + ([FEATURES] if self.has_features else [])
+        outputs = self.session.run(names, {"images": images})
+        features = outputs[len(heads)] if self.has_features else None
+        return HeadLogits(*outputs[: len(heads)], features=features)
+
+    @cached_property
+    def has_features(self) -> bool:
+        """Whether the graph outputs the pooled features (exports since the OOD score)."""
+        return FEATURES in {output.name for output in self.session.get_outputs()}
 
 
 def load_onnx_detector(
