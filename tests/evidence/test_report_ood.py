@@ -8,7 +8,6 @@ import copy
 from pathlib import Path
 
 import cv2
-import numpy as np
 import pytest
 
 from opendfa.evidence import Analyzer, Report, validate_report
@@ -22,6 +21,7 @@ from opendfa.evidence.report import (
     ReportError,
 )
 from opendfa.media import load_image
+from stylised import cartoon
 
 SAMPLES = Path(__file__).resolve().parents[2] / "src" / "opendfa" / "assets" / "samples"
 
@@ -110,23 +110,12 @@ def test_the_bundled_samples_are_inside_the_distribution(bundled, name):
     assert Report.from_json(report.to_json()).faces[0].ood == OodScore.from_json(face.ood.to_json())
 
 
-def _cartoon(rgb: np.ndarray) -> np.ndarray:
-    """Bilateral smoothing, 4 levels a channel, dark edge lines (as benchmarks/ood_sets.py)."""
-    smooth = rgb
-    for _ in range(5):
-        smooth = cv2.bilateralFilter(smooth, 9, 75, 75)
-    flat = (smooth // 64) * 64 + 32
-    grey = cv2.medianBlur(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), 7)
-    edges = cv2.adaptiveThreshold(grey, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY, 9, 2)
-    return cv2.bitwise_and(flat, flat, mask=edges).astype(np.uint8)
-
-
 def test_a_cartoon_or_a_negative_scores_higher_and_the_negative_abstains(bundled):
     path = SAMPLES / "astronaut.jpg"
     plain = bundled.analyze_image(path).faces[0].ood
     rgb = load_image(path).rgb
     styled = {}
-    for style, image in (("cartoon", _cartoon(rgb)), ("negative", 255 - rgb)):
+    for style, image in (("cartoon", cartoon(rgb)), ("negative", 255 - rgb)):
         data = cv2.imencode(".png", cv2.cvtColor(image, cv2.COLOR_RGB2BGR))[1].tobytes()
         styled[style] = report = bundled.analyze_image(data)
         validate_report(report.to_json())

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 
-import cv2
 import numpy as np
 import pytest
 
@@ -15,6 +14,7 @@ from opendfa.media import load_image
 from opendfa.media.files import file_sha256
 from opendfa.models.detector_base import FEATURES, MODELS_DIR, predict_crops
 from opendfa.models.ood import OOD_FILE, OOD_INFO, OodStats, load_ood, save_ood
+from stylised import cartoon
 
 BUNDLED = MODELS_DIR / "opendfa-lite0"
 
@@ -92,16 +92,6 @@ def bundled():
     return load_for_inference()
 
 
-def _cartoon(rgb: np.ndarray) -> np.ndarray:
-    smooth = rgb
-    for _ in range(5):
-        smooth = cv2.bilateralFilter(smooth, 9, 75, 75)
-    flat = (smooth // 64) * 64 + 32
-    grey = cv2.medianBlur(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), 7)
-    edges = cv2.adaptiveThreshold(grey, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY, 9, 2)
-    return cv2.bitwise_and(flat, flat, mask=edges).astype(np.uint8)
-
-
 @pytest.fixture(scope="module")
 def sample_crops(face_detector, bundled):
     """The aligned crop of each bundled sample's face, as the analysis makes it."""
@@ -125,10 +115,10 @@ def test_bundled_samples_are_inside_and_stylised_faces_score_higher(bundled, sam
         zip(names, scores, strict=True)
     )
     hopper = sample_crops["grace_hopper"]
-    stylised = np.stack([_cartoon(hopper), 255 - hopper, _cartoon(255 - hopper)])
-    cartoon, inverted, both = (p.ood_score for p in predict_crops(bundled, stylised))
+    stylised = np.stack([cartoon(hopper), 255 - hopper, cartoon(255 - hopper)])
+    drawn, inverted, both = (p.ood_score for p in predict_crops(bundled, stylised))
     hopper_score = scores[names.index("grace_hopper")]
-    assert min(cartoon, inverted, both) > hopper_score
+    assert min(drawn, inverted, both) > hopper_score
     assert both > bundled.ood.threshold  # a cartoon of a negative is far outside
 
 
