@@ -19,10 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from opendfa.evidence.cues import CUES
 from opendfa.evidence.words import REGION_EVIDENCE
 from opendfa.metrics.bootstrap import mean_ci
-from opendfa.metrics.claims import AREA, CONTRADICTED, SUPPORTED, ClaimFacts, check_claims
+from opendfa.metrics.claims import CONTRADICTED, SUPPORTED, ClaimFacts, check_claims
 from opendfa.metrics.grounding import check_answer
 from opendfa.models.configs import DEFAULT_MODEL
 
@@ -149,15 +148,10 @@ def row_facts(evidence: dict) -> ClaimFacts:
     the detector's mask on the crop (`opendfa.evidence.judge.crop_cues`, what the evidence line
     of version 2 words); rows stored without them (older rows, answerers with no crop) hold
     none, so a claim about blur, noise or colour there counts as unsupported."""
-    from opendfa.evidence.facts import signed_strength
-
-    def signed(values: dict) -> dict[str, float]:
-        return {n: signed_strength(n, v) for n, v in values.items() if n in CUES}
+    from opendfa.evidence.facts import signed_cues
 
     stored = evidence.get("cues") or {}
-    cues = {region: signed(values) for region, values in (stored.get("regions") or {}).items()}
-    if stored.get("area"):
-        cues[AREA] = signed(stored["area"])
+    cues = signed_cues(stored.get("regions") or {}, stored.get("area") or None)
     return ClaimFacts(
         verdict=evidence["verdict"],
         category=evidence["category"] if evidence["verdict"] == "fake" else None,

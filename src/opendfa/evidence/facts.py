@@ -9,6 +9,7 @@ was the cue measured there, strongly enough, in the direction the words say.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 from opendfa.evidence.abstain import decisive_face
 from opendfa.evidence.cues import CUES
@@ -28,15 +29,27 @@ def _signed(cues: dict[str, float]) -> dict[str, float]:
     return {name: signed_strength(name, value) for name, value in cues.items() if name in CUES}
 
 
+def signed_cues(
+    regions: Mapping[str, Mapping[str, float]], area: Mapping[str, float] | None = None
+) -> dict[str, dict[str, float]]:
+    """Measured cues in the checker's form: region (and `AREA` when `area` is given) -> cue ->
+    signed strength. Reports, DFA-Instruct measurements and evidence, and bench rows all go
+    through here."""
+    cues = {region: _signed(dict(values)) for region, values in regions.items()}
+    if area is not None:
+        cues[AREA] = _signed(dict(area))
+    return cues
+
+
 def claim_facts(report: Report, *, has_original: bool = False) -> ClaimFacts | None:
     """The decisive face's evidence as `ClaimFacts`, or None for a report without a verdict
     or without a face (nothing to hold a claim against)."""
     face = decisive_face(report)
     if report.verdict not in ("fake", "real", "inconclusive") or face is None:
         return None
-    cues = {region.name: _signed(region.cues) for region in face.regions if region.cues}
-    if face.cues:
-        cues[AREA] = _signed(face.cues)
+    cues = signed_cues(
+        {region.name: region.cues for region in face.regions if region.cues}, face.cues or None
+    )
     # The report's probability (for a video, not one face's) is what answers quote.
     probability = face.fake_probability
     if report.fake_probability is not None:

@@ -383,7 +383,7 @@ class Analyzer:
             categories={k: float(v) for k, v in p.category_probabilities.items()},
             region_scores={k: float(v) for k, v in p.region_scores.items()},
             mask=np.clip(np.asarray(p.mask, dtype=np.float32), 0, 1).astype(np.float16),
-            ood_score=getattr(p, "ood_score", None),
+            ood_score=p.ood_score,
         )
 
     def _evidence(self, judged: _JudgedFace, image_size: tuple[int, int]) -> FaceEvidence:

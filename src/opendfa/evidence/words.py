@@ -204,14 +204,19 @@ def cue_word(name: str, value: float) -> str | None:
     return more if above else less
 
 
-def strongest_cue_word(cues: dict[str, float] | None) -> str | None:
-    """The word of the strongest cue in `cues` that has one (see `cue_word`)."""
+def strongest_worded_cue(cues: dict[str, float] | None) -> tuple[str, float] | None:
+    """(name, value) of the strongest cue in `cues` that has a word (see `cue_word`)."""
     known = [(name, value) for name, value in (cues or {}).items() if name in CUES]
     for name, value in sorted(known, key=lambda item: -cue_strength(*item)):
-        word = cue_word(name, value)
-        if word:
-            return word
+        if cue_word(name, value):
+            return name, value
     return None
+
+
+def strongest_cue_word(cues: dict[str, float] | None) -> str | None:
+    """The word of the strongest cue in `cues` that has one (what the evidence line shows)."""
+    found = strongest_worded_cue(cues)
+    return cue_word(*found) if found else None
 
 
 def detector_line(

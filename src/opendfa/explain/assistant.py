@@ -56,8 +56,7 @@ class Assistant:
 
     def evidence_for(self, crop: np.ndarray) -> str:
         """The detector's evidence line on `crop`, for a prompt with no report behind it."""
-        version = int(getattr(self.loaded.config, "evidence_version", 1))
-        return crop_evidence_line(self.loaded.detector, crop, version)
+        return crop_evidence_line(self.loaded.detector, crop, self.loaded.config.evidence_version)
 
     def prompt(
         self, question: str, history: Sequence[Exchange] = (), evidence: str | None = None

@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from opendfa.evidence.cues import CUES, cue_strength
-from opendfa.evidence.facts import signed_strength
+from opendfa.evidence.facts import signed_cues
 from opendfa.evidence.words import cue_sentence, join_words, region_label
-from opendfa.metrics.claims import AREA, ClaimFacts
+from opendfa.metrics.claims import ClaimFacts
 from opendfa.taxonomy import (
     ENTIRE_FACE_SYNTHESIS,
     FACE_EDITING,
@@ -197,11 +197,7 @@ def measurement_facts(m: Measurements, *, original: bool = False) -> ClaimFacts:
     count as evidence, the cues as measured on the ground-truth mask, no margin (so no
     confidence words), an original only when one is shown."""
     covered = set(covered_regions(m))
-    cues = {
-        region: {n: signed_strength(n, v) for n, v in values.items() if n in CUES}
-        for region, values in m.region_cues.items()
-    }
-    cues[AREA] = {n: signed_strength(n, v) for n, v in m.face_cues.items() if n in CUES}
+    cues = signed_cues(m.region_cues, m.face_cues)
     return ClaimFacts(
         verdict="fake",
         category=m.category,

@@ -25,11 +25,10 @@ from pathlib import Path
 
 import numpy as np
 
-from opendfa.evidence.cues import CUES, cue_strength
-from opendfa.evidence.facts import signed_strength
-from opendfa.evidence.words import REGION_EVIDENCE, cue_word
+from opendfa.evidence.facts import signed_cues
+from opendfa.evidence.words import REGION_EVIDENCE, strongest_worded_cue
 from opendfa.instruct.describe import Measurements
-from opendfa.metrics.claims import AREA, ClaimFacts, check_claims, confidence_band
+from opendfa.metrics.claims import ClaimFacts, check_claims, confidence_band
 from opendfa.safe_files import write_text_atomic
 
 EVIDENCE_FILE = "evidence.jsonl"  # one row per image: {"image", "line", ...}
@@ -68,11 +67,7 @@ class ImageEvidence:
     def facts(self) -> ClaimFacts:
         """What this evidence holds, in the claim checker's terms: only the cues the line
         words count, so an answer may state nothing the model could not read."""
-        cues = {
-            region: {n: signed_strength(n, v) for n, v in values.items()}
-            for region, values in self.region_cues.items()
-        }
-        cues[AREA] = {n: signed_strength(n, v) for n, v in self.area_cues.items()}
+        cues = signed_cues(self.region_cues, self.area_cues)
         return ClaimFacts(
             verdict=self.verdict,
             category=self.category,
@@ -96,11 +91,8 @@ class ImageEvidence:
 
 def _worded(cues: dict[str, float] | None) -> dict[str, float]:
     """The strongest cue that has a word (the one the line shows), as {name: value}."""
-    known = [(n, v) for n, v in (cues or {}).items() if n in CUES]
-    for name, value in sorted(known, key=lambda item: -cue_strength(*item)):
-        if cue_word(name, value):
-            return {name: float(value)}
-    return {}
+    found = strongest_worded_cue(cues)
+    return {found[0]: float(found[1])} if found else {}
 
 
 def image_evidence(detector, crop: np.ndarray, version: int = 2) -> ImageEvidence:
