@@ -48,6 +48,14 @@ def test_json_output_is_one_valid_report_per_input(run, astronaut_path, capsys):
     assert report["model"]["detector"] == "tiny@1" and len(report["faces"]) == 1
 
 
+def test_copy_move_flag_adds_the_clone_check(run, astronaut_path, capsys):
+    assert run(str(astronaut_path), "--json") == 0
+    assert json.loads(capsys.readouterr().out)["forensics"]["copy_move"] is None
+    assert run(str(astronaut_path), "--json", "--copy-move") == 0
+    record = json.loads(capsys.readouterr().out)["forensics"]["copy_move"]
+    assert record["keypoints"] > 100 and record["detected"] is False
+
+
 def test_plain_output_and_html_report(run, astronaut_path, tmp_path, capsys):
     target = tmp_path / "out.html"
     assert run(str(astronaut_path), "--report", str(target), "--threshold", "0.01") == 0

@@ -74,3 +74,41 @@ def test_html_of_a_report_read_back_from_json_keeps_the_facts_but_not_the_maps(r
     assert "Provenance and file forensics" not in render_html(
         Report.from_json({**report.to_json(), "forensics": None})
     )
+
+
+@pytest.fixture(scope="module")
+def cloned_jpeg(tmp_path_factory):
+    """scikit-image's cat photo with an 80 px patch copied 280 px right and 180 px down."""
+    import cv2
+    from skimage import data
+
+    rgb = data.chelsea().copy()
+    rgb[200:280, 300:380] = rgb[20:100, 20:100]
+    path = tmp_path_factory.mktemp("clone") / "cloned.jpg"
+    cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 85])
+    return path
+
+
+def test_copy_move_is_opt_in(report):
+    assert report.forensics["copy_move"] is None
+    assert "not run (opt-in: opendfa analyze --copy-move" in render_html(report)
+
+
+def test_the_copy_move_option_finds_the_clone_in_json_and_html(
+    tiny_detector, face_detector, scripted, cloned_jpeg
+):
+    with Analyzer(tiny_detector, face_detector, predict=scripted(0.9), copy_move=True) as analyzer:
+        found = analyzer.analyze_image(cloned_jpeg)
+    validate_report(found.to_json())
+    record = found.forensics["copy_move"]
+    assert record["detected"]
+    region = max(record["regions"], key=lambda r: r["pairs"])
+    assert abs(region["offset"][0] - 280) <= 3 and abs(region["offset"][1] - 180) <= 3
+    findings = found.forensics["findings"]
+    assert any(f.startswith("copy-move: a region appears twice") for f in findings)
+    assert "copy_move" in found.forensics["timings_ms"]
+    page = render_html(found)
+    assert 'alt="copy-move regions"' in page and "region(s) appear twice: offset 2" in page
+    again = Report.from_json(found.to_json())  # a stored case keeps the record, not the picture
+    assert again.forensics["copy_move"]["detected"]
+    assert 'alt="copy-move regions"' not in render_html(again)

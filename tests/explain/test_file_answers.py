@@ -60,6 +60,9 @@ def _with(report: Report, **changes) -> Report:
         ("Show me the ELA", "maps"),
         ("show me the noise map", "maps"),
         ("error level analysis?", "maps"),
+        ("Is any part of it cloned?", "copy_move"),
+        ("was something copy-pasted inside the picture?", "copy_move"),
+        ("run a clone check", "copy_move"),
         # The face intents keep their words: "ela" inside a word is not ELA.
         ("show me the mask", "mask"),
         ("is it related to the mouth?", "where"),
@@ -308,3 +311,37 @@ def test_file_questions_are_answered_when_no_face_was_found(analysed):
     text = _ask(report, "was it recompressed?").text
     assert "JPEG quality ≈ 95" in text and "No face was found" not in text
     assert "No face was found" in _ask(report, "why?").text
+
+
+def test_copy_move_answers_say_not_run_none_found_or_where(analysed, photos_for_clone):
+    report = analysed["astronaut"]
+    not_run = _ask(report, "Is any part of it cloned?")
+    assert not_run.intent == "copy_move" and "was not run" in not_run.text
+    assert "--copy-move" in not_run.text and not_run.facts["copy_move"] is None
+    untouched, cloned = photos_for_clone
+    quiet = _ask(_with(report, copy_move=untouched), "Is any part of it cloned?")
+    assert "found no region that appears twice" in quiet.text
+    assert "not pasting from another one" in quiet.text
+    assert str(untouched["keypoints"]) in quiet.text
+    found = _ask(_with(report, copy_move=cloned), "any clone?")
+    assert found.facts["copy_move"] == {
+        "detected": True,
+        "regions": len(cloned["regions"]),
+        "keypoints": cloned["keypoints"],
+    }
+    region = cloned["regions"][0]
+    assert f"shifted by {region['offset'][0]}, {region['offset'][1]} px" in found.text
+    assert "a place to look, not proof" in found.text
+
+
+@pytest.fixture(scope="module")
+def photos_for_clone() -> tuple[dict, dict]:
+    """Copy-move records of scikit-image's cat photo as it is and with a patch cloned."""
+    from skimage import data
+
+    from opendfa.forensics.copy_move import detect_copy_move
+
+    rgb = data.chelsea().copy()
+    untouched = detect_copy_move(rgb).to_dict()
+    rgb[200:280, 300:380] = rgb[20:100, 20:100]
+    return untouched, detect_copy_move(rgb).to_dict()

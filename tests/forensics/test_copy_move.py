@@ -28,3 +28,17 @@ def test_flat_and_tiny_images_give_records(photos):
     assert not detect_copy_move(np.full((200, 200, 3), 90, np.uint8)).detected
     tiny = detect_copy_move(np.zeros((8, 8, 3), np.uint8))
     assert not tiny.detected and tiny.warnings
+
+
+def test_the_report_line_says_what_was_found_and_never_a_verdict(photos):
+    from opendfa.forensics.copy_move import copy_move_line
+
+    assert copy_move_line(None).startswith("not run (opt-in")
+    rgb = photos["chelsea"].copy()
+    untouched = copy_move_line(detect_copy_move(rgb).to_dict())
+    assert untouched.startswith("no region found twice (") and "keypoints" in untouched
+    rgb[150:210, 240:300] = rgb[20:80, 20:80]
+    found = copy_move_line(detect_copy_move(rgb).to_dict())
+    assert found.startswith("1 region(s) appear twice: offset 2") and "look at the boxes" in found
+    tiny = copy_move_line(detect_copy_move(np.zeros((8, 8, 3), np.uint8)).to_dict())
+    assert tiny == "could not be made: image too small for copy-move detection"

@@ -23,6 +23,7 @@ import numpy as np
 from opendfa.evidence.cues import CUES
 from opendfa.evidence.report import FaceEvidence, Report
 from opendfa.evidence.words import category_label, region_label
+from opendfa.forensics.copy_move import copy_move_line
 
 if TYPE_CHECKING:
     from opendfa.forensics.maps import ForensicMaps
@@ -149,12 +150,14 @@ def _forensics(report: Report) -> dict[str, Any] | None:
             ),
         ),
         ("JPEG", _jpeg_text(jpeg)),
+        ("Copy-move (clone) check", copy_move_line(data.get("copy_move"))),
     ]
     maps = _map_images(report)
     return {
         "findings": list(data["findings"]),
         "rows": [(label, value) for label, value in rows if value and value != "— / —"],
         "maps": maps,
+        "copy_move": _copy_move_image(report, data.get("copy_move")),
         "summary": data.get("maps"),
         "warnings": [
             *data["warnings"],
@@ -210,6 +213,25 @@ def _map_images(report: Report, max_side: int = PREVIEW_SIDE) -> dict[str, str] 
             values = cv2.resize(values, size, interpolation=cv2.INTER_AREA)
         images[name] = _png(colourize(values))
     return images
+
+
+def _copy_move_image(report: Report, record: dict | None) -> str | None:
+    """The preview with each copied region's source (cyan) and copy (magenta) boxes joined by
+    a line; None when nothing was found or there is no preview."""
+    if not record or not record["regions"] or report.preview is None or not report.input.width:
+        return None
+    rgb = report.preview
+    scale = min(1.0, PREVIEW_SIDE / max(rgb.shape[:2]))
+    size = (max(1, round(rgb.shape[1] * scale)), max(1, round(rgb.shape[0] * scale)))
+    canvas = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA) if scale < 1 else rgb.copy()
+    factor = size[0] / report.input.width  # region boxes are in the input's pixels
+    for region in record["regions"]:
+        boxes = [[round(v * factor) for v in region[k]] for k in ("source_box", "target_box")]
+        for (x0, y0, x1, y1), colour in zip(boxes, ((0, 200, 230), (230, 0, 200)), strict=True):
+            cv2.rectangle(canvas, (x0, y0), (x1, y1), colour, 2)
+        centres = [((b[0] + b[2]) // 2, (b[1] + b[3]) // 2) for b in boxes]
+        cv2.arrowedLine(canvas, centres[0], centres[1], (255, 255, 255), 1, tipLength=0.05)
+    return _png(canvas)
 
 
 def _paste_mask(heat: np.ndarray, face: FaceEvidence, scale: float) -> None:

@@ -95,6 +95,8 @@ class Analyzer:
     (`opendfa.faces.follow`); 1 runs it on every frame. Each analysis
     gets a fresh `WorkBudget` of `max_seconds` (None: no limit) and `max_decoded_frames`
     per video unless the caller passes its own (a server that cancels when a client leaves).
+    `forensics` runs the file checks on images; `copy_move` adds the opt-in clone check to
+    them (ORB self-matching, measured in benchmarks/forensics.py).
     """
 
     def __init__(
@@ -115,6 +117,7 @@ class Analyzer:
         max_decoded_frames: int | None = None,
         forensics: bool = True,
         forensic_stream: str | Path | Any = None,
+        copy_move: bool = False,
     ) -> None:
         if not 0.0 < threshold < 1.0:
             raise ValueError(f"threshold must be between 0 and 1, got {threshold}")
@@ -140,6 +143,7 @@ class Analyzer:
         self.max_seconds = max_seconds
         self.max_decoded_frames = max_decoded_frames or DEFAULT_MAX_DECODED_FRAMES
         self.forensics = forensics  # images: run opendfa.forensics on the file (no model)
+        self.copy_move = copy_move  # images: also the opt-in clone check (forensics.copy_move)
         self.stream = _load_stream(forensic_stream)
         self._owns_faces = face_detector is None
         self.face_detector = face_detector or FaceDetector()
@@ -190,7 +194,11 @@ class Analyzer:
         start = time.perf_counter()
         image = load_image(source, max_pixels=self.max_pixels)
         timings["load"] = _ms(start)
-        forensic = _forensics(source, image.rgb, timings) if self.forensics else (None, None, None)
+        forensic = (
+            _forensics(source, image.rgb, timings, copy_move=self.copy_move)
+            if self.forensics
+            else (None, None, None)
+        )
         budget.check(label)
         mark = time.perf_counter()
         faces = self.face_detector.detect(image.rgb)
@@ -596,7 +604,7 @@ def _load_stream(stream: Any) -> Any:
 
 
 def _forensics(
-    source: Source, rgb: np.ndarray, timings: dict
+    source: Source, rgb: np.ndarray, timings: dict, *, copy_move: bool = False
 ) -> tuple[dict | None, Any, str | None]:
     """`opendfa.forensics` on the image file: (its JSON record, its maps, None); a failing
     check never fails the analysis: the record is then None and the third item says why."""
@@ -604,7 +612,7 @@ def _forensics(
 
     mark = time.perf_counter()
     try:
-        found = run_forensics(source, rgb)
+        found = run_forensics(source, rgb, copy_move=copy_move)
     except Exception as err:
         reason = " ".join(str(err).split())[:160] or type(err).__name__
         return None, None, f"file forensics could not run: {reason}"

@@ -285,6 +285,53 @@ def maps(record: dict, images_here: bool) -> tuple[str, dict]:
     return " ".join(parts), {"maps": summary, "images": images_here}
 
 
+COPY_MOVE_CAUTION = (
+    "A region found twice is a place to look, not proof: tiles, text, fences and symmetric "
+    "objects repeat in genuine photos; and finding none rules out only cloning within this "
+    "image, not pasting from another one or a face swap."
+)
+
+
+def copy_move(record: dict) -> tuple[str, dict]:
+    """The opt-in clone check: not run, nothing found, or the regions that appear twice."""
+    data = record.get("copy_move")
+    if data is None:
+        return (
+            "The copy-move (clone) check was not run for this analysis: it is opt-in "
+            "(`opendfa analyze PATH --copy-move`, or a server started with `--copy-move`).",
+            {"copy_move": None},
+        )
+    facts = {
+        "copy_move": {
+            "detected": data["detected"],
+            "regions": len(data["regions"]),
+            "keypoints": data["keypoints"],
+        }
+    }
+    if data["warnings"] and not data["keypoints"]:
+        return f"The copy-move check could not be made: {data['warnings'][0]}.", facts
+    if not data["detected"]:
+        return (
+            f"The copy-move check found no region that appears twice in the image "
+            f"({data['keypoints']} keypoints compared, {data['matches']} distant matches, too "
+            f"few sharing one offset). {COPY_MOVE_CAUTION}",
+            facts,
+        )
+    found = [
+        f"content around x {r['source_box'][0]}-{r['source_box'][2]}, y {r['source_box'][1]}-"
+        f"{r['source_box'][3]} appears again shifted by {r['offset'][0]}, {r['offset'][1]} px "
+        f"({r['pairs']} matched points)"
+        for r in data["regions"][:3]
+    ]
+    more = f", and {len(data['regions']) - 3} more" if len(data["regions"]) > 3 else ""
+    text = (
+        f"The copy-move check found {len(data['regions'])} region(s) that appear twice: "
+        + "; ".join(found)
+        + f"{more}. The HTML report (`/report FILE.html`) draws the boxes. {COPY_MOVE_CAUTION}"
+    )
+    return text, facts
+
+
 # ----------------------------------------------------------------------------- helpers
 
 

@@ -5,8 +5,8 @@ the report holds a value for it that supports the claim (region score >= 0.5, cu
 >= 0.5 of its notable value, frame score >= threshold). General knowledge (what a face swap
 usually leaves behind, how to verify) is offered as such, never as a finding in this image.
 Questions about the file itself (metadata, Content Credentials, JPEG compression, ELA and noise
-maps: `FILE_INTENTS`) are answered from `report.forensics` alone (`explain/file_answers.py`),
-with or without a face.
+maps, the opt-in copy-move check: `FILE_INTENTS`) are answered from `report.forensics` alone
+(`explain/file_answers.py`), with or without a face.
 """
 
 from __future__ import annotations
@@ -418,7 +418,7 @@ def _help(question: Question, report: Report) -> Answer:
         "what about the mouth (or eyes, nose, skin, ...)? · what kind of forgery? · show me the "
         "mask · what should I check next? · explain it simply · (videos) when does it happen? "
         "· which model is this? · (the file) what does the metadata say? · is there a content "
-        "credential? · was it recompressed? · show me the ELA",
+        "credential? · was it recompressed? · show me the ELA · is any part cloned?",
         question.intent,
     )
 
@@ -437,6 +437,7 @@ def _file_check(question: Question, report: Report) -> Answer:
         "metadata": file_answers.metadata,
         "provenance": file_answers.provenance,
         "compression": file_answers.compression,
+        "copy_move": file_answers.copy_move,
     }[question.intent]
     text, facts = make(record)
     return Answer(text, question.intent, facts)

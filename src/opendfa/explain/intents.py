@@ -5,8 +5,8 @@ most (longer phrases weigh more) wins, ties going to the earlier intent in `INTE
 regions named in the question ("the mouth", "left eye", "lips") are picked out separately, so
 "why the mouth?" is a `why` question about one region.
 
-The file-check intents (`FILE_INTENTS`: metadata, provenance, compression, maps) are about
-the file rather than the face; besides their phrases they have `TERMS`, technical words
+The file-check intents (`FILE_INTENTS`: metadata, provenance, compression, maps, copy-move)
+are about the file rather than the face; besides their phrases they have `TERMS`, technical words
 matched as whole words ("ela" is not the one in "related"), each weighing `TERM_WEIGHT`, so
 "show me the ELA" is about the maps, not the mask.
 """
@@ -22,6 +22,19 @@ from opendfa.faces import REGION_NAMES
 INTENTS: dict[str, tuple[str, ...]] = {
     "help": ("help", "what can you do", "what can i ask", "commands", "options"),
     "compare": ("compare", "comparison", "versus", " vs ", "other image", "difference between"),
+    "copy_move": (
+        "copy-move",
+        "copy move",
+        "copy-paste",
+        "copy paste",
+        "clone stamp",
+        "cloned",
+        "cloning",
+        "duplicated region",
+        "appears twice",
+        "copied within",
+        "repeated region",
+    ),
     "maps": (
         "error level",
         "error-level",
@@ -183,13 +196,14 @@ INTENTS: dict[str, tuple[str, ...]] = {
 
 # Whole words that name a file check outright (not inside other words); each weighs TERM_WEIGHT.
 TERMS: dict[str, tuple[str, ...]] = {
+    "copy_move": ("clone", "cloned", "cloning"),
     "maps": ("ela",),
     "provenance": ("c2pa", "credential"),
     "metadata": ("exif", "xmp", "iptc", "gps"),
     "compression": ("jpeg", "jpg", "jpegs"),
 }
 TERM_WEIGHT = 3.0
-FILE_INTENTS = ("maps", "provenance", "metadata", "compression")
+FILE_INTENTS = ("maps", "provenance", "metadata", "compression", "copy_move")
 assert set(TERMS) == set(FILE_INTENTS) <= set(INTENTS)
 
 REGION_WORDS: dict[str, tuple[str, ...]] = {

@@ -145,3 +145,27 @@ def _box(points: np.ndarray) -> tuple[int, int, int, int]:
     x0, y0 = np.floor(points.min(axis=0)).astype(int)
     x1, y1 = np.ceil(points.max(axis=0)).astype(int) + 1
     return int(x0), int(y0), int(x1), int(y1)
+
+
+def copy_move_line(record: dict | None) -> str:
+    """One line for a report's `copy_move` record (its `to_dict()` form, None when the opt-in
+    check was not run): what was found, never a verdict."""
+    if record is None:
+        return "not run (opt-in: opendfa analyze --copy-move, opendfa serve --copy-move)"
+    if record["warnings"] and not record["keypoints"]:
+        return f"could not be made: {record['warnings'][0]}"
+    if not record["detected"]:
+        return (
+            f"no region found twice ({record['keypoints']} keypoints, "
+            f"{record['matches']} distant matches)"
+        )
+    regions = record["regions"]
+    shown = "; ".join(
+        f"offset {r['offset'][0]}, {r['offset'][1]} px ({r['pairs']} matched points)"
+        for r in regions[:3]
+    )
+    more = f" and {len(regions) - 3} more" if len(regions) > 3 else ""
+    return (
+        f"{len(regions)} region(s) appear twice: {shown}{more}; repetitive content also repeats, "
+        "so look at the boxes"
+    )

@@ -71,7 +71,12 @@ def create_app(
     services = Services(
         config=config,
         analyzer=analyzer
-        or Analyzer(config.model, max_pixels=config.max_pixels, device=config.device),
+        or Analyzer(
+            config.model,
+            max_pixels=config.max_pixels,
+            device=config.device,
+            copy_move=config.copy_move,
+        ),
         store=store,
         pool=WorkPool(config.queue_size),
         cache=RenderCache(config.render_cache_bytes),

@@ -26,6 +26,11 @@ def add_serve_command(commands: argparse._SubParsersAction) -> None:
         help="require this environment variable's value as API key when it is set",
     )
     serve.add_argument("--max-upload-mb", type=float, default=50.0)
+    serve.add_argument(
+        "--copy-move",
+        action="store_true",
+        help="also look for regions copied within each uploaded image (clone check)",
+    )
     serve.add_argument("--max-pixels", type=float, default=50.0, metavar="MP")
     serve.add_argument(
         "--decode-budget",
@@ -191,6 +196,7 @@ def _serve(args: argparse.Namespace) -> int:
         decode_budget=int(args.decode_budget * 1e6),
         queue_size=max(1, args.queue),
         device=args.device,
+        copy_move=args.copy_move,
         allowed_hosts=_allowed_hosts(args, api_key),
         cors_origins=_listed(args.cors_origin, "OPENDFA_CORS_ORIGINS"),
         backend=args.backend,

@@ -43,6 +43,7 @@ class ServerConfig:
     queue_size: int = 16  # analyses and renders admitted at once (one runs)
     video_frames: int = 16
     device: str = "cpu"
+    copy_move: bool = False  # images: also the clone check (opendfa.forensics.copy_move)
     allowed_hosts: tuple[str, ...] | None = None  # None: loopback names unless a key is set
     cors_origins: tuple[str, ...] = ()  # empty: no CORS headers, no cross-origin writes
     chat_body_bytes: int = 4096

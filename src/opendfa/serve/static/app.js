@@ -196,6 +196,10 @@ function forensicRows(f) {
       ? `yes${j.first_quality ? `, earlier save at about quality ${j.first_quality}` : ""} (re-saved, which is not by itself a sign of editing)`
       : j.double_compressed === false ? "no re-compression pattern found (only aligned re-saves are seen)" : "not tested"]);
   }
+  const cm = f.copy_move;
+  if (!cm) rows.push(["Copy-move (clone) check", "not run (opt-in: opendfa serve --copy-move)"]);
+  else if (cm.detected) rows.push(["Copy-move (clone) check", `${cm.regions.length} region(s) appear twice: ${cm.regions.slice(0, 3).map((r) => `offset ${r.offset[0]}, ${r.offset[1]} px, ${r.pairs} matched points`).join("; ")} (repetitive content also repeats)`]);
+  else rows.push(["Copy-move (clone) check", cm.keypoints ? `no region found twice (${cm.keypoints} keypoints)` : `could not be made${cm.warnings.length ? `: ${cm.warnings[0]}` : ""}`]);
   if (f.maps) {
     const at = f.maps.scale < 1 ? ` (on a copy downscaled to ${f.maps.width}x${f.maps.height})` : "";
     for (const [label, s] of [["ELA of the upload", f.maps.ela], ["Noise of the upload", f.maps.noise]]) {
