@@ -5,12 +5,13 @@ on it (issue 26: what its AUC goals can mean on this data).
         [--markdown benchmarks/edit_strength.md]
 
 A fake's *visibility* is measured against its own source photo (the undegraded real sample
-made from the same `meta.origin` photo, on the same pixel grid): the mean absolute change in grey levels (0-255, mean of
-the three channels) inside the forge's mask, and the 99th percentile of the change over the
-whole image. Only undegraded fakes have it (a degradation changes every pixel). Fakes of the
-val and test identities of `runs/forensic-data` (inside the bundled detector's own test
-identities) are scored through the whole default analysis and compared with all undegraded
-reals of the same identities: AUC per visibility band, with 95 % bootstrap intervals.
+made from the same `meta.origin` photo, on the same pixel grid): the mean absolute change in
+grey levels (0-255, mean of the three channels) inside the forge's mask, and the 99th
+percentile of the change over the whole image. Only undegraded fakes have it (a degradation
+changes every pixel). Fakes of the val and test identities of `runs/forensic-data` (inside
+the bundled detector's own test identities) are scored through the whole default analysis
+and compared with all undegraded reals of the same identities: AUC per visibility band, with
+95 % bootstrap intervals.
 Rows are cached in `runs/edit-strength/rows.jsonl` (resumable).
 """
 
@@ -19,7 +20,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import platform
-import sys
 import time
 from pathlib import Path
 
@@ -107,9 +107,11 @@ def auc_row(label: str, fakes: list[dict], reals: list[dict]) -> str:
     scores = np.array([r["p"] for r in fakes + reals], dtype=float)
     auc = roc_auc_score(labels, scores)
     ci = bootstrap_ci(
-        lambda pick: roc_auc_score(labels[pick], scores[pick])
-        if 0 < labels[pick].sum() < len(pick)
-        else None,
+        lambda pick: (
+            roc_auc_score(labels[pick], scores[pick])
+            if 0 < labels[pick].sum() < len(pick)
+            else None
+        ),
         len(labels),
         strata=labels,
     )
@@ -151,7 +153,8 @@ def build(rows: list[dict]) -> str:
         ]
         for low, high in BANDS:
             band = [r for r in clean if low <= r["inside"] < high]
-            name = f"undegraded, change {low:g}–{high:g}" if high < 256 else f"undegraded, ≥ {low:g}"
+            name = f"change {low:g}–{high:g}" if high < 256 else f"change ≥ {low:g}"
+            name = f"undegraded, {name}"
             lines.append(auc_row(name, band, reals))
         lines.append("")
     return "\n".join(lines)

@@ -24,10 +24,11 @@ import numpy as np
 from sklearn.metrics import roc_auc_score
 
 from opendfa.data.manifest import Manifest, read_manifest
-from opendfa.data.sample import Sample
+from opendfa.data.sample import Sample, load_flow
 from opendfa.forge.techniques import technique_tags
 from opendfa.metrics.bootstrap import bootstrap_ci
-from opendfa.models.forensic import face_score, load_forensic, predict_map
+from opendfa.models.forensic import face_score, load_forensic, predict_flow, predict_map
+from opendfa.train.forensic import end_point_error
 
 
 def benign(name: str, rgb: np.ndarray) -> np.ndarray:
@@ -135,8 +136,37 @@ def run(args: argparse.Namespace) -> dict:
     auc, ci = auc_with_ci(labels, np.r_[reals, np.array(all_fakes)])
     table["all"] = {"n": len(all_fakes), "auc": round(auc, 3), "ci": ci}
     results["auc"] = table
+    results["flow"] = flow_errors(manifest, model, [s for s, _ in rows])
     results["false_positives"] = false_positives(args, manifest, model, val_reals, rows)
     return results
+
+
+def flow_errors(manifest: Manifest, model, samples: list[Sample]) -> dict | None:
+    """End-point error (px) of the flow head where the forge recorded a warp, over the pixels
+    that moved by more than 0.5 px, against the "nothing moved" baseline; None without the
+    head or without recorded flows."""
+    if model.flow is None:
+        return None
+    predicted, baseline, moved_px = [], [], []
+    for sample in samples:
+        truth = load_flow(sample, manifest.root) if sample.label == "fake" else None
+        if truth is None:
+            continue
+        moved = np.linalg.norm(truth, axis=2) > 0.5
+        if not moved.any():
+            continue
+        rgb = cv2.cvtColor(cv2.imread(str(manifest.resolve(sample.path))), cv2.COLOR_BGR2RGB)
+        predicted.append(end_point_error(predict_flow(model, rgb), truth, moved))
+        baseline.append(end_point_error(np.zeros_like(truth), truth, moved))
+        moved_px.append(int(moved.sum()))
+    if not predicted:
+        return None
+    return {
+        "fakes": len(predicted),
+        "epe": round(float(np.mean(predicted)), 3),
+        "epe_zero_flow": round(float(np.mean(baseline)), 3),
+        "median_moved_px": int(np.median(moved_px)),
+    }
 
 
 def false_positives(args, manifest: Manifest, model, val_reals: list[Sample], rows) -> dict:
@@ -177,6 +207,14 @@ def markdown(results: dict) -> str:
         ci = row["ci"]
         shown = f"[{ci[0]:.3f}, {ci[1]:.3f}]" if ci else "–"
         lines.append(f"| {name} | {row['n']} | {row['auc']:.3f} | {shown} |")
+    flow = results.get("flow")
+    if flow:
+        lines += [
+            "",
+            f"Flow head on {flow['fakes']} warped fakes (pixels that moved > 0.5 px, median "
+            f"{flow['median_moved_px']} per face): end-point error {flow['epe']} px against "
+            f'{flow["epe_zero_flow"]} px for "nothing moved".',
+        ]
     fp = results["false_positives"]
     if "threshold" in fp:
         lines += [

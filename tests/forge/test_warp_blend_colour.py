@@ -14,6 +14,7 @@ from opendfa.forge.warp import (
     WARPS,
     anchor_ring,
     bulge_in_place,
+    flow_magnitude,
     point_map,
     warp_in_place,
 )
@@ -58,9 +59,10 @@ def test_warp_in_place_changes_nothing_outside_the_ring(portraits, method, resam
     face_image = portraits[0]
     source, target = _smooth_deformation(face_image.face)
     ring = anchor_ring(source, face_image.rgb.shape[:2])
-    out, displacement = warp_in_place(
+    out, flow = warp_in_place(
         face_image.rgb, source, target, ring, method=method, interpolation=resample
     )
+    displacement = flow_magnitude(flow)
     hull = cv2.fillConvexPoly(
         np.zeros(face_image.rgb.shape[:2], np.uint8),
         cv2.convexHull(np.round(ring).astype(np.int32)),
@@ -93,7 +95,8 @@ def test_bulge_magnifies_or_shrinks_the_centre_and_stops_at_its_rim(amount):
     size, centre, radius = 101, np.array([50.5, 50.5]), 30.0
     rings = np.hypot(*np.mgrid[0:size, 0:size] + 0.5 - centre[:, None, None])
     image = np.repeat(((np.sin(rings) + 1) * 127).astype(np.uint8)[..., None], 3, axis=2)
-    out, displacement = bulge_in_place(image, centre, radius, amount)
+    out, flow = bulge_in_place(image, centre, radius, amount)
+    displacement = flow_magnitude(flow)
     outside = rings > radius + 1
     assert (out[outside] == image[outside]).all() and (displacement[outside] == 0).all()
     # A pixel at distance d shows what was at d (1 - amount (1 - (d / radius)^2)^2).
@@ -106,9 +109,9 @@ def test_bulge_magnifies_or_shrinks_the_centre_and_stops_at_its_rim(amount):
 def test_bulge_along_an_axis_moves_only_along_it():
     image = np.random.default_rng(0).integers(0, 255, (80, 80, 3), dtype=np.uint8)
     centre = np.array([40.5, 40.5])  # the centre of pixel (40, 40)
-    _, displacement = bulge_in_place(image, centre, 20.0, 0.3, axis=(1.0, 0.0))
-    assert displacement[40, 30] > 1.0  # on the axis
-    assert displacement[30, 40] == 0  # straight above the centre: no x offset to scale
+    _, flow = bulge_in_place(image, centre, 20.0, 0.3, axis=(1.0, 0.0))
+    assert flow[40, 30, 0] > 1.0 and flow[40, 30, 1] == 0  # on the axis, along it
+    assert (flow[30, 40] == 0).all()  # straight above the centre: no x offset to scale
 
 
 @pytest.fixture(scope="module")

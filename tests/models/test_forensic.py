@@ -72,3 +72,21 @@ def test_a_saved_model_loads_back_identical_and_refuses_changed_weights(tmp_path
     weights.write_bytes(weights.read_bytes()[:-1] + b"\x00")
     with pytest.raises(ValueError, match="sha256"):
         load_forensic(folder)
+
+
+def test_the_flow_head_is_optional_tiled_and_saved(tmp_path) -> None:
+    from opendfa.models.forensic import predict_flow
+
+    torch.manual_seed(0)
+    plain = ForensicNet(ForensicConfig(width=8, depth=2, tile=160))
+    rgb = np.random.default_rng(2).integers(0, 256, (330, 270, 3), np.uint8)
+    assert predict_flow(plain, rgb) is None and plain(torch.zeros(1, 3, 32, 32)).shape[1] == 1
+    model = ForensicNet(ForensicConfig(width=8, depth=2, tile=160, flow_head=True))
+    flow = predict_flow(model, rgb)
+    assert flow.shape == (330, 270, 2) and flow.dtype == np.float32
+    logits, whole = model.eval()(torch.from_numpy(rgb).permute(2, 0, 1)[None].float(), True)
+    assert np.abs(flow - whole[0].permute(1, 2, 0).detach().numpy()).max() < 1e-3
+    assert np.abs(predict_map(model, rgb) - logits[0, 0].detach().numpy()).max() < 1e-3
+    again, info = load_forensic(save_forensic(model, tmp_path / "with-flow"))
+    assert info["config"]["flow_head"] is True
+    assert np.array_equal(predict_flow(again, rgb), flow)

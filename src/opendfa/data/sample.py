@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from opendfa.taxonomy import REAL, check_category
 
@@ -69,3 +72,22 @@ class Sample:
         if missing:
             raise ValueError(f"missing field(s): {', '.join(missing)}")
         return cls(**record)
+
+
+def load_flow(sample: Sample, root: str | Path) -> np.ndarray | None:
+    """The backward flow a forgery applied, (H, W, 2) float32 in px, or None without one.
+
+    The forged pixel (x, y) shows the real one at (x + dx, y + dy); zero where nothing moved.
+    Written by `opendfa data synth` for warps that move the face's own pixels (`meta.flow_path`,
+    relative to `root`, the manifest's folder); reals, other methods and manifests written
+    before flows were recorded have none.
+    """
+    relative = sample.meta.get("flow_path")
+    if not relative:
+        return None
+    path = Path(relative)
+    with np.load(path if path.is_absolute() else Path(root) / path) as stored:
+        flow = stored["flow"]
+    if flow.ndim != 3 or flow.shape[2] != 2:
+        raise ValueError(f"{relative}: a flow is (H, W, 2), got {flow.shape}")
+    return flow.astype(np.float32)

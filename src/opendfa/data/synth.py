@@ -3,8 +3,12 @@
 Identities come from folders (`DIR/<identity>/*.jpg`; a photo directly in DIR is its own
 identity). Splits are fixed per identity before anything is forged, and a swap's source is
 always drawn from the target's split, so no face crosses from train to test. Every sample
-is written as it is made (PNG image, PNG mask, landmarks .npy) and appended to the
-manifest, so an interrupted run resumes where it stopped.
+is written as it is made (PNG image, PNG mask, landmarks .npy, and for a forgery that moved
+the face's own pixels its backward flow, `flow/<id>.npz`, see `write_flow`) and appended to
+the manifest, so an interrupted run resumes where it stopped.
+
+Degradations keep the image's size and geometry (`resize` shrinks and enlarges back), so a
+flow is written as the forge made it, whatever the chain.
 """
 
 from __future__ import annotations
@@ -220,6 +224,7 @@ def _make_sample(
 ) -> Sample:
     seed = _seed(config, sample_id)
     rng = np.random.default_rng(seed)
+    flow = None
     if method == "real":
         image, mask, params, regions, source = face.rgb, None, {}, [], None
         category, technique = REAL, "real"
@@ -227,7 +232,7 @@ def _make_sample(
         source = _pick_source(face, pool, rng) if method in NEEDS_SOURCE else None
         forgery = create_forgery(method, face, source, seed=seed)
         image, mask, params, regions = forgery.image, forgery.mask, forgery.params, forgery.regions
-        category, technique = METHOD_CATEGORIES[method], forgery.technique
+        category, technique, flow = METHOD_CATEGORIES[method], forgery.technique, forgery.flow
     chain: list[dict] = []
     if rng.random() < config.degrade_probability:
         image, chain = apply_degradations(image, rng, probability=1.0)
@@ -242,6 +247,8 @@ def _make_sample(
         cv2.imwrite(str(mask_path), np.round(mask * 255).astype(np.uint8))
     shows = source.identity if (source is not None and category == "face_swap") else face.identity
     meta: dict = {"origin": face.path, "method": method, "params": params}
+    if flow is not None:
+        meta["flow_path"] = write_flow(out, sample_id, flow)
     if category == ENTIRE_FACE_SYNTHESIS:
         # A generated face is its own aligned crop: no landmarks of the target apply to it.
         # It keeps the target's identity for splitting (encode mode starts from that face).
@@ -275,6 +282,15 @@ def _make_sample(
         degradations=chain,
         meta=meta,
     )
+
+
+def write_flow(out: Path, sample_id: str, flow: np.ndarray) -> str:
+    """Save a backward flow as `flow/<id>.npz` (key `flow`, (H, W, 2) float16, compressed:
+    mostly zeros) and return its path relative to `out`. float16 keeps 1/64 px up to 32 px."""
+    path = out / "flow" / f"{sample_id}.npz"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(path, flow=flow.astype(np.float16))
+    return str(path.relative_to(out))
 
 
 def _pick_source(face: FaceImage, pool: list[FaceImage], rng: np.random.Generator) -> FaceImage:

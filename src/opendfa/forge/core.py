@@ -29,7 +29,10 @@ class Forgery:
 
     `mask` is float32 in [0, 1], the image's size: 1 where pixels were replaced, fractional
     where they were blended. `params` holds every random choice, so `create_forgery(technique)`
-    with the same inputs and `params["seed"]` gives the same pixels.
+    with the same inputs and `params["seed"]` gives the same pixels. `flow`, for methods that
+    move the target's own pixels (editing warps, reenactment), is the backward displacement
+    (H, W, 2) float32 in px: the forged pixel (x, y) shows the real one at (x + dx, y + dy);
+    zero where nothing moved, None for methods that move nothing.
     """
 
     image: np.ndarray
@@ -40,11 +43,14 @@ class Forgery:
     source_identity: str | None = None
     params: dict[str, Any] = field(default_factory=dict)
     regions: list[str] = field(default_factory=list)
+    flow: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         check_category(self.category)
         if self.mask.shape != self.image.shape[:2]:
             raise ValueError(f"mask {self.mask.shape} does not match image {self.image.shape[:2]}")
+        if self.flow is not None and self.flow.shape != (*self.image.shape[:2], 2):
+            raise ValueError(f"flow {self.flow.shape} does not match image {self.image.shape[:2]}")
 
 
 class ForgeryError(ValueError):

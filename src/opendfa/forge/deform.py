@@ -9,7 +9,13 @@ Each returns a *backward* map (for every output pixel, where to sample the input
 * `mls_map`: moving least squares image deformation (Schaefer, McPhail & Warren 2006) with
   weights 1 / distance^3, affine or similarity; also interpolating.
 * `bulge_map`: a local radial magnification (bulge) or shrink (pinch) inside a circle,
-  smooth at its rim, optionally along one axis only.
+  smooth at its rim, optionally along one axis only;
+* `push_map`: liquify's forward warp: a disc slides along a vector, fading to nothing at its
+  rim (`falloff`);
+* `twirl_map`: a disc turns about its centre by an angle that fades to nothing at its rim.
+
+The three local maps share one falloff, (1 - (r / radius)^2)^2: smooth at the rim and at the
+centre, so the warped disc has no crease.
 
 TPS and MLS are evaluated on a coarse grid (every `step` px) and interpolated bicubically:
 the maps are smooth, and this keeps them near the piecewise-affine mesh in cost.
@@ -205,3 +211,50 @@ def bulge_map(
     map_x = (centre[0] + sx - 0.5).astype(np.float32)
     map_y = (centre[1] + sy - 0.5).astype(np.float32)
     return map_x, map_y
+
+
+def falloff(t2: np.ndarray) -> np.ndarray:
+    """The brushes' weight at squared relative distance `t2` = (r / radius)^2: 1 at the centre,
+    0 with zero slope at the rim, 0 beyond."""
+    return (1.0 - np.minimum(t2, 1.0)) ** 2
+
+
+# Largest slope of falloff(r / radius) in r, times radius: at r = radius / sqrt(3).
+_FALLOFF_SLOPE = 8.0 / (3.0 * np.sqrt(3.0))
+
+
+def _offsets(window: tuple[int, int, int, int], centre: np.ndarray):
+    x0, y0, x1, y1 = window
+    xs, ys = np.meshgrid(np.arange(x0, x1) + 0.5, np.arange(y0, y1) + 0.5)
+    return xs - centre[0], ys - centre[1]
+
+
+def push_map(
+    window: tuple[int, int, int, int], centre: np.ndarray, radius: float, shift: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Move what lies near `centre` by `shift` (x, y in px), fading out at `radius`.
+
+    Output pixel p samples p - shift * falloff(|p - centre| / radius). The map stays
+    one-to-one while |shift| * max slope < radius, so longer pushes are refused.
+    """
+    shift = np.asarray(shift, dtype=np.float64)
+    if float(np.hypot(*shift)) * _FALLOFF_SLOPE >= 0.95 * radius:
+        raise ValueError(f"a push of {np.hypot(*shift):.1f} px folds a {radius:.1f} px brush")
+    dx, dy = _offsets(window, centre)
+    weight = falloff((dx * dx + dy * dy) / max(radius, 1e-6) ** 2)
+    map_x = centre[0] + dx - shift[0] * weight - 0.5
+    map_y = centre[1] + dy - shift[1] * weight - 0.5
+    return map_x.astype(np.float32), map_y.astype(np.float32)
+
+
+def twirl_map(
+    window: tuple[int, int, int, int], centre: np.ndarray, radius: float, angle: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Turn the disc about `centre` by `angle` radians (positive: clockwise on screen, as y
+    points down), the turn fading to nothing at `radius`. Area-preserving: never folds."""
+    dx, dy = _offsets(window, centre)
+    turn = -angle * falloff((dx * dx + dy * dy) / max(radius, 1e-6) ** 2)  # backward: undo it
+    cos, sin = np.cos(turn), np.sin(turn)
+    map_x = centre[0] + cos * dx - sin * dy - 0.5
+    map_y = centre[1] + sin * dx + cos * dy - 0.5
+    return map_x.astype(np.float32), map_y.astype(np.float32)

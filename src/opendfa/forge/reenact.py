@@ -10,8 +10,11 @@ similarity) and the resampling filter (`warp.RESAMPLING`) are drawn per sample; 
 strengths are drawn log-uniformly, from barely visible to strong.
 
 Technique name: `opendfa.reenact.<warp>.<action>+<action>` (e.g. `opendfa.reenact.tps.
-blink+smile`) or `opendfa.reenact.<warp>.driven`; params hold `warp`, `resample` and the
-actions' strengths (or the drive strength).
+blink+smile`) or `opendfa.reenact.<warp>.driven`; params hold `warp`, `resample`, the
+actions' strengths (or the drive strength) and `flow_max_px`. The forgery's `flow` is the
+warp's, scaled by the mask where the warp is blended in faintly (a blend of a pixel and its
+neighbour at weight m is, to first order, a shift by m times the distance), and zero in a
+newly opened mouth, whose pixels are painted, not moved.
 """
 
 from __future__ import annotations
@@ -23,11 +26,12 @@ from opendfa.faces import mesh
 from opendfa.forge.core import FaceImage, Forgery, ForgeryError, register_forgery
 from opendfa.forge.geometry import FaceFrame, gaussian_weights, log_uniform
 from opendfa.forge.warp import (
-    RESAMPLING,
+    WARP_RESAMPLING,
     WARPS,
     anchor_ring,
     composite,
     feather,
+    flow_magnitude,
     polygon_mask,
     warp_in_place,
 )
@@ -174,13 +178,13 @@ def face_reenactment(
         params.update(mode="scripted", actions={k: round(v, 4) for k, v in actions.items()})
         operations = "+".join(sorted(actions))
     warp = warp or str(rng.choice(WARPS))
-    resample = resample or str(rng.choice(list(RESAMPLING)))
-    if warp not in WARPS or resample not in RESAMPLING:
+    resample = resample or str(rng.choice(WARP_RESAMPLING))
+    if warp not in WARPS or resample not in WARP_RESAMPLING:
         raise ForgeryError(f"unknown warp {warp!r} or resampling filter {resample!r}")
     params.update(warp=warp, resample=resample)
     technique = f"opendfa.reenact.{warp}.{operations}"
     shape = target.rgb.shape[:2]
-    warped, displacement = warp_in_place(
+    warped, flow = warp_in_place(
         target.rgb,
         landmarks,
         moved,
@@ -188,16 +192,19 @@ def face_reenactment(
         method=warp,
         interpolation=resample,
     )
-    mask = np.clip(displacement / 0.75, 0.0, 1.0).astype(np.float32)
+    mask = np.clip(flow_magnitude(flow) / 0.75, 0.0, 1.0).astype(np.float32)
+    flow *= mask[..., None]  # composited at the mask's weight: see the module
     before = polygon_mask(landmarks[list(mesh.LIPS_INNER)], shape)
     after = polygon_mask(moved[list(mesh.LIPS_INNER)], shape)
     opened = after & ~before
     if opened.sum() > 4:
         warped = inpaint_mouth(warped, moved, opened, rng)
         mask = np.maximum(mask, feather(opened, 1.5))
+        flow[opened] = 0.0
     image = composite(target.rgb, warped, mask)
     if float((mask > 0.5).sum()) < 20:
         raise ForgeryError("the requested change is too small to see")
+    params["flow_max_px"] = round(float(flow_magnitude(flow).max()), 2)
     return Forgery(
         image=image,
         mask=mask,
@@ -208,6 +215,7 @@ def face_reenactment(
         if source is not None and params["mode"] == "driven"
         else None,
         params=params,
+        flow=flow,
     )
 
 

@@ -2,9 +2,10 @@
 
 Recipe (the classic FaceSwap / DeepFakes compositing stage, without a learned generator):
 warp the source face onto the target geometry (piecewise-affine mesh or thin-plate spline,
-with a random resampling filter), transfer colour inside the mask (Reinhard, histogram
-matching or none), then blend with one of `blend.BLENDS` at random widths, with mask shapes
-from the tight inner face to the full face oval.
+with a random resampling filter of `warp.WARP_RESAMPLING`: OpenCV, scikit-image or SciPy),
+transfer colour inside the mask (Reinhard, histogram matching or none), then blend with one
+of `blend.BLENDS` at random widths, with mask shapes from the tight inner face to the full
+face oval.
 
 Technique name: `opendfa.swap.<warp>.<colour>.<blend>`, e.g. `opendfa.swap.tps.histogram.
 poisson_mixed` (the blend stays last, where `instruct.describe.operations` reads it); the
@@ -19,7 +20,7 @@ from opendfa.faces import mesh
 from opendfa.forge.blend import BLENDS, blend, random_blend_params
 from opendfa.forge.color import COLOR_TRANSFERS, transfer_colour
 from opendfa.forge.core import FaceImage, Forgery, ForgeryError, register_forgery
-from opendfa.forge.warp import RESAMPLING, hull_mask, mesh_warp, polygon_mask
+from opendfa.forge.warp import WARP_RESAMPLING, hull_mask, mesh_warp, polygon_mask
 from opendfa.taxonomy import FACE_SWAP
 
 MASK_SHAPES = ("inner", "mid", "oval")
@@ -70,12 +71,13 @@ def face_swap(
     elif color_transfer is False:
         color_transfer = "none"
     warp = warp or str(rng.choice(SWAP_WARPS))
-    resample = resample or str(rng.choice(list(RESAMPLING)))
+    resample = resample or str(rng.choice(WARP_RESAMPLING))
     for value, known in (
         (blend_method, BLENDS),
         (color_transfer, COLOR_TRANSFERS),
         (warp, SWAP_WARPS),
         (mask_shape, MASK_SHAPES),
+        (resample, WARP_RESAMPLING),
     ):
         if value not in known:
             raise ForgeryError(f"unknown swap option {value!r}; expected one of {', '.join(known)}")

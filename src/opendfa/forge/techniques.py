@@ -11,9 +11,13 @@ Technique names (`Forgery.technique`, `Sample.technique`) of the built-in method
 * entire-face synthesis: `opendfa.vae.<model>` or `opendfa.dcgan.digiface1m`.
 
 The operations stay the last dot-separated part. The resampling filter is in the params only
-(`resample`; `interpolation` for synthesis). Names written before these variants existed
-(`opendfa.swap.poisson`, `opendfa.edit.eye_size`) read as the mesh warp, and their params'
-boolean `color_transfer` as Reinhard or none.
+(`resample`; `interpolation` for synthesis), and with it the library that resampled
+(`resample_library`: opencv, skimage, scipy). An edit's skin-smoothing filter and lip
+recolouring method are in its params (`edits.skin_smoothing.filter`,
+`edits.lip_colour.method`): groups `smoothing` and `recolour`. Names written before these
+variants existed (`opendfa.swap.poisson`, `opendfa.edit.eye_size`) read as the mesh warp,
+their params' boolean `color_transfer` as Reinhard or none, and edits without a recorded
+filter or method as the only ones there were then (bilateral, lab).
 
 `technique_group(technique, params)` gives one value per group that applies to a sample;
 `technique_tags` the `group:value` tags, one per operation, so that "hold out eye_size" can
@@ -28,8 +32,10 @@ from opendfa.forge.blend import BLENDS
 from opendfa.forge.color import COLOR_TRANSFERS
 from opendfa.forge.edit import EDITS, GEOMETRIC_EDITS
 from opendfa.forge.reenact import ACTIONS
+from opendfa.forge.resample import LIBRARIES, WARP_RESAMPLING, resampling_library
+from opendfa.forge.retouch import RECOLOURS, SMOOTHING_FILTERS
 from opendfa.forge.synth import GENERATORS
-from opendfa.forge.warp import LOCAL_WARPS, RESAMPLING, WARPS
+from opendfa.forge.warp import LOCAL_WARPS, WARPS
 
 FAMILIES = ("swap", "sbi", "reenact", "edit", "synth")
 TECHNIQUE_GROUPS: dict[str, tuple[str, ...]] = {
@@ -37,7 +43,10 @@ TECHNIQUE_GROUPS: dict[str, tuple[str, ...]] = {
     "blend": BLENDS,
     "warp": WARPS + LOCAL_WARPS,
     "color": COLOR_TRANSFERS,
-    "resample": (*RESAMPLING, "area"),
+    "resample": (*WARP_RESAMPLING, "area"),
+    "resample_library": LIBRARIES,
+    "smoothing": SMOOTHING_FILTERS,
+    "recolour": RECOLOURS,
     # `smile` is both an edit and a reenactment action: pair it with `family` to tell them apart.
     "operation": tuple(dict.fromkeys((*sorted(EDITS), *ACTIONS, "driven"))),
     "generator": GENERATORS,
@@ -83,6 +92,21 @@ def technique_group(technique: str, params: dict[str, Any] | None = None) -> dic
     resample = "cubic" if resample == "bicubic" else resample  # synthesis before the choice
     if resample in TECHNIQUE_GROUPS["resample"]:
         groups["resample"] = str(resample)
+        groups["resample_library"] = (
+            "opencv" if resample == "area" else resampling_library(resample)
+        )
+    if groups["family"] == "edit":
+        groups.update(_retouch_groups(groups["operation"].split("+"), params.get("edits") or {}))
+    return groups
+
+
+def _retouch_groups(operations: list[str], edits: dict[str, Any]) -> dict[str, str]:
+    """The smoothing filter and recolouring method of an edit's appearance operations."""
+    groups = {}
+    if "skin_smoothing" in operations:
+        groups["smoothing"] = str(edits.get("skin_smoothing", {}).get("filter", "bilateral"))
+    if "lip_colour" in operations:
+        groups["recolour"] = str(edits.get("lip_colour", {}).get("method", "lab"))
     return groups
 
 

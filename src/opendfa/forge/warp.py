@@ -1,4 +1,4 @@
-"""Landmark-driven warps with interchangeable implementations, resampling filters, masks.
+"""Landmark-driven warps with interchangeable implementations, liquify brushes, masks.
 
 Warp implementations (`WARPS`), each a backward map from the destination points' hull:
 
@@ -8,9 +8,15 @@ Warp implementations (`WARPS`), each a backward map from the destination points'
 * `tps`: thin-plate spline through all control points;
 * `mls_affine`, `mls_similarity`: moving least squares (Schaefer et al. 2006);
 
-plus `bulge` (`LOCAL_WARPS`): a local radial magnify/shrink about a centre, used by the eye
-and nose edits. One `cv2.remap` does the resampling with a filter from `RESAMPLING` (nearest,
-linear, cubic, Lanczos), chosen per sample by the methods and recorded in their params.
+plus liquify-style brushes (`LOCAL_WARPS`) about a centre: `bulge` (magnify), `pinch` (shrink),
+`push` (slide a disc along a vector) and `twirl` (turn a disc), each fading out at its rim.
+One resampling (`resample.remap`) applies the map, with a filter from `WARP_RESAMPLING`
+(OpenCV nearest/linear/cubic/Lanczos, scikit-image orders 1-3, SciPy splines 4/5), chosen
+per sample by the methods and recorded in their params.
+
+The in-place warps return the image and its backward flow: (H, W, 2) float32, for every pixel
+(dx, dy) in px such that the output at (x, y) shows the input at (x + dx, y + dy); zero where
+nothing moved. `apply_flow` replays a flow; `compose_flows` chains two.
 """
 
 from __future__ import annotations
@@ -19,26 +25,15 @@ import cv2
 import numpy as np
 from scipy.spatial import Delaunay
 
-from opendfa.forge.deform import bulge_map, mls_map, tps_map
+from opendfa.forge.deform import bulge_map, mls_map, push_map, tps_map, twirl_map
+from opendfa.forge.resample import RESAMPLING as RESAMPLING  # the methods import them here
+from opendfa.forge.resample import WARP_RESAMPLING as WARP_RESAMPLING
+from opendfa.forge.resample import remap
+from opendfa.forge.resample import resampling_flag as resampling_flag
 
 WARPS = ("mesh", "tps", "mls_affine", "mls_similarity")
-LOCAL_WARPS = ("bulge",)
-RESAMPLING = {
-    "nearest": cv2.INTER_NEAREST,
-    "linear": cv2.INTER_LINEAR,
-    "cubic": cv2.INTER_CUBIC,
-    "lanczos": cv2.INTER_LANCZOS4,
-}
-
-
-def resampling_flag(name: str) -> int:
-    """The OpenCV interpolation flag for a filter name in `RESAMPLING`."""
-    try:
-        return RESAMPLING[name]
-    except KeyError:
-        raise ValueError(
-            f"unknown resampling filter {name!r}; expected one of {', '.join(RESAMPLING)}"
-        ) from None
+LOCAL_WARPS = ("bulge", "pinch", "push", "twirl")
+MOVED_PX = 0.05  # a pixel whose map moves it less than this keeps its value exactly
 
 
 def point_map(
@@ -97,9 +92,7 @@ def mesh_warp(
     if mapping is None:
         return warped, covered
     (x0, y0, x1, y1), map_x, map_y, valid = mapping
-    patch = cv2.remap(
-        source, map_x, map_y, resampling_flag(interpolation), borderMode=cv2.BORDER_REFLECT
-    )
+    patch = remap(source, map_x, map_y, interpolation)
     warped[y0:y1, x0:x1][valid] = patch[valid]
     covered[y0:y1, x0:x1] = valid
     return warped, covered
@@ -116,15 +109,16 @@ def warp_in_place(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Move `points` of an image to `moved`, keeping `anchors` fixed (a ring around the face).
 
-    Returns the warped image and each pixel's displacement in pixels (0 where unchanged), the
-    honest basis of the mask for expression and shape edits. TPS and MLS maps do not vanish
-    between the anchors, so their displacement fades to zero over the outer part of the ring.
+    Returns the warped image and its backward flow (see the module); the flow's length is
+    the honest basis of the mask for expression and shape edits. TPS and MLS maps do not
+    vanish between the anchors, so their displacement fades to zero over the outer part of
+    the ring.
     """
     source = np.vstack([np.asarray(points)[:, :2], anchors])
     target = np.vstack([np.asarray(moved)[:, :2], anchors])
     mapping = point_map(method, source, target, image.shape[:2])
     if mapping is None:
-        return image.copy(), np.zeros(image.shape[:2], dtype=np.float32)
+        return image.copy(), no_flow(image.shape[:2])
     window, map_x, map_y, valid = mapping
     if method != "mesh":
         x0, y0, x1, y1 = window
@@ -138,6 +132,16 @@ def warp_in_place(
     return apply_map(image, window, map_x, map_y, valid, interpolation)
 
 
+def _disc_window(
+    centre: np.ndarray, radius: float, shape: tuple[int, int]
+) -> tuple[int, int, int, int] | None:
+    height, width = shape
+    x0, y0 = (int(np.floor(c - radius)) for c in centre[:2])
+    x1, y1 = (int(np.ceil(c + radius)) + 1 for c in centre[:2])
+    window = (max(x0, 0), max(y0, 0), min(x1, width), min(y1, height))
+    return window if window[2] > window[0] and window[3] > window[1] else None
+
+
 def bulge_in_place(
     image: np.ndarray,
     centre: np.ndarray,
@@ -149,16 +153,49 @@ def bulge_in_place(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Bulge (amount > 0) or pinch (amount < 0) the image inside a circle; see `bulge_map`.
 
-    Returns the warped image and each pixel's displacement, as `warp_in_place`.
+    Returns the warped image and its backward flow, as `warp_in_place`.
     """
-    height, width = image.shape[:2]
-    x0, y0 = (int(np.floor(c - radius)) for c in centre[:2])
-    x1, y1 = (int(np.ceil(c + radius)) + 1 for c in centre[:2])
-    window = (max(x0, 0), max(y0, 0), min(x1, width), min(y1, height))
-    if window[2] <= window[0] or window[3] <= window[1]:
-        return image.copy(), np.zeros((height, width), dtype=np.float32)
+    window = _disc_window(centre, radius, image.shape[:2])
+    if window is None:
+        return image.copy(), no_flow(image.shape[:2])
     map_x, map_y = bulge_map(window, np.asarray(centre[:2], np.float64), radius, amount, axis)
-    valid = np.ones(map_x.shape, dtype=bool)  # the map is the identity outside the circle
+    return _apply_brush(image, window, map_x, map_y, interpolation)
+
+
+def push_in_place(
+    image: np.ndarray,
+    centre: np.ndarray,
+    radius: float,
+    shift: np.ndarray,
+    *,
+    interpolation: str = "linear",
+) -> tuple[np.ndarray, np.ndarray]:
+    """Slide the disc about `centre` by `shift` (px), fading out at `radius`; see `push_map`."""
+    window = _disc_window(centre, radius, image.shape[:2])
+    if window is None:
+        return image.copy(), no_flow(image.shape[:2])
+    map_x, map_y = push_map(window, np.asarray(centre[:2], np.float64), radius, shift)
+    return _apply_brush(image, window, map_x, map_y, interpolation)
+
+
+def twirl_in_place(
+    image: np.ndarray,
+    centre: np.ndarray,
+    radius: float,
+    angle: float,
+    *,
+    interpolation: str = "linear",
+) -> tuple[np.ndarray, np.ndarray]:
+    """Turn the disc about `centre` by `angle` radians, fading out at `radius`; `twirl_map`."""
+    window = _disc_window(centre, radius, image.shape[:2])
+    if window is None:
+        return image.copy(), no_flow(image.shape[:2])
+    map_x, map_y = twirl_map(window, np.asarray(centre[:2], np.float64), radius, angle)
+    return _apply_brush(image, window, map_x, map_y, interpolation)
+
+
+def _apply_brush(image, window, map_x, map_y, interpolation):
+    valid = np.ones(map_x.shape, dtype=bool)  # a brush's map is the identity outside its disc
     return apply_map(image, window, map_x, map_y, valid, interpolation)
 
 
@@ -170,26 +207,59 @@ def apply_map(
     valid: np.ndarray,
     interpolation: str = "linear",
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Resample `image` over `window` where `valid` and the map moves a pixel (> 0.05 px).
+    """Resample `image` over `window` where `valid` and the map moves a pixel (> MOVED_PX).
 
-    Returns the image (unchanged elsewhere, exactly) and the per-pixel displacement.
+    Returns the image (unchanged elsewhere, exactly) and the backward flow (H, W, 2) of the
+    pixels it moved, zero elsewhere.
     """
     x0, y0, x1, y1 = window
     result = image.copy()
-    displacement = np.zeros(image.shape[:2], dtype=np.float32)
-    patch = cv2.remap(
-        image,
-        map_x.astype(np.float32),
-        map_y.astype(np.float32),
-        resampling_flag(interpolation),
-        borderMode=cv2.BORDER_REFLECT,
-    )
+    flow = no_flow(image.shape[:2])
+    patch = remap(image, map_x, map_y, interpolation)
     ys, xs = np.mgrid[y0:y1, x0:x1].astype(np.float32)
-    shift = np.hypot(map_x - xs, map_y - ys) * valid
-    moving = valid & (shift > 0.05)
+    dx, dy = map_x - xs, map_y - ys
+    moving = valid & (np.hypot(dx, dy) > MOVED_PX)
     result[y0:y1, x0:x1][moving] = patch[moving]
-    displacement[y0:y1, x0:x1] = np.where(moving, shift, 0.0)
-    return result, displacement
+    flow[y0:y1, x0:x1, 0] = np.where(moving, dx, 0.0)
+    flow[y0:y1, x0:x1, 1] = np.where(moving, dy, 0.0)
+    return result, flow
+
+
+def no_flow(shape: tuple[int, int]) -> np.ndarray:
+    """A flow that moves nothing: (H, W, 2) zeros."""
+    return np.zeros((*shape, 2), dtype=np.float32)
+
+
+def flow_magnitude(flow: np.ndarray) -> np.ndarray:
+    """Each pixel's displacement in px, (H, W) float32."""
+    return np.hypot(flow[..., 0], flow[..., 1]).astype(np.float32)
+
+
+def compose_flows(earlier: np.ndarray, later: np.ndarray) -> np.ndarray:
+    """The one flow of `earlier` then `later`: the final pixel p shows, before both, the
+    pixel p + later(p) + earlier(p + later(p)) (earlier sampled bilinearly)."""
+    height, width = later.shape[:2]
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+    moved = np.any(later != 0, axis=2)
+    carried = cv2.remap(
+        earlier,
+        xs + later[..., 0],
+        ys + later[..., 1],
+        cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=0,
+    )
+    return (later + np.where(moved[..., None], carried, earlier)).astype(np.float32)
+
+
+def apply_flow(image: np.ndarray, flow: np.ndarray, interpolation: str = "linear") -> np.ndarray:
+    """Warp `image` by a backward flow (the check that a recorded flow is the applied one):
+    pixels the flow moves are resampled, the others kept exactly."""
+    height, width = flow.shape[:2]
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+    moving = np.any(flow != 0, axis=2)
+    warped = remap(image, xs + flow[..., 0], ys + flow[..., 1], interpolation)
+    return np.where(moving[..., None] if image.ndim == 3 else moving, warped, image)
 
 
 def anchor_ring(

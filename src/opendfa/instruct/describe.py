@@ -45,6 +45,7 @@ OPERATIONS = {
     "aging": "wrinkle texture was added to make the face look older",
     "eyebrow_shape": "the eyebrows were reshaped",
     "nose_width": "the width of the nose was changed",
+    "sharpen": "fine detail was sharpened with an unsharp mask, adding crisp edges and faint halos",
     "mouth_open": "the mouth was opened artificially, so the teeth and mouth interior are "
     "synthesised",
     "blink": "the eyelids were closed artificially",

@@ -42,6 +42,9 @@ class ForensicConfig:
     depth: int = 3  # dilated layers at half resolution
     top_fraction: float = 0.02  # share of the face's pixels whose mean makes the face score
     tile: int = 512  # larger inputs are processed in tiles of this side (with overlap)
+    # A second head predicts the backward displacement (dx, dy in px) a warp applied, trained
+    # on the flows the forge records (Wang et al. 2019's local predictor): where it moved.
+    flow_head: bool = False
 
     def __post_init__(self) -> None:
         if self.width < 4 or self.depth < 1 or not 0.0 < self.top_fraction <= 1.0:
@@ -144,8 +147,10 @@ class ForensicNet(nn.Module):
             ]
         )
         self.head = nn.Conv2d(3 * width, 1, 1)
+        self.flow = nn.Conv2d(3 * width, 2, 1) if self.config.flow_head else None
 
-    def forward(self, rgb: torch.Tensor) -> torch.Tensor:
+    def features(self, rgb: torch.Tensor) -> torch.Tensor:
+        """The per-pixel features both heads read, (N, 3 * width, H, W)."""
         x = rgb / 255.0
         residual = torch.cat(
             [F.conv2d(x, self.srm, padding=2) * 8.0, self.constrained(x) * 8.0], dim=1
@@ -153,7 +158,20 @@ class ForensicNet(nn.Module):
         fine = self.stem(residual)
         coarse = self.context(self.down(fine))
         up = F.interpolate(coarse, size=fine.shape[-2:], mode="bilinear", align_corners=False)
-        return self.head(torch.cat([fine, up], dim=1))
+        return torch.cat([fine, up], dim=1)
+
+    def forward(self, rgb: torch.Tensor, with_flow: bool = False):
+        """Manipulation logits (N, 1, H, W); with `with_flow`, the pair (logits, flow): the
+        predicted backward displacement (N, 2, H, W) in px, None without the flow head. One
+        entry point, so a DDP-wrapped model trains both heads."""
+        shared = self.features(rgb)
+        logits = self.head(shared)
+        if not with_flow:
+            return logits
+        return logits, None if self.flow is None else self.flow(shared)
+
+    def forward_both(self, rgb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        return self.forward(rgb, with_flow=True)
 
 
 def face_score(logits: np.ndarray, region: np.ndarray | None, top_fraction: float) -> float:
@@ -183,16 +201,34 @@ def predict_map(model: ForensicNet, rgb: np.ndarray) -> np.ndarray:
 
     Inputs larger than `config.tile` are cut into overlapping tiles (up to 64 px of context
     on each side, cropped away) so memory stays bounded; nothing is resized."""
+    return _tiled(model, rgb, lambda patch: model(patch)[0].numpy())[..., 0]
+
+
+@torch.no_grad()
+def predict_flow(model: ForensicNet, rgb: np.ndarray) -> np.ndarray | None:
+    """The predicted backward displacement (H, W, 2) float32 in px, tiled as `predict_map`;
+    None for a model without the flow head."""
+    if model.flow is None:
+        return None
+    return _tiled(model, rgb, lambda patch: model.forward_both(patch)[1][0].numpy())
+
+
+def _tiled(model: ForensicNet, rgb: np.ndarray, run) -> np.ndarray:
+    """`run` (a (1, 3, h, w) tensor -> (C, h, w) array) over overlapping tiles, (H, W, C)."""
     model.eval()
     height, width = rgb.shape[:2]
     tile = model.config.tile
     pad = min(64, tile // 4)  # context on each side; the core of a tile is what remains
-    out = np.zeros((height, width), np.float32)
+    out: np.ndarray | None = None
     for y0, y1, ya, yb in _spans(height, tile, pad):
         for x0, x1, xa, xb in _spans(width, tile, pad):
             patch = torch.from_numpy(np.ascontiguousarray(rgb[ya:yb, xa:xb])).float()
-            logits = model(patch.permute(2, 0, 1)[None])[0, 0].numpy()
-            out[y0:y1, x0:x1] = logits[y0 - ya : y1 - ya, x0 - xa : x1 - xa]
+            values = run(patch.permute(2, 0, 1)[None])
+            if out is None:
+                out = np.zeros((height, width, values.shape[0]), np.float32)
+            core = values[:, y0 - ya : y1 - ya, x0 - xa : x1 - xa]
+            out[y0:y1, x0:x1] = np.moveaxis(core, 0, -1)
+    assert out is not None
     return out
 
 

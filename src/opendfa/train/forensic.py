@@ -24,7 +24,7 @@ import torch
 from torch.nn import functional as F
 
 from opendfa.data.manifest import Manifest, read_manifest
-from opendfa.data.sample import Sample
+from opendfa.data.sample import Sample, load_flow
 from opendfa.models.forensic import ForensicConfig, ForensicNet, save_forensic
 from opendfa.train import checkpoint
 from opendfa.train.loop import Engine, lr_factor, seed_everything
@@ -46,6 +46,9 @@ class ForensicTrainConfig:
     # kept, on reals and fakes alike, so that lost texture is not a cue of "real" (the first
     # model, trained without it, scored blurred fakes below reals: forensic_stream.md).
     benign_probability: float = 0.0
+    # Weight of the flow head's loss (smooth L1, px) where the flow is known: reals (zero),
+    # and forgeries whose warp the forge recorded; 0 leaves the head untrained.
+    flow_weight: float = 1.0
     categories: tuple[str, ...] = ("face_editing", "face_reenactment", "face_swap")
     max_images: int = 4000  # images held in memory (uint8)
     save_every: int = 200
@@ -61,12 +64,15 @@ class PatchPool:
     masks: list[np.ndarray]  # uint8 0-255, same size as the image
     positives: list[np.ndarray]  # (K, 2) row/col of pixels with mask >= 128
     fake: np.ndarray  # bool per image
+    # Backward flow (H, W, 2) float16 in px where known: zeros for reals, the forge's record
+    # for warped forgeries, None where unknown (e.g. a swap: no displacement of the target).
+    flows: list[np.ndarray | None] = field(default_factory=list)
 
     @classmethod
     def from_samples(
         cls, samples: list[Sample], manifest: Manifest, categories: tuple[str, ...], limit: int
     ) -> PatchPool:
-        images, masks, positives, fake = [], [], [], []
+        images, masks, positives, fake, flows = [], [], [], [], []
         for sample in samples[:limit]:
             if sample.label == "fake" and sample.category not in categories:
                 continue
@@ -82,18 +88,29 @@ class PatchPool:
             step = max(1, rows.size // 2000)  # a thinned list is enough to draw centres
             positives.append(np.stack([rows[::step], cols[::step]], axis=1))
             fake.append(sample.label == "fake")
+            flows.append(_flow_of(sample, manifest, rgb.shape[:2]))
         if not images or not any(fake) or all(fake):
             raise ValueError("training needs both real and fake images with masks")
-        return cls(images, masks, positives, np.array(fake))
+        return cls(images, masks, positives, np.array(fake), flows)
 
     def draw(
         self, rng: np.random.Generator, count: int, config: ForensicTrainConfig
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """A batch: half real, half fake images; patches (N, 3, P, P) and labels (N, 1, P, P)."""
+        pixels, labels, _, _ = self.draw_with_flow(rng, count, config)
+        return pixels, labels
+
+    def draw_with_flow(
+        self, rng: np.random.Generator, count: int, config: ForensicTrainConfig
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """`draw`, plus each patch's flow target (N, 2, P, P) in px and whether it is known
+        (N,) float: a mirrored patch's dx changes sign; innocent processing keeps geometry."""
         side = config.patch
         reals, fakes = np.nonzero(~self.fake)[0], np.nonzero(self.fake)[0]
         pixels = np.zeros((count, side, side, 3), np.uint8)
         labels = np.zeros((count, side, side), np.float32)
+        targets = np.zeros((count, side, side, 2), np.float32)
+        known = np.zeros(count, np.float32)
         for i in range(count):
             index = int(rng.choice(fakes if i % 2 else reals))
             image, mask = self.images[index], self.masks[index]
@@ -117,17 +134,30 @@ class PatchPool:
                 )
             patch = image[y0 : y0 + side, x0 : x0 + side]
             label = mask[y0 : y0 + side, x0 : x0 + side].astype(np.float32) / 255.0
+            flow = self._flow_patch(index, y0, x0, side)
             if rng.random() < 0.5:
                 patch, label = patch[:, ::-1], label[:, ::-1]
+                if flow is not None:
+                    flow = flow[:, ::-1] * np.array([-1.0, 1.0], np.float32)
             if rng.random() < config.benign_probability:
                 patch = benign(patch, rng)
             if rng.random() < config.jpeg_probability:
                 patch = _jpeg(patch, int(rng.integers(70, 99)))
             pixels[i], labels[i] = patch, label
+            if flow is not None:
+                targets[i], known[i] = flow, 1.0
         return (
             torch.from_numpy(pixels).permute(0, 3, 1, 2).float(),
             torch.from_numpy(labels)[:, None],
+            torch.from_numpy(targets).permute(0, 3, 1, 2).contiguous(),
+            torch.from_numpy(known),
         )
+
+    def _flow_patch(self, index: int, y0: int, x0: int, side: int) -> np.ndarray | None:
+        flows = self.flows[index] if index < len(self.flows) else None
+        if flows is None:
+            return None
+        return flows[y0 : y0 + side, x0 : x0 + side].astype(np.float32)
 
 
 BENIGN = ("blur", "resize", "denoise")
@@ -154,6 +184,21 @@ def benign(rgb: np.ndarray, rng: np.random.Generator, name: str | None = None) -
 def _jpeg(rgb: np.ndarray, quality: int) -> np.ndarray:
     ok, data = cv2.imencode(".jpg", np.ascontiguousarray(rgb), [cv2.IMWRITE_JPEG_QUALITY, quality])
     return cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if ok else rgb
+
+
+def _flow_of(sample: Sample, manifest: Manifest, shape: tuple[int, int]) -> np.ndarray | None:
+    """The flow target of a sample: zeros for a real (nothing moved), the recorded flow of a
+    warped forgery, None otherwise (unknown: a swap's or a synthesis' pixels are not the
+    target's moved)."""
+    if sample.label == "real":
+        return np.zeros((*shape, 2), np.float16)
+    try:
+        flow = load_flow(sample, manifest.root)
+    except (OSError, ValueError):
+        return None
+    if flow is None or flow.shape[:2] != shape:
+        return None
+    return flow.astype(np.float16)
 
 
 def _read_pair(sample: Sample, manifest: Manifest) -> tuple[np.ndarray, np.ndarray] | None:
@@ -198,9 +243,11 @@ def train_forensic(config: ForensicTrainConfig, *, progress: bool = True) -> Pat
             group["lr"] = config.lr * lr_factor(
                 step, config.steps, warmup_steps=config.warmup, min_lr_fraction=0.05
             )
-        pixels, labels = pool.draw(rng, config.batch_size, config)
-        logits = model(pixels)
+        pixels, labels, flow_targets, known = pool.draw_with_flow(rng, config.batch_size, config)
+        logits, flow = model(pixels, with_flow=True)
         loss = F.binary_cross_entropy_with_logits(logits, labels)
+        if flow is not None and config.flow_weight > 0 and known.any():
+            loss = loss + config.flow_weight * flow_loss(flow, flow_targets, known)
         optimizer.zero_grad(set_to_none=True)
         engine.backward(loss)
         optimizer.step()
@@ -219,6 +266,19 @@ def train_forensic(config: ForensicTrainConfig, *, progress: bool = True) -> Pat
     final = engine.unwrap(model)
     training = {**_plain(asdict(config)), "images": len(pool.images), "fakes": int(pool.fake.sum())}
     return save_forensic(final, out / "model", name="opendfa-forensic0", training=training)
+
+
+def flow_loss(predicted: torch.Tensor, target: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
+    """Smooth L1 (px) between predicted and recorded flows, over the patches whose flow is
+    known (`known` (N,) of 0/1)."""
+    per_pixel = F.smooth_l1_loss(predicted, target, reduction="none", beta=0.5).mean(dim=(1, 2, 3))
+    return (per_pixel * known).sum() / known.sum().clamp(min=1.0)
+
+
+def end_point_error(predicted: np.ndarray, target: np.ndarray, where: np.ndarray) -> float:
+    """Mean Euclidean distance (px) between two (H, W, 2) flows over the pixels of `where`."""
+    distance = np.linalg.norm(predicted.astype(np.float32) - target.astype(np.float32), axis=2)
+    return float(distance[where].mean()) if where.any() else 0.0
 
 
 def _resume(stem: Path, model: ForensicNet, optimizer: torch.optim.Optimizer) -> int:
