@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 
+import cv2
 import numpy as np
 import pytest
 
@@ -83,6 +84,10 @@ def test_the_bundled_statistics_are_small_current_and_measured():
     stats = load_ood(BUNDLED, config["weights_sha256"])
     assert stats is not None and stats.threshold > 0
     assert info["data"]["threshold"]["split"] == "val" and info["val"]["auroc"]
+    # Issue 25: grey copies of train and val images are in distribution, and the held-out
+    # grey val copies of no category are flagged much more often than clean val faces.
+    assert info["data"]["fit"]["grey_copies"] > 0 and info["data"]["threshold"]["grey_copies"]
+    assert max(info["val"]["flagged_grey_held_out"].values()) <= 0.05
 
 
 @pytest.fixture(scope="module")
@@ -120,6 +125,51 @@ def test_bundled_samples_are_inside_and_stylised_faces_score_higher(bundled, sam
     hopper_score = scores[names.index("grace_hopper")]
     assert min(drawn, inverted, both) > hopper_score
     assert both > bundled.ood.threshold  # a cartoon of a negative is far outside
+
+
+def _grey(rgb: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB)
+
+
+def _patch(rgb: np.ndarray, side: int) -> np.ndarray:
+    rgb = np.stack([rgb] * 3, axis=-1) if rgb.ndim == 2 else rgb[..., :3]
+    return cv2.resize(rgb, (side, side), interpolation=cv2.INTER_AREA)
+
+
+def test_grey_sample_faces_are_inside_and_non_face_patches_are_not(bundled, sample_crops):
+    """Issue 25: grey scale alone does not put a face outside; a grey (or colour) patch of a
+    non-face photo still is (scikit-image's bundled brick wall and coffee cup)."""
+    import skimage.data
+
+    names = sorted(sample_crops)
+    grey = np.stack([_grey(sample_crops[name]) for name in names])
+    scores = [p.ood_score for p in predict_crops(bundled, grey)]
+    assert max(scores) < bundled.ood.threshold, dict(zip(names, scores, strict=True))
+    side = bundled.config.input_size
+    patches = np.stack([_patch(skimage.data.brick(), side), _patch(skimage.data.coffee(), side)])
+    assert all(p.ood_score > bundled.ood.threshold for p in predict_crops(bundled, patches))
+
+
+def test_a_grey_synthesised_face_is_inside(bundled, face_detector, hopper_path):
+    """The bundled VAE's faces, whose colour copies alone the statistics once knew: a grey
+    one scored 108 against the threshold of 68.6 then (issue 25)."""
+    from opendfa.forge.core import FaceImage
+    from opendfa.forge.synth import entire_face_synthesis
+
+    rgb = load_image(hopper_path).rgb
+    target = FaceImage(rgb, face_detector.detect(rgb)[0], "hopper")
+    rng = np.random.default_rng(1)
+    synthetic = entire_face_synthesis(
+        target, None, rng, mode="sample", generator="vae", resample="cubic"
+    ).image
+    (face,) = face_detector.detect(synthetic)  # the grey copy: the same face, the same box
+    config = bundled.config
+    crops = [
+        align_face(image, face, size=config.input_size, margin=config.crop_margin).crop
+        for image in (synthetic, _grey(synthetic))
+    ]
+    colour, grey = (p.ood_score for p in predict_crops(bundled, np.stack(crops)))
+    assert colour < bundled.ood.threshold and grey < bundled.ood.threshold, (colour, grey)
 
 
 def test_torch_and_onnx_give_the_same_features_and_scores(bundled, sample_crops):
