@@ -64,7 +64,8 @@ MIN_TEST_FAKES = 20  # a group with fewer test fakes gets no row
 def technique_groups(sample: Sample) -> set[str]:
     """Every group a fake belongs to, as `axis=value` (reals belong to none), from the forge's
     own tags (`opendfa.forge.technique_tags`). Poisson normal/mixed and MLS affine/similarity
-    are one group each; self-blending counts as a blend; operations group only edits."""
+    are one group each; self-blending counts as a blend; operations group only edits. The
+    resampler, its library, an edit's smoothing filter and recolouring are axes of their own."""
     if sample.label != "fake":
         return set()
     params = (sample.meta or {}).get("params", {}) or {}
@@ -82,6 +83,8 @@ def technique_groups(sample: Sample) -> set[str]:
             groups.add(f"edit={value}")
         elif axis == "generator":
             groups.add(f"generator={value}")
+        elif axis in ("resample", "resample_library", "smoothing", "recolour"):
+            groups.add(f"{axis}={value}")  # issue 26: pixel-level diversity axes
         elif tag == "family:sbi":
             groups.add("blend=self_blend")
     return groups

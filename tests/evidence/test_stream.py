@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 
 import numpy as np
@@ -54,7 +55,6 @@ def test_a_face_below_the_floor_is_not_judged_and_says_why(
 def test_the_analysis_reports_both_streams_and_their_fusion(
     tmp_path, astronaut_path, tiny_detector, face_detector
 ) -> None:
-    import json
 
     from opendfa.evidence.fusion import Fusion
     from opendfa.evidence.pipeline import Analyzer
@@ -77,3 +77,103 @@ def test_the_analysis_reports_both_streams_and_their_fusion(
     assert face.fake_probability == pytest.approx(expected, abs=1e-3)
     assert report.fake_probability == face.fake_probability
     assert "stream" in report.timings_ms
+
+
+def _flow_stream(folder, displacement: tuple[float, float]) -> ForensicStream:
+    """A tiny model with a warp-field head that predicts the same displacement everywhere."""
+    torch.manual_seed(0)
+    net = ForensicNet(ForensicConfig(width=8, depth=1, flow_head=True))
+    with torch.no_grad():
+        net.flow.weight.zero_()
+        net.flow.bias.copy_(torch.tensor(displacement))
+    return ForensicStream(save_forensic(net, folder))
+
+
+def test_the_flow_head_names_the_regions_that_moved_and_by_how_much(
+    tmp_path, astronaut_rgb, astronaut_face
+) -> None:
+    from opendfa.models.forensic import predict_map
+
+    moving = _flow_stream(tmp_path / "moving", (3.0, 4.0))  # 5 px everywhere
+    judged = moving.judge(astronaut_rgb, astronaut_face)
+    names = [m.region for m in judged.moved]
+    assert {"nose", "mouth", "left_eye", "right_eye"} <= set(names)
+    assert "skin" not in names and "face_boundary" not in names  # the parts, not the whole
+    assert all(m.peak_px == pytest.approx(5.0, abs=0.01) for m in judged.moved)
+    x0, y0, x1, y1 = judged.box
+    assert judged.flow.shape == (y1 - y0, x1 - x0, 2)
+    record = judged.to_json()
+    assert record["moved"][0]["peak_px"] == pytest.approx(5.0, abs=0.01)
+    assert record["motion_floor_px"] == 1.5
+    # One pass gives both heads: the map is the one `predict_map` gives alone.
+    alone = predict_map(moving.model, astronaut_rgb[y0:y1, x0:x1])
+    assert np.allclose(judged.heat, 1 / (1 + np.exp(-alone)), atol=1e-3)
+
+    still = _flow_stream(tmp_path / "still", (0.5, 0.5))  # below the 1.5 px floor
+    judged = still.judge(astronaut_rgb, astronaut_face)
+    assert judged.moved == [] and judged.to_json()["moved"] == []
+
+
+def test_a_model_without_the_flow_head_says_nothing_of_motion(
+    stream, astronaut_rgb, astronaut_face
+) -> None:
+    judged = stream.judge(astronaut_rgb, astronaut_face)
+    assert judged.moved is None and judged.flow is None
+    assert "moved" not in judged.to_json()
+
+
+def test_the_html_report_states_the_pixel_level_check(
+    tmp_path, astronaut_path, tiny_detector, face_detector
+) -> None:
+    from opendfa.evidence.html import render_html
+    from opendfa.evidence.pipeline import Analyzer
+    from opendfa.evidence.report import validate_report
+
+    _flow_stream(tmp_path / "moving", (3.0, 4.0))
+    with Analyzer(
+        tiny_detector, face_detector, forensic_stream=tmp_path / "moving", forensics=False
+    ) as analyzer:
+        report = analyzer.analyze_image(astronaut_path)
+    validate_report(report.to_json())
+    html = render_html(report)
+    assert "Pixel-level check: P(manipulated)" in html
+    assert "predicted displacement:" in html and "about 5.0 px" in html
+    assert "not combined" in html  # this model carries no fusion: the verdict is semantic
+
+
+def test_a_check_not_made_is_never_read_as_real() -> None:
+    from opendfa.evidence.html import stream_line
+    from opendfa.evidence.report import FaceEvidence
+
+    face = FaceEvidence.__new__(FaceEvidence)
+    face.forensic_stream = {"made": False, "reason": "the face is 30 px wide"}
+    assert stream_line(face) == ("not made (the face is 30 px wide); this is not evidence of real.")
+
+
+def test_below_the_jpeg_floor_the_check_is_not_made(
+    tmp_path, astronaut_rgb, tiny_detector, face_detector
+) -> None:
+    """A model whose limits say it needs JPEG quality 80 does not judge a quality-50 file,
+    says why, and the semantic verdict stands alone; a PNG of the same pixels is judged."""
+    import cv2
+
+    from opendfa.evidence.pipeline import Analyzer
+
+    torch.manual_seed(0)
+    folder = save_forensic(ForensicNet(ForensicConfig(width=8, depth=1)), tmp_path / "m")
+    config = json.loads((folder / "config.json").read_text())
+    config["limits"] = {"min_jpeg_quality": 80}
+    (folder / "config.json").write_text(json.dumps(config))
+    bgr = cv2.cvtColor(astronaut_rgb, cv2.COLOR_RGB2BGR)
+    low = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, 50])[1].tobytes()
+    png = cv2.imencode(".png", bgr)[1].tobytes()
+    with Analyzer(tiny_detector, face_detector, forensic_stream=folder, forensics=False) as a:
+        [low_face] = a.analyze_image(low).faces
+        [png_face] = a.analyze_image(png).faces
+        (tmp_path / "low.jpg").write_bytes(low)
+        [path_face] = a.analyze_image(tmp_path / "low.jpg").faces  # read from the file too
+    record = low_face.forensic_stream
+    assert not record["made"] and "quality 50, below the 80" in record["reason"]
+    assert low_face.fake_probability == low_face.semantic_probability
+    assert not path_face.forensic_stream["made"]
+    assert png_face.forensic_stream["made"]

@@ -14,6 +14,7 @@ from opendfa.forensics.jpeg import (
     analyze_jpeg,
     detect_double_compression,
     estimate_quality,
+    jpeg_quality,
     scaled_table,
 )
 
@@ -113,3 +114,13 @@ def test_non_jpeg_and_malformed_inputs_give_records_not_exceptions(photos):
 
     header_only = analyze_jpeg(b"\xff\xd8\xff\xe0garbage")
     assert header_only.is_jpeg and header_only.quality is None and header_only.warnings
+
+
+def test_the_header_only_quality_matches_the_full_record(photos):
+    for quality in (40, 63, 95):
+        data = jpeg_bytes(photos["astronaut"], quality)
+        assert jpeg_quality(data) == analyze_jpeg(data).quality == quality
+    png = io.BytesIO()
+    Image.fromarray(photos["astronaut"]).save(png, format="PNG")
+    assert jpeg_quality(png.getvalue()) is None
+    assert jpeg_quality(b"\xff\xd8 truncated") is None  # a broken header is not a quality

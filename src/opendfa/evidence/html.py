@@ -284,7 +284,32 @@ def _face(number: int, face: FaceEvidence) -> dict:
         "detection_score": face.detection_score,
         "cues": face.cues,
         "regions": regions,
+        "stream": stream_line(face),
     }
+
+
+def stream_line(face: FaceEvidence) -> str | None:
+    """The forensic stream's word on a face in one sentence: its score beside the semantic
+    detector's, or why the check was not made, and which regions it thinks were moved."""
+    record = face.forensic_stream
+    if not record:
+        return None
+    if not record.get("made"):
+        reason = record.get("reason") or "no reason given"
+        return f"not made ({reason}); this is not evidence of real."
+    text = f"P(manipulated) {record['probability']:.2f}"
+    semantic = face.semantic_probability
+    if semantic is not None and abs(semantic - face.fake_probability) > 1e-6:
+        text += f" (semantic detector {semantic:.2f}, combined {face.fake_probability:.2f})"
+    elif semantic is not None:
+        text += f" (semantic detector {semantic:.2f}; not combined, the verdict is its)"
+    moved = record.get("moved")
+    if moved:
+        parts = [f"{region_label(m['region'])} about {m['peak_px']:.1f} px" for m in moved[:3]]
+        text += "; predicted displacement: " + ", ".join(parts)
+    elif moved is not None:
+        text += f"; no region moved more than {record.get('motion_floor_px', 0):.1f} px"
+    return text + "."
 
 
 def _timeline(report: Report) -> dict | None:

@@ -212,7 +212,8 @@ class Analyzer:
         mark = time.perf_counter()
         evidence = [self._evidence(j, (image.width, image.height)) for j in judged]
         if self.stream is not None:
-            warnings.extend(self._add_stream(image.rgb, judged, evidence, timings))
+            quality = _jpeg_quality(source, image.format, forensic[0])
+            warnings.extend(self._add_stream(image.rgb, judged, evidence, timings, quality))
         timings["cues"] = _ms(mark)
         info = InputInfo(image.source, image.sha256, "image", image.width, image.height, 1)
         report = self._finish(info, evidence, warnings, forensics=forensic[0])
@@ -432,6 +433,7 @@ class Analyzer:
         judged: list[_JudgedFace],
         evidence: list[FaceEvidence],
         timings: dict,
+        jpeg_quality: int | None = None,
     ) -> list[str]:
         """The forensic stream's judgement of each face, fused with the semantic one where the
         stream's model carries a fusion fitted on validation data; returns warnings."""
@@ -439,7 +441,7 @@ class Analyzer:
         notes = []
         mark = time.perf_counter()
         for number, (item, face) in enumerate(zip(judged, evidence, strict=True), start=1):
-            verdict = self.stream.judge(rgb, item.face)
+            verdict = self.stream.judge(rgb, item.face, jpeg_quality=jpeg_quality)
             face.semantic_probability = face.fake_probability
             face.forensic_stream = {**verdict.to_json(), "model": self.stream.name}
             if not verdict.made:
@@ -592,6 +594,23 @@ def _sha256(source: str | Path | bytes) -> str:
     if not isinstance(source, str | Path):
         return hashlib.sha256(bytes(source)).hexdigest()
     return file_sha256(source)
+
+
+def _jpeg_quality(source: Source, image_format: str, forensics: Any) -> int | None:
+    """The file's estimated JPEG quality for the stream's floor: from the toolbox's JPEG record
+    when it ran, else from the header alone; None for anything that is not a JPEG file."""
+    if image_format not in ("JPEG", "MPO"):
+        return None
+    record = getattr(forensics, "jpeg", None)
+    if record is not None and getattr(record, "quality", None) is not None:
+        return int(record.quality)
+    from opendfa.forensics.jpeg import jpeg_quality
+
+    try:
+        data = source if isinstance(source, bytes) else Path(source).read_bytes()
+    except (OSError, TypeError, ValueError):
+        return None
+    return jpeg_quality(data)
 
 
 def _load_stream(stream: Any) -> Any:

@@ -114,21 +114,10 @@ def analyze_jpeg(data: bytes) -> JpegRecord:
     if not data.startswith(b"\xff\xd8"):
         return JpegRecord(is_jpeg=False)
     notes: list[str] = []
-    try:
-        image = Image.open(io.BytesIO(data))
-        raw_tables = dict(getattr(image, "quantization", None) or {})
-    except Exception as err:
-        return JpegRecord(is_jpeg=True, warnings=(f"unreadable JPEG header: {_short(err)}",))
-    if image.format not in ("JPEG", "MPO") or not raw_tables:
-        return JpegRecord(is_jpeg=True, warnings=("no quantization tables found",))
-    tables = {
-        k: np.asarray(v, dtype=np.int64).reshape(8, 8)
-        for k, v in raw_tables.items()
-        if len(v) == 64
-    }
-    luma_id = _luma_table_id(image, tables)
-    if luma_id is None:
-        return JpegRecord(is_jpeg=True, warnings=("quantization tables are not 8x8",))
+    opened = _open_tables(data)
+    if isinstance(opened, str):
+        return JpegRecord(is_jpeg=True, warnings=(opened,))
+    image, tables, luma_id = opened
     luma = tables[luma_id]
     quality, rmse = estimate_quality(luma)
     chroma = [t for k, t in tables.items() if k != luma_id]
@@ -151,6 +140,38 @@ def analyze_jpeg(data: bytes) -> JpegRecord:
         first_quality=None if double is None or not double.flagged else double.first_quality,
         warnings=tuple(notes),
     )
+
+
+def jpeg_quality(data: bytes) -> int | None:
+    """The estimated (last) JPEG quality of a file's bytes from its header alone; None for
+    anything that is not a readable JPEG. Cheap: no pixel is decoded."""
+    if not data.startswith(b"\xff\xd8"):
+        return None
+    opened = _open_tables(data)
+    if isinstance(opened, str):
+        return None
+    _, tables, luma_id = opened
+    return estimate_quality(tables[luma_id])[0]
+
+
+def _open_tables(data: bytes) -> tuple[Image.Image, dict[int, np.ndarray], int] | str:
+    """(image, its 8x8 quantization tables, the luma table's id), or why they cannot be read."""
+    try:
+        image = Image.open(io.BytesIO(data))
+        raw_tables = dict(getattr(image, "quantization", None) or {})
+    except Exception as err:
+        return f"unreadable JPEG header: {_short(err)}"
+    if image.format not in ("JPEG", "MPO") or not raw_tables:
+        return "no quantization tables found"
+    tables = {
+        k: np.asarray(v, dtype=np.int64).reshape(8, 8)
+        for k, v in raw_tables.items()
+        if len(v) == 64
+    }
+    luma_id = _luma_table_id(image, tables)
+    if luma_id is None:
+        return "quantization tables are not 8x8"
+    return image, tables, luma_id
 
 
 @dataclass(frozen=True)

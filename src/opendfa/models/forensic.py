@@ -205,6 +205,21 @@ def predict_map(model: ForensicNet, rgb: np.ndarray) -> np.ndarray:
 
 
 @torch.no_grad()
+def predict_outputs(model: ForensicNet, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """`predict_map` and `predict_flow` from one pass of the network (the analysis wants
+    both and the shared features are most of the cost)."""
+    if model.flow is None:
+        return predict_map(model, rgb), None
+
+    def run(patch: torch.Tensor) -> np.ndarray:
+        logits, flow = model.forward_both(patch)
+        return torch.cat([logits[0], flow[0]], dim=0).numpy()
+
+    both = _tiled(model, rgb, run)
+    return both[..., 0], both[..., 1:]
+
+
+@torch.no_grad()
 def predict_flow(model: ForensicNet, rgb: np.ndarray) -> np.ndarray | None:
     """The predicted backward displacement (H, W, 2) float32 in px, tiled as `predict_map`;
     None for a model without the flow head."""

@@ -1,0 +1,206 @@
+"""Where the forensic stream stops working (issue 26, item 5): its AUC on undegraded faces
+re-saved as JPEG at falling quality, and shrunk to smaller face widths.
+
+    .venv/bin/python benchmarks/forensic_limits.py --manifest runs/forensic-data-v2/manifest.jsonl \
+        --model runs/forensic3/model [--write] [--limit 250] [--markdown out.md]
+
+Undegraded fakes (edits, reenactments, swaps) against undegraded reals of one split, each
+scored on its own pixel grid inside the hull of its landmarks (as `forensic_stream.py`). A
+level *keeps* the stream when its AUC holds at least half of the clean AUC's margin over
+chance (AUC >= 0.5 + (clean - 0.5) / 2): below that it has lost most of what it could tell.
+The floors (the smallest face width and the lowest JPEG quality that keep it) are chosen on
+`val`; `--write` stores them in the model's `config.json` (`limits`), which the analysis
+reads to say "the pixel-level check could not be made" below them. `test` is only reported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+from forensic_stream import auc_with_ci, face_region, score
+
+from opendfa.data.manifest import Manifest, read_manifest
+from opendfa.data.sample import Sample
+from opendfa.models.forensic import load_forensic
+
+QUALITIES = (95, 90, 80, 70, 60, 50, 40)
+FACE_WIDTHS = (192, 160, 128, 96, 80, 64, 48)
+
+
+@dataclass
+class Face:
+    sample: Sample
+    rgb: np.ndarray
+    region: np.ndarray | None
+    width: float  # of the landmarks, px
+
+    @property
+    def fake(self) -> bool:
+        return self.sample.label == "fake"
+
+
+def load_faces(manifest: Manifest, split: str, limit: int) -> list[Face]:
+    """Undegraded reals and fakes of `split`, shuffled (seeded), at most `limit` of each."""
+    picked = [s for s in manifest.samples if s.split == split and not s.degradations]
+    np.random.default_rng(0).shuffle(picked)
+    faces: list[Face] = []
+    counts = {"real": 0, "fake": 0}
+    for sample in picked:
+        if limit and counts[sample.label] >= limit:
+            continue
+        bgr = cv2.imread(str(manifest.resolve(sample.path)))
+        landmarks = manifest.resolve(sample.meta.get("landmarks_path"))
+        if bgr is None or landmarks is None or not landmarks.is_file():
+            continue
+        rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+        points = np.load(landmarks)[:, :2]
+        width = float(points[:, 0].max() - points[:, 0].min())
+        faces.append(Face(sample, rgb, face_region(manifest, sample, rgb.shape[:2]), width))
+        counts[sample.label] += 1
+    return faces
+
+
+def jpeg(rgb: np.ndarray, quality: int) -> np.ndarray:
+    _, data = cv2.imencode(".jpg", rgb, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    return cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+
+
+def shrink(rgb: np.ndarray, scale: float) -> np.ndarray:
+    height, width = rgb.shape[:2]
+    size = (max(8, round(width * scale)), max(8, round(height * scale)))
+    return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+
+
+def level_auc(model, faces: list[Face], change) -> dict | None:
+    """AUC of the stream on `faces` after `change(face)` (None: the face cannot be made so)."""
+    labels, values = [], []
+    for face in faces:
+        changed = change(face)
+        if changed is None:
+            continue
+        labels.append(int(face.fake))
+        values.append(score(model, changed, face.region))
+    labels_array = np.asarray(labels)
+    if labels_array.size < 20 or labels_array.min() == labels_array.max():
+        return None
+    auc, ci = auc_with_ci(labels_array, np.asarray(values))
+    return {
+        "auc": round(auc, 3),
+        "ci": ci,
+        "reals": int((labels_array == 0).sum()),
+        "fakes": int(labels_array.sum()),
+    }
+
+
+def sweep(model, faces: list[Face]) -> dict:
+    rows: dict = {"clean": level_auc(model, faces, lambda f: f.rgb)}
+    for quality in QUALITIES:
+        rows[f"jpeg{quality}"] = level_auc(model, faces, lambda f, q=quality: jpeg(f.rgb, q))
+    for target in FACE_WIDTHS:
+        # Only faces larger than the target are shrunk to it; the others would be upscaled.
+        rows[f"face{target}"] = level_auc(
+            model,
+            faces,
+            lambda f, t=target: shrink(f.rgb, t / f.width) if f.width > t else None,
+        )
+    return rows
+
+
+def floors(rows: dict) -> dict:
+    """The lowest JPEG quality and smallest face width whose AUC keeps half the clean margin
+    (walking down from the mildest level, stopping at the first that does not)."""
+    clean = rows["clean"]["auc"]
+    keep = 0.5 + (clean - 0.5) / 2
+    result: dict = {"keep_auc": round(keep, 3), "clean_auc": clean}
+    quality = None
+    for q in QUALITIES:
+        row = rows.get(f"jpeg{q}")
+        if row is None or row["auc"] < keep:
+            break
+        quality = q
+    width = None
+    for w in FACE_WIDTHS:
+        row = rows.get(f"face{w}")
+        if row is None or row["auc"] < keep:
+            break
+        width = w
+    result["min_jpeg_quality"] = quality if quality is not None else 100
+    result["min_face_px"] = width if width is not None else max(FACE_WIDTHS) * 2
+    return result
+
+
+def markdown(results: dict) -> str:
+    lines = [
+        f"Model `{results['model']}`; undegraded faces of each split; AUC [95 % CI] "
+        f"({results['seconds']} s on a 2-core CPU).",
+        "",
+        "| level | " + " | ".join(results["splits"]) + " |",
+        "| --- |" + " --- |" * len(results["splits"]),
+    ]
+    names = list(next(iter(results["splits"].values())))
+    for name in names:
+        cells = []
+        for rows in results["splits"].values():
+            row = rows.get(name)
+            if row is None:
+                cells.append("–")
+                continue
+            ci = row["ci"]
+            shown = f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else ""
+            cells.append(f"{row['auc']:.3f}{shown} ({row['reals']}+{row['fakes']})")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    found = results["floors"]
+    lines += [
+        "",
+        f"Floors chosen on val (AUC >= {found['keep_auc']}, half the clean margin of "
+        f"{found['clean_auc']}): face width >= {found['min_face_px']} px, JPEG quality >= "
+        f"{found['min_jpeg_quality']}.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--manifest", required=True)
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--limit", type=int, default=250, help="faces per label and split")
+    parser.add_argument("--write", action="store_true", help="store the val floors")
+    parser.add_argument("--markdown", default=None)
+    args = parser.parse_args()
+    start = time.perf_counter()
+    manifest = read_manifest(args.manifest)
+    model, info = load_forensic(args.model)
+    splits = {}
+    for split in ("val", "test"):
+        splits[split] = sweep(model, load_faces(manifest, split, args.limit))
+        print(f"{split}: {json.dumps(splits[split])}", flush=True)
+    results = {
+        "model": info.get("name"),
+        "splits": splits,
+        "floors": floors(splits["val"]),
+        "seconds": round(time.perf_counter() - start),
+    }
+    if args.write:
+        config_path = Path(args.model) / "config.json"
+        config = json.loads(config_path.read_text())
+        config["limits"] = {
+            **config.get("limits", {}),
+            "min_face_px": results["floors"]["min_face_px"],
+            "min_jpeg_quality": results["floors"]["min_jpeg_quality"],
+            "chosen_on": "val",
+        }
+        config_path.write_text(json.dumps(config, indent=1) + "\n")
+    text = markdown(results)
+    print(text)
+    if args.markdown:
+        Path(args.markdown).write_text(text)
+
+
+if __name__ == "__main__":
+    main()
