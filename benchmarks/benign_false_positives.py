@@ -2,10 +2,10 @@
 processing, per photo source (issue 26, item 6).
 
     .venv/bin/python benchmarks/benign_false_positives.py \
-        [--manifest runs/forensic-data/manifest.jsonl] \
+        [--manifest runs/forensic-data-v2/manifest.jsonl] \
         [--markdown benchmarks/benign_false_positives.md]
 
-Faces: the undegraded reals of the val and test identities of `runs/forensic-data`, which
+Faces: the undegraded reals of the val and test identities of `runs/forensic-data-v2`, which
 lie inside the bundled detector's own test identities (neither it nor anything else was
 trained or tuned on them; nothing is chosen here, so both splits are reported together).
 Each is analysed through the whole default `Analyzer` (face detection, `opendfa-lite0`,
@@ -122,7 +122,7 @@ def build(rows: list[dict]) -> str:
         f"Made by `benchmarks/benign_false_positives.py` on {datetime.date.today()} "
         f"({platform.machine()}, {platform.python_version()}); the bundled `opendfa-lite0` "
         "through the whole default analysis (threshold 0.5, abstention rules on). Faces: the "
-        "undegraded reals of the val and test identities of `runs/forensic-data`, inside the "
+        "undegraded reals of the val and test identities of `runs/forensic-data-v2`, inside the "
         "detector's own test identities. False positive: a verdict of fake; inconclusive "
         "counted apart. 95 % Wilson intervals.",
         "",
@@ -159,7 +159,9 @@ def build(rows: list[dict]) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--manifest", type=Path, default=ROOT / "runs/forensic-data/manifest.jsonl")
+    parser.add_argument(
+        "--manifest", type=Path, default=ROOT / "runs/forensic-data-v2/manifest.jsonl"
+    )
     parser.add_argument("--markdown", type=Path, default=None)
     args = parser.parse_args(argv)
     text = build(score(args.manifest))

@@ -284,10 +284,13 @@ def main(argv: list[str] | None = None) -> int:
         "--out", type=Path, default=ROOT / "benchmarks" / "detector_generalization.md"
     )
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--work", type=Path, default=WORK / "generalization", help="cache of features/scores"
+    )
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     started = time.time()
-    work = WORK / "generalization"
+    work = args.work
     data = load_split(args.manifest)
     counts = {}
     for groups, split in zip(data.groups, data.split, strict=True):

@@ -11,6 +11,11 @@ chance (AUC >= 0.5 + (clean - 0.5) / 2): below that it has lost most of what it 
 The floors (the smallest face width and the lowest JPEG quality that keep it) are chosen on
 `val`; `--write` stores them in the model's `config.json` (`limits`), which the analysis
 reads to say "the pixel-level check could not be made" below them. `test` is only reported.
+
+For a model with a warp-field head, the motion floor is set the same way: the largest
+per-region displacement (95th percentile of its length in a region) that the head predicts on
+the undegraded *genuine* val faces, at their 95th percentile; the analysis names a region as
+moved only above it.
 """
 
 from __future__ import annotations
@@ -27,7 +32,8 @@ from forensic_stream import auc_with_ci, face_region, score
 
 from opendfa.data.manifest import Manifest, read_manifest
 from opendfa.data.sample import Sample
-from opendfa.models.forensic import load_forensic
+from opendfa.faces.regions import region_masks
+from opendfa.models.forensic import load_forensic, predict_flow
 
 QUALITIES = (95, 90, 80, 70, 60, 50, 40)
 FACE_WIDTHS = (192, 160, 128, 96, 80, 64, 48)
@@ -39,6 +45,7 @@ class Face:
     rgb: np.ndarray
     region: np.ndarray | None
     width: float  # of the landmarks, px
+    landmarks: np.ndarray  # (N, 2) image px
 
     @property
     def fake(self) -> bool:
@@ -61,7 +68,8 @@ def load_faces(manifest: Manifest, split: str, limit: int) -> list[Face]:
         rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
         points = np.load(landmarks)[:, :2]
         width = float(points[:, 0].max() - points[:, 0].min())
-        faces.append(Face(sample, rgb, face_region(manifest, sample, rgb.shape[:2]), width))
+        region = face_region(manifest, sample, rgb.shape[:2])
+        faces.append(Face(sample, rgb, region, width, points))
         counts[sample.label] += 1
     return faces
 
@@ -112,6 +120,31 @@ def sweep(model, faces: list[Face]) -> dict:
     return rows
 
 
+def motion_floor(model, faces: list[Face]) -> float | None:
+    """The displacement (px) the flow head predicts on genuine faces: per face the largest
+    region's 95th percentile, then the 95th percentile over faces. None without the head."""
+    if model.flow is None:
+        return None
+    peaks = []
+    for face in faces:
+        if face.fake:
+            continue
+        flow = predict_flow(model, face.rgb)
+        length = np.hypot(flow[..., 0], flow[..., 1])
+        try:
+            masks = region_masks(face.landmarks + 0.5, face.rgb.shape[1::-1])
+        except ValueError:
+            continue
+        values = [
+            float(np.percentile(length[masks.full(name)], 95))
+            for name, mask in masks.masks.items()
+            if name not in ("skin", "face_boundary") and mask.sum() >= 20
+        ]
+        if values:
+            peaks.append(max(values))
+    return round(float(np.percentile(peaks, 95)), 2) if len(peaks) >= 10 else None
+
+
 def floors(rows: dict) -> dict:
     """The lowest JPEG quality and smallest face width whose AUC keeps half the clean margin
     (walking down from the mildest level, stopping at the first that does not)."""
@@ -160,7 +193,12 @@ def markdown(results: dict) -> str:
         "",
         f"Floors chosen on val (AUC >= {found['keep_auc']}, half the clean margin of "
         f"{found['clean_auc']}): face width >= {found['min_face_px']} px, JPEG quality >= "
-        f"{found['min_jpeg_quality']}.",
+        f"{found['min_jpeg_quality']}."
+        + (
+            f" Motion floor (genuine val faces): {found['motion_floor_px']} px."
+            if found.get("motion_floor_px") is not None
+            else ""
+        ),
     ]
     return "\n".join(lines) + "\n"
 
@@ -176,14 +214,18 @@ def main() -> None:
     start = time.perf_counter()
     manifest = read_manifest(args.manifest)
     model, info = load_forensic(args.model)
-    splits = {}
+    splits, val_faces = {}, []
     for split in ("val", "test"):
-        splits[split] = sweep(model, load_faces(manifest, split, args.limit))
+        faces = load_faces(manifest, split, args.limit)
+        val_faces = faces if split == "val" else val_faces
+        splits[split] = sweep(model, faces)
         print(f"{split}: {json.dumps(splits[split])}", flush=True)
+    found = floors(splits["val"])
+    found["motion_floor_px"] = motion_floor(model, val_faces)
     results = {
         "model": info.get("name"),
         "splits": splits,
-        "floors": floors(splits["val"]),
+        "floors": found,
         "seconds": round(time.perf_counter() - start),
     }
     if args.write:
@@ -195,6 +237,8 @@ def main() -> None:
             "min_jpeg_quality": results["floors"]["min_jpeg_quality"],
             "chosen_on": "val",
         }
+        if found["motion_floor_px"] is not None:
+            config["limits"]["motion_floor_px"] = found["motion_floor_px"]
         config_path.write_text(json.dumps(config, indent=1) + "\n")
     text = markdown(results)
     print(text)
