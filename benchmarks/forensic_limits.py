@@ -151,21 +151,22 @@ def floors(rows: dict) -> dict:
     clean = rows["clean"]["auc"]
     keep = 0.5 + (clean - 0.5) / 2
     result: dict = {"keep_auc": round(keep, 3), "clean_auc": clean}
-    quality = None
-    for q in QUALITIES:
-        row = rows.get(f"jpeg{q}")
-        if row is None or row["auc"] < keep:
-            break
-        quality = q
-    width = None
-    for w in FACE_WIDTHS:
-        row = rows.get(f"face{w}")
-        if row is None or row["auc"] < keep:
-            break
-        width = w
+    quality = _last_kept(rows, "jpeg", QUALITIES, keep)
+    width = _last_kept(rows, "face", FACE_WIDTHS, keep)
     result["min_jpeg_quality"] = quality if quality is not None else 100
     result["min_face_px"] = width if width is not None else max(FACE_WIDTHS) * 2
     return result
+
+
+def _last_kept(rows: dict, prefix: str, levels: tuple[int, ...], keep: float) -> int | None:
+    """The last level, mildest first, before the first whose AUC falls under `keep`."""
+    kept = None
+    for level in levels:
+        row = rows.get(f"{prefix}{level}")
+        if row is None or row["auc"] < keep:
+            break
+        kept = level
+    return kept
 
 
 def markdown(results: dict) -> str:
