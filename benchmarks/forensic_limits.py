@@ -108,6 +108,8 @@ def level_auc(model, faces: list[Face], change) -> dict | None:
 
 def sweep(model, faces: list[Face]) -> dict:
     rows: dict = {"clean": level_auc(model, faces, lambda f: f.rgb)}
+    if rows["clean"] is not None:
+        rows["clean"]["median_face_px"] = round(float(np.median([f.width for f in faces])))
     for quality in QUALITIES:
         rows[f"jpeg{quality}"] = level_auc(model, faces, lambda f, q=quality: jpeg(f.rgb, q))
     for target in FACE_WIDTHS:
@@ -154,16 +156,20 @@ def floors(rows: dict) -> dict:
     quality = _last_kept(rows, "jpeg", QUALITIES, keep)
     width = _last_kept(rows, "face", FACE_WIDTHS, keep)
     result["min_jpeg_quality"] = quality if quality is not None else 100
-    result["min_face_px"] = width if width is not None else max(FACE_WIDTHS) * 2
+    # No shrunk level keeps it: the faces as they came are the smallest known to work.
+    result["min_face_px"] = width if width is not None else rows["clean"]["median_face_px"]
     return result
 
 
 def _last_kept(rows: dict, prefix: str, levels: tuple[int, ...], keep: float) -> int | None:
-    """The last level, mildest first, before the first whose AUC falls under `keep`."""
+    """The last level, mildest first, before the first whose AUC falls under `keep`; levels
+    with too few faces (none larger than a target width) are passed over."""
     kept = None
     for level in levels:
         row = rows.get(f"{prefix}{level}")
-        if row is None or row["auc"] < keep:
+        if row is None:
+            continue
+        if row["auc"] < keep:
             break
         kept = level
     return kept
