@@ -135,7 +135,16 @@ def test_the_html_report_states_the_pixel_level_check(
     ) as analyzer:
         report = analyzer.analyze_image(astronaut_path)
     validate_report(report.to_json())
+    [face] = report.faces
+    stored = face.forensic_stream["map"]
+    x0, y0, x1, y1 = stored["box"]
+    fx0, fy0, fx1, fy1 = face.box
+    assert x0 <= fx0 and y0 <= fy0 and x1 >= fx1 and y1 >= fy1  # the face's own pixels
+    from opendfa.evidence.report import MaskImage
+
+    assert MaskImage(stored["data"], tuple(stored["box"])).to_array().shape == (y1 - y0, x1 - x0)
     html = render_html(report)
+    assert 'alt="pixel-level manipulation map of the face"' in html
     assert "Pixel-level check: P(manipulated)" in html
     assert "predicted displacement:" in html and "about 5.0 px" in html
     assert "not combined" in html  # this model carries no fusion: the verdict is semantic

@@ -21,7 +21,7 @@ import jinja2
 import numpy as np
 
 from opendfa.evidence.cues import CUES
-from opendfa.evidence.report import FaceEvidence, Report
+from opendfa.evidence.report import FaceEvidence, MaskImage, Report
 from opendfa.evidence.words import category_label, region_label
 from opendfa.forensics.copy_move import copy_move_line
 
@@ -285,7 +285,22 @@ def _face(number: int, face: FaceEvidence) -> dict:
         "cues": face.cues,
         "regions": regions,
         "stream": stream_line(face),
+        "stream_map": _stream_map(face),
     }
+
+
+def _stream_map(face: FaceEvidence) -> str | None:
+    """The forensic stream's manipulation map as a colour image of the face's box (PNG data
+    URI), or None when the stream did not run or stored no map."""
+    record = (face.forensic_stream or {}).get("map")
+    if not record:
+        return None
+    try:
+        heat = MaskImage(record["data"], tuple(record["box"])).to_array()
+    except (KeyError, TypeError, ValueError):
+        return None
+    colours = cv2.applyColorMap((heat * 255).astype(np.uint8), cv2.COLORMAP_JET)
+    return _png(cv2.cvtColor(colours, cv2.COLOR_BGR2RGB))
 
 
 def stream_line(face: FaceEvidence) -> str | None:

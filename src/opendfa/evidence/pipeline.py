@@ -444,6 +444,11 @@ class Analyzer:
             verdict = self.stream.judge(rgb, item.face, jpeg_quality=jpeg_quality)
             face.semantic_probability = face.fake_probability
             face.forensic_stream = {**verdict.to_json(), "model": self.stream.name}
+            if verdict.heat is not None and verdict.box is not None:
+                # The stream's own map, at the image's pixels, for the report to show.
+                face.forensic_stream["map"] = MaskImage.from_array(
+                    verdict.heat, verdict.box
+                ).to_json()
             if not verdict.made:
                 notes.append(f"face {number}: the pixel-level check was not made: {verdict.reason}")
                 continue
