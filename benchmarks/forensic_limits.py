@@ -34,6 +34,7 @@ from opendfa.data.manifest import Manifest, read_manifest
 from opendfa.data.sample import Sample
 from opendfa.faces.regions import region_masks
 from opendfa.models.forensic import load_forensic, predict_flow
+from opendfa.safe_files import write_json_atomic
 
 QUALITIES = (95, 90, 80, 70, 60, 50, 40)
 FACE_WIDTHS = (192, 160, 128, 96, 80, 64, 48)
@@ -75,8 +76,10 @@ def load_faces(manifest: Manifest, split: str, limit: int) -> list[Face]:
 
 
 def jpeg(rgb: np.ndarray, quality: int) -> np.ndarray:
-    _, data = cv2.imencode(".jpg", rgb, [cv2.IMWRITE_JPEG_QUALITY, quality])
-    return cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    """Re-saved as a JPEG file would be (OpenCV encodes BGR: luma and chroma as in a file)."""
+    bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
+    _, data = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    return cv2.cvtColor(cv2.imdecode(data, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
 
 
 def shrink(rgb: np.ndarray, scale: float) -> np.ndarray:
@@ -134,7 +137,7 @@ def motion_floor(model, faces: list[Face]) -> float | None:
         flow = predict_flow(model, face.rgb)
         length = np.hypot(flow[..., 0], flow[..., 1])
         try:
-            masks = region_masks(face.landmarks + 0.5, face.rgb.shape[1::-1])
+            masks = region_masks(face.landmarks, face.rgb.shape[1::-1])
         except ValueError:
             continue
         values = [
@@ -150,6 +153,8 @@ def motion_floor(model, faces: list[Face]) -> float | None:
 def floors(rows: dict) -> dict:
     """The lowest JPEG quality and smallest face width whose AUC keeps half the clean margin
     (walking down from the mildest level, stopping at the first that does not)."""
+    if rows.get("clean") is None:
+        raise SystemExit("too few clean faces (fewer than 20) to measure floors")
     clean = rows["clean"]["auc"]
     keep = 0.5 + (clean - 0.5) / 2
     result: dict = {"keep_auc": round(keep, 3), "clean_auc": clean}
@@ -210,6 +215,26 @@ def markdown(results: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def write_limits(folder: Path, clean: dict, found: dict) -> None:
+    """Store the val floors in the model's config.json, only where the stream tells fakes
+    from reals at all on clean val faces (CI above chance): a floor of noise is no floor."""
+    ci = clean.get("ci")
+    if not ci or ci[0] <= 0.5:
+        raise SystemExit(f"clean val AUC {clean['auc']} (CI {ci}) is not above chance: not written")
+    path = folder / "config.json"
+    config = json.loads(path.read_text())
+    limits = {k: v for k, v in config.get("limits", {}).items() if k != "motion_floor_px"}
+    limits.update(
+        min_face_px=found["min_face_px"],
+        min_jpeg_quality=found["min_jpeg_quality"],
+        chosen_on="val",
+    )
+    if found["motion_floor_px"] is not None:
+        limits["motion_floor_px"] = found["motion_floor_px"]
+    config["limits"] = limits
+    write_json_atomic(path, config)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--manifest", required=True)
@@ -236,17 +261,7 @@ def main() -> None:
         "seconds": round(time.perf_counter() - start),
     }
     if args.write:
-        config_path = Path(args.model) / "config.json"
-        config = json.loads(config_path.read_text())
-        config["limits"] = {
-            **config.get("limits", {}),
-            "min_face_px": results["floors"]["min_face_px"],
-            "min_jpeg_quality": results["floors"]["min_jpeg_quality"],
-            "chosen_on": "val",
-        }
-        if found["motion_floor_px"] is not None:
-            config["limits"]["motion_floor_px"] = found["motion_floor_px"]
-        config_path.write_text(json.dumps(config, indent=1) + "\n")
+        write_limits(Path(args.model), splits["val"]["clean"], found)
     text = markdown(results)
     print(text)
     if args.markdown:

@@ -45,7 +45,10 @@ def test_a_face_below_the_floor_is_not_judged_and_says_why(
     stream, astronaut_rgb, astronaut_face
 ) -> None:
     x0, y0, _, _ = astronaut_face.box
-    tiny = replace(astronaut_face, box=(x0, y0, x0 + 30, y0 + 30))
+    landmarks = astronaut_face.landmarks.copy()
+    spread = landmarks[:, 0].max() - landmarks[:, 0].min()
+    landmarks[:, :2] = (x0, y0) + (landmarks[:, :2] - landmarks[:, :2].min(axis=0)) * 30 / spread
+    tiny = replace(astronaut_face, box=(x0, y0, x0 + 30, y0 + 30), landmarks=landmarks)
     judged = stream.judge(astronaut_rgb, tiny)
     assert not judged.made and judged.probability is None
     assert "below the 64 px" in judged.reason
@@ -183,6 +186,37 @@ def test_below_the_jpeg_floor_the_check_is_not_made(
         [path_face] = a.analyze_image(tmp_path / "low.jpg").faces  # read from the file too
     record = low_face.forensic_stream
     assert not record["made"] and "quality 50, below the 80" in record["reason"]
-    assert low_face.fake_probability == low_face.semantic_probability
     assert not path_face.forensic_stream["made"]
     assert png_face.forensic_stream["made"]
+
+
+def test_region_motion_names_only_the_region_that_moved(astronaut_face) -> None:
+    """Flow set inside the nose's box only: the nose leads, the far regions stay silent, and
+    a box that starts elsewhere in the image gives the same answer (coordinates honoured)."""
+    from opendfa.evidence.stream import region_motion
+    from opendfa.faces.regions import region_masks
+
+    fx0, fy0, fx1, fy1 = (int(v) for v in astronaut_face.box)
+    box = (fx0 - 10, fy0 - 10, fx1 + 10, fy1 + 10)
+    shape = (box[3] - box[1], box[2] - box[0])
+    landmarks = astronaut_face.landmarks[:, :2] - (box[0], box[1])
+    nose = region_masks(landmarks, (shape[1], shape[0])).full("nose")
+    flow = np.zeros((*shape, 2), np.float32)
+    flow[nose, 0] = 4.0
+    moved = region_motion(flow, astronaut_face, box, floor_px=1.5)
+    names = [m.region for m in moved]
+    assert names[0] == "nose" and moved[0].median_px == pytest.approx(4.0)
+    assert not {"forehead", "chin", "left_eyebrow", "right_eyebrow"} & set(names)
+
+
+def test_the_floor_reads_the_toolbox_quality_or_the_file_header(astronaut_rgb) -> None:
+    import cv2
+
+    from opendfa.evidence.pipeline import _jpeg_quality
+
+    bgr = cv2.cvtColor(astronaut_rgb, cv2.COLOR_RGB2BGR)
+    data = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, 55])[1].tobytes()
+    assert _jpeg_quality(data, "JPEG", {"jpeg": {"quality": 42}}) == 42  # the toolbox's record
+    assert _jpeg_quality(data, "JPEG", None) == 55  # the header, toolbox off
+    assert _jpeg_quality(bytearray(data), "JPEG", {"jpeg": {"is_jpeg": True}}) == 55
+    assert _jpeg_quality(data, "PNG", None) is None

@@ -323,7 +323,11 @@ def stream_line(face: FaceEvidence) -> str | None:
         parts = [f"{region_label(m['region'])} about {m['peak_px']:.1f} px" for m in moved[:3]]
         text += "; predicted displacement: " + ", ".join(parts)
     elif moved is not None:
-        text += f"; no region moved more than {record.get('motion_floor_px', 0):.1f} px"
+        floor = record.get("motion_floor_px", 0)
+        text += (
+            f"; its flow head predicts no region moved more than {floor:.1f} px (its floor), "
+            "which is not evidence that nothing was edited"
+        )
     return text + "."
 
 

@@ -606,13 +606,16 @@ def _jpeg_quality(source: Source, image_format: str, forensics: Any) -> int | No
     when it ran, else from the header alone; None for anything that is not a JPEG file."""
     if image_format not in ("JPEG", "MPO"):
         return None
-    record = getattr(forensics, "jpeg", None)
-    if record is not None and getattr(record, "quality", None) is not None:
-        return int(record.quality)
+    known = ((forensics or {}).get("jpeg") or {}).get("quality")  # the toolbox's record
+    if known is not None:
+        return int(known)
     from opendfa.forensics.jpeg import jpeg_quality
 
     try:
-        data = source if isinstance(source, bytes) else Path(source).read_bytes()
+        if isinstance(source, bytes | bytearray | memoryview):
+            data = bytes(source)
+        else:
+            data = Path(source).read_bytes()
     except (OSError, TypeError, ValueError):
         return None
     return jpeg_quality(data)

@@ -103,7 +103,7 @@ class ForensicStream:
         the file's estimated JPEG quality, None for a file that is not a JPEG."""
         from opendfa.models.forensic import face_score, predict_outputs
 
-        side = min(face.width, face.height)
+        side = face_width(face)
         if side < self.min_face_px:
             return StreamJudgement(
                 made=False,
@@ -149,8 +149,7 @@ def region_motion(
     if landmarks.ndim != 2 or landmarks.shape[0] == 0 or not np.isfinite(landmarks).all():
         return []
     try:
-        local = landmarks[:, :2] - (x0 - 0.5, y0 - 0.5)  # pixel edges to centres, as the hull
-        masks = region_masks(local, (x1 - x0, y1 - y0))
+        masks = region_masks(landmarks[:, :2] - (x0, y0), (x1 - x0, y1 - y0))  # box frame
     except ValueError:  # not a full mesh: no regions to name
         return []
     length = np.hypot(flow[..., 0], flow[..., 1])
@@ -168,6 +167,15 @@ def region_motion(
     return sorted(found, key=lambda motion: -motion.peak_px)
 
 
+def face_width(face: Face) -> float:
+    """The face's width as the floors were measured (`benchmarks/forensic_limits.py`): the
+    extent of its landmarks across, or the smaller side of its box without them."""
+    points = np.asarray(face.landmarks, dtype=np.float64)
+    if points.ndim == 2 and points.shape[0] >= 2 and np.isfinite(points[:, 0]).all():
+        return float(points[:, 0].max() - points[:, 0].min())
+    return float(min(face.width, face.height))
+
+
 def _context_box(face: Face, shape: tuple[int, int]) -> tuple[int, int, int, int]:
     height, width = shape
     fx0, fy0, fx1, fy1 = face.box
@@ -181,7 +189,8 @@ def _landmark_hull(face: Face, box: tuple[int, int, int, int]) -> np.ndarray:
     """The face (hull of its mesh) as a boolean mask of the box; the whole box without one."""
     x0, y0, x1, y1 = box
     region = np.zeros((y1 - y0, x1 - x0), np.uint8)
-    points = np.asarray(face.landmarks)[:, :2] - (x0 - 0.5, y0 - 0.5)  # pixel edges to centres
+    # Landmarks are in pixel-edge coordinates; integer polygon points are pixel centres.
+    points = np.asarray(face.landmarks)[:, :2] - (x0 + 0.5, y0 + 0.5)
     if points.size == 0 or not np.isfinite(points).all():
         return np.ones_like(region, dtype=bool)
     hull = cv2.convexHull(np.round(points).astype(np.int32))
