@@ -317,7 +317,7 @@ def stream_line(face: FaceEvidence) -> str | None:
     if semantic is not None and abs(semantic - face.fake_probability) > 1e-6:
         text += f" (semantic detector {semantic:.2f}, combined {face.fake_probability:.2f})"
     elif semantic is not None:
-        text += f" (semantic detector {semantic:.2f}; not combined, the verdict is its)"
+        text += f" (semantic detector {semantic:.2f}; not combined: the verdict is its alone)"
     moved = record.get("moved")
     if moved:
         parts = [f"{region_label(m['region'])} about {m['peak_px']:.1f} px" for m in moved[:3]]
