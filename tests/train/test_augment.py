@@ -1,4 +1,5 @@
-"""Crop augmentations: mirror flips swap left/right regions, online SBI blends inside the face."""
+"""Crop augmentations: mirror flips swap left/right regions, online SBI blends inside the face,
+benign processing changes the whole crop mildly and reproducibly."""
 
 from __future__ import annotations
 
@@ -6,7 +7,15 @@ import numpy as np
 import pytest
 
 from opendfa.faces import REGION_NAMES, align_face, region_masks
-from opendfa.train.augment import crop_self_blend, face_hull, flip_crop
+from opendfa.train.augment import (
+    BENIGN_OPERATIONS,
+    DENOISERS,
+    _denoise,
+    benign_process,
+    crop_self_blend,
+    face_hull,
+    flip_crop,
+)
 
 SIZE = 128
 
@@ -59,3 +68,30 @@ def test_crop_sbi_is_reproducible_from_its_seed(crop):
 def test_crops_without_regions_blend_inside_a_canonical_ellipse():
     hull = face_hull(np.ones((12, SIZE, SIZE), bool), "full")
     assert 0.15 < hull.mean() < 0.45 and hull[SIZE // 2, SIZE // 2] == 1 and hull[0, 0] == 0
+
+
+@pytest.mark.parametrize("operation", BENIGN_OPERATIONS)
+def test_benign_processing_changes_the_crop_mildly_and_keeps_its_shape(crop, operation):
+    image, _ = crop
+    out = benign_process(image, np.random.default_rng(3), operation)
+    assert out.shape == image.shape and out.dtype == np.uint8
+    change = np.abs(out.astype(np.int16) - image.astype(np.int16))
+    assert change.mean() > 0.2  # something happened, over the whole crop
+    assert change.mean() < 20.0  # but innocent: the face is still the same photo
+    again = benign_process(image, np.random.default_rng(3), operation)
+    assert np.array_equal(out, again)
+
+
+@pytest.mark.parametrize("denoiser", DENOISERS)
+def test_every_denoiser_flattens_added_noise(crop, denoiser):
+    image, _ = crop
+    rng = np.random.default_rng(0)
+    noisy = np.clip(image + rng.normal(0, 8, image.shape), 0, 255).astype(np.uint8)
+    out = _denoise(noisy, np.random.default_rng(1), denoiser)
+    error_before = np.abs(noisy.astype(float) - image).mean()
+    assert np.abs(out.astype(float) - image).mean() < error_before
+
+
+def test_an_unknown_benign_operation_is_refused(crop):
+    with pytest.raises(ValueError, match="unknown benign operation"):
+        benign_process(crop[0], np.random.default_rng(0), "webp")

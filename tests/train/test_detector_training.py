@@ -242,6 +242,40 @@ def test_epoch_plans_add_sbi_fakes_of_reals_reproducibly(manifest_path):
     assert torch.equal(items[position]["image"], item["image"])  # same seed, same pixels
 
 
+@pytest.mark.slow
+def test_benign_processing_changes_pixels_but_never_the_label(manifest_path):
+    crops = _crops(manifest_path, "train", _config())
+    plain = DetectorItems(crops, augment=True, sbi_prob=0.0, flip_prob=0.0, seed=2)
+    benign = DetectorItems(
+        crops, augment=True, sbi_prob=0.0, flip_prob=0.0, benign_prob=1.0, seed=2
+    )
+    plain.set_epoch(0)
+    benign.set_epoch(0)
+    assert plain.plan == benign.plan
+    changed = 0
+    for position in range(len(plain)):
+        a, b = plain[position], benign[position]
+        assert a["label"] == b["label"] and a["category"] == b["category"]
+        assert torch.equal(a["mask"], b["mask"])
+        changed += not torch.equal(a["image"], b["image"])
+    assert changed == len(plain)
+
+
+def test_fine_tuning_starts_from_the_given_weights_and_refuses_another_architecture(tmp_path):
+    source = MultiTaskDetector(TINY, pretrained=False)
+    folder = tmp_path / "start"
+    detector_training.save_detector(source, folder)
+    model = MultiTaskDetector(TINY, pretrained=False)
+    detector_training._load_initial_weights(model, folder)
+    for name, tensor in source.state_dict().items():
+        assert torch.equal(model.state_dict()[name], tensor), name
+    other = MultiTaskDetector(replace(TINY, embedding_dim=8), pretrained=False)
+    with pytest.raises(RuntimeError):
+        detector_training._load_initial_weights(other, folder)
+    with pytest.raises(FileNotFoundError):
+        detector_training._load_initial_weights(model, tmp_path / "missing")
+
+
 def test_learning_rate_warms_up_then_decays():
     config = DetectorTrainConfig(warmup_fraction=0.1, min_lr_fraction=0.0)
     factors = [lr_factor(step, 100, **config.schedule_options()) for step in range(100)]

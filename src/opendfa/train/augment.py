@@ -15,6 +15,13 @@ deformed, eroded or dilated, blurred and scaled by a blend ratio, and the crop i
 Crops without region masks (pre-aligned inputs, whose regions are all-ones) use an ellipse
 around the canonical face position instead. The result is a `face_swap`-category fake whose
 mask is exactly the blending weight.
+
+Benign processing (`benign_process`) is what honest photos go through on their way to an
+analyst: a JPEG re-save, a down-and-up resize, a phone-like sharpening, a denoise or a mild
+blur. It is applied to reals and fakes alike with the label kept, so that none of it is a cue
+for "fake": a detector trained without it took a denoised genuine face for skin smoothing
+(`benchmarks/benign_false_positives.md`). WebP is left out on purpose, so that one benign
+operation stays unseen in training and its false-positive rate is a held-out figure.
 """
 
 from __future__ import annotations
@@ -28,6 +35,9 @@ from opendfa.forge.warp import composite
 
 _INDEX = {name: i for i, name in enumerate(REGION_NAMES)}
 HULL_TYPES = ("full", "lower", "inner", "oval")
+BENIGN_OPERATIONS = ("jpeg", "resize", "sharpen", "denoise", "blur")
+DENOISERS = ("median", "bilateral", "nlmeans", "gaussian")
+_INTERPOLATIONS = (cv2.INTER_AREA, cv2.INTER_LINEAR, cv2.INTER_CUBIC)
 
 
 def flip_crop(
@@ -93,3 +103,43 @@ def crop_self_blend(
     source, _ = sbi_source(image, rng)
     mask = crop_sbi_mask(regions, rng)
     return composite(image, source, mask), mask
+
+
+def benign_process(
+    image: np.ndarray, rng: np.random.Generator, operation: str | None = None
+) -> np.ndarray:
+    """One innocent operation on a uint8 RGB crop, at a random strength (see the module)."""
+    operation = operation or str(rng.choice(BENIGN_OPERATIONS))
+    image = np.ascontiguousarray(image)
+    if operation == "jpeg":
+        quality = int(rng.integers(60, 99))
+        ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
+        return cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if ok else image
+    if operation == "resize":
+        height, width = image.shape[:2]
+        scale = float(rng.uniform(0.5, 0.9))
+        small = (max(8, round(width * scale)), max(8, round(height * scale)))
+        down = cv2.resize(image, small, interpolation=int(rng.choice(_INTERPOLATIONS)))
+        return cv2.resize(down, (width, height), interpolation=int(rng.choice(_INTERPOLATIONS)))
+    if operation == "sharpen":  # unsharp mask
+        blurred = cv2.GaussianBlur(image, (0, 0), float(rng.uniform(0.8, 2.0)))
+        amount = float(rng.uniform(0.2, 1.0))
+        return cv2.addWeighted(image, 1.0 + amount, blurred, -amount, 0)
+    if operation == "denoise":
+        return _denoise(image, rng, str(rng.choice(DENOISERS)))
+    if operation == "blur":
+        return cv2.GaussianBlur(image, (0, 0), float(rng.uniform(0.4, 1.2)))
+    raise ValueError(f"unknown benign operation {operation!r}; known: {BENIGN_OPERATIONS}")
+
+
+def _denoise(image: np.ndarray, rng: np.random.Generator, denoiser: str) -> np.ndarray:
+    """A camera- or editor-style noise reduction of the whole crop."""
+    if denoiser == "median":
+        return cv2.medianBlur(image, 3)
+    if denoiser == "bilateral":
+        sigma_colour = float(rng.uniform(15, 45))
+        return cv2.bilateralFilter(image, 5, sigma_colour, float(rng.uniform(2, 5)))
+    if denoiser == "nlmeans":
+        strength = float(rng.uniform(2, 7))
+        return cv2.fastNlMeansDenoisingColored(image, None, strength, strength, 5, 11)
+    return cv2.GaussianBlur(image, (0, 0), float(rng.uniform(0.5, 1.0)))

@@ -71,6 +71,7 @@ class AdversarialConfig:
 class DetectorTrainConfig:
     model: DetectorConfig = field(default_factory=DetectorConfig)
     pretrained: bool = True
+    init_weights: str | None = None  # start from a saved detector's model.safetensors (fine-tune)
     epochs: int = 20
     batch_size: int = 32
     lr: float = 1e-3  # AdamW; 3e-4 learned too slowly on small face sets (tests/train)
@@ -84,6 +85,7 @@ class DetectorTrainConfig:
     min_lr_fraction: float = 0.01
     sbi_prob: float = 0.5  # per real and epoch: an extra self-blended fake of it
     flip_prob: float = 0.5
+    benign_prob: float = 0.0  # per item: one innocent operation (JPEG, resize, denoise, ...)
     balance_classes: bool = True
     losses: LossWeights = field(default_factory=LossWeights)
     adversarial: AdversarialConfig = field(default_factory=AdversarialConfig)
@@ -110,8 +112,8 @@ class DetectorTrainConfig:
             raise ValueError(f"schedule must be cosine or linear, got {self.schedule!r}")
         if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0:
             raise ValueError("epochs, batch_size and lr must be positive")
-        if not 0.0 <= self.sbi_prob <= 1.0 or not 0.0 <= self.flip_prob <= 1.0:
-            raise ValueError("sbi_prob and flip_prob must lie in [0, 1]")
+        if not all(0.0 <= p <= 1.0 for p in (self.sbi_prob, self.flip_prob, self.benign_prob)):
+            raise ValueError("sbi_prob, flip_prob and benign_prob must lie in [0, 1]")
         if self.grad_accum < 1 or (self.grad_accum > 1 and self.optimizer == "sam"):
             raise ValueError("grad_accum must be 1 with SAM, and at least 1")
 

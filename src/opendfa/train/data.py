@@ -18,7 +18,7 @@ from torch.utils.data import DataLoader, Dataset
 from opendfa.data.dataset import CropConfig, FaceForgeryDataset
 from opendfa.data.manifest import Manifest, read_manifest
 from opendfa.taxonomy import CATEGORIES, FACE_SWAP
-from opendfa.train.augment import crop_self_blend, flip_crop
+from opendfa.train.augment import benign_process, crop_self_blend, flip_crop
 from opendfa.train.losses import DetectorTargets
 
 
@@ -85,7 +85,8 @@ def class_weights(labels: np.ndarray, balance: bool = True) -> tuple[float, floa
 
 class DetectorItems(Dataset):
     """Items: image uint8 (3,S,S), mask uint8 (1,S,S), region coverage (12,), label,
-    category, has_mask, has_regions. With `augment`, flips and the epoch's SBI extras."""
+    category, has_mask, has_regions. With `augment`, flips, the epoch's SBI extras and benign
+    processing (`benign_prob`)."""
 
     def __init__(
         self,
@@ -94,12 +95,14 @@ class DetectorItems(Dataset):
         augment: bool = False,
         sbi_prob: float = 0.0,
         flip_prob: float = 0.5,
+        benign_prob: float = 0.0,
         seed: int = 0,
     ) -> None:
         self.crops = crops
         self.augment = augment
         self.sbi_prob = sbi_prob if augment else 0.0
         self.flip_prob = flip_prob if augment else 0.0
+        self.benign_prob = benign_prob if augment else 0.0
         self.seed = seed
         self.labels = np.array([s.label == "fake" for s in crops.samples], dtype=bool)
         self.epoch = 0
@@ -137,6 +140,8 @@ class DetectorItems(Dataset):
         if sbi:
             image, mask = crop_self_blend(image, regions, rng)
             label, category, has_mask = 1.0, CATEGORIES.index(FACE_SWAP), True
+        if self.benign_prob and rng.random() < self.benign_prob:
+            image = benign_process(image, rng)  # label and mask kept: innocent processing
         if rng.random() < self.flip_prob:
             image, mask, regions = flip_crop(image, mask, regions)
         has_regions = not bool(regions.all())  # all-ones regions: the crop had no landmarks

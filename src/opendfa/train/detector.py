@@ -40,6 +40,7 @@ from torch.utils.data import DataLoader
 from opendfa.data.dataset import FaceForgeryDataset
 from opendfa.data.manifest import Manifest
 from opendfa.models.detector import (
+    WEIGHTS_FILE,
     DetectorOutputs,
     MultiTaskDetector,
     load_detector,
@@ -320,6 +321,8 @@ def _setup(
     seed_everything(config.seed)
     train_items, val_items = _items(engine, train_manifest, val_manifest, config)
     model = MultiTaskDetector(config.model, pretrained=config.pretrained).to(engine.device)
+    if config.init_weights:
+        _load_initial_weights(model, Path(config.init_weights))
     freeze_early_layers(model, config.freeze_blocks)
     optimizer = _optimizer(model, config)
     if config.adversarial.enabled:
@@ -342,6 +345,17 @@ def _setup(
     )
 
 
+def _load_initial_weights(model: MultiTaskDetector, weights: Path) -> None:
+    """Start from a saved detector (a fine-tune): its `model.safetensors`, or the file itself.
+    The architecture must match exactly, so a wrong file fails here, not silently later."""
+    from safetensors.torch import load_file
+
+    path = weights / WEIGHTS_FILE if weights.is_dir() else weights
+    if not path.is_file():
+        raise FileNotFoundError(f"no initial weights at {path}")
+    model.load_state_dict(load_file(str(path)), strict=True)
+
+
 def _items(
     engine: Engine,
     train_manifest: str | Path | Manifest,
@@ -357,6 +371,7 @@ def _items(
         augment=True,
         sbi_prob=config.sbi_prob,
         flip_prob=config.flip_prob,
+        benign_prob=config.benign_prob,
         seed=config.seed,
     )
     if val_crops is None:
