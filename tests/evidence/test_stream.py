@@ -151,6 +151,55 @@ def test_the_html_report_states_the_pixel_level_check(
     assert "Pixel-level check: P(manipulated)" in html
     assert "predicted displacement:" in html and "about 5.0 px" in html
     assert "not combined" in html  # this model carries no fusion: the verdict is semantic
+    from opendfa.evidence.report import FlowImage
+
+    flow = FlowImage.from_json(face.forensic_stream["flow"]).to_array()
+    assert flow.shape == (y1 - y0, x1 - x0, 2)
+    assert np.allclose(flow[..., 0], 3.0, atol=0.05) and np.allclose(flow[..., 1], 4.0, atol=0.05)
+    assert 'alt="predicted displacement of the face\'s pixels"' in html
+
+
+def test_a_flow_survives_its_png_to_a_fraction_of_a_pixel() -> None:
+    from opendfa.evidence.report import FlowImage
+
+    ys, xs = np.mgrid[0:40, 0:60].astype(np.float32)
+    flow = np.dstack([np.sin(xs / 9) * 6.0, np.cos(ys / 7) * -2.5])  # a smooth bulge-like field
+    stored = FlowImage.from_array(flow, (10, 20, 70, 60))
+    back = FlowImage.from_json(stored.to_json()).to_array()
+    assert back.shape == flow.shape
+    assert np.abs(back - flow).max() <= stored.scale_px / 255 + 1e-4
+    still = FlowImage.from_array(np.zeros((8, 8, 2), np.float32), (0, 0, 8, 8))
+    assert still.scale_px == 0.5 and np.abs(still.to_array()).max() < 0.002
+
+
+def test_the_flow_view_draws_moves_above_the_floor_only() -> None:
+    import base64
+
+    import cv2
+
+    from opendfa.evidence.html import stream_flow_image
+    from opendfa.evidence.report import FaceEvidence, FlowImage
+
+    flow = np.zeros((80, 80, 2), np.float32)
+    flow[20:40, 20:40] = (0.0, 6.0)  # one square moved 6 px
+    face = FaceEvidence.__new__(FaceEvidence)
+    record = {"made": True, "motion_floor_px": 1.5}
+    face.forensic_stream = {**record, "flow": FlowImage.from_array(flow, (0, 0, 80, 80)).to_json()}
+    uri = stream_flow_image(face)
+    assert uri is not None and uri.startswith("data:image/png;base64,")
+    raw = np.frombuffer(base64.b64decode(uri.split(",", 1)[1]), np.uint8)
+    image = cv2.imdecode(raw, cv2.IMREAD_COLOR)[..., ::-1]
+    coloured = (image[..., 0].astype(int) - image[..., 2]) > 100  # red/yellow arrows on grey
+    ys, xs = np.nonzero(coloured)
+    zoom = image.shape[1] / 80
+    assert ys.size and xs.min() >= 15 * zoom and xs.max() <= 45 * zoom  # only the square
+    face.forensic_stream = {
+        **record,
+        "flow": FlowImage.from_array(flow * 0.2, (0, 0, 80, 80)).to_json(),  # 1.2 px
+    }
+    assert stream_flow_image(face) is None
+    face.forensic_stream = {"made": False, "reason": "too small"}
+    assert stream_flow_image(face) is None
 
 
 def test_a_check_not_made_is_never_read_as_real() -> None:

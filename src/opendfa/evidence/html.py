@@ -21,7 +21,7 @@ import jinja2
 import numpy as np
 
 from opendfa.evidence.cues import CUES
-from opendfa.evidence.report import FaceEvidence, MaskImage, Report
+from opendfa.evidence.report import FaceEvidence, FlowImage, MaskImage, Report
 from opendfa.evidence.words import category_label, region_label
 from opendfa.forensics.copy_move import copy_move_line
 
@@ -69,7 +69,9 @@ def render_html(report: Report) -> str:
             images=_images(report),
             forensics=_forensics(report),
             timeline=_timeline(report),
-            faces=[_face(number, face) for number, face in enumerate(report.faces, start=1)],
+            faces=[
+                _face(number, face, report) for number, face in enumerate(report.faces, start=1)
+            ],
             size=f"{info.width}x{info.height}" if info.width and info.height else "unknown size",
         )
     )
@@ -264,7 +266,7 @@ def _draw_boxes(canvas: np.ndarray, faces: list[FaceEvidence], scale: float, thr
         )
 
 
-def _face(number: int, face: FaceEvidence) -> dict:
+def _face(number: int, face: FaceEvidence, report: Report | None = None) -> dict:
     title = f"Face {number}"
     if face.track_id is not None:
         title += f" (track {face.track_id}, frame {face.frame_index})"
@@ -286,6 +288,7 @@ def _face(number: int, face: FaceEvidence) -> dict:
         "regions": regions,
         "stream": stream_line(face),
         "stream_map": _stream_map(face),
+        "stream_flow": stream_flow_image(face, report),
     }
 
 
@@ -301,6 +304,67 @@ def _stream_map(face: FaceEvidence) -> str | None:
         return None
     colours = cv2.applyColorMap((heat * 255).astype(np.uint8), cv2.COLORMAP_JET)
     return _png(cv2.cvtColor(colours, cv2.COLOR_BGR2RGB))
+
+
+FLOW_VIEW_SIDE = 240  # px: the flow view is drawn at least this wide, arrows need room
+FLOW_ARROWS = 14  # arrows along the box's longer side
+
+
+def stream_flow_image(face: FaceEvidence, report: Report | None = None) -> str | None:
+    """The flow head's predicted displacement as arrows over the face (PNG data URI), or None
+    when no flow was stored or no part of it moved more than the motion floor.
+
+    An arrow runs from where the pixels were to where they are now (the stored field is
+    backward: the pixel at p shows what was at p + d), coloured from yellow at the floor to
+    red at twice the floor or more; moves under the floor are not drawn, so an empty face
+    means nothing above the floor, not nothing edited."""
+    record = face.forensic_stream or {}
+    if not record.get("flow") or not record.get("made"):
+        return None
+    try:
+        stored = FlowImage.from_json(record["flow"])
+        flow = stored.to_array()
+    except (KeyError, TypeError, ValueError):
+        return None
+    floor = float(record.get("motion_floor_px") or 0.0)
+    length = np.hypot(flow[..., 0], flow[..., 1])
+    if not (length > floor).any():
+        return None
+    height, width = flow.shape[:2]
+    zoom = max(1.0, FLOW_VIEW_SIDE / max(width, 1))
+    canvas = _flow_background(report, stored.box, (round(width * zoom), round(height * zoom)))
+    step = max(4, round(max(width, height) / FLOW_ARROWS))
+    for y in range(step // 2, height, step):
+        for x in range(step // 2, width, step):
+            dx, dy = flow[y, x]
+            moved = float(np.hypot(dx, dy))
+            if moved <= floor:
+                continue
+            strength = min(1.0, (moved - floor) / max(floor, 0.5))
+            colour = (255, round(220 * (1 - strength)), 0)
+            start = (round((x + dx) * zoom), round((y + dy) * zoom))
+            end = (round(x * zoom), round(y * zoom))
+            cv2.arrowedLine(canvas, start, end, colour, 1, cv2.LINE_AA, tipLength=0.3)
+    return _png(canvas)
+
+
+def _flow_background(
+    report: Report | None, box: tuple[int, int, int, int], size: tuple[int, int]
+) -> np.ndarray:
+    """The face's box from the report's preview, grey and faded so the arrows stand out; a
+    plain grey canvas without a preview."""
+    blank = np.full((size[1], size[0], 3), 96, np.uint8)
+    if report is None or report.preview is None or not report.input.width:
+        return blank
+    factor = report.preview.shape[1] / report.input.width  # the preview may be downscaled
+    x0, y0, x1, y1 = (round(v * factor) for v in box)
+    crop = report.preview[max(0, y0) : max(y0 + 1, y1), max(0, x0) : max(x0 + 1, x1)]
+    if crop.size == 0:
+        return blank
+    grey = cv2.cvtColor(np.ascontiguousarray(crop), cv2.COLOR_RGB2GRAY)
+    grey = cv2.resize(grey, size, interpolation=cv2.INTER_LINEAR)
+    faded = (grey.astype(np.float32) * 0.5 + 40).astype(np.uint8)
+    return cv2.cvtColor(faded, cv2.COLOR_GRAY2RGB)
 
 
 def stream_line(face: FaceEvidence) -> str | None:

@@ -28,6 +28,7 @@ from opendfa.evidence.cues import measure_cues
 from opendfa.evidence.report import (
     DEFAULT_THRESHOLD,
     FaceEvidence,
+    FlowImage,
     ForgeryType,
     FrameScore,
     InputInfo,
@@ -448,6 +449,10 @@ class Analyzer:
                 # The stream's own map, at the image's pixels, for the report to show.
                 face.forensic_stream["map"] = MaskImage.from_array(
                     verdict.heat, verdict.box
+                ).to_json()
+            if verdict.flow is not None and verdict.box is not None:
+                face.forensic_stream["flow"] = FlowImage.from_array(
+                    verdict.flow, verdict.box
                 ).to_json()
             if not verdict.made:
                 notes.append(f"face {number}: the pixel-level check was not made: {verdict.reason}")

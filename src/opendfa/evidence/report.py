@@ -105,6 +105,51 @@ class MaskImage:
         return {"format": "png-base64", "data": self.data, "box": list(self.box)}
 
 
+@dataclass(frozen=True)
+class FlowImage:
+    """A predicted displacement field (dx, dy in px) over `box` of the image, kept as a colour
+    PNG: red holds dx and green dy, 127.5 meaning no move and 0 or 255 meaning ±`scale_px`.
+    The field is smooth and the report only reads it to a fraction of a pixel, so 8 bits at
+    this scale keep it (the error is at most `scale_px` / 255)."""
+
+    data: str
+    box: tuple[int, int, int, int]
+    scale_px: float
+
+    @classmethod
+    def from_array(cls, flow: np.ndarray, box: tuple[int, int, int, int]) -> FlowImage:
+        flow = np.asarray(flow, dtype=np.float32)
+        scale = max(float(np.abs(flow).max()) if flow.size else 0.0, 0.5)
+        levels = np.clip(np.round(127.5 + 127.5 * flow / scale), 0, 255).astype(np.uint8)
+        rgb = np.dstack([levels[..., 0], levels[..., 1], np.zeros_like(levels[..., 0])])
+        ok, png = cv2.imencode(".png", rgb[..., ::-1])  # OpenCV writes BGR
+        if not ok:  # pragma: no cover - OpenCV encodes any non-empty uint8 array
+            raise ValueError("cannot encode flow as PNG")
+        data = base64.b64encode(png.tobytes()).decode("ascii")
+        return cls(data=data, box=box, scale_px=round(scale, 4))
+
+    @classmethod
+    def from_json(cls, record: dict) -> FlowImage:
+        return cls(record["data"], tuple(record["box"]), float(record["scale_px"]))
+
+    def to_array(self) -> np.ndarray:
+        """The field as float32 (y1 - y0, x1 - x0, 2) in px."""
+        raw = np.frombuffer(base64.b64decode(self.data), dtype=np.uint8)
+        bgr = cv2.imdecode(raw, cv2.IMREAD_COLOR)
+        if bgr is None:
+            raise ValueError("flow data is not a PNG")
+        levels = np.dstack([bgr[..., 2], bgr[..., 1]]).astype(np.float32)
+        return (levels - 127.5) / 127.5 * self.scale_px
+
+    def to_json(self) -> dict:
+        return {
+            "format": "png-base64",
+            "data": self.data,
+            "box": list(self.box),
+            "scale_px": self.scale_px,
+        }
+
+
 @dataclass
 class OodScore:
     """How unlike the detector's training faces a face is (`opendfa.models.ood`): the score,
