@@ -262,10 +262,14 @@ def test_the_floor_reads_the_toolbox_quality_or_the_file_header(astronaut_rgb) -
     import cv2
 
     from opendfa.evidence.pipeline import _jpeg_quality
+    from opendfa.media import load_image
 
     bgr = cv2.cvtColor(astronaut_rgb, cv2.COLOR_RGB2BGR)
     data = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, 55])[1].tobytes()
-    assert _jpeg_quality(data, "JPEG", {"jpeg": {"quality": 42}}) == 42  # the toolbox's record
-    assert _jpeg_quality(data, "JPEG", None) == 55  # the header, toolbox off
-    assert _jpeg_quality(bytearray(data), "JPEG", {"jpeg": {"is_jpeg": True}}) == 55
-    assert _jpeg_quality(data, "PNG", None) is None
+    jpeg = load_image(data)
+    assert jpeg.format == "JPEG" and jpeg.data == data  # the bytes read once, kept
+    assert _jpeg_quality(jpeg, {"jpeg": {"quality": 42}}) == 42  # the toolbox's record
+    assert _jpeg_quality(jpeg, None) == 55  # the header, toolbox off
+    assert _jpeg_quality(load_image(bytearray(data)), {"jpeg": {"is_jpeg": True}}) == 55
+    png = load_image(cv2.imencode(".png", bgr)[1].tobytes())
+    assert _jpeg_quality(png, None) is None

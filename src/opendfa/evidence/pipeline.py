@@ -46,6 +46,7 @@ from opendfa.faces.follow import FaceFollower
 from opendfa.faces.tracks import track_faces
 from opendfa.media import (
     DEFAULT_MAX_PIXELS,
+    LoadedImage,
     SamplingStats,
     WorkBudget,
     iter_video_frames,
@@ -213,7 +214,7 @@ class Analyzer:
         mark = time.perf_counter()
         evidence = [self._evidence(j, (image.width, image.height)) for j in judged]
         if self.stream is not None:
-            quality = _jpeg_quality(source, image.format, forensic[0])
+            quality = _jpeg_quality(image, forensic[0])
             warnings.extend(self._add_stream(image.rgb, judged, evidence, timings, quality))
         timings["cues"] = _ms(mark)
         info = InputInfo(image.source, image.sha256, "image", image.width, image.height, 1)
@@ -606,24 +607,18 @@ def _sha256(source: str | Path | bytes) -> str:
     return file_sha256(source)
 
 
-def _jpeg_quality(source: Source, image_format: str, forensics: Any) -> int | None:
+def _jpeg_quality(image: LoadedImage, forensics: Any) -> int | None:
     """The file's estimated JPEG quality for the stream's floor: from the toolbox's JPEG record
-    when it ran, else from the header alone; None for anything that is not a JPEG file."""
-    if image_format not in ("JPEG", "MPO"):
+    when it ran, else from the header of the bytes already read; None for anything that is not
+    a JPEG file."""
+    if image.format not in ("JPEG", "MPO"):
         return None
     known = ((forensics or {}).get("jpeg") or {}).get("quality")  # the toolbox's record
     if known is not None:
         return int(known)
     from opendfa.forensics.jpeg import jpeg_quality
 
-    try:
-        if isinstance(source, bytes | bytearray | memoryview):
-            data = bytes(source)
-        else:
-            data = Path(source).read_bytes()
-    except (OSError, TypeError, ValueError):
-        return None
-    return jpeg_quality(data)
+    return jpeg_quality(image.data) if image.data else None
 
 
 def _load_stream(stream: Any) -> Any:

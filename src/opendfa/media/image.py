@@ -43,6 +43,7 @@ class LoadedImage:
     exif_orientation: int = 1
     frame_count: int = 1
     warnings: list[str] = field(default_factory=list)
+    data: bytes = field(default=b"", repr=False)  # the file's bytes, for checks that read them
 
     @property
     def width(self) -> int:
@@ -100,6 +101,7 @@ def load_image(
         exif_orientation=orientation,
         frame_count=frame_count,
         warnings=notes,
+        data=data,
     )
 
 
