@@ -14,18 +14,16 @@ Floors are chosen on **val**: the smallest face width (quality) at which the AUC
 `TOLERANCE` of the clean AUC, with every larger width (quality) also within it. The margin
 band (abstain when |P(fake) - 0.5| is below it) is the one leaving 80 % of the clean val
 faces. Everything is reported on **test**. Risk is the error rate at threshold 0.5; AUC has a
-stratified bootstrap 95 % CI. Scores are cached in `runs/abstention/scores.jsonl`; the
-tables go to `benchmarks/abstention.md`.
+stratified bootstrap 95 % CI. Scores are cached in `runs/abstention/<model>/rows.jsonl`
+(per detector; `--model` scores another one); the tables go to `benchmarks/abstention.md`.
 """
 
 from __future__ import annotations
 
-import argparse
 import datetime
 import platform
 import random
 import sys
-import time
 from collections import defaultdict
 from pathlib import Path
 
@@ -35,17 +33,18 @@ from sklearn.metrics import roc_auc_score
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from cached_analysis import DEFAULT_MODEL, analyse_all, cache_path, parser_for  # noqa: E402
 
 from opendfa.data.manifest import read_manifest  # noqa: E402
 from opendfa.metrics.bootstrap import bootstrap_ci  # noqa: E402
-from opendfa.safe_files import append_jsonl, resume_jsonl  # noqa: E402
 
 SIZES = (24, 32, 48, 64, 96)
 QUALITIES = (10, 20, 35, 50, 75)
 TOLERANCE = 0.05
 TARGET_COVERAGE = 0.8
 THRESHOLD = 0.5
-CACHE = ROOT / "runs" / "abstention" / "scores.jsonl"
 OUT = ROOT / "benchmarks" / "abstention.md"
 
 
@@ -84,42 +83,36 @@ def pick(manifest, split: str, count: int, seed: int) -> list:
     return chosen
 
 
-def score(manifest_path: Path, val: int, test: int, seed: int) -> list[dict]:
+def score(
+    manifest_path: Path, val: int, test: int, seed: int, model: str = DEFAULT_MODEL
+) -> list[dict]:
     """Analyse every sample under every condition; cached rows are reused."""
-    from opendfa.evidence.pipeline import Analyzer
-
     manifest = read_manifest(manifest_path)
-    rows = resume_jsonl(CACHE, key=lambda row: (row["id"], row["condition"]))
-    CACHE.parent.mkdir(parents=True, exist_ok=True)
     samples = pick(manifest, "val", val, seed) + pick(manifest, "test", test, seed)
-    start = time.perf_counter()
-    with Analyzer(forensics=False) as analyzer, CACHE.open("a", encoding="utf-8") as handle:
-        for number, sample in enumerate(samples, start=1):
-            bgr = None
-            box = sample.meta["face_box"]
-            width = float(box[2] - box[0])
-            for condition in conditions():
-                if (sample.id, condition) in rows:
-                    continue
-                if bgr is None:
-                    bgr = cv2.imread(str(manifest.resolve(sample.path)), cv2.IMREAD_COLOR)
-                report = analyzer.analyze_image(degrade(bgr, condition, width))
-                decisive = max(report.faces, key=lambda f: f.fake_probability, default=None)
-                row = {
-                    "id": sample.id,
-                    "split": sample.split,
-                    "label": int(sample.label == "fake"),
-                    "category": sample.category,
-                    "condition": condition,
-                    "p": report.fake_probability,
-                    "face_px": None if decisive is None else decisive.box[2] - decisive.box[0],
-                }
-                rows[(sample.id, condition)] = row
-                append_jsonl(handle, row)
-            if number % 25 == 0:
-                print(f"{number}/{len(samples)} {time.perf_counter() - start:.0f} s", flush=True)
-    wanted = {s.id for s in samples}
-    return [row for row in rows.values() if row["id"] in wanted]
+
+    def make_input(sample, condition: str, bgr: np.ndarray) -> bytes:
+        box = sample.meta["face_box"]
+        return degrade(bgr, condition, float(box[2] - box[0]))
+
+    def make_row(sample, condition: str, report) -> dict:
+        decisive = max(report.faces, key=lambda f: f.fake_probability, default=None)
+        return {
+            "split": sample.split,
+            "label": int(sample.label == "fake"),
+            "category": sample.category,
+            "p": report.fake_probability,
+            "face_px": None if decisive is None else decisive.box[2] - decisive.box[0],
+        }
+
+    return analyse_all(
+        samples,
+        conditions(),
+        cache=cache_path("abstention", model),
+        model=model,
+        load=lambda sample: cv2.imread(str(manifest.resolve(sample.path)), cv2.IMREAD_COLOR),
+        make_input=make_input,
+        make_row=make_row,
+    )
 
 
 def auc_ci(labels: np.ndarray, scores: np.ndarray) -> tuple[float, tuple[float, float] | None]:
@@ -353,16 +346,15 @@ def selective_section(rows, size_floor, quality_floor, band) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--manifest", type=Path, default=ROOT / "runs/forensic-data/manifest.jsonl")
+    parser = parser_for(__doc__, "runs/forensic-data/manifest.jsonl")
     parser.add_argument("--val", type=int, default=120)
     parser.add_argument("--test", type=int, default=160)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=OUT)
+    parser.set_defaults(markdown=OUT)
     args = parser.parse_args(argv)
-    rows = score(args.manifest, args.val, args.test, args.seed)
+    rows = score(args.manifest, args.val, args.test, args.seed, args.model)
     text = build(rows)
-    args.out.write_text(text, encoding="utf-8")
+    args.markdown.write_text(text, encoding="utf-8")
     print(text)
 
 

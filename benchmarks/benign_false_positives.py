@@ -12,16 +12,15 @@ Each is analysed through the whole default `Analyzer` (face detection, `opendfa-
 abstention rules; file forensics off, they give no verdict) as it is (PNG) and after each
 operation of `forensic_stream.BENIGN` plus WebP 80. A *false positive* is a verdict of fake;
 *inconclusive* answers are counted apart (they accuse nobody, but they do not clear anyone
-either). 95 % Wilson intervals. Rows are cached in `runs/benign-fp/rows.jsonl` (resumable).
+either). 95 % Wilson intervals. Rows are cached in `runs/benign-fp/<model>/rows.jsonl`
+(resumable, per detector; `--model` scores another one).
 """
 
 from __future__ import annotations
 
-import argparse
 import datetime
 import platform
 import sys
-import time
 from collections import defaultdict
 from pathlib import Path
 
@@ -31,12 +30,17 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from cached_analysis import (  # noqa: E402
+    DEFAULT_MODEL,
+    analyse_all,
+    cache_path,
+    parser_for,
+    publish,
+)
 from forensic_stream import BENIGN, benign  # noqa: E402
 
 from opendfa.data.manifest import read_manifest  # noqa: E402
-from opendfa.safe_files import append_jsonl, resume_jsonl  # noqa: E402
 
-CACHE = ROOT / "runs" / "benign-fp" / "rows.jsonl"
 PROCESSING = (*BENIGN, "webp80")
 Z = 1.959964
 
@@ -57,41 +61,29 @@ def source_of(identity: str) -> str:
     return identity.split("-", 1)[0]
 
 
-def score(manifest_path: Path) -> list[dict]:
-    from opendfa.evidence.pipeline import Analyzer
-
+def score(manifest_path: Path, model: str = DEFAULT_MODEL) -> list[dict]:
     manifest = read_manifest(manifest_path)
     reals = [
         s
         for s in manifest.samples
         if s.label == "real" and s.split in ("val", "test") and not s.degradations
     ]
-    rows = resume_jsonl(CACHE, key=lambda row: (row["id"], row["processing"]))
-    CACHE.parent.mkdir(parents=True, exist_ok=True)
-    start = time.perf_counter()
-    with Analyzer(forensics=False) as analyzer, CACHE.open("a", encoding="utf-8") as handle:
-        for number, sample in enumerate(reals, start=1):
-            bgr = None
-            for name in PROCESSING:
-                if (sample.id, name) in rows:
-                    continue
-                if bgr is None:
-                    bgr = cv2.imread(str(manifest.resolve(sample.path)), cv2.IMREAD_COLOR)
-                report = analyzer.analyze_image(process(name, bgr))
-                row = {
-                    "id": sample.id,
-                    "source": source_of(sample.identity or ""),
-                    "processing": name,
-                    "verdict": report.verdict,
-                    "p": report.fake_probability,
-                    "faces": len(report.faces),
-                }
-                rows[(sample.id, name)] = row
-                append_jsonl(handle, row)
-            if number % 25 == 0:
-                print(f"{number}/{len(reals)} {time.perf_counter() - start:.0f} s", flush=True)
-    wanted = {s.id for s in reals}
-    return [row for row in rows.values() if row["id"] in wanted]
+    rows = analyse_all(
+        reals,
+        PROCESSING,
+        cache=cache_path("benign-fp", model),
+        model=model,
+        load=lambda sample: cv2.imread(str(manifest.resolve(sample.path)), cv2.IMREAD_COLOR),
+        make_input=lambda sample, name, bgr: process(name, bgr),
+        make_row=lambda sample, name, report: {
+            "source": source_of(sample.identity or ""),
+            "processing": name,
+            "verdict": report.verdict,
+            "p": report.fake_probability,
+            "faces": len(report.faces),
+        },
+    )
+    return rows
 
 
 def wilson(hits: int, n: int) -> tuple[float, float]:
@@ -158,16 +150,8 @@ def build(rows: list[dict]) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--manifest", type=Path, default=ROOT / "runs/forensic-data-v2/manifest.jsonl"
-    )
-    parser.add_argument("--markdown", type=Path, default=None)
-    args = parser.parse_args(argv)
-    text = build(score(args.manifest))
-    print(text)
-    if args.markdown:
-        args.markdown.write_text(text, encoding="utf-8")
+    args = parser_for(__doc__, "runs/forensic-data-v2/manifest.jsonl").parse_args(argv)
+    publish(build(score(args.manifest, args.model)), args.markdown)
 
 
 if __name__ == "__main__":

@@ -12,15 +12,14 @@ changes every pixel). Fakes of the val and test identities of `runs/forensic-dat
 the bundled detector's own test identities) are scored through the whole default analysis
 and compared with all undegraded reals of the same identities: AUC per visibility band, with
 95 % bootstrap intervals.
-Rows are cached in `runs/edit-strength/rows.jsonl` (resumable).
+Rows are cached in `runs/edit-strength/<model>/rows.jsonl` (resumable, per detector).
 """
 
 from __future__ import annotations
 
-import argparse
 import datetime
 import platform
-import time
+import sys
 from pathlib import Path
 
 import cv2
@@ -28,12 +27,19 @@ import numpy as np
 from sklearn.metrics import roc_auc_score
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from cached_analysis import (  # noqa: E402
+    DEFAULT_MODEL,
+    analyse_all,
+    cache_path,
+    parser_for,
+    publish,
+)
 
 from opendfa.data.manifest import read_manifest  # noqa: E402
 from opendfa.metrics.bootstrap import bootstrap_ci  # noqa: E402
-from opendfa.safe_files import append_jsonl, resume_jsonl  # noqa: E402
 
-CACHE = ROOT / "runs" / "edit-strength" / "rows.jsonl"
 FAMILIES = ("face_editing", "face_reenactment")
 BANDS = ((0.0, 1.0), (1.0, 2.5), (2.5, 5.0), (5.0, 256.0))  # mean grey-level change in the mask
 
@@ -45,10 +51,8 @@ def visibility(fake: np.ndarray, source: np.ndarray, mask: np.ndarray) -> tuple[
     return inside, float(np.percentile(change, 99))
 
 
-def score(manifest_path: Path) -> list[dict]:
+def score(manifest_path: Path, model: str = DEFAULT_MODEL) -> list[dict]:
     """Every wanted sample's P(fake) through the analysis (cached), with its visibility."""
-    from opendfa.evidence.pipeline import Analyzer
-
     manifest = read_manifest(manifest_path)
     wanted = [
         s
@@ -56,24 +60,21 @@ def score(manifest_path: Path) -> list[dict]:
         if s.split in ("val", "test")
         and (s.category in FAMILIES or (s.label == "real" and not s.degradations))
     ]
-    rows = resume_jsonl(CACHE, key=lambda row: row["id"])
-    CACHE.parent.mkdir(parents=True, exist_ok=True)
-    start = time.perf_counter()
-    with Analyzer(forensics=False) as analyzer, CACHE.open("a", encoding="utf-8") as handle:
-        for number, sample in enumerate(wanted, start=1):
-            if sample.id in rows:
-                continue
-            report = analyzer.analyze_image(manifest.resolve(sample.path))
-            row = {
-                "id": sample.id,
-                "category": sample.category,
-                "degraded": bool(sample.degradations),
-                "p": report.fake_probability,
-            }
-            rows[sample.id] = row
-            append_jsonl(handle, row)
-            if number % 50 == 0:
-                print(f"{number}/{len(wanted)} {time.perf_counter() - start:.0f} s", flush=True)
+    analysed = analyse_all(
+        wanted,
+        ["as_made"],
+        cache=cache_path("edit-strength", model),
+        model=model,
+        load=lambda sample: None,  # the file is analysed as the forge wrote it
+        make_input=lambda sample, condition, image: manifest.resolve(sample.path),
+        make_row=lambda sample, condition, report: {
+            "category": sample.category,
+            "degraded": bool(sample.degradations),
+            "p": report.fake_probability,
+        },
+        every=50,
+    )
+    rows = {row["id"]: row for row in analysed}
     twins = {
         s.meta.get("origin"): s
         for s in manifest.samples
@@ -161,14 +162,8 @@ def build(rows: list[dict]) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--manifest", type=Path, default=ROOT / "runs/forensic-data/manifest.jsonl")
-    parser.add_argument("--markdown", type=Path, default=None)
-    args = parser.parse_args(argv)
-    text = build(score(args.manifest))
-    print(text)
-    if args.markdown:
-        args.markdown.write_text(text, encoding="utf-8")
+    args = parser_for(__doc__, "runs/forensic-data/manifest.jsonl").parse_args(argv)
+    publish(build(score(args.manifest, args.model)), args.markdown)
 
 
 if __name__ == "__main__":
