@@ -158,3 +158,27 @@ def test_tight_face_crops_are_found(face_detector):
         big = np.asarray(Image.fromarray(rgb).resize((128, 128), Image.BICUBIC))
         found += len(face_detector.detect(big)) == 1
     assert found >= 12
+
+
+def test_mediapipe_preloads_once_in_the_background_and_keeps_its_drawing_deferred():
+    import subprocess
+    import sys
+
+    script = (
+        "import sys, threading\n"
+        "from opendfa.faces.detect import FaceDetector, preload_mediapipe\n"
+        "thread = preload_mediapipe()\n"
+        "assert isinstance(thread, threading.Thread), thread\n"
+        "assert preload_mediapipe() is thread  # once per process\n"
+        "from skimage import data\n"
+        "with FaceDetector() as faces:\n"
+        "    found = faces.detect(data.astronaut())\n"
+        "assert not thread.is_alive() and len(found) == 1\n"
+        "assert 'matplotlib' not in sys.modules  # drawing helpers still deferred\n"
+        "print('ok')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ok"

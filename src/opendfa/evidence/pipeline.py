@@ -42,6 +42,7 @@ from opendfa.evidence.report import (
 from opendfa.evidence.words import explain
 from opendfa.faces import REGION_NAMES, AlignedFace, Face, FaceDetector, align_face, region_masks
 from opendfa.faces.align import face_from_crop, looks_like_face_crop
+from opendfa.faces.detect import preload_mediapipe
 from opendfa.faces.follow import FaceFollower
 from opendfa.faces.tracks import track_faces
 from opendfa.media import (
@@ -130,10 +131,17 @@ class Analyzer:
         from opendfa.models.detector_base import predict_crops
         from opendfa.models.runtime import load_for_inference
 
+        # MediaPipe's import overlaps the detector's load on a second core (see there).
+        preload = preload_mediapipe() if face_detector is None else None
         if detector is None or isinstance(detector, str | Path):
-            detector = load_for_inference(
-                str(detector or DEFAULT_MODEL), device=device, backend=backend
-            )
+            try:
+                detector = load_for_inference(
+                    str(detector or DEFAULT_MODEL), device=device, backend=backend
+                )
+            except BaseException:
+                if preload is not None:
+                    preload.join()  # no import left running while the process exits
+                raise
         self.detector = detector
         self.predict = predict or predict_crops
         self.threshold = float(threshold)

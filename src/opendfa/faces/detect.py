@@ -9,6 +9,7 @@ face is found upright, the image is tried turned by 90, 270 and 180 degrees.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import sys
@@ -271,7 +272,41 @@ class FaceDetector:
         return best.astype(np.float32)
 
 
+_PRELOAD: threading.Thread | None = None
+_PRELOAD_LOCK = threading.Lock()
+
+
+def preload_mediapipe() -> threading.Thread | None:
+    """Start importing MediaPipe in a background thread (once per process); returns it.
+
+    The import is Python work that holds the interpreter lock, while the detector's ONNX
+    session is built in C++ that releases it: a caller that starts this, then loads the
+    detector, overlaps the two on a second core (benchmarks/RESULTS.md). A failed import here
+    is silent: the import the face detector makes itself reports it."""
+    global _PRELOAD
+    with _PRELOAD_LOCK:
+        if _PRELOAD is None and "mediapipe" not in sys.modules:
+            _PRELOAD = threading.Thread(
+                target=_preload, name="opendfa-mediapipe-import", daemon=True
+            )
+            _PRELOAD.start()
+        return _PRELOAD
+
+
+def _preload() -> None:
+    with contextlib.suppress(Exception):  # the foreground import reports it
+        _import_solutions()
+
+
 def _mediapipe_solutions():
+    """MediaPipe's solutions module, after any background import has finished."""
+    preload = _PRELOAD
+    if preload is not None and preload is not threading.current_thread():
+        preload.join()
+    return _import_solutions()
+
+
+def _import_solutions():
     try:
         deferred = _defer_drawing_modules()
         from mediapipe.python import solutions
