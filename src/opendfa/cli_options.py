@@ -135,6 +135,17 @@ def add_detector_option(parser: argparse.ArgumentParser, help: str = "detector n
     parser.add_argument("--model", default=DEFAULT_MODEL, metavar="NAME|PATH", help=help)
 
 
+def add_forensic_stream_option(parser: argparse.ArgumentParser) -> None:
+    """`--forensic-stream DIR`: also judge each face with a pixel-level stream model; fused
+    with the detector where the model carries a fusion fitted on validation faces."""
+    parser.add_argument(
+        "--forensic-stream",
+        metavar="DIR",
+        default=None,
+        help="also judge each face with this pixel-level forensic-stream model (experimental)",
+    )
+
+
 def add_device_option(parser: argparse.ArgumentParser, help: str) -> None:
     """`--device`: where the detector (or a training run) computes."""
     parser.add_argument("--device", default="cpu", help=help)

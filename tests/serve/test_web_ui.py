@@ -43,13 +43,39 @@ def dfagpt_server(tmp_path_factory, tiny_model, face_detector, dfagpt_chat):
     yield from _serve(tmp_path_factory, tiny_model, face_detector, api_key=None, chat=dfagpt_chat)
 
 
-def _serve(tmp_path_factory, tiny_model, face_detector, api_key: str | None, chat=None):
+@pytest.fixture(scope="module")
+def stream_server(tmp_path_factory, tiny_model, face_detector):
+    """A server whose analysis runs a tiny forensic stream with a warp-field head that
+    predicts a 5 px move everywhere (as `opendfa serve --forensic-stream DIR` loads one)."""
+    import torch
+
+    from opendfa.models.forensic import ForensicConfig, ForensicNet, save_forensic
+
+    torch.manual_seed(0)
+    net = ForensicNet(ForensicConfig(width=8, depth=1, flow_head=True))
+    with torch.no_grad():
+        net.flow.weight.zero_()
+        net.flow.bias.copy_(torch.tensor((3.0, 4.0)))
+    folder = save_forensic(net, tmp_path_factory.mktemp("stream") / "m")
+    yield from _serve(
+        tmp_path_factory, tiny_model, face_detector, api_key=None, forensic_stream=folder
+    )
+
+
+def _serve(
+    tmp_path_factory,
+    tiny_model,
+    face_detector,
+    api_key: str | None,
+    chat=None,
+    forensic_stream=None,
+):
     import uvicorn
 
     from opendfa.evidence.pipeline import Analyzer
     from opendfa.serve.app import ServerConfig, create_app
 
-    analyzer = Analyzer(tiny_model, face_detector=face_detector)
+    analyzer = Analyzer(tiny_model, face_detector=face_detector, forensic_stream=forensic_stream)
     config = ServerConfig(data_dir=tmp_path_factory.mktemp("cases"), api_key=api_key)
     app = create_app(config, analyzer=analyzer, chat=chat)
     with socket.socket() as s:
@@ -284,3 +310,36 @@ def test_file_forensics_panel_for_an_analysed_jpeg(server, browser, astronaut_pa
     assert not failed  # no request of the page failed (ELA, not offered, is not asked for)
     SCREENSHOT.parent.mkdir(exist_ok=True)
     assert browser.save_screenshot(str(SCREENSHOT.with_name("ui-forensics.png")))
+
+
+def test_the_pixel_level_check_shows_its_score_map_and_moved_regions(
+    stream_server, browser, astronaut_path
+):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    wait = WebDriverWait(browser, 120)
+    browser.get(stream_server)
+    browser.find_element(By.ID, "file").send_keys(str(astronaut_path))
+    panel = wait.until(ec.visibility_of_element_located((By.ID, "stream")))
+    line = browser.find_element(By.ID, "stream-line").text
+    assert line.startswith("P(manipulated) ") and "by m@1" in line
+    assert "not combined" in line  # the tiny model carries no fusion
+    assert "predicted displacement:" in line and "about 5.0 px" in line
+    image = browser.find_element(By.CSS_SELECTOR, "#stream-map img")
+    wait.until(lambda _: image.get_attribute("naturalWidth") not in (None, "0"))
+    assert "PIXEL-LEVEL CHECK" in panel.text.upper()
+
+
+def test_no_pixel_level_panel_without_a_stream(server, browser, astronaut_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    wait = WebDriverWait(browser, 120)
+    browser.get(server)
+    browser.find_element(By.ID, "file").send_keys(str(astronaut_path))
+    wait.until(ec.visibility_of_element_located((By.ID, "verdict")))
+    wait.until(lambda _: browser.find_elements(By.CSS_SELECTOR, "#regions tr"))
+    assert not browser.find_element(By.ID, "stream").is_displayed()

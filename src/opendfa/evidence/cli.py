@@ -7,7 +7,12 @@ import json
 import sys
 from pathlib import Path
 
-from opendfa.cli_options import add_detector_option, add_device_option, output_per_input
+from opendfa.cli_options import (
+    add_detector_option,
+    add_device_option,
+    add_forensic_stream_option,
+    output_per_input,
+)
 from opendfa.console import cli_error
 from opendfa.exits import EXIT_INPUT, EXIT_OK
 
@@ -48,12 +53,7 @@ def add_analyze_commands(commands: argparse._SubParsersAction) -> None:
     analyze.add_argument(
         "--max-pixels", type=_positive_float, default=50.0, metavar="MP", help="image size cap"
     )
-    analyze.add_argument(
-        "--forensic-stream",
-        metavar="DIR",
-        default=None,
-        help="also judge each face with this pixel-level forensic-stream model (experimental)",
-    )
+    add_forensic_stream_option(analyze)
     analyze.add_argument(
         "--copy-move",
         action="store_true",

@@ -10,7 +10,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from opendfa.cli_options import add_detector_option, add_endpoint_options
+from opendfa.cli_options import (
+    add_detector_option,
+    add_endpoint_options,
+    add_forensic_stream_option,
+)
 from opendfa.console import cli_error
 from opendfa.exits import EXIT_OK
 
@@ -30,6 +34,7 @@ def add_chat_command(commands: argparse._SubParsersAction) -> None:
     chat = commands.add_parser("chat", help="analyse an image or video and ask questions about it")
     chat.add_argument("path", metavar="PATH", help="image or video")
     add_detector_option(chat)
+    add_forensic_stream_option(chat)
     chat.add_argument(
         "--backend",
         default="auto",
@@ -78,7 +83,7 @@ def _chat(args: argparse.Namespace) -> int:
     except ExplainError as err:
         return cli_error(str(err))
     try:
-        analyzer = Analyzer(args.model)
+        analyzer = Analyzer(args.model, forensic_stream=args.forensic_stream)
     except Exception as err:  # one line whatever the loader raises
         return cli_error(f"cannot load the detector: {err}")
     with analyzer:

@@ -76,6 +76,7 @@ def create_app(
             max_pixels=config.max_pixels,
             device=config.device,
             copy_move=config.copy_move,
+            forensic_stream=config.forensic_stream,
         ),
         store=store,
         pool=WorkPool(config.queue_size),

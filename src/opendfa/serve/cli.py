@@ -7,7 +7,11 @@ import os
 import sys
 from pathlib import Path
 
-from opendfa.cli_options import add_detector_option, add_device_option
+from opendfa.cli_options import (
+    add_detector_option,
+    add_device_option,
+    add_forensic_stream_option,
+)
 from opendfa.console import cli_error
 from opendfa.exits import EXIT_OK
 
@@ -31,6 +35,7 @@ def add_serve_command(commands: argparse._SubParsersAction) -> None:
         action="store_true",
         help="also look for regions copied within each uploaded image (clone check)",
     )
+    add_forensic_stream_option(serve)
     serve.add_argument("--max-pixels", type=float, default=50.0, metavar="MP")
     serve.add_argument(
         "--decode-budget",
@@ -197,6 +202,7 @@ def _serve(args: argparse.Namespace) -> int:
         queue_size=max(1, args.queue),
         device=args.device,
         copy_move=args.copy_move,
+        forensic_stream=args.forensic_stream,
         allowed_hosts=_allowed_hosts(args, api_key),
         cors_origins=_listed(args.cors_origin, "OPENDFA_CORS_ORIGINS"),
         backend=args.backend,

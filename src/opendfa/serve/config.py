@@ -44,6 +44,7 @@ class ServerConfig:
     video_frames: int = 16
     device: str = "cpu"
     copy_move: bool = False  # images: also the clone check (opendfa.forensics.copy_move)
+    forensic_stream: str | None = None  # a pixel-level stream model folder (experimental)
     allowed_hosts: tuple[str, ...] | None = None  # None: loopback names unless a key is set
     cors_origins: tuple[str, ...] = ()  # empty: no CORS headers, no cross-origin writes
     chat_body_bytes: int = 4096

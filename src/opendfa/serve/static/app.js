@@ -80,7 +80,7 @@ async function openCase(id) {
   $("summary").textContent = p == null ? "" : `P(fake) ${versus(p, r.model.threshold)} (threshold ${r.model.threshold.toFixed(2)})${type} · ${r.faces.length} face(s) · ${r.model.detector}`;
   $("explanation").textContent = r.explanation;
   $("htmlreport").removeAttribute("href"); reportLink(id);
-  showPicture(); drawRegions(r); drawTimeline(r); drawForensics(r, id); drawChat(data.turns); showBackend(data.backend);
+  showPicture(); drawRegions(r); drawStream(r); drawTimeline(r); drawForensics(r, id); drawChat(data.turns); showBackend(data.backend);
 }
 
 let linkTime = 0;
@@ -115,6 +115,37 @@ function drawRegions(r) {
     if (region.score >= 0.5) tr.style.fontWeight = "600";
     body.append(tr);
   }
+}
+
+// The opt-in pixel-level stream (report.faces[].forensic_stream): its score beside the
+// detector's, or why it was not made, which is never evidence of real.
+function drawStream(r) {
+  const face = r.faces.length ? r.faces.reduce((a, b) => (b.fake_probability > a.fake_probability ? b : a)) : null;
+  const s = face && face.forensic_stream;
+  $("stream").hidden = !s; $("stream-map").hidden = true;
+  if (!s) return;
+  $("stream-line").textContent = streamLine(face, s);
+  if (s.made && s.map && s.map.format === "png-base64") {
+    $("stream-map").querySelector("img").src = `data:image/png;base64,${s.map.data}`;
+    $("stream-map").hidden = false;
+  }
+}
+
+function streamLine(face, s) {
+  if (!s.made) return `Not made (${s.reason || "no reason given"}); this is not evidence of real.`;
+  let text = `P(manipulated) ${s.probability.toFixed(2)} by ${s.model}`;
+  const semantic = face.semantic_probability;
+  if (semantic != null) {
+    text += Math.abs(semantic - face.fake_probability) > 1e-6
+      ? ` (detector ${semantic.toFixed(2)}, combined ${face.fake_probability.toFixed(2)})`
+      : ` (detector ${semantic.toFixed(2)}; not combined: the verdict is the detector's alone)`;
+  }
+  if (s.moved && s.moved.length) {
+    text += "; predicted displacement: " + s.moved.slice(0, 3).map((m) => `${m.region.replaceAll("_", " ")} about ${m.peak_px.toFixed(1)} px`).join(", ");
+  } else if (s.moved) {
+    text += `; no region predicted to have moved more than ${s.motion_floor_px.toFixed(1)} px, which is not evidence that nothing was edited`;
+  }
+  return text + ".";
 }
 
 function drawTimeline(r) {
