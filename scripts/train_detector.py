@@ -261,6 +261,25 @@ def _num(value: float | None, digits: int = 3) -> str:
     return "n/a" if value is None else f"{value:.{digits}f}"
 
 
+def _start(config: dict) -> str:
+    """Where the weights started: a fine-tune names the model it started from."""
+    init = config.get("init_weights")
+    if not init:
+        return "from the ImageNet weights, "
+    return f"fine-tuned from `{INIT}` (`{Path(init).name}`), "
+
+
+def _benign(config: dict) -> str:
+    share = float(config.get("benign_prob") or 0.0)
+    if not share:
+        return ""
+    return (
+        f"benign processing of {100 * share:.0f} % of the crops, reals and fakes alike with the "
+        "label kept (JPEG 60-98, down-and-up resize, unsharp mask, median/bilateral/non-local-"
+        "means/Gaussian denoising, mild blur; WebP held out), "
+    )
+
+
 def model_card(info: dict, result: dict, history: list[dict], manifest_path: Path) -> str:
     manifest = read_manifest(manifest_path)
     by_split: dict[str, Counter] = {}
@@ -332,8 +351,11 @@ DigiFace-1M DCGAN from `gan-face-generate==1.1.1`, weights for non-commercial us
 self-blending, each family with several
 implementations chosen at random per sample (blends: alpha, feathered, Poisson normal/mixed,
 Laplacian pyramid; warps: piecewise-affine mesh, thin-plate spline, moving least squares,
-bulge/pinch; colour: Reinhard, histogram matching, none; resampling: nearest to Lanczos; edit
-strength from barely visible to strong), about half of all samples degraded (JPEG, blur,
+liquify brushes (bulge, pinch, push, twirl), resampled by 9 interpolators of OpenCV,
+scikit-image and SciPy; smoothing: bilateral, guided, median, Gaussian, non-local means,
+frequency separation; recolouring: Lab, HSV, alpha tint, multiply; sharpening; colour
+transfer: Reinhard, histogram matching, none; edit strength from barely visible to strong,
+edits changing fewer than 20 px refused), about half of all samples degraded (JPEG, blur,
 noise, resize). Identities are split 70 / 10 / 20 % by hash, so test faces never appear in
 training (train {identities["train"]}, val {identities["val"]}, test {identities["test"]}
 identities).
@@ -343,9 +365,10 @@ identities).
 {rows}
 
 ## Training
-`scripts/train_detector.py` (seed 0): AdamW lr 1e-3, weight decay 0.01, cosine decay after a 5 %
-warm-up, batch 32, {training["config"].get("max_steps_per_epoch")} batches per epoch, online
-SBI on every real every epoch, flips, class-balanced BCE + category CE + mask BCE/Dice +
+`scripts/train_detector.py` (seed 0): {_start(training["config"])}AdamW lr
+{training["config"].get("lr")}, weight decay 0.01, cosine decay after a 5 % warm-up, batch 32,
+{training["config"].get("max_steps_per_epoch")} batches per epoch, online SBI on every real
+every epoch, flips, {_benign(training["config"])}class-balanced BCE + category CE + mask BCE/Dice +
 region BCE + boundary BCE, the stem and first {training["config"].get("freeze_blocks")}
 backbone blocks frozen (the 2-core CPU budget), early stopping on val AUC, temperature
 scaling on val. {training.get("epochs_run")} epochs run, best epoch
