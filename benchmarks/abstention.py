@@ -35,7 +35,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from cached_analysis import DEFAULT_MODEL, analyse_all, cache_path, parser_for  # noqa: E402
+from cached_analysis import (  # noqa: E402
+    DEFAULT_MODEL,
+    analyse_all,
+    cache_path,
+    model_label,
+    parser_for,
+)
 
 from opendfa.data.manifest import read_manifest  # noqa: E402
 from opendfa.metrics.bootstrap import bootstrap_ci  # noqa: E402
@@ -178,7 +184,9 @@ def fmt_auc(auc: float, ci) -> str:
     return f"{auc:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else f"{auc:.3f}"
 
 
-def build(rows: list[dict]) -> str:
+def build(
+    rows: list[dict], model: str = "opendfa-lite0@2", data: str = "runs/forensic-data"
+) -> str:
     found = defaultdict(lambda: [0, 0])
     for r in rows:
         found[(r["split"], r["condition"])][0] += r["p"] is not None
@@ -208,12 +216,12 @@ def build(rows: list[dict]) -> str:
     band = float(np.quantile(np.abs(scores - THRESHOLD), 1 - TARGET_COVERAGE))
 
     lines = [
-        "# Abstention: floors and selective risk of `opendfa-lite0@2`",
+        f"# Abstention: floors and selective risk of `{model}`",
         "",
         f"Made by `benchmarks/abstention.py` on {datetime.date.today()} "
         f"({platform.machine()}, {platform.python_version()}). Data: `opendfa data synth` "
         "faces whose identities the detector never saw in training (the val and test "
-        "identities of `runs/forensic-data`, inside the detector's own test identities); "
+        f"identities of `{data}`, inside the detector's own test identities); "
         "reals and the three fake families (face swap, reenactment, editing) in equal numbers. "
         "`Analyzer(forensics=False)`, threshold 0.5. AUC with a stratified bootstrap 95 % CI "
         "(500 resamples); *found*: images where a face was found (the others have no score "
@@ -353,7 +361,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.set_defaults(markdown=OUT)
     args = parser.parse_args(argv)
     rows = score(args.manifest, args.val, args.test, args.seed, args.model)
-    text = build(rows)
+    data = args.manifest.parent
+    data = data.relative_to(ROOT) if data.is_relative_to(ROOT) else data
+    text = build(rows, model_label(args.model), str(data))
     args.markdown.write_text(text, encoding="utf-8")
     print(text)
 
