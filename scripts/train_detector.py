@@ -3,6 +3,10 @@
     .venv/bin/python scripts/gather_real_faces.py      # once: .cache/real-faces (~1,700 photos)
     .venv/bin/python scripts/train_detector.py         # version 3; see the card for the time
 
+Version 3 is a measured candidate, not the bundled model yet (benchmarks/detector_v3.md: a
+better AUC, more false positives at the fixed 0.5 threshold); `--out DIR` keeps a run out of
+the package.
+
 Steps (each resumable: run the same command again after an interruption): synthesize reals
 and forgeries from the gathered faces with identity-disjoint splits (70 / 10 / 20 % of
 identities, the same identities as version 2) into .cache/detector-v3/synth, every forgery
