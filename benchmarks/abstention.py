@@ -14,7 +14,7 @@ Floors are chosen on **val**: the smallest face width (quality) at which the AUC
 `TOLERANCE` of the clean AUC, with every larger width (quality) also within it. The margin
 band (abstain when |P(fake) - 0.5| is below it) is the one leaving 80 % of the clean val
 faces. Everything is reported on **test**. Risk is the error rate at threshold 0.5; AUC has a
-stratified bootstrap 95 % CI. Scores are cached in `runs/abstention/<model>/rows.jsonl`
+stratified bootstrap 95 % CI. Scores are cached in `runs/abstention/<model>-<sha>/rows.jsonl`
 (per detector; `--model` scores another one); the tables go to `benchmarks/abstention.md`.
 """
 

@@ -12,7 +12,7 @@ Each is analysed through the whole default `Analyzer` (face detection, `opendfa-
 abstention rules; file forensics off, they give no verdict) as it is (PNG) and after each
 operation of `forensic_stream.BENIGN` plus WebP 80. A *false positive* is a verdict of fake;
 *inconclusive* answers are counted apart (they accuse nobody, but they do not clear anyone
-either). 95 % Wilson intervals. Rows are cached in `runs/benign-fp/<model>/rows.jsonl`
+either). 95 % Wilson intervals. Rows are cached in `runs/benign-fp/<model>-<sha>/rows.jsonl`
 (resumable, per detector; `--model` scores another one).
 """
 

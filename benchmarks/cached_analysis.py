@@ -3,9 +3,9 @@ and conditions, cached per detector, and the command line around it.
 
 `benign_false_positives.py`, `abstention.py` and `edit_strength.py` each analyse many images
 (an hour or more on the 2-core machine) and must survive an interrupted session. Their rows
-are appended as they come to `runs/<bench>/<model label>/rows.jsonl`, keyed by sample and
-condition; a rerun analyses only what is missing. The cache is per detector, so scoring a new
-model never reuses an older model's rows.
+are appended as they come to `runs/<bench>/<model label>-<weights sha>/rows.jsonl`, keyed by
+sample and condition; a rerun analyses only what is missing. The cache is per set of weights,
+so scoring a new model never reuses an older model's rows.
 """
 
 from __future__ import annotations
@@ -38,8 +38,13 @@ def model_label(model: str) -> str:
 
 
 def cache_path(bench: str, model: str) -> Path:
-    """`runs/<bench>/<model label>/rows.jsonl`: one cache per detector."""
-    return ROOT / "runs" / bench / model_label(model) / "rows.jsonl"
+    """`runs/<bench>/<model label>-<weights sha256, 12 digits>/rows.jsonl`: one cache per set
+    of weights (two candidates published under one name and version never share rows)."""
+    from opendfa.models import detector_base
+
+    folder = detector_base.resolve_detector(model)
+    sha = str(detector_base.read_detector_info(folder).get("weights_sha256") or "unknown")
+    return ROOT / "runs" / bench / f"{model_label(model)}-{sha[:12]}" / "rows.jsonl"
 
 
 def analyse_all(

@@ -12,7 +12,7 @@ changes every pixel). Fakes of the val and test identities of `runs/forensic-dat
 the bundled detector's own test identities) are scored through the whole default analysis
 and compared with all undegraded reals of the same identities: AUC per visibility band, with
 95 % bootstrap intervals.
-Rows are cached in `runs/edit-strength/<model>/rows.jsonl` (resumable, per detector).
+Rows are cached in `runs/edit-strength/<model>-<sha>/rows.jsonl` (resumable, per detector).
 """
 
 from __future__ import annotations

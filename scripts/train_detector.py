@@ -4,8 +4,8 @@
     .venv/bin/python scripts/train_detector.py         # version 3; see the card for the time
 
 Version 3 is a measured candidate, not the bundled model yet (benchmarks/detector_v3.md: a
-better AUC, more false positives at the fixed 0.5 threshold); `--out DIR` keeps a run out of
-the package.
+better AUC, more false positives at the fixed 0.5 threshold), so the default `--out` is
+.cache/detector-v3/published; `--out src/opendfa/assets/models/opendfa-lite0` publishes.
 
 Steps (each resumable: run the same command again after an interruption): synthesize reals
 and forgeries from the gathered faces with identity-disjoint splits (70 / 10 / 20 % of
@@ -66,7 +66,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--faces", type=Path, default=FACES)
     parser.add_argument("--work", type=Path, default=WORK)
-    parser.add_argument("--out", type=Path, default=MODELS_DIR / NAME)
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=WORK / "published",
+        help=f"where the model goes; {MODELS_DIR / NAME} publishes it into the package",
+    )
     parser.add_argument("--input-size", type=int, default=224)
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--lr", type=float, default=3e-4)
@@ -270,7 +275,9 @@ def _start(config: dict) -> str:
     init = config.get("init_weights")
     if not init:
         return "from the ImageNet weights, "
-    return f"fine-tuned from `{INIT}` (`{Path(init).name}`), "
+    path = Path(init)
+    shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+    return f"fine-tuned from the detector then at `{shown}`, "
 
 
 def _benign(config: dict) -> str:

@@ -168,6 +168,10 @@ def test_a_flow_survives_its_png_to_a_fraction_of_a_pixel() -> None:
     back = FlowImage.from_json(stored.to_json()).to_array()
     assert back.shape == flow.shape
     assert np.abs(back - flow).max() <= stored.scale_px / 255 + 1e-4
+    broken = flow.copy()
+    broken[0, 0] = np.nan  # a diverged head: stored as no move there, the scale stays finite
+    kept = FlowImage.from_array(broken, (10, 20, 70, 60))
+    assert np.isfinite(kept.scale_px) and np.isfinite(kept.to_array()).all()
     still = FlowImage.from_array(np.zeros((8, 8, 2), np.float32), (0, 0, 8, 8))
     assert still.scale_px == 0.5 and np.abs(still.to_array()).max() < 0.002
 

@@ -95,3 +95,22 @@ def test_every_denoiser_flattens_added_noise(crop, denoiser):
 def test_an_unknown_benign_operation_is_refused(crop):
     with pytest.raises(ValueError, match="unknown benign operation"):
         benign_process(crop[0], np.random.default_rng(0), "webp")
+
+
+def test_the_jpeg_resave_is_the_one_a_real_encoder_makes_of_the_rgb_crop(crop):
+    """The crop is RGB; OpenCV's encoder takes BGR. Pillow, given the RGB crop, is the
+    reference: the same quality must give the same pixels."""
+    import io
+
+    from PIL import Image
+
+    class Quality75:
+        def integers(self, low, high):
+            return 75
+
+    image, _ = crop
+    ours = benign_process(image, Quality75(), "jpeg")
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, "JPEG", quality=75)
+    reference = np.asarray(Image.open(buffer))
+    assert np.abs(ours.astype(int) - reference).mean() < 0.05

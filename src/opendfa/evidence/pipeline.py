@@ -129,20 +129,15 @@ class Analyzer:
                 "top_k, max_video_frames, batch_size and redetect_every must be at least 1"
             )
         from opendfa.models.detector_base import predict_crops
-        from opendfa.models.runtime import load_for_inference
 
         # MediaPipe's import overlaps the detector's load on a second core (see there).
         preload = preload_mediapipe() if face_detector is None else None
-        if detector is None or isinstance(detector, str | Path):
-            try:
-                detector = load_for_inference(
-                    str(detector or DEFAULT_MODEL), device=device, backend=backend
-                )
-            except BaseException:
-                if preload is not None:
-                    preload.join()  # no import left running while the process exits
-                raise
-        self.detector = detector
+        try:
+            self._load_models(detector, face_detector, forensic_stream, device, backend)
+        except BaseException:
+            if preload is not None:
+                preload.join()  # no import left running while the process exits
+            raise
         self.predict = predict or predict_crops
         self.threshold = float(threshold)
         self.max_pixels = max_pixels
@@ -154,6 +149,23 @@ class Analyzer:
         self.max_decoded_frames = max_decoded_frames or DEFAULT_MAX_DECODED_FRAMES
         self.forensics = forensics  # images: run opendfa.forensics on the file (no model)
         self.copy_move = copy_move  # images: also the opt-in clone check (forensics.copy_move)
+
+    def _load_models(
+        self,
+        detector: Any,
+        face_detector: FaceDetector | None,
+        forensic_stream: Any,
+        device: str,
+        backend: str,
+    ) -> None:
+        """The detector, the optional forensic stream and the face detector."""
+        from opendfa.models.runtime import load_for_inference
+
+        if detector is None or isinstance(detector, str | Path):
+            detector = load_for_inference(
+                str(detector or DEFAULT_MODEL), device=device, backend=backend
+            )
+        self.detector = detector
         self.stream = _load_stream(forensic_stream)
         self._owns_faces = face_detector is None
         self.face_detector = face_detector or FaceDetector()

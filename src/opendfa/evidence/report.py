@@ -118,7 +118,7 @@ class FlowImage:
 
     @classmethod
     def from_array(cls, flow: np.ndarray, box: tuple[int, int, int, int]) -> FlowImage:
-        flow = np.asarray(flow, dtype=np.float32)
+        flow = np.nan_to_num(np.asarray(flow, dtype=np.float32), nan=0.0, posinf=0.0, neginf=0.0)
         scale = max(float(np.abs(flow).max()) if flow.size else 0.0, 0.5)
         levels = np.clip(np.round(127.5 + 127.5 * flow / scale), 0, 255).astype(np.uint8)
         rgb = np.dstack([levels[..., 0], levels[..., 1], np.zeros_like(levels[..., 0])])

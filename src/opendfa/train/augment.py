@@ -113,8 +113,13 @@ def benign_process(
     image = np.ascontiguousarray(image)
     if operation == "jpeg":
         quality = int(rng.integers(60, 99))
-        ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
-        return cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if ok else image
+        # OpenCV's encoder takes BGR: a crop handed over as RGB gets the wrong luma weights
+        # and its chroma subsampled on the wrong colour differences.
+        bgr = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
+        ok, data = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, quality])
+        if not ok:
+            return image
+        return cv2.cvtColor(cv2.imdecode(data, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
     if operation == "resize":
         height, width = image.shape[:2]
         scale = float(rng.uniform(0.5, 0.9))
@@ -141,5 +146,7 @@ def _denoise(image: np.ndarray, rng: np.random.Generator, denoiser: str) -> np.n
         return cv2.bilateralFilter(image, 5, sigma_colour, float(rng.uniform(2, 5)))
     if denoiser == "nlmeans":
         strength = float(rng.uniform(2, 7))
-        return cv2.fastNlMeansDenoisingColored(image, None, strength, strength, 5, 11)
+        bgr = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)  # it converts to Lab assuming BGR
+        out = cv2.fastNlMeansDenoisingColored(bgr, None, strength, strength, 5, 11)
+        return cv2.cvtColor(out, cv2.COLOR_BGR2RGB)
     return cv2.GaussianBlur(image, (0, 0), float(rng.uniform(0.5, 1.0)))

@@ -133,7 +133,7 @@ function drawStream(r) {
 
 function streamLine(face, s) {
   if (!s.made) return `Not made (${s.reason || "no reason given"}); this is not evidence of real.`;
-  let text = `P(manipulated) ${s.probability.toFixed(2)} by ${s.model}`;
+  let text = s.probability != null ? `P(manipulated) ${s.probability.toFixed(2)} by ${s.model}` : `Made by ${s.model}, no score recorded`;
   const semantic = face.semantic_probability;
   if (semantic != null) {
     text += Math.abs(semantic - face.fake_probability) > 1e-6
@@ -143,7 +143,8 @@ function streamLine(face, s) {
   if (s.moved && s.moved.length) {
     text += "; predicted displacement: " + s.moved.slice(0, 3).map((m) => `${m.region.replaceAll("_", " ")} about ${m.peak_px.toFixed(1)} px`).join(", ");
   } else if (s.moved) {
-    text += `; no region predicted to have moved more than ${s.motion_floor_px.toFixed(1)} px, which is not evidence that nothing was edited`;
+    const floor = s.motion_floor_px != null ? ` more than ${s.motion_floor_px.toFixed(1)} px` : "";
+    text += `; no region predicted to have moved${floor}, which is not evidence that nothing was edited`;
   }
   return text + ".";
 }
