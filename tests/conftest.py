@@ -291,3 +291,23 @@ class AviTools:
 @pytest.fixture(scope="session")
 def avi_tools() -> AviTools:
     return AviTools()
+
+
+@pytest.fixture(scope="session")
+def constant_flow_stream():
+    """Save a tiny forensic-stream model whose warp-field head predicts the same displacement
+    (dx, dy) everywhere: `constant_flow_stream(folder, (dx, dy))` -> the model folder."""
+
+    def save(folder: Path, displacement: tuple[float, float]) -> Path:
+        import torch
+
+        from opendfa.models.forensic import ForensicConfig, ForensicNet, save_forensic
+
+        torch.manual_seed(0)
+        net = ForensicNet(ForensicConfig(width=8, depth=1, flow_head=True))
+        with torch.no_grad():
+            net.flow.weight.zero_()
+            net.flow.bias.copy_(torch.tensor(displacement))
+        return save_forensic(net, folder)
+
+    return save

@@ -82,22 +82,12 @@ def test_the_analysis_reports_both_streams_and_their_fusion(
     assert "stream" in report.timings_ms
 
 
-def _flow_stream(folder, displacement: tuple[float, float]) -> ForensicStream:
-    """A tiny model with a warp-field head that predicts the same displacement everywhere."""
-    torch.manual_seed(0)
-    net = ForensicNet(ForensicConfig(width=8, depth=1, flow_head=True))
-    with torch.no_grad():
-        net.flow.weight.zero_()
-        net.flow.bias.copy_(torch.tensor(displacement))
-    return ForensicStream(save_forensic(net, folder))
-
-
 def test_the_flow_head_names_the_regions_that_moved_and_by_how_much(
-    tmp_path, astronaut_rgb, astronaut_face
+    tmp_path, astronaut_rgb, astronaut_face, constant_flow_stream
 ) -> None:
     from opendfa.models.forensic import predict_map
 
-    moving = _flow_stream(tmp_path / "moving", (3.0, 4.0))  # 5 px everywhere
+    moving = ForensicStream(constant_flow_stream(tmp_path / "moving", (3.0, 4.0)))  # 5 px
     judged = moving.judge(astronaut_rgb, astronaut_face)
     names = [m.region for m in judged.moved]
     assert {"nose", "mouth", "left_eye", "right_eye"} <= set(names)
@@ -112,7 +102,7 @@ def test_the_flow_head_names_the_regions_that_moved_and_by_how_much(
     alone = predict_map(moving.model, astronaut_rgb[y0:y1, x0:x1])
     assert np.allclose(judged.heat, 1 / (1 + np.exp(-alone)), atol=1e-3)
 
-    still = _flow_stream(tmp_path / "still", (0.5, 0.5))  # below the 1.5 px floor
+    still = ForensicStream(constant_flow_stream(tmp_path / "still", (0.5, 0.5)))  # < floor
     judged = still.judge(astronaut_rgb, astronaut_face)
     assert judged.moved == [] and judged.to_json()["moved"] == []
 
@@ -126,13 +116,13 @@ def test_a_model_without_the_flow_head_says_nothing_of_motion(
 
 
 def test_the_html_report_states_the_pixel_level_check(
-    tmp_path, astronaut_path, tiny_detector, face_detector
+    tmp_path, astronaut_path, tiny_detector, face_detector, constant_flow_stream
 ) -> None:
     from opendfa.evidence.html import render_html
     from opendfa.evidence.pipeline import Analyzer
     from opendfa.evidence.report import validate_report
 
-    _flow_stream(tmp_path / "moving", (3.0, 4.0))
+    constant_flow_stream(tmp_path / "moving", (3.0, 4.0))
     with Analyzer(
         tiny_detector, face_detector, forensic_stream=tmp_path / "moving", forensics=False
     ) as analyzer:

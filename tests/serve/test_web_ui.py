@@ -44,19 +44,10 @@ def dfagpt_server(tmp_path_factory, tiny_model, face_detector, dfagpt_chat):
 
 
 @pytest.fixture(scope="module")
-def stream_server(tmp_path_factory, tiny_model, face_detector):
+def stream_server(tmp_path_factory, tiny_model, face_detector, constant_flow_stream):
     """A server whose analysis runs a tiny forensic stream with a warp-field head that
     predicts a 5 px move everywhere (as `opendfa serve --forensic-stream DIR` loads one)."""
-    import torch
-
-    from opendfa.models.forensic import ForensicConfig, ForensicNet, save_forensic
-
-    torch.manual_seed(0)
-    net = ForensicNet(ForensicConfig(width=8, depth=1, flow_head=True))
-    with torch.no_grad():
-        net.flow.weight.zero_()
-        net.flow.bias.copy_(torch.tensor((3.0, 4.0)))
-    folder = save_forensic(net, tmp_path_factory.mktemp("stream") / "m")
+    folder = constant_flow_stream(tmp_path_factory.mktemp("stream") / "m", (3.0, 4.0))
     yield from _serve(
         tmp_path_factory, tiny_model, face_detector, api_key=None, forensic_stream=folder
     )
