@@ -39,6 +39,7 @@ from cached_analysis import (  # noqa: E402
     DEFAULT_MODEL,
     analyse_all,
     cache_path,
+    decision_threshold,
     model_label,
     parser_for,
 )
@@ -132,21 +133,25 @@ def auc_ci(labels: np.ndarray, scores: np.ndarray) -> tuple[float, tuple[float, 
     return auc, bootstrap_ci(statistic, len(labels), labels, resamples=500)
 
 
-def risk_coverage(labels: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def risk_coverage(
+    labels: np.ndarray, scores: np.ndarray, threshold: float = THRESHOLD
+) -> tuple[np.ndarray, np.ndarray]:
     """(coverage, selective risk) when the most confident answers are kept first."""
-    order = np.argsort(-np.abs(scores - THRESHOLD), kind="stable")
-    wrong = ((scores[order] >= THRESHOLD).astype(int) != labels[order]).astype(float)
+    order = np.argsort(-np.abs(scores - threshold), kind="stable")
+    wrong = ((scores[order] >= threshold).astype(int) != labels[order]).astype(float)
     kept = np.arange(1, len(order) + 1)
     return kept / len(order), np.cumsum(wrong) / kept
 
 
-def aurc(labels: np.ndarray, scores: np.ndarray) -> float:
-    _, risk = risk_coverage(labels, scores)
+def aurc(labels: np.ndarray, scores: np.ndarray, threshold: float = THRESHOLD) -> float:
+    _, risk = risk_coverage(labels, scores, threshold)
     return float(risk.mean())
 
 
-def risk_at(labels: np.ndarray, scores: np.ndarray, coverage: float) -> float:
-    covered, risk = risk_coverage(labels, scores)
+def risk_at(
+    labels: np.ndarray, scores: np.ndarray, coverage: float, threshold: float = THRESHOLD
+) -> float:
+    covered, risk = risk_coverage(labels, scores, threshold)
     return float(risk[np.searchsorted(covered, coverage - 1e-9)])
 
 
@@ -185,7 +190,10 @@ def fmt_auc(auc: float, ci) -> str:
 
 
 def build(
-    rows: list[dict], model: str = "opendfa-lite0@2", data: str = "runs/forensic-data"
+    rows: list[dict],
+    model: str = "opendfa-lite0@2",
+    data: str = "runs/forensic-data",
+    threshold: float = THRESHOLD,
 ) -> str:
     found = defaultdict(lambda: [0, 0])
     for r in rows:
@@ -196,7 +204,7 @@ def build(
         for condition in conditions():
             labels, scores, widths = arrays(rows, split, condition)
             auc, ci = auc_ci(labels, scores)
-            full = float(((scores >= THRESHOLD).astype(int) != labels).mean())
+            full = float(((scores >= threshold).astype(int) != labels).mean())
             table[(split, condition)] = {
                 "auc": auc,
                 "ci": ci,
@@ -204,8 +212,8 @@ def build(
                 "found": found[(split, condition)],
                 "width": float(np.median(widths)) if len(widths) else float("nan"),
                 "error": full,
-                "sel80": risk_at(labels, scores, TARGET_COVERAGE),
-                "aurc": aurc(labels, scores),
+                "sel80": risk_at(labels, scores, TARGET_COVERAGE, threshold),
+                "aurc": aurc(labels, scores, threshold),
             }
     clean_val = table[("val", "clean")]["auc"]
     size_floor = choose_floor({s: table[("val", f"size{s}")]["auc"] for s in SIZES}, clean_val)
@@ -213,7 +221,7 @@ def build(
         {q: table[("val", f"jpeg{q}")]["auc"] for q in QUALITIES}, clean_val
     )
     labels, scores, _ = arrays(rows, "val", "clean")
-    band = float(np.quantile(np.abs(scores - THRESHOLD), 1 - TARGET_COVERAGE))
+    band = float(np.quantile(np.abs(scores - threshold), 1 - TARGET_COVERAGE))
 
     lines = [
         f"# Abstention: floors and selective risk of `{model}`",
@@ -223,7 +231,8 @@ def build(
         "faces whose identities the detector never saw in training (the val and test "
         f"identities of `{data}`, inside the detector's own test identities); "
         "reals and the three fake families (face swap, reenactment, editing) in equal numbers. "
-        "`Analyzer(forensics=False)`, threshold 0.5. AUC with a stratified bootstrap 95 % CI "
+        f"`Analyzer(forensics=False)`, threshold {threshold:.2f}. AUC with a stratified "
+        "bootstrap 95 % CI "
         "(500 resamples); *found*: images where a face was found (the others have no score "
         "and are left out of AUC and risk); *face px*: median width of the decisive face box.",
         "",
@@ -256,7 +265,7 @@ def build(
         "(the band leaving 80 % of the clean val faces).",
         "",
     ]
-    lines += selective_section(rows, size_floor, quality_floor, band)
+    lines += selective_section(rows, size_floor, quality_floor, band, threshold)
     test = table[("test", "clean")]
     met = test["sel80"] <= test["error"] / 2
     lines += [
@@ -266,10 +275,12 @@ def build(
         f"- Goal (issue 25): at 80 % coverage the selective error at most half the full-coverage "
         f"error on clean test. Measured {100 * test['sel80']:.1f} % against "
         f"{100 * test['error']:.1f} %: **{'met' if met else 'not met'}**.",
-        "- The errors at threshold 0.5 are mostly fakes the detector scores confidently real "
+        f"- The errors at threshold {threshold:.2f} are mostly fakes the detector scores "
+        "confidently real "
         "(face editing and reenactment, see the per-family table): a margin cannot find "
         "confident misses, so abstaining on the uncertain band buys little here. The ranking "
-        "(AUC) is better than the 0.5 threshold suggests: the sample is 3 fakes to 1 real and "
+        f"(AUC) is better than the {threshold:.2f} threshold suggests: the sample is 3 "
+        "fakes to 1 real and "
         "has no entire-face synthesis, the family the detector catches best.",
         "- Faces already narrower than a target size are left as they are (never upscaled), "
         "so the size rows mix in some originally small faces; *test face px* is the median.",
@@ -279,11 +290,12 @@ def build(
     return "\n".join(lines) + "\n"
 
 
-def selective_section(rows, size_floor, quality_floor, band) -> list[str]:
+def selective_section(rows, size_floor, quality_floor, band, threshold=THRESHOLD) -> list[str]:
     lines = [
         "## Selective risk on test",
         "",
-        "Ranked by the margin |P(fake) - 0.5|. *error*: all faces answered; *sel. error "
+        f"Ranked by the margin |P(fake) - {threshold:.2f}|. *error*: all faces answered; "
+        "*sel. error "
         "@80 %*: the 80 % with the largest margin; *band*: the val-chosen band applied as it "
         "is; *rules*: band plus the size and quality floors (what `opendfa analyze` does).",
         "",
@@ -300,11 +312,11 @@ def selective_section(rows, size_floor, quality_floor, band) -> list[str]:
         picked = [r for r in rows if r["split"] == "test" and r["condition"] in chosen]
         labels = np.array([r["label"] for r in picked if r["p"] is not None])
         scores = np.array([r["p"] for r in picked if r["p"] is not None])
-        wrong = (scores >= THRESHOLD).astype(int) != labels
-        margin = np.abs(scores - THRESHOLD) >= band
+        wrong = (scores >= threshold).astype(int) != labels
+        margin = np.abs(scores - threshold) >= band
         ruled = np.array(
             [
-                abs(r["p"] - THRESHOLD) >= band
+                abs(r["p"] - threshold) >= band
                 and r["face_px"] >= size_floor
                 and not (
                     r["condition"].startswith("jpeg") and int(r["condition"][4:]) < quality_floor
@@ -315,8 +327,8 @@ def selective_section(rows, size_floor, quality_floor, band) -> list[str]:
         )
         lines.append(
             f"| {name} | {len(labels)} | {100 * wrong.mean():.1f} % | "
-            f"{100 * risk_at(labels, scores, TARGET_COVERAGE):.1f} % | "
-            f"{aurc(labels, scores):.3f} | "
+            f"{100 * risk_at(labels, scores, TARGET_COVERAGE, threshold):.1f} % | "
+            f"{aurc(labels, scores, threshold):.3f} | "
             f"{100 * margin.mean():.1f} % | {100 * wrong[margin].mean():.1f} % | "
             f"{100 * ruled.mean():.1f} % | {100 * wrong[ruled].mean():.1f} % |"
         )
@@ -332,8 +344,8 @@ def selective_section(rows, size_floor, quality_floor, band) -> list[str]:
     for family in sorted({r["category"] for r in clean}):
         p = np.array([r["p"] for r in clean if r["category"] == family])
         y = np.array([r["label"] for r in clean if r["category"] == family])
-        wrong = (p >= THRESHOLD).astype(int) != y
-        kept = np.abs(p - THRESHOLD) >= band
+        wrong = (p >= threshold).astype(int) != y
+        kept = np.abs(p - threshold) >= band
         auc = (
             ""
             if family == "real"
@@ -346,7 +358,7 @@ def selective_section(rows, size_floor, quality_floor, band) -> list[str]:
     lines += ["", "### Risk-coverage curve (clean test)", "", "| coverage | selective error |"]
     lines += ["| ---: | ---: |"]
     labels, scores, _ = arrays(rows, "test", "clean")
-    covered, risk = risk_coverage(labels, scores)
+    covered, risk = risk_coverage(labels, scores, threshold)
     for target in (0.2, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0):
         index = int(np.searchsorted(covered, target - 1e-9))
         lines.append(f"| {100 * target:.0f} % | {100 * risk[index]:.1f} % |")
@@ -363,7 +375,7 @@ def main(argv: list[str] | None = None) -> None:
     rows = score(args.manifest, args.val, args.test, args.seed, args.model)
     data = args.manifest.parent
     data = data.relative_to(ROOT) if data.is_relative_to(ROOT) else data
-    text = build(rows, model_label(args.model), str(data))
+    text = build(rows, model_label(args.model), str(data), decision_threshold(args.model))
     args.markdown.write_text(text, encoding="utf-8")
     print(text)
 

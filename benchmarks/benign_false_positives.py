@@ -34,15 +34,17 @@ from cached_analysis import (  # noqa: E402
     DEFAULT_MODEL,
     analyse_all,
     cache_path,
+    decision_threshold,
+    model_label,
     parser_for,
     publish,
 )
 from forensic_stream import BENIGN, benign  # noqa: E402
 
 from opendfa.data.manifest import read_manifest  # noqa: E402
+from opendfa.metrics.detection import wilson_interval  # noqa: E402
 
 PROCESSING = (*BENIGN, "webp80")
-Z = 1.959964
 
 
 def process(name: str, bgr: np.ndarray) -> bytes:
@@ -86,22 +88,13 @@ def score(manifest_path: Path, model: str = DEFAULT_MODEL) -> list[dict]:
     return rows
 
 
-def wilson(hits: int, n: int) -> tuple[float, float]:
-    if n == 0:
-        return (0.0, 1.0)
-    p = hits / n
-    centre = (p + Z * Z / (2 * n)) / (1 + Z * Z / n)
-    half = Z * np.sqrt(p * (1 - p) / n + Z * Z / (4 * n * n)) / (1 + Z * Z / n)
-    return (max(0.0, centre - half), min(1.0, centre + half))
-
-
 def rate(rows: list[dict], verdict: str) -> str:
     hits = sum(row["verdict"] == verdict for row in rows)
-    low, high = wilson(hits, len(rows))
+    low, high = wilson_interval(hits, len(rows))
     return f"{100 * hits / max(1, len(rows)):.1f} % [{100 * low:.1f}, {100 * high:.1f}]"
 
 
-def build(rows: list[dict]) -> str:
+def build(rows: list[dict], model: str = DEFAULT_MODEL, threshold: float = 0.5) -> str:
     by_processing: dict[str, list[dict]] = defaultdict(list)
     by_source: dict[str, list[dict]] = defaultdict(list)
     for row in rows:
@@ -112,8 +105,9 @@ def build(rows: list[dict]) -> str:
         "# False accusations of the default analysis on genuine faces",
         "",
         f"Made by `benchmarks/benign_false_positives.py` on {datetime.date.today()} "
-        f"({platform.machine()}, {platform.python_version()}); the bundled `opendfa-lite0` "
-        "through the whole default analysis (threshold 0.5, abstention rules on). Faces: the "
+        f"({platform.machine()}, {platform.python_version()}); `{model}` "
+        f"through the whole default analysis (threshold {threshold:.2f}, the detector's "
+        "operating point; abstention rules on). Faces: the "
         "undegraded reals of the val and test identities of `runs/forensic-data-v2`, inside the "
         "detector's own test identities. False positive: a verdict of fake; inconclusive "
         "counted apart. 95 % Wilson intervals.",
@@ -151,7 +145,8 @@ def build(rows: list[dict]) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     args = parser_for(__doc__, "runs/forensic-data-v2/manifest.jsonl").parse_args(argv)
-    publish(build(score(args.manifest, args.model)), args.markdown)
+    rows = score(args.manifest, args.model)
+    publish(build(rows, model_label(args.model), decision_threshold(args.model)), args.markdown)
 
 
 if __name__ == "__main__":

@@ -37,14 +37,31 @@ def model_label(model: str) -> str:
     return detector_base.model_label(detector_base.read_detector_info(folder), folder)
 
 
-def cache_path(bench: str, model: str) -> Path:
-    """`runs/<bench>/<model label>-<weights sha256, 12 digits>/rows.jsonl`: one cache per set
-    of weights (two candidates published under one name and version never share rows)."""
+def decision_threshold(model: str) -> float:
+    """The P(fake) at which the analysis calls a face of `model` fake: its folder's operating
+    point (`opendfa.models.operating_point`), else 0.5."""
     from opendfa.models import detector_base
+    from opendfa.models.operating_point import DEFAULT_THRESHOLD, load_operating_point
+
+    folder = detector_base.resolve_detector(model)
+    sha = detector_base.read_detector_info(folder).get("weights_sha256")
+    point = load_operating_point(folder, sha)
+    return point.threshold if point is not None else DEFAULT_THRESHOLD
+
+
+def cache_path(bench: str, model: str) -> Path:
+    """`runs/<bench>/<model label>-<weights sha256, 12 digits>[-t<threshold>]/rows.jsonl`: one
+    cache per set of weights and operating point (two candidates published under one name and
+    version never share rows, nor one model judged at two thresholds)."""
+    from opendfa.models import detector_base
+    from opendfa.models.operating_point import DEFAULT_THRESHOLD
 
     folder = detector_base.resolve_detector(model)
     sha = str(detector_base.read_detector_info(folder).get("weights_sha256") or "unknown")
-    return ROOT / "runs" / bench / f"{model_label(model)}-{sha[:12]}" / "rows.jsonl"
+    threshold = decision_threshold(model)
+    # Verdicts move with the operating point: each threshold gets its own cache.
+    line = f"-t{threshold:.4f}" if threshold != DEFAULT_THRESHOLD else ""
+    return ROOT / "runs" / bench / f"{model_label(model)}-{sha[:12]}{line}" / "rows.jsonl"
 
 
 def analyse_all(

@@ -174,3 +174,24 @@ def test_bad_inputs_raise_one_line_media_errors(
         analyzer.analyze_image(path)
     assert caught.value.reason == reason
     assert "\n" not in str(caught.value)
+
+
+def test_verdict_follows_the_detector_operating_point(
+    tmp_path, face_detector, scripted, astronaut_path
+):
+    """A folder's operating point (0.7) is the default line: P(fake) 0.6 is judged real;
+    an explicit threshold still wins."""
+    from opendfa.models.detector import load_detector
+    from opendfa.models.operating_point import OperatingPoint, save_operating_point
+    from tiny_models import save_random_detector
+
+    folder = save_random_detector(tmp_path / "tiny", name="tiny", input_size=128, mask_size=28)
+    save_operating_point(folder, OperatingPoint(0.7), load_detector(folder).weights_sha256, {})
+    detector = load_detector(folder)
+    with Analyzer(detector, face_detector, predict=scripted(0.6)) as cautious:
+        report = cautious.analyze_image(astronaut_path)
+    assert cautious.threshold == pytest.approx(0.7)
+    assert report.model.threshold == pytest.approx(0.7)
+    assert report.verdict == "real"
+    with Analyzer(detector, face_detector, predict=scripted(0.6), threshold=0.5) as plain:
+        assert plain.analyze_image(astronaut_path).verdict == "fake"

@@ -149,3 +149,14 @@ def test_embedding_similarity_ranks_paraphrases_above_unrelated_text():
     far = embedding_similarity(["The stock market closed higher on Tuesday."], reference, embedder)
     same = embedding_similarity(reference, reference, embedder)
     assert same == pytest.approx(1.0, abs=1e-5) and close > 0.6 > far
+
+
+def test_wilson_interval_matches_the_textbook_values_and_stays_honest_at_the_edges():
+    from opendfa.metrics.detection import wilson_interval
+
+    low, high = wilson_interval(5, 100)
+    assert low == pytest.approx(0.0215, abs=1e-4) and high == pytest.approx(0.1118, abs=1e-4)
+    low, high = wilson_interval(0, 40)  # no false positive seen is not a rate of zero
+    assert low == 0.0 and high == pytest.approx(0.0876, abs=1e-4)
+    assert wilson_interval(40, 40)[1] == 1.0 and wilson_interval(40, 40)[0] < 1.0
+    assert wilson_interval(0, 0) == (0.0, 1.0)

@@ -47,8 +47,9 @@ def add_analyze_commands(commands: argparse._SubParsersAction) -> None:
     analyze.add_argument(
         "--threshold",
         type=_probability,
-        default=0.5,
-        help="fake probability at which a face is judged fake (default 0.5)",
+        default=None,
+        help="fake probability at which a face is judged fake (default: the detector's "
+        "operating point, chosen on validation reals; 0.5 for a detector without one)",
     )
     analyze.add_argument(
         "--max-pixels", type=_positive_float, default=50.0, metavar="MP", help="image size cap"

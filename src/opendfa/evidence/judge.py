@@ -3,8 +3,8 @@
 The chat model's evidence line, the benchmark's detector answerer on a crop no face was found
 in, its grounding check, the DFA-GPT trainer and the speed benchmark all read the detector on
 one aligned crop. Here the crop's verdict comes from the same threshold the analysis uses
-(`DEFAULT_THRESHOLD` unless the caller has its own: detector folders record none) and its
-forgery type from `ForgeryType.decide`, as the analysis decides a face's.
+(the detector's operating point, `DetectorRuntime.decision_threshold`, unless the caller has
+its own) and its forgery type from `ForgeryType.decide`, as the analysis decides a face's.
 """
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ def crop_evidence_line(
     detector: DetectorRuntime,
     crop: np.ndarray,
     version: int = 1,
-    threshold: float = DEFAULT_THRESHOLD,
+    threshold: float | None = None,
 ) -> str:
     """The evidence line of one aligned crop judged on its own (no report behind it)."""
     judged = judge_crop(detector, crop, threshold)
@@ -93,14 +93,17 @@ def crop_evidence_line(
 
 
 def judge_crops(
-    detector: DetectorRuntime, crops: np.ndarray, threshold: float = DEFAULT_THRESHOLD
+    detector: DetectorRuntime, crops: np.ndarray, threshold: float | None = None
 ) -> list[CropJudgement]:
-    """One judgement per aligned uint8 RGB crop (N, S, S, 3), in one batched detector run."""
+    """One judgement per aligned uint8 RGB crop (N, S, S, 3), in one batched detector run;
+    `threshold` None is the detector's operating point."""
+    if threshold is None:
+        threshold = getattr(detector, "decision_threshold", DEFAULT_THRESHOLD)
     return [CropJudgement(p, float(threshold)) for p in predict_crops(detector, crops)]
 
 
 def judge_crop(
-    detector: DetectorRuntime, crop: np.ndarray, threshold: float = DEFAULT_THRESHOLD
+    detector: DetectorRuntime, crop: np.ndarray, threshold: float | None = None
 ) -> CropJudgement:
     """The judgement of one aligned uint8 RGB crop (S, S, 3)."""
     return judge_crops(detector, crop[None], threshold)[0]

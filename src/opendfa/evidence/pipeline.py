@@ -98,6 +98,8 @@ class Analyzer:
     (`opendfa.faces.follow`); 1 runs it on every frame. Each analysis
     gets a fresh `WorkBudget` of `max_seconds` (None: no limit) and `max_decoded_frames`
     per video unless the caller passes its own (a server that cancels when a client leaves).
+    A face is fake at P(fake) >= `threshold`; None takes the detector's operating point
+    (`opendfa.models.operating_point`: chosen on validation reals), or 0.5 without one.
     `forensics` runs the file checks on images; `copy_move` adds the opt-in clone check to
     them (ORB self-matching, measured in benchmarks/forensics.py).
     """
@@ -107,7 +109,7 @@ class Analyzer:
         detector: Any = None,
         face_detector: FaceDetector | None = None,
         *,
-        threshold: float = DEFAULT_THRESHOLD,
+        threshold: float | None = None,
         predict: Predict | None = None,
         max_pixels: int = DEFAULT_MAX_PIXELS,
         top_k: int = 3,
@@ -122,7 +124,7 @@ class Analyzer:
         forensic_stream: str | Path | Any = None,
         copy_move: bool = False,
     ) -> None:
-        if not 0.0 < threshold < 1.0:
+        if threshold is not None and not 0.0 < threshold < 1.0:
             raise ValueError(f"threshold must be between 0 and 1, got {threshold}")
         if min(top_k, max_video_frames, batch_size, redetect_every) < 1:
             raise ValueError(
@@ -139,7 +141,7 @@ class Analyzer:
                 preload.join()  # no import left running while the process exits
             raise
         self.predict = predict or predict_crops
-        self.threshold = float(threshold)
+        self.threshold = float(threshold if threshold is not None else self._operating_threshold())
         self.max_pixels = max_pixels
         self.top_k = top_k
         self.max_video_frames = max_video_frames
@@ -169,6 +171,12 @@ class Analyzer:
         self.stream = _load_stream(forensic_stream)
         self._owns_faces = face_detector is None
         self.face_detector = face_detector or FaceDetector()
+
+    def _operating_threshold(self) -> float:
+        """The detector's own operating point (its folder's `operating_point.json`), else 0.5:
+        a detector that records none is judged at its calibrated probability's midpoint."""
+        threshold = getattr(self.detector, "decision_threshold", DEFAULT_THRESHOLD)
+        return float(threshold) if isinstance(threshold, int | float) else DEFAULT_THRESHOLD
 
     def close(self) -> None:
         if self._owns_faces:

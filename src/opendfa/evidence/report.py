@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import cv2
 import numpy as np
 
+from opendfa.models.operating_point import DEFAULT_THRESHOLD as DEFAULT_THRESHOLD  # re-exported
 from opendfa.taxonomy import CATEGORIES, FAKE_CATEGORIES, REAL
 
 if TYPE_CHECKING:
@@ -31,7 +32,6 @@ SCHEMA = "opendfa.report/2"
 OLDER_SCHEMAS = ("opendfa.report/1",)
 SCHEMA_PATH = Path(__file__).with_name("report.schema.json")
 VERDICTS = ("fake", "real", "inconclusive", "no_face", "error")
-DEFAULT_THRESHOLD = 0.5
 
 
 @dataclass

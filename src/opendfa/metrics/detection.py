@@ -13,6 +13,7 @@ Labels are 1 for fake, 0 for real; scores are P(fake) (or any score that grows w
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -192,3 +193,14 @@ def expected_calibration_error(
         if chosen.any():
             ece += chosen.mean() * abs(correct[chosen].mean() - confidence[chosen].mean())
     return float(ece)
+
+
+def wilson_interval(hits: int, n: int, z: float = 1.959964) -> tuple[float, float]:
+    """The Wilson score interval of a rate `hits / n` (95 % by default): honest near 0 and 1,
+    where the normal approximation collapses (a false-positive rate of 0 of 40 is not 0)."""
+    if n <= 0:
+        return (0.0, 1.0)
+    p = hits / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return (max(0.0, centre - half), min(1.0, centre + half))

@@ -2,8 +2,9 @@
 
 A saved detector is a folder: `config.json` (architecture, temperature, metrics, the sha256 of
 each weights file) beside `model.safetensors` (the weights, read by torch) and optionally
-`model.onnx` (the same network exported for ONNX Runtime, see `opendfa.models.onnx_detector`)
-and `ood.safetensors` + `ood.json` (its out-of-distribution statistics, `opendfa.models.ood`).
+`model.onnx` (the same network exported for ONNX Runtime, see `opendfa.models.onnx_detector`),
+`ood.safetensors` + `ood.json` (its out-of-distribution statistics, `opendfa.models.ood`) and
+`operating_point.json` (where it calls a face fake, `opendfa.models.operating_point`).
 This module names those files, parses the config, finds a folder from a model name, and holds
 the one record of a loaded detector (`DetectorRuntime`, whichever runtime runs it) and the one
 `predict_crops`: a runtime only computes the heads' raw outputs (and the pooled features),
@@ -28,6 +29,7 @@ from opendfa.faces.regions import MIRRORED_REGIONS, REGION_NAMES
 from opendfa.models.configs import DEFAULT_MODEL
 from opendfa.models.configs import DetectorConfig as DetectorConfig  # re-exported
 from opendfa.models.ood import OodStats, load_ood
+from opendfa.models.operating_point import DEFAULT_THRESHOLD, OperatingPoint, load_operating_point
 from opendfa.safe_files import write_json_atomic
 from opendfa.taxonomy import CATEGORIES
 
@@ -109,6 +111,18 @@ class DetectorRuntime(ABC):
         """The folder's out-of-distribution statistics (`opendfa.models.ood`) when it has
         current ones (fitted on these weights), else None: then no crop gets an OOD score."""
         return load_ood(self.folder, self.weights_sha256)
+
+    @cached_property
+    def operating_point(self) -> OperatingPoint | None:
+        """The folder's operating point (`opendfa.models.operating_point`) when it has one
+        chosen for these weights, else None."""
+        return load_operating_point(self.folder, self.weights_sha256)
+
+    @property
+    def decision_threshold(self) -> float:
+        """The P(fake) at which a face is called fake: the operating point's, else 0.5."""
+        point = self.operating_point
+        return point.threshold if point is not None else DEFAULT_THRESHOLD
 
 
 def predict_crops(

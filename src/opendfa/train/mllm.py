@@ -221,7 +221,8 @@ class Trainer:
 
         cache = VisionCache.for_run(self.config, loaded)
         self._dataset_lines = self._evidence_lines(loaded, images)
-        threshold = DEFAULT_THRESHOLD  # as judge_crops and the analysis judge
+        # As judge_crops and the analysis judge: the detector's operating point.
+        threshold = float(getattr(loaded.detector, "decision_threshold", DEFAULT_THRESHOLD))
         missing = []
         for name in images:
             hit = cache.get(name) if cache else None
