@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/abstention.py [--manifest M] [--val 120] [--test 160]
 
 Data: an `opendfa data synth` manifest split by identity (default
-`runs/forensic-data/manifest.jsonl`, git-ignored); its val and test identities lie inside the
+`runs/forensic-data-v2/manifest.jsonl`, git-ignored); its val and test identities lie inside the
 bundled detector's own test identities, so neither was seen in training. A seeded sample,
 stratified by category (reals and each fake family in equal numbers), is analysed by
 `Analyzer(forensics=False)` (the bundled `opendfa-lite0`) clean and under degradations of the
@@ -12,10 +12,11 @@ and re-saved as JPEG at quality 10/20/35/50/75 (OpenCV, 4:2:0).
 
 Floors are chosen on **val**: the smallest face width (quality) at which the AUC stays within
 `TOLERANCE` of the clean AUC, with every larger width (quality) also within it. The margin
-band (abstain when |P(fake) - 0.5| is below it) is the one leaving 80 % of the clean val
-faces. Everything is reported on **test**. Risk is the error rate at threshold 0.5; AUC has a
-stratified bootstrap 95 % CI. Scores are cached in `runs/abstention/<model>-<sha>/rows.jsonl`
-(per detector; `--model` scores another one); the tables go to `benchmarks/abstention.md`.
+band (abstain when |P(fake) - threshold| is below it) is the one leaving 80 % of the clean val
+faces. Everything is reported on **test**. Risk is the error rate at the detector's operating
+point (0.5 without one); AUC has a stratified bootstrap 95 % CI. Scores are cached in
+`runs/abstention/<model>-<sha>/rows.jsonl` (per detector; `--model` scores another one); the
+tables go to `benchmarks/abstention.md`.
 """
 
 from __future__ import annotations
@@ -114,7 +115,7 @@ def score(
     return analyse_all(
         samples,
         conditions(),
-        cache=cache_path("abstention", model),
+        cache=cache_path("abstention", model, per_threshold=False),  # rows: P(fake), sizes
         model=model,
         load=lambda sample: cv2.imread(str(manifest.resolve(sample.path)), cv2.IMREAD_COLOR),
         make_input=make_input,
@@ -261,7 +262,7 @@ def build(
         f"- size floor: {size_note} (decisive face narrower than this: `inconclusive`);",
         f"- JPEG quality floor: **{quality_floor}** (a JPEG whose estimated quality is below "
         "it: `inconclusive`);",
-        f"- margin band: **{band:.3f}**: |P(fake) - 0.5| below it is `inconclusive` "
+        f"- margin band: **{band:.3f}**: |P(fake) - {threshold:.2f}| below it is `inconclusive` "
         "(the band leaving 80 % of the clean val faces).",
         "",
     ]
@@ -366,7 +367,7 @@ def selective_section(rows, size_floor, quality_floor, band, threshold=THRESHOLD
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = parser_for(__doc__, "runs/forensic-data/manifest.jsonl")
+    parser = parser_for(__doc__, "runs/forensic-data-v2/manifest.jsonl")
     parser.add_argument("--val", type=int, default=120)
     parser.add_argument("--test", type=int, default=160)
     parser.add_argument("--seed", type=int, default=0)

@@ -49,10 +49,11 @@ def decision_threshold(model: str) -> float:
     return point.threshold if point is not None else DEFAULT_THRESHOLD
 
 
-def cache_path(bench: str, model: str) -> Path:
+def cache_path(bench: str, model: str, *, per_threshold: bool = True) -> Path:
     """`runs/<bench>/<model label>-<weights sha256, 12 digits>[-t<threshold>]/rows.jsonl`: one
     cache per set of weights and operating point (two candidates published under one name and
-    version never share rows, nor one model judged at two thresholds)."""
+    version never share rows, nor one model judged at two thresholds). `per_threshold` False:
+    the rows keep nothing the threshold decides (P(fake), sizes), one cache serves every one."""
     from opendfa.models import detector_base
     from opendfa.models.operating_point import DEFAULT_THRESHOLD
 
@@ -60,7 +61,7 @@ def cache_path(bench: str, model: str) -> Path:
     sha = str(detector_base.read_detector_info(folder).get("weights_sha256") or "unknown")
     threshold = decision_threshold(model)
     # Verdicts move with the operating point: each threshold gets its own cache.
-    line = f"-t{threshold:.4f}" if threshold != DEFAULT_THRESHOLD else ""
+    line = f"-t{threshold:.4f}" if per_threshold and threshold != DEFAULT_THRESHOLD else ""
     return ROOT / "runs" / bench / f"{model_label(model)}-{sha[:12]}{line}" / "rows.jsonl"
 
 

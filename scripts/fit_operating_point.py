@@ -56,8 +56,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dry-run", action="store_true", help="print, write nothing")
     args = parser.parse_args(argv)
 
+    threshold, record = fit(args.model, args.manifest, args.target, args.rule, args.seed)
+    print(f"threshold {threshold:.4f}")
+    print_table(record)
+    if args.dry_run:
+        return 0
     detector = load_for_inference(args.model)
-    manifest = read_manifest(args.manifest)
+    point = OperatingPoint(threshold=threshold)
+    path = save_operating_point(detector.folder, point, detector.weights_sha256, record)
+    print(f"wrote {path}")
+    return 0
+
+
+def fit(
+    model: str | Path,
+    manifest_path: Path = MANIFEST,
+    target: float = 0.05,
+    rule: str = "pooled",
+    seed: int = 0,
+) -> tuple[float, dict]:
+    """The operating threshold of `model` and the record of how it was chosen (see above)."""
+    detector = load_for_inference(str(model))
+    manifest = read_manifest(manifest_path)
     val = subset(manifest, "val")
     crops = load_crops(
         val,
@@ -69,25 +89,16 @@ def main(argv: list[str] | None = None) -> int:
     images = [crops.load_crop(s).image for s in crops.samples]
     labels = np.array([s.category != REAL for s in crops.samples])
     reals = [image for image, fake in zip(images, labels, strict=True) if not fake]
-    fake_scores = scores(
-        detector, [image for image, fake in zip(images, labels, strict=True) if fake]
-    )
+    fakes = [image for image, fake in zip(images, labels, strict=True) if fake]
+    fake_scores = scores(detector, fakes)
     real_scores = {CLEAN: scores(detector, reals)}
     for operation in BENIGN_OPERATIONS:
-        rng = np.random.default_rng([args.seed, zlib.crc32(operation.encode())])
+        rng = np.random.default_rng([seed, zlib.crc32(operation.encode())])
         processed = [benign_process(image, rng, operation) for image in reals]
         real_scores[operation] = scores(detector, processed)
-
-    threshold = pick(real_scores, args.target, args.rule)
-    record = describe(real_scores, fake_scores, threshold, args)
-    print(f"threshold {threshold:.4f}")
-    print_table(record)
-    if args.dry_run:
-        return 0
-    point = OperatingPoint(threshold=threshold)
-    path = save_operating_point(detector.folder, point, detector.weights_sha256, record)
-    print(f"wrote {path}")
-    return 0
+    threshold = pick(real_scores, target, rule)
+    record = describe(real_scores, fake_scores, threshold, manifest_path, target, rule, seed)
+    return threshold, record
 
 
 def scores(detector, crops: list[np.ndarray]) -> np.ndarray:
@@ -108,7 +119,10 @@ def describe(
     real_scores: dict[str, np.ndarray],
     fake_scores: np.ndarray,
     threshold: float,
-    args: argparse.Namespace,
+    manifest: Path,
+    target: float,
+    rule: str,
+    seed: int,
 ) -> dict:
     """What the choice was made on and what it costs on val, for `operating_point.json`."""
     conditions = {}
@@ -124,14 +138,14 @@ def describe(
         "missed_at_0.5": rate(fake_scores, DEFAULT_THRESHOLD, below=True),
     }
     return {
-        "chosen_on": f"val split of {display(args.manifest)}: genuine faces as they are and "
+        "chosen_on": f"val split of {display(manifest)}: genuine faces as they are and "
         "after each benign operation (aligned crops; WebP held out)",
-        "target_false_positive": args.target,
-        "rule": args.rule,
+        "target_false_positive": target,
+        "rule": rule,
         "floor": DEFAULT_THRESHOLD,
         "val_reals": conditions,
         "val_fakes": missed,
-        "seed": args.seed,
+        "seed": seed,
         "date": datetime.date.today().isoformat(),
         "machine": f"{platform.machine()} {platform.system()}",
     }

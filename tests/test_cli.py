@@ -137,8 +137,11 @@ def test_demo_analyses_the_bundled_real_and_swapped_samples(tmp_path, capsys):
     for name in ("grace_hopper.html", "swap_collins_on_hopper.html"):
         assert "<html" in (tmp_path / "demo" / name).read_text().lower()
     assert "real: Grace Hopper" in out and "P(fake)" in out
-    # The shipped model on its own demo: the untouched portrait real, the swap fake.
-    assert [r["verdict"] for r in reports] == ["real", "fake"]
+    # The shipped model on its own demo: the untouched portrait real; the swap scored above
+    # the operating point, so never cleared (fake, or inconclusive inside the margin band).
+    real, swap = reports
+    assert real["verdict"] == "real" and swap["verdict"] in ("fake", "inconclusive")
+    assert swap["fake_probability"] >= swap["model"]["threshold"] > real["fake_probability"]
 
 
 def test_console_script_runs_without_traceback(tmp_path):

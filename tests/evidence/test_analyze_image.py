@@ -94,7 +94,7 @@ def test_threshold_decides_the_verdict(tiny_detector, face_detector, astronaut_p
         report = lenient.analyze_image(astronaut_path)
     assert report.verdict == "real" and report.forgery_type.label == "real"
     assert report.explanation.startswith("Judged real")
-    with Analyzer(tiny_detector, face_detector, predict=scripted(0.3), threshold=0.25) as strict:
+    with Analyzer(tiny_detector, face_detector, predict=scripted(0.3), threshold=0.15) as strict:
         assert strict.analyze_image(astronaut_path).verdict == "fake"
     with pytest.raises(ValueError, match="threshold"):
         Analyzer(tiny_detector, face_detector, predict=scripted(0.3), threshold=1.0)
@@ -179,19 +179,19 @@ def test_bad_inputs_raise_one_line_media_errors(
 def test_verdict_follows_the_detector_operating_point(
     tmp_path, face_detector, scripted, astronaut_path
 ):
-    """A folder's operating point (0.7) is the default line: P(fake) 0.6 is judged real;
-    an explicit threshold still wins."""
+    """A folder's operating point (0.8) is the default line: P(fake) 0.62 is judged real;
+    an explicit threshold still wins (both lines are outside the margin band of 0.62)."""
     from opendfa.models.detector import load_detector
     from opendfa.models.operating_point import OperatingPoint, save_operating_point
     from tiny_models import save_random_detector
 
     folder = save_random_detector(tmp_path / "tiny", name="tiny", input_size=128, mask_size=28)
-    save_operating_point(folder, OperatingPoint(0.7), load_detector(folder).weights_sha256, {})
+    save_operating_point(folder, OperatingPoint(0.8), load_detector(folder).weights_sha256, {})
     detector = load_detector(folder)
-    with Analyzer(detector, face_detector, predict=scripted(0.6)) as cautious:
+    with Analyzer(detector, face_detector, predict=scripted(0.62)) as cautious:
         report = cautious.analyze_image(astronaut_path)
-    assert cautious.threshold == pytest.approx(0.7)
-    assert report.model.threshold == pytest.approx(0.7)
+    assert cautious.threshold == pytest.approx(0.8)
+    assert report.model.threshold == pytest.approx(0.8)
     assert report.verdict == "real"
-    with Analyzer(detector, face_detector, predict=scripted(0.6), threshold=0.5) as plain:
+    with Analyzer(detector, face_detector, predict=scripted(0.62), threshold=0.45) as plain:
         assert plain.analyze_image(astronaut_path).verdict == "fake"

@@ -336,3 +336,36 @@ def test_the_second_line_words_the_report_s_own_cues_and_margin(report):
         word = strongest_cue_word(region.cues)
         named = f"{region_label(region.name)} ({word})" if word else region_label(region.name)
         assert named in line, (named, line)
+
+
+@pytest.mark.parametrize(
+    ("question", "said", "kept"),
+    [
+        ("Is this face real or fake?", "None: the expression of a fake face.", False),
+        ("Is this face real or fake?", "It looks real.", False),
+        ("Is this face real or fake?", "Hm.", True),
+        ("Describe the artifacts.", "Nothing stands out, as in an unaltered photograph.", False),
+    ],
+)
+def test_a_reply_that_commits_under_an_abstaining_report_is_replaced(
+    model_dir, report, question, said, kept
+):
+    """DFA-Instruct never abstains, so on an inconclusive report the model's replies are read
+    as DFA-Bench reads a DF-D answer, and any committed verdict gives way to the record."""
+    import dataclasses
+
+    from opendfa.evidence.report import Abstention
+
+    abstaining = dataclasses.replace(
+        report,
+        verdict="inconclusive",
+        abstention=Abstention(["the score is close to the threshold"], "a second opinion"),
+    )
+    backend = DFAGPTBackend(model_dir)
+    _scripted(backend, said)
+    reply = Conversation(abstaining, backend=backend).ask(question)
+    if kept:
+        assert reply.text == said and "replaced" not in reply.facts
+    else:
+        assert reply.facts["replaced"] is True and "cannot tell" in reply.text
+        assert "the report says inconclusive" in reply.facts["rejected_dfa_gpt_reply"]["reason"]

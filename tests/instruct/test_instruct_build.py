@@ -303,10 +303,12 @@ def built_with_evidence(manifest, tmp_path_factory):
 
 def test_every_image_gets_the_bundled_detector_s_evidence_line(built_with_evidence):
     from opendfa.instruct.evidence import read_evidence_lines
+    from opendfa.models.detector import load_detector
 
     out, _, records = built_with_evidence
     meta, lines = read_evidence_lines(out)
-    assert meta == {"detector": "opendfa-lite0@2", "version": 2}
+    bundled = load_detector().name  # the bundled detector's name@version
+    assert meta == {"detector": bundled, "version": 2}
     assert set(lines) == {r["image"] for r in records}
     assert all(
         line.startswith("Detector evidence: verdict ") and " margin " in line

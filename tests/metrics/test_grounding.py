@@ -164,3 +164,13 @@ def test_paraphrases_found_while_decoding_count_as_claims():
     assert stated_verdict("This is not an original photo.") == "fake"
     assert stated_verdict("The original face was blended in.") is None
     assert named_categories("It was reshaped by a generative method.") == ["entire_face_synthesis"]
+
+
+def test_a_replaced_identity_names_a_face_swap_unless_negated():
+    from opendfa.metrics.grounding import contradiction, named_categories
+
+    said = "The identity in this image was replaced. The edge around the nose is blurred."
+    assert named_categories(said) == ["face_swap"]
+    assert named_categories("The identity was not replaced.") == []
+    assert contradiction(said, "inconclusive") == "names face_swap, the report says inconclusive"
+    assert contradiction(said, "fake", "face_swap") is None

@@ -29,7 +29,7 @@ class _AnalyzeActor:
         model: str,
         num_frames: int | None,
         fps: float | None,
-        threshold: float,
+        threshold: float | None,
         limits: dict[str, Any] | None = None,
     ):
         import torch
@@ -58,14 +58,15 @@ def analyze_with_ray(
     resume: bool = True,
     num_frames: int | None = 16,
     fps: float | None = None,
-    threshold: float = 0.5,
+    threshold: float | None = None,
     max_seconds: float | None = None,
     max_decoded_frames: int | None = None,
     actors: int = 2,
     address: str | None = None,
     on_report: Callable[[Path, Report | None], None] | None = None,
 ) -> BatchSummary:
-    """Analyse files and folders into `out_jsonl` with `actors` Ray actors."""
+    """Analyse files and folders into `out_jsonl` with `actors` Ray actors (`threshold` None:
+    the detector's operating point, as `Analyzer`)."""
     import ray
 
     plan = plan_batch(paths, out_jsonl, resume=resume)

@@ -389,8 +389,8 @@ def _once_per_answer(claims: list[Claim]) -> list[Claim]:
 _UNDECIDED = re.compile(r"\b(?:i )?can not tell\b|\bnot a verdict\b|\binconclusive\b")
 # The whole face claimed clean: every region must score below the evidence level.
 _NO_TRACES = re.compile(
-    r"\bno region (?:reaches|scores|is above|stands out)\b|\bno (?:manipulation )?traces?\b"
-    r"|\bnothing in this face shows\b|\bno region of this face was manipulated\b"
+    r"\bno region (?:reaches|scores|is above|stands out|shows)\b|\bno (?:manipulation )?traces?\b"
+    r"|\bnothing in this face (?:shows|stands out)\b|\bno region of this face was manipulated\b"
 )
 # A quoted probability ("P(fake) = 0.69", "fake probability 0.69", "91 out of 100").
 _PROBABILITY = re.compile(

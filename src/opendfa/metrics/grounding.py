@@ -110,6 +110,7 @@ CATEGORY_PATTERNS: dict[str, tuple[str, ...]] = {
         r"\bswap(?:ped|ping|s)?\b",
         r"face replacement",
         r"another person's face",
+        r"identity [a-z ]{0,30}(?:was|were|has been|is) (?:replaced|swapped)",
     ),
     FACE_REENACTMENT: (
         r"re-?enact",

@@ -72,8 +72,10 @@ def score_split(
     *,
     batch_size: int = 32,
     cache_dir: str | Path | None = None,
+    threshold: float = 0.5,
 ) -> tuple[dict[str, Any], dict[str, float]]:
-    """Test metrics of a saved detector on `manifest`: DF-D metrics of the calibrated P(fake),
+    """Test metrics of a saved detector on `manifest`: DF-D metrics of the calibrated P(fake)
+    judged fake at `threshold`,
     category accuracy, mask IoU on fakes, ECE before/after the saved temperature, and the AUC
     of each fake category against all reals."""
     loaded = load_detector(model_folder)
@@ -84,7 +86,7 @@ def score_split(
     items = DetectorItems(crops)
     metrics, logits, labels = evaluate_detector(loaded.model, items, batch_size)
     calibrated = _sigmoid(logits / loaded.temperature)
-    result: dict[str, Any] = detection_metrics(calibrated, labels).to_json()
+    result: dict[str, Any] = detection_metrics(calibrated, labels, threshold).to_json()
     result["category_accuracy"] = metrics["category_accuracy"]
     result["mask_iou"] = metrics.get("mask_iou")
     result["ece_before"] = expected_calibration_error(_sigmoid(logits), labels)
