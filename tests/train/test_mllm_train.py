@@ -250,6 +250,7 @@ def test_evidence_version_2_reads_the_builder_s_lines_and_refuses_another_detect
     import shutil
 
     from opendfa.instruct.evidence import EVIDENCE_FILE, EVIDENCE_META
+    from opendfa.models.detector import load_detector
     from opendfa.train.mllm import Trainer
 
     data = shutil.copytree(toy_instruct_dir, tmp_path / "data")
@@ -259,7 +260,8 @@ def test_evidence_version_2_reads_the_builder_s_lines_and_refuses_another_detect
     }
     rows = [json.dumps({"image": image, "line": line}) for image, line in lines.items()]
     (data / EVIDENCE_FILE).write_text("\n".join(rows) + "\n")
-    (data / EVIDENCE_META).write_text(json.dumps({"detector": "opendfa-lite0@2", "version": 2}))
+    bundled = load_detector().name  # the trainer's default detector, as name@version
+    (data / EVIDENCE_META).write_text(json.dumps({"detector": bundled, "version": 2}))
     config = _config(
         data, tmp_path / "a", tiny_lm_dir, epochs=0.5, evidence=True, evidence_version=2
     )
