@@ -36,7 +36,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from cached_analysis import decision_threshold
+from cached_analysis import decision_threshold, model_label
 from ood_sets import (
     BENIGN_KINDS,
     OOD_KINDS,
@@ -434,7 +434,7 @@ def build(args) -> str:
     info = stats.info
     val, data = info.get("val", {}), info["data"]
     lines = [
-        "# Out-of-distribution score of `opendfa-lite0@2`",
+        f"# Out-of-distribution score of `{model_label('opendfa-lite0')}`",
         "",
         f"Made by `benchmarks/ood.py` on {datetime.date.today()} ({os.cpu_count()}-core "
         f"{platform.machine()} CPU, Python {platform.python_version()}, niced, one thread, "
