@@ -349,8 +349,8 @@ def _augmentation_note(weights_sha256: str) -> str:
     return (
         "- These weights were trained while the benign JPEG and non-local-means augmentation\n"
         "  handed the RGB crop to OpenCV as BGR (chroma subsampled on the wrong colour\n"
-        "  differences); it is fixed in `opendfa.train.augment`, and a retrain with the fix\n"
-        "  was started but not finished.\n"
+        "  differences); it is fixed in `opendfa.train.augment`. A retrain with the fix was\n"
+        "  indistinguishable on val at the same operating rule (`benchmarks/detector_v3.md`).\n"
     )
 
 
