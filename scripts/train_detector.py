@@ -3,9 +3,9 @@
     .venv/bin/python scripts/gather_real_faces.py      # once: .cache/real-faces (~1,700 photos)
     .venv/bin/python scripts/train_detector.py         # version 3; see the card for the time
 
-Version 3 is a measured candidate, not the bundled model yet (benchmarks/detector_v3.md: a
-better AUC, more false positives at the fixed 0.5 threshold), so the default `--out` is
-.cache/detector-v3/published; `--out src/opendfa/assets/models/opendfa-lite0` publishes.
+Version 3 is the bundled default at its operating point (benchmarks/detector_v3.md). The
+default `--out` is a staging folder, .cache/detector-v3/published, so a retrain is measured
+before it replaces anything; `--out src/opendfa/assets/models/opendfa-lite0` publishes.
 
 Steps (each resumable: run the same command again after an interruption): synthesize reals
 and forgeries from the gathered faces with identity-disjoint splits (70 / 10 / 20 % of
@@ -17,8 +17,9 @@ did) on the train split with online SBI on every real, benign processing of real
 alike (`--benign-prob`: JPEG, resize, sharpening, denoising, blur; WebP held out), the Face
 X-ray boundary head, 224 px crops and the stem + first blocks frozen (2-core CPU budget),
 early-stopping and temperature-calibrating on val; score on test (identities never seen);
-copy the weights to src/opendfa/assets/models/opendfa-lite0/ (the older model is kept as
-opendfa-lite0-v2, loadable as `opendfa-lite0@2`) and write MODEL_CARD.md there. Mirror
+copy the weights to the output folder (into the package, the older model is kept as
+opendfa-lite0-v2, loadable as `opendfa-lite0@2`), choose the operating point on val
+(`scripts/fit_operating_point.py`), score test at it and write MODEL_CARD.md there. Mirror
 test-time averaging is on in the published config. `--card-only` rewrites the card and
 copies again from an existing run.
 """
