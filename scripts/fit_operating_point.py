@@ -28,7 +28,7 @@ import numpy as np
 
 from opendfa.data.manifest import read_manifest
 from opendfa.metrics.detection import wilson_interval
-from opendfa.models.detector_base import predict_crops
+from opendfa.models.detector_base import predict_crops, read_detector_info, resolve_detector
 from opendfa.models.operating_point import (
     DEFAULT_THRESHOLD,
     OperatingPoint,
@@ -61,9 +61,9 @@ def main(argv: list[str] | None = None) -> int:
     print_table(record)
     if args.dry_run:
         return 0
-    detector = load_for_inference(args.model)
-    point = OperatingPoint(threshold=threshold)
-    path = save_operating_point(detector.folder, point, detector.weights_sha256, record)
+    folder = resolve_detector(args.model)  # the weights' record, without loading them again
+    sha = read_detector_info(folder)["weights_sha256"]
+    path = save_operating_point(folder, OperatingPoint(threshold=threshold), sha, record)
     print(f"wrote {path}")
     return 0
 

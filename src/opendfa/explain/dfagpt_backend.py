@@ -138,7 +138,6 @@ class DFAGPTBackend:
             facts["disagrees_with_detector"] = {"dfa_gpt": said, "detector": report.verdict}
         earlier = [turn.text for turn in history if turn.role == "assistant"]
         reason = check_reply(text, report, question.text, earlier=earlier).reason()
-        reason = reason or _commits_past_abstention(text, report, question)
         if reason:
             answer = replaced(question, report, text, reason, "rejected_dfa_gpt_reply")
             answer.facts.update(facts)
@@ -211,25 +210,6 @@ def report_evidence(report: Report, version: int = 1) -> str | None:
         region_cues={r.name: r.cues for r in face.regions if r.cues},
         area_cues=face.cues,
     )
-
-
-def _commits_past_abstention(text: str, report: Report, question: Question) -> str | None:
-    """Why a reply commits to real or fake on a report that abstains, or None.
-
-    DFA-Instruct has no abstaining answer: DFA-GPT answers "real or fake?" with one of the two
-    and describes a face as forged ("the manipulated area covers ...") or untouched ("nothing
-    stands out, as in an unaltered photograph") even when the report is inconclusive, often in
-    words the guard's strict verdict reader does not take as a verdict. DFA-Bench's DF-D
-    parser does; under an abstaining report every reply is read with it.
-    """
-    from opendfa.metrics.answers import FAKE, REAL_LABEL, parse_detection
-
-    if report.verdict != "inconclusive":
-        return None
-    committed = parse_detection(text, question.text)
-    if committed not in (FAKE, REAL_LABEL):
-        return None
-    return f"says {committed}, the report says inconclusive"
 
 
 def _exchanges(history: list[Turn]) -> list[tuple[str, str]]:

@@ -47,7 +47,8 @@ def check_reply(
     """What in `text` the report does not support (nothing for a report without a verdict):
     the verdict, type and regions (`check_answer`), every other claim the claim checker reads
     (a cue the wrong way, an absent original, a sub-technique, a confidence the margin does
-    not give), and a claim that contradicts one of the `earlier` replies of the conversation."""
+    not give), a verdict committed to under an abstaining report (`commits_past_abstention`),
+    and a claim that contradicts one of the `earlier` replies of the conversation."""
     judged = _judgement(report)
     if judged is None:
         return GroundingCheck()
@@ -66,11 +67,32 @@ def check_reply(
         ]
         if broken:
             check.contradiction = broken[0].reason
+    if check.contradiction is None:
+        check.contradiction = commits_past_abstention(text, report, question)
     if check.contradiction is None and earlier:
         conflicts = self_contradictions([*earlier, text])
         if conflicts:
             check.contradiction = "contradicts an earlier answer: " + conflicts[0].reason
     return check
+
+
+def commits_past_abstention(text: str, report: Report, question: str | None) -> str | None:
+    """Why a reply commits to real or fake on a report that abstains, or None.
+
+    A language model asked about a face answers real or fake, or describes it as forged ("the
+    manipulated area covers ...") or untouched ("as in an unaltered photograph"), even when
+    the report is inconclusive (DFA-Instruct has no abstaining answer to learn from), often
+    in words the strict verdict reader of `check_answer` does not take as a verdict.
+    DFA-Bench's DF-D parser does; under an abstaining report every reply is read with it.
+    """
+    from opendfa.metrics.answers import FAKE, REAL_LABEL, parse_detection
+
+    if report.verdict != "inconclusive":
+        return None
+    committed = parse_detection(text, question)
+    if committed not in (FAKE, REAL_LABEL):
+        return None
+    return f"says {committed}, the report says inconclusive"
 
 
 def review_for(report: Report, question: str | None = None) -> GroundedReview | None:
