@@ -157,3 +157,42 @@ def test_console_script_runs_without_traceback(tmp_path):
         result.stderr.strip()
         == f"opendfa: error: not a supported image (looks like a video) ({fake})"
     )
+
+
+@pytest.mark.parametrize(
+    ("argv", "command"),
+    [
+        (["analyze", "x.jpg", "--json"], "analyze"),
+        (["--verbose", "chat", "x.jpg"], "chat"),
+        (["train", "detector", "--help"], "train"),
+        (["--help"], None),
+        (["analyz", "x.jpg"], None),  # a typo gets the full parser and its list of commands
+        ([], None),
+    ],
+)
+def test_the_command_to_register_is_read_from_the_first_word(argv, command):
+    from opendfa.cli import _command_named
+
+    assert _command_named(argv) == command
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["analyze", "a.jpg", "b.mp4", "--json", "--threshold", "0.7", "--frames", "4"],
+        ["--verbose", "faces", "a.jpg", "--overlay", "o.png"],
+        ["train", "detector", "--train", "m.jsonl", "--out", "o", "--epochs", "3"],
+        ["data", "stats", "m.jsonl"],
+    ],
+)
+def test_a_parser_with_only_the_command_run_parses_as_the_full_one(argv):
+    from opendfa.cli import COMMANDS, _build_parser, _command_named
+
+    def parsed(parser):
+        args, extra = parser.parse_known_args(argv)
+        return {k: v for k, v in vars(args).items() if k != "handler"}, extra, args.handler
+
+    command = _command_named(argv)
+    assert command in COMMANDS
+    assert parsed(_build_parser(command)) == parsed(_build_parser())
+    assert len(_build_parser(command)._subparsers._group_actions[0].choices) == 1

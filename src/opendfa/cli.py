@@ -22,7 +22,8 @@ SAMPLE_DIR = Path(__file__).resolve().parent / "assets" / "samples"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = _build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = _build_parser(_command_named(argv))
     args, extra = parser.parse_known_args(argv)
     if getattr(args, "takes_importer_flags", False):
         args.importer_flags = extra  # read by the chosen importer's own parser
@@ -48,12 +49,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERNAL
 
 
-def _build_parser() -> argparse.ArgumentParser:
+def _build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser; with `command` (one of `COMMANDS`), only that command is registered.
+
+    Registering every command imports every command's options (training configs among
+    them): about 40 ms, a few per cent of a one-image `opendfa analyze`. `--help`, a typo
+    and no command at all get the full parser, so they list every command."""
     parser = argparse.ArgumentParser(prog="opendfa", description="Interactive deepfake analysis.")
     parser.add_argument("--version", action="version", version=f"opendfa {__version__}")
     _add_verbose_option(parser, default=False)
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+    for name in COMMANDS if command is None else (command,):
+        _ADDERS[name](commands)
+    return parser
 
+
+def _add_faces_command(commands) -> None:
     faces = commands.add_parser(
         "faces", help="find faces, landmarks and regions in images and videos"
     )
@@ -68,33 +79,84 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_verbose_option(faces)
     faces.set_defaults(handler=_cmd_faces)
 
-    from opendfa.bench.cli import add_bench_command
+
+def _add_data_command(commands) -> None:
     from opendfa.data.cli import add_data_commands
+
+    add_data_commands(commands)
+
+
+def _add_analyze_command(commands) -> None:
     from opendfa.evidence.cli import add_analyze_commands
+
+    add_analyze_commands(commands)
+
+
+def _add_chat_command(commands) -> None:
     from opendfa.explain.cli import add_chat_command
-    from opendfa.instruct.cli import add_instruct_commands
+
+    add_chat_command(commands)
+
+
+def _add_serve_command(commands) -> None:
     from opendfa.serve.cli import add_serve_command
+
+    add_serve_command(commands)
+
+
+def _add_instruct_command(commands) -> None:
+    from opendfa.instruct.cli import add_instruct_commands
+
+    add_instruct_commands(commands)
+
+
+def _add_bench_command(commands) -> None:
+    from opendfa.bench.cli import add_bench_command
+
+    add_bench_command(commands)
+
+
+def _add_train_command(commands) -> None:
     from opendfa.train.cli import add_train_commands
     from opendfa.train.generator_cli import add_generator_command
     from opendfa.train.mllm_cli import add_mllm_command
 
-    add_data_commands(commands)
-    add_analyze_commands(commands)
-    add_chat_command(commands)
-    add_serve_command(commands)
-    add_instruct_commands(commands)
-    add_bench_command(commands)
     train_commands = add_train_commands(commands)
     add_generator_command(train_commands)
     add_mllm_command(train_commands)
 
+
+def _add_demo_command(commands) -> None:
     demo = commands.add_parser(
         "demo", help="analyse the bundled samples (a real photo and a face swap)"
     )
     demo.add_argument("--out", default="opendfa-demo", help="output folder (default: opendfa-demo)")
     add_detector_option(demo)
     demo.set_defaults(handler=_cmd_demo)
-    return parser
+
+
+# Every command, in the order `--help` lists them.
+_ADDERS = {
+    "faces": _add_faces_command,
+    "data": _add_data_command,
+    "analyze": _add_analyze_command,
+    "chat": _add_chat_command,
+    "serve": _add_serve_command,
+    "instruct": _add_instruct_command,
+    "bench": _add_bench_command,
+    "train": _add_train_command,
+    "demo": _add_demo_command,
+}
+COMMANDS = tuple(_ADDERS)
+
+
+def _command_named(argv: Sequence[str]) -> str | None:
+    """The command `argv` runs, if it names one before any option but `--verbose`."""
+    for word in argv:
+        if word == "--verbose":
+            continue
+        return word if word in _ADDERS else None
+    return None
 
 
 def _add_verbose_option(parser: argparse.ArgumentParser, default: object = argparse.SUPPRESS):

@@ -165,3 +165,15 @@ def test_swapping_in_a_grainier_face_raises_the_noise_ratio(portraits, blend):
     real = cues.face_cues(*_aligned(target.rgb, forgery.mask, target.face))
     assert fake["noise_residual_ratio"] > 1.25 * real["noise_residual_ratio"]
     assert fake["blur_ratio"] < 0.6 * real["blur_ratio"]  # grain reads as detail
+
+
+def test_lab_tables_warm_up_once_on_another_thread_and_change_no_number(texture):
+    import threading
+
+    thread = cues.warm_up_lab_in_background()
+    assert isinstance(thread, threading.Thread) and not thread.daemon  # exit waits for it
+    assert cues.warm_up_lab_in_background() is thread
+    maps = cues.CueMaps.of(texture)
+    assert not thread.is_alive()
+    expected = cv2.cvtColor(texture.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)
+    np.testing.assert_array_equal(maps.lab, expected)

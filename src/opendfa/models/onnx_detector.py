@@ -37,6 +37,7 @@ from opendfa.models.detector_base import (
     read_detector_info,
     resolve_detector,
 )
+from opendfa.models.onnx_cache import cached_session
 
 
 class OnnxUnavailable(RuntimeError):
@@ -86,8 +87,8 @@ def load_onnx_detector(
         import onnxruntime
     except ImportError as err:
         raise OnnxUnavailable(f"ONNX Runtime is not installed: {err}") from None
-    session = onnxruntime.InferenceSession(
-        data, _session_options(onnxruntime), providers=["CPUExecutionProvider"]
+    session = cached_session(
+        onnxruntime, data, record["sha256"], _session_options(onnxruntime), ["CPUExecutionProvider"]
     )
     config = DetectorConfig.from_dict(info["config"])
     outputs = [o.name for o in session.get_outputs()]
@@ -107,7 +108,8 @@ def load_onnx_detector(
 
 def _session_options(onnxruntime: Any) -> Any:
     """One session thread per core allowed by OMP_NUM_THREADS (as torch reads it), no spinning
-    threads (the CPU is often shared), all graph optimisations."""
+    threads (the CPU is often shared), all graph optimisations (`onnx_cache` keeps their
+    result per machine)."""
     options = onnxruntime.SessionOptions()
     threads = os.environ.get("OMP_NUM_THREADS", "")
     if threads.isdigit() and int(threads) > 0:
