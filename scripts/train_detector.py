@@ -51,6 +51,7 @@ from opendfa.models.detector import (
 from opendfa.models.detector_base import resolve_detector
 from opendfa.models.operating_point import OperatingPoint, save_operating_point
 from opendfa.safe_files import write_text_atomic
+from opendfa.train.configs import LossWeights
 from opendfa.train.detector import DetectorTrainConfig
 from opendfa.train.experiment import run, score_split, subset
 
@@ -79,6 +80,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lr", type=float, default=3e-4)
     parser.add_argument("--init", default=INIT, help="a detector to fine-tune, or 'none'")
     parser.add_argument("--benign-prob", type=float, default=0.4)
+    parser.add_argument(
+        "--pair-weight",
+        type=float,
+        default=0.0,
+        help="batches by source photo and a hinge on each forgery's logit over its own "
+        "real's (0: off, as version 3 was trained)",
+    )
     parser.add_argument("--steps-per-epoch", type=int, default=150, help="batches of 32")
     parser.add_argument("--freeze-blocks", type=int, default=5)
     parser.add_argument("--per-face", type=int, default=1, help="forgeries per face and method")
@@ -113,6 +121,8 @@ def main(argv: list[str] | None = None) -> int:
             lr=args.lr,
             init_weights=init,
             benign_prob=args.benign_prob,
+            pair_origins=args.pair_weight > 0,
+            losses=LossWeights(pair=args.pair_weight),
             sbi_prob=1.0,
             patience=2,
             freeze_blocks=args.freeze_blocks,

@@ -30,7 +30,8 @@ from opendfa.models.generator import FaceVAE, GeneratorConfig
 from opendfa.train import detector as detector_training
 from opendfa.train.adversarial import AdversarialConfig
 from opendfa.train.cli import add_train_commands
-from opendfa.train.data import DetectorItems, batch_targets
+from opendfa.train.configs import LossWeights
+from opendfa.train.data import DetectorItems, batch_targets, make_loader
 from opendfa.train.detector import (
     DetectorTrainConfig,
     _crops,
@@ -341,3 +342,45 @@ def test_cli_errors_are_one_line_with_exit_code_2(manifest_path, tmp_path, capsy
     assert code == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["epochs_run"] == 1 and (tmp_path / "cli" / "model.safetensors").exists()
+
+
+@pytest.mark.slow
+def test_paired_plans_keep_each_source_photo_together_and_the_pair_loss_trains(manifest_path):
+    crops = _crops(manifest_path, "train", _config())
+    items = DetectorItems(crops, augment=True, sbi_prob=1.0, pair_origins=True, seed=4)
+    items.set_epoch(0)
+    groups = [int(items.groups[index]) for index, _ in items.plan]
+    runs = [g for k, g in enumerate(groups) if k == 0 or g != groups[k - 1]]
+    assert len(runs) == len(set(groups))  # every source photo's items are side by side
+    assert len(set(groups)) < len(groups)  # and some photos have a real and its forgeries
+    origins = {}
+    for index, _ in items.plan:
+        sample = crops.samples[index]
+        origins.setdefault(int(items.groups[index]), set()).add(sample.meta.get("origin"))
+    assert all(len(names) == 1 for names in origins.values())
+    plain = DetectorItems(crops, augment=True, sbi_prob=1.0, seed=4)
+    plain.set_epoch(0)
+    assert sorted(items.plan) == sorted(plain.plan)  # the same items, only reordered
+
+    config = _config(pair_origins=True, losses=LossWeights(pair=1.0))
+    model = MultiTaskDetector(config.model, pretrained=False)
+    batch = next(iter(make_loader(items, 16)))
+    images, targets = batch_targets(batch, torch.device("cpu"), (1.0, 1.0))
+    assert targets.group is not None
+    parts = train_step(model, _optimizer(model, config), images, targets, config)
+    assert "pair" in parts and parts["pair"] > 0.0
+
+
+def test_pair_loss_ranks_each_forgery_above_its_own_real_only():
+    from opendfa.train.losses import pair_loss
+
+    label = torch.tensor([0.0, 1.0, 1.0, 0.0, 1.0])
+    group = torch.tensor([0, 0, 0, 1, 2])  # photo 2's fake has no real in the batch
+    logit = torch.tensor([0.0, 3.0, 0.5, 5.0, -9.0], requires_grad=True)
+    loss = pair_loss(logit, label, group, margin=2.0)
+    # pairs (1, 0): gap 3, no loss; (2, 0): gap 0.5, loss 1.5; photo 1's high real is unpaired
+    assert float(loss.detach()) == pytest.approx(1.5 / 2)
+    loss.backward()
+    assert logit.grad.tolist() == pytest.approx([0.5, 0.0, -0.5, 0.0, 0.0])
+    alone = pair_loss(logit, label, torch.tensor([0, 1, 2, 3, 4]), margin=2.0)
+    assert float(alone.detach()) == 0.0 and alone.requires_grad

@@ -27,6 +27,11 @@ class LossWeights:
     mask: float = 1.0  # BCE + Dice on the low-resolution mask
     region: float = 0.5  # BCE on per-region coverage
     boundary: float = 1.0  # BCE on the blending boundary 4·M·(1−M), when the model has the head
+    # Hinge on logit(fake) - logit(real) for each forgery and the real of the same source photo
+    # in the batch (`pair_origins` puts them together): the model must find what the forgery
+    # changed, since identity, pose and photo quality are the same on both sides.
+    pair: float = 0.0
+    pair_margin: float = 2.0  # in logits
 
 
 @dataclass
@@ -86,6 +91,9 @@ class DetectorTrainConfig:
     sbi_prob: float = 0.5  # per real and epoch: an extra self-blended fake of it
     flip_prob: float = 0.5
     benign_prob: float = 0.0  # per item: one innocent operation (JPEG, resize, denoise, ...)
+    # Order each epoch by source photo: a real, its forgeries and its self-blend side by side
+    # (the groups shuffled), so batches hold matched pairs for `losses.pair`.
+    pair_origins: bool = False
     balance_classes: bool = True
     losses: LossWeights = field(default_factory=LossWeights)
     adversarial: AdversarialConfig = field(default_factory=AdversarialConfig)

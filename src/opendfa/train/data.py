@@ -70,6 +70,7 @@ def batch_targets(
         has_mask=batch["has_mask"].to(device),
         has_regions=batch["has_regions"].to(device),
         weight=torch.where(label > 0.5, class_weight[1], class_weight[0]),
+        group=batch["group"].to(device) if "group" in batch else None,
     )
     return images, targets
 
@@ -96,6 +97,7 @@ class DetectorItems(Dataset):
         sbi_prob: float = 0.0,
         flip_prob: float = 0.5,
         benign_prob: float = 0.0,
+        pair_origins: bool = False,
         seed: int = 0,
     ) -> None:
         self.crops = crops
@@ -103,8 +105,10 @@ class DetectorItems(Dataset):
         self.sbi_prob = sbi_prob if augment else 0.0
         self.flip_prob = flip_prob if augment else 0.0
         self.benign_prob = benign_prob if augment else 0.0
+        self.pair_origins = pair_origins and augment
         self.seed = seed
         self.labels = np.array([s.label == "fake" for s in crops.samples], dtype=bool)
+        self.groups = source_groups(crops.samples)
         self.epoch = 0
         self.plan: list[tuple[int, bool]] = [(i, False) for i in range(len(crops))]
 
@@ -120,6 +124,17 @@ class DetectorItems(Dataset):
         plan += [(int(i), True) for i in reals if rng.random() < self.sbi_prob]
         order = rng.permutation(len(plan))
         self.plan = [plan[k] for k in order]
+        if self.pair_origins:
+            self.plan = self._grouped(self.plan, rng)
+
+    def _grouped(self, plan: list[tuple[int, bool]], rng: np.random.Generator):
+        """The plan with each source photo's items side by side, the groups in random order
+        (within a group, the plan's own random order)."""
+        members: dict[int, list[tuple[int, bool]]] = {}
+        for item in plan:
+            members.setdefault(int(self.groups[item[0]]), []).append(item)
+        keys = list(members)
+        return [item for k in rng.permutation(len(keys)) for item in members[keys[k]]]
 
     def plan_labels(self) -> np.ndarray:
         """1 for a fake, 0 for a real, per position of the current plan."""
@@ -156,4 +171,16 @@ class DetectorItems(Dataset):
             "category": torch.tensor(category, dtype=torch.long),
             "has_mask": torch.tensor(has_mask),
             "has_regions": torch.tensor(has_regions),
+            "group": torch.tensor(int(self.groups[index]), dtype=torch.long),
         }
+
+
+def source_groups(samples) -> np.ndarray:
+    """One integer per sample naming its source photo (`meta["origin"]`: a real and the
+    forgeries made from it share one); a sample without an origin is a group of its own."""
+    ids: dict[str, int] = {}
+    groups = np.zeros(len(samples), dtype=np.int64)
+    for i, sample in enumerate(samples):
+        origin = (sample.meta or {}).get("origin") or f"sample:{sample.id}"
+        groups[i] = ids.setdefault(str(origin), len(ids))
+    return groups

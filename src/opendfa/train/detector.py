@@ -372,6 +372,7 @@ def _items(
         sbi_prob=config.sbi_prob,
         flip_prob=config.flip_prob,
         benign_prob=config.benign_prob,
+        pair_origins=config.pair_origins,
         seed=config.seed,
     )
     if val_crops is None:

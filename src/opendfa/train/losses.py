@@ -28,6 +28,22 @@ class DetectorTargets:
     has_mask: torch.Tensor  # (B,) bool
     has_regions: torch.Tensor  # (B,) bool
     weight: torch.Tensor  # (B,) float
+    group: torch.Tensor | None = None  # (B,) long: the source photo, for the pair loss
+
+
+def pair_loss(
+    logit: torch.Tensor, label: torch.Tensor, group: torch.Tensor, margin: float
+) -> torch.Tensor:
+    """Mean hinge max(0, margin - (z_fake - z_real)) over the (forgery, real) pairs of a batch
+    that share a source photo; an exact zero where the batch has none. A ranking loss: it
+    asks only that each forgery score above its own real, which is what tells an edit from
+    the face it was made from."""
+    fake, real = label > 0.5, label < 0.5
+    pairs = (group[:, None] == group[None, :]) & fake[:, None] & real[None, :]
+    if not bool(pairs.any()):
+        return logit.sum() * 0.0
+    gap = logit[:, None] - logit[None, :]
+    return F.relu(margin - gap[pairs]).mean()
 
 
 def dice_loss(logits: torch.Tensor, target: torch.Tensor, eps: float = 1.0) -> torch.Tensor:
@@ -96,6 +112,10 @@ def multitask_loss(
         "mask": float(mask.detach()),
         "region": float(region.detach()),
     }
+    if weights.pair > 0 and targets.group is not None:
+        pair = pair_loss(out.logit, targets.label, targets.group, weights.pair_margin)
+        total = total + weights.pair * pair
+        parts["pair"] = float(pair.detach())
     if out.boundary_logits is not None:
         boundary = boundary_loss(out.boundary_logits, targets.mask, targets.has_mask)
         total = total + weights.boundary * boundary
