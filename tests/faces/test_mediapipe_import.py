@@ -71,3 +71,42 @@ def test_a_failed_import_takes_its_deferred_modules_back_out():
         "             or n.startswith('mediapipe.tasks.python.')))\n"
     )
     assert out.splitlines() == ["failed: True", "[]"]
+
+
+def test_two_threads_asking_at_once_both_get_the_whole_module():
+    out = _run(
+        "import sys, threading\n"
+        "from opendfa.faces.mediapipe_import import import_solutions\n"
+        "import_solutions()\n"
+        "vision = sys.modules['mediapipe.tasks.python.vision']\n"
+        "barrier, found = threading.Barrier(4), []\n"
+        "def use():\n"
+        "    barrier.wait()\n"
+        "    found.append(vision.FaceLandmarker.__name__)\n"
+        "threads = [threading.Thread(target=use) for _ in range(4)]\n"
+        "[t.start() for t in threads]; [t.join() for t in threads]\n"
+        "print(found)\n"
+    )
+    assert out == str(["FaceLandmarker"] * 4)
+
+
+def test_a_deferred_module_that_fails_reports_its_error_again_and_can_recover():
+    out = _run(
+        "import sys\n"
+        "from opendfa.faces.mediapipe_import import import_solutions\n"
+        "import_solutions()\n"
+        "class Block:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] == 'matplotlib':\n"
+        "            raise ImportError('no matplotlib (simulated)')\n"
+        "sys.meta_path.insert(0, Block())\n"
+        "import mediapipe as mp\n"
+        "for _ in range(2):\n"
+        "    try:\n"
+        "        mp.solutions.drawing_utils.draw_landmarks\n"
+        "    except ImportError as err:\n"
+        "        print(err)\n"
+        "sys.meta_path.pop(0)\n"
+        "print(mp.solutions.drawing_utils.draw_landmarks.__name__)\n"
+    )
+    assert out.splitlines() == ["no matplotlib (simulated)"] * 2 + ["draw_landmarks"]

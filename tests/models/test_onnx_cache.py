@@ -87,3 +87,55 @@ def _load_without_cache(monkeypatch):
     with monkeypatch.context() as patch:
         patch.setenv(onnx_cache.DISABLE_VARIABLE, "0")
         return load_onnx_detector()
+
+
+def test_a_cache_others_may_write_is_neither_used_nor_written(cache, crops):
+    expected = _probabilities(load_onnx_detector(), crops)
+    (graph,) = cache.glob("*.onnx")
+    planted = graph.read_bytes()
+    cache.chmod(0o777)  # a shared folder: a graph and its record there prove nothing
+    for path in cache.iterdir():
+        path.unlink()
+    assert _probabilities(load_onnx_detector(), crops) == pytest.approx(expected, abs=1e-6)
+    assert list(cache.iterdir()) == []
+    cache.chmod(0o700)
+    graph.write_bytes(planted)
+    graph.chmod(0o666)
+    assert onnx_cache._read_verified(graph) is None
+
+
+def test_onnx_runtime_failing_to_write_the_graph_falls_back(cache, crops, monkeypatch):
+    from contextlib import contextmanager
+
+    @contextmanager
+    def nowhere(path):
+        yield cache / "missing-folder" / "graph.onnx"  # ONNX Runtime cannot write there
+
+    monkeypatch.setattr(onnx_cache, "replacing", nowhere)
+    assert len(_probabilities(load_onnx_detector(), crops)) == 2
+    assert not list(cache.glob("*.json"))
+
+
+def test_without_cpu_flags_to_key_on_there_is_no_cache(cache, monkeypatch):
+    def unreadable():
+        raise OSError("no /proc/cpuinfo")
+
+    monkeypatch.setattr(onnx_cache, "cpu_flags", unreadable)
+    load_onnx_detector()
+    assert not cache.exists()
+
+
+def test_only_the_graphs_used_last_are_kept(cache, monkeypatch):
+    import os
+
+    cache.mkdir(parents=True)
+    for k in range(onnx_cache.MAX_GRAPHS + 2):
+        old = cache / f"old{k}.json"
+        old.write_text("{}")
+        old.with_suffix(".onnx").write_bytes(b"x")
+        os.utime(old, (1000 + k, 1000 + k))
+    load_onnx_detector()
+    kept = sorted(p.stem for p in cache.glob("*.json"))
+    expected_old = [f"old{k}" for k in range(3, onnx_cache.MAX_GRAPHS + 2)]
+    assert len(kept) == onnx_cache.MAX_GRAPHS and kept[-len(expected_old):] == expected_old
+    assert len(list(cache.glob("*.onnx"))) == onnx_cache.MAX_GRAPHS

@@ -131,12 +131,13 @@ def warm_up_lab_in_background() -> threading.Thread:
     global _LAB_WARM_UP
     with _LAB_LOCK:
         if _LAB_WARM_UP is None:
-            _LAB_WARM_UP = threading.Thread(
+            thread = threading.Thread(
                 target=_convert_to_lab,
                 args=(np.zeros((1, 1, 3), np.float32),),
                 name="opendfa-lab-tables",
             )
-            _LAB_WARM_UP.start()
+            thread.start()  # before it is published: a started thread can always be joined
+            _LAB_WARM_UP = thread
         return _LAB_WARM_UP
 
 

@@ -61,8 +61,9 @@ def preload_mediapipe() -> threading.Thread | None:
     global _PRELOAD
     with _PRELOAD_LOCK:
         if _PRELOAD is None and "mediapipe" not in sys.modules:
-            _PRELOAD = threading.Thread(target=_preload, name="opendfa-mediapipe-import")
-            _PRELOAD.start()
+            thread = threading.Thread(target=_preload, name="opendfa-mediapipe-import")
+            thread.start()  # before it is published: a started thread can always be joined
+            _PRELOAD = thread
         return _PRELOAD
 
 
@@ -137,11 +138,29 @@ def _deferred_module(full_name: str, path: Path, is_package: bool) -> ModuleType
 def _run_on_first_use(module: ModuleType, loader: Any, is_package: bool):
     """A module `__getattr__` (PEP 562) that runs the module's code, then answers; for a
     package, a name its code does not define is imported as a submodule, as eager imports
-    elsewhere in MediaPipe would have done."""
+    elsewhere in MediaPipe would have done.
+
+    The code runs once, under a lock: a second thread asking meanwhile waits for the whole
+    module instead of seeing half of it. If the code raises (a missing optional dependency),
+    the module stays deferred, so a later look-up tries again and reports the real error."""
+    lock = threading.RLock()
+    state = "deferred"  # -> "running" (the module's code, in the thread holding the lock)
 
     def first_lookup(attr: str) -> object:
-        module.__dict__.pop("__getattr__", None)
-        loader.exec_module(module)
+        nonlocal state
+        with lock:
+            if state == "running":  # asked by the module's own code: answer as a module would
+                raise AttributeError(f"module {module.__name__!r} has no attribute {attr!r}")
+            if state == "deferred":
+                state = "running"
+                try:
+                    loader.exec_module(module)
+                except BaseException:
+                    state = "deferred"
+                    raise
+                state = "loaded"
+                if module.__dict__.get("__getattr__") is first_lookup:
+                    del module.__dict__["__getattr__"]
         if is_package and attr not in module.__dict__ and not attr.startswith("__"):
             with contextlib.suppress(ImportError):
                 importlib.import_module(f"{module.__name__}.{attr}")
