@@ -4,8 +4,14 @@ stderr, no traceback, exit code 2 (docs/features.md, "Bad inputs")."""
 from __future__ import annotations
 
 import sys
+import threading
 
 from opendfa.exits import EXIT_INPUT
+
+# Held while native start-up noise is silenced by pointing file descriptor 2 at /dev/null
+# (`faces.detect`, possibly on a background thread): an error line waits for the redirect to
+# end instead of vanishing into it.
+STDERR_LOCK = threading.RLock()
 
 
 def cli_error(message: object, path: object | None = None) -> int:
@@ -13,5 +19,6 @@ def cli_error(message: object, path: object | None = None) -> int:
     `EXIT_INPUT` for the command to return."""
     text = " ".join(str(message or "unknown error").split())
     shown = f" ({path})" if path else ""
-    print(f"opendfa: error: {text}{shown}", file=sys.stderr, flush=True)
+    with STDERR_LOCK:
+        print(f"opendfa: error: {text}{shown}", file=sys.stderr, flush=True)
     return EXIT_INPUT

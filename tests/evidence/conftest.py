@@ -16,6 +16,31 @@ from opendfa.taxonomy import CATEGORIES, FACE_SWAP
 from tiny_models import save_random_detector
 
 
+class _Borrowed:
+    """The session's face detector, lent to an `Analyzer` (which closes what it thinks it
+    owns, and warms up what it builds: this one is warm already)."""
+
+    def __init__(self, shared) -> None:
+        self._shared = shared
+
+    def detect(self, rgb):
+        return self._shared.detect(rgb)
+
+    def prepare_in_background(self) -> None:
+        return None
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.fixture
+def lent_face_detector(monkeypatch, face_detector):
+    """Every `Analyzer` the test builds without a face detector gets the session's one."""
+    from opendfa.evidence import pipeline
+
+    monkeypatch.setattr(pipeline, "FaceDetector", lambda: _Borrowed(face_detector))
+
+
 @pytest.fixture(scope="session")
 def tiny_detector(tmp_path_factory):
     """`opendfa.models.detector` at 128 px with untrained weights, saved and loaded back."""

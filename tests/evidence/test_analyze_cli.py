@@ -7,26 +7,12 @@ import json
 
 import pytest
 
-from opendfa.evidence import pipeline, validate_report
+from opendfa.evidence import validate_report
 from opendfa.evidence.cli import add_analyze_commands
 
 
-class _Borrowed:
-    """The session's face detector, lent to the command (which closes what it thinks it owns)."""
-
-    def __init__(self, shared) -> None:
-        self._shared = shared
-
-    def detect(self, rgb):
-        return self._shared.detect(rgb)
-
-    def close(self) -> None:
-        pass
-
-
 @pytest.fixture
-def run(monkeypatch, face_detector, tiny_detector):
-    monkeypatch.setattr(pipeline, "FaceDetector", lambda: _Borrowed(face_detector))
+def run(monkeypatch, lent_face_detector, tiny_detector):
     model = str(tiny_detector.folder)
 
     def invoke(*argv: str, with_model: bool = True) -> int:

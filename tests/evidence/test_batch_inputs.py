@@ -14,28 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from opendfa.evidence import pipeline
 from opendfa.evidence.cli import add_analyze_commands
 
 LONG_NAME = "x" * 300 + ".jpg"  # NAME_MAX is 255 bytes on Linux filesystems
 
 
-class _Borrowed:
-    """The session's face detector, lent to the command (which closes what it thinks it owns)."""
-
-    def __init__(self, shared) -> None:
-        self._shared = shared
-
-    def detect(self, rgb):
-        return self._shared.detect(rgb)
-
-    def close(self) -> None:
-        pass
-
-
 @pytest.fixture
-def analyze(monkeypatch, face_detector, tiny_detector, capsys):
-    monkeypatch.setattr(pipeline, "FaceDetector", lambda: _Borrowed(face_detector))
+def analyze(monkeypatch, lent_face_detector, tiny_detector, capsys):
 
     def invoke(*argv: str) -> tuple[int, str, list[str]]:
         parser = argparse.ArgumentParser(prog="opendfa")

@@ -183,3 +183,32 @@ def test_mediapipe_preloads_once_in_the_background_and_keeps_its_drawing_deferre
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "ok"
+
+
+def test_a_warm_up_in_the_background_changes_no_face_and_prints_nothing():
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "import numpy as np\n"
+        "from skimage import data\n"
+        "from opendfa.faces.detect import FaceDetector\n"
+        "image = data.astronaut()\n"
+        "with FaceDetector() as cold:\n"
+        "    expected = cold.detect(image)\n"
+        "with FaceDetector() as warm:\n"
+        "    thread = warm.prepare_in_background()\n"
+        "    thread.join()\n"
+        "    assert not warm._not_run_yet  # every graph has run once\n"
+        "    found = warm.detect(image)\n"
+        "assert len(found) == len(expected) == 1\n"
+        "assert np.allclose(found[0].landmarks, expected[0].landmarks, atol=1e-4)\n"
+        "print('ok')\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "OPENDFA_VERBOSE_NATIVE"}
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, env=env
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ok" and done.stderr == ""

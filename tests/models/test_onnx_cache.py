@@ -54,9 +54,7 @@ def test_a_torn_or_edited_cached_graph_is_rebuilt_not_run(cache, crops, monkeypa
     graph.write_bytes(graph.read_bytes()[: graph.stat().st_size // 2])  # torn
     rebuilt = []
     build = onnx_cache._build_and_store
-    monkeypatch.setattr(
-        onnx_cache, "_build_and_store", lambda *a: rebuilt.append(1) or build(*a)
-    )
+    monkeypatch.setattr(onnx_cache, "_build_and_store", lambda *a: rebuilt.append(1) or build(*a))
     assert _probabilities(load_onnx_detector(), crops) == pytest.approx(expected, abs=1e-6)
     assert rebuilt == [1]
     assert onnx_cache._read_verified(graph) is not None  # whole again
@@ -137,5 +135,5 @@ def test_only_the_graphs_used_last_are_kept(cache, monkeypatch):
     load_onnx_detector()
     kept = sorted(p.stem for p in cache.glob("*.json"))
     expected_old = [f"old{k}" for k in range(3, onnx_cache.MAX_GRAPHS + 2)]
-    assert len(kept) == onnx_cache.MAX_GRAPHS and kept[-len(expected_old):] == expected_old
+    assert len(kept) == onnx_cache.MAX_GRAPHS and kept[-len(expected_old) :] == expected_old
     assert len(list(cache.glob("*.onnx"))) == onnx_cache.MAX_GRAPHS

@@ -43,7 +43,6 @@ from opendfa.evidence.words import explain
 from opendfa.faces import REGION_NAMES, AlignedFace, Face, FaceDetector, align_face, region_masks
 from opendfa.faces.align import face_from_crop, looks_like_face_crop
 from opendfa.faces.follow import FaceFollower
-from opendfa.faces.mediapipe_import import preload_mediapipe
 from opendfa.faces.tracks import track_faces
 from opendfa.media import (
     DEFAULT_MAX_PIXELS,
@@ -132,15 +131,17 @@ class Analyzer:
             )
         from opendfa.models.detector_base import predict_crops
 
-        # MediaPipe's import and OpenCV's colour tables overlap the detector's load on a
-        # second core (see there).
-        preload = preload_mediapipe() if face_detector is None else None
+        self._owns_faces = face_detector is None
+        self.face_detector = face_detector or FaceDetector()
+        # MediaPipe's import and start-up and OpenCV's colour tables overlap the detector's
+        # load on a second core (see there).
+        preparing = self.face_detector.prepare_in_background() if self._owns_faces else None
         warm_up_lab_in_background()
         try:
-            self._load_models(detector, face_detector, forensic_stream, device, backend)
+            self._load_models(detector, forensic_stream, device, backend)
         except BaseException:
-            if preload is not None:
-                preload.join()  # no import left running while the process exits
+            if preparing is not None:
+                preparing.join()  # no start-up left running while the process exits
             raise
         self.predict = predict or predict_crops
         self.threshold = float(threshold if threshold is not None else self._operating_threshold())
@@ -154,15 +155,8 @@ class Analyzer:
         self.forensics = forensics  # images: run opendfa.forensics on the file (no model)
         self.copy_move = copy_move  # images: also the opt-in clone check (forensics.copy_move)
 
-    def _load_models(
-        self,
-        detector: Any,
-        face_detector: FaceDetector | None,
-        forensic_stream: Any,
-        device: str,
-        backend: str,
-    ) -> None:
-        """The detector, the optional forensic stream and the face detector."""
+    def _load_models(self, detector: Any, forensic_stream: Any, device: str, backend: str) -> None:
+        """The detector and the optional forensic stream."""
         from opendfa.models.runtime import load_for_inference
 
         if detector is None or isinstance(detector, str | Path):
@@ -171,8 +165,6 @@ class Analyzer:
             )
         self.detector = detector
         self.stream = _load_stream(forensic_stream)
-        self._owns_faces = face_detector is None
-        self.face_detector = face_detector or FaceDetector()
 
     def _operating_threshold(self) -> float:
         """The detector's own operating point (its folder's `operating_point.json`), else 0.5:

@@ -9,6 +9,7 @@ face is found upright, the image is tried turned by 90, 270 and 180 degrees.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import threading
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from opendfa.console import STDERR_LOCK
 from opendfa.faces import mesh
 from opendfa.faces.mediapipe_import import mediapipe_solutions
 from opendfa.faces.types import Face, box_iou
@@ -68,7 +70,7 @@ class FaceDetector:
         if self.config.model not in ("both", "full_range", "short_range"):
             raise ValueError(f"unknown detector model {self.config.model!r}")
         self._lock = threading.Lock()
-        self._started = False
+        self._started = self._served = False
         self._full = self._short = self._mesh = None
         self._not_run_yet: set = set()
 
@@ -91,7 +93,7 @@ class FaceDetector:
         )
 
     @contextmanager
-    def _running(self) -> Iterator[None]:
+    def _running(self, warm_up: bool = False) -> Iterator[None]:
         """Hold the lock with the graphs built.
 
         They are built on first use, so a command that never detects never pays for them.
@@ -100,13 +102,17 @@ class FaceDetector:
         (the mesh may first run images later, when a face is found).
         """
         with self._lock:
-            if self._started:
+            if self._started and (self._served or warm_up):
                 yield
                 return
             with _quiet_native_stderr():
-                self._create(mediapipe_solutions())
-                self._not_run_yet = {g for g in (self._full, self._short, self._mesh) if g}
-                self._started = True
+                if not self._started:
+                    self._create(mediapipe_solutions())
+                    self._not_run_yet = {g for g in (self._full, self._short, self._mesh) if g}
+                    self._started = True
+                # After a warm-up on a blank image, the first real face still starts parts
+                # of the mesh graph that log: the first real call stays silenced whole.
+                self._served = self._served or not warm_up
                 yield
 
     def _process(self, graph, image: np.ndarray):
@@ -144,6 +150,30 @@ class FaceDetector:
         """478x3 landmarks of the face in `box`, or None if the mesh does not confirm a face."""
         with self._running():
             return self._landmarks(_as_rgb(rgb), box, roll)
+
+    def warm_up(self) -> None:
+        """Build the graphs and run each once on a blank image: MediaPipe starts its models
+        on a graph's first run (about 90 ms here), which the first real image then skips."""
+        blank = np.zeros((_MESH_INPUT, _MESH_INPUT, 3), np.uint8)
+        with self._running(warm_up=True):
+            for graph in (self._full, self._short, self._mesh):
+                if graph is not None and graph in self._not_run_yet:
+                    self._process(graph, blank)
+
+    def prepare_in_background(self) -> threading.Thread:
+        """`warm_up` on another thread, started now; `detect` waits for it (the lock).
+
+        MediaPipe's import and start-up then overlap the caller's own loading (`Analyzer`
+        loads the detector meanwhile, C++ that releases the interpreter lock). A failure is
+        left for `detect` to report. Not a daemon: native start-up cut short by the
+        interpreter's exit can abort the process."""
+        thread = threading.Thread(target=self._warm_up_quietly, name="opendfa-face-graphs")
+        thread.start()
+        return thread
+
+    def _warm_up_quietly(self) -> None:
+        with contextlib.suppress(Exception):
+            self.warm_up()
 
     def close(self) -> None:
         with self._lock:
@@ -275,20 +305,21 @@ def _quiet_native_stderr(enabled: bool = True) -> Iterator[None]:
     if not enabled or os.environ.get("OPENDFA_VERBOSE_NATIVE"):
         yield
         return
-    try:
-        sys.stderr.flush()
-        saved = os.dup(2)
-    except (OSError, ValueError):  # no real stderr (some embedded interpreters)
-        yield
-        return
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
-    try:
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
+    with STDERR_LOCK:  # `cli_error` on another thread waits rather than print into /dev/null
+        try:
+            sys.stderr.flush()
+            saved = os.dup(2)
+        except (OSError, ValueError):  # no real stderr (some embedded interpreters)
+            yield
+            return
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            os.close(devnull)
 
 
 def _as_rgb(rgb: np.ndarray) -> np.ndarray:
