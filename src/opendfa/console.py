@@ -22,3 +22,9 @@ def cli_error(message: object, path: object | None = None) -> int:
     with STDERR_LOCK:
         print(f"opendfa: error: {text}{shown}", file=sys.stderr, flush=True)
     return EXIT_INPUT
+
+
+def print_stderr(text: str) -> None:
+    """A line on stderr, after any native-log silence has ended (see `STDERR_LOCK`)."""
+    with STDERR_LOCK:
+        print(text, file=sys.stderr, flush=True)

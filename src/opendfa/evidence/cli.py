@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 from opendfa.cli_options import (
@@ -13,7 +12,7 @@ from opendfa.cli_options import (
     add_forensic_stream_option,
     output_per_input,
 )
-from opendfa.console import cli_error
+from opendfa.console import cli_error, print_stderr
 from opendfa.exits import EXIT_INPUT, EXIT_OK
 
 
@@ -157,12 +156,14 @@ def _analyze(args: argparse.Namespace) -> int:
                 on_report=emit,
             )
         if args.out:
-            print(
+            line = (
                 f"{summary.analyzed} analysed, {summary.skipped} already in {args.out}, "
-                f"{summary.errors} error(s)",
-                file=sys.stderr if args.json else sys.stdout,
-                flush=True,
+                f"{summary.errors} error(s)"
             )
+            if args.json:  # stdout holds the reports
+                print_stderr(line)
+            else:
+                print(line, flush=True)
         else:
             for path in inputs:
                 emit(path, _analyze_one(analyzer, path, args))

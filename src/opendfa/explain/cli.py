@@ -15,7 +15,7 @@ from opendfa.cli_options import (
     add_endpoint_options,
     add_forensic_stream_option,
 )
-from opendfa.console import cli_error
+from opendfa.console import cli_error, print_stderr
 from opendfa.exits import EXIT_OK
 
 COMMANDS = """commands:
@@ -101,7 +101,7 @@ def _chat(args: argparse.Namespace) -> int:
             )
             + f" - {report.explanation}"
         )
-        print(answers, file=sys.stderr, flush=True)  # once: who answers the questions
+        print_stderr(answers)  # once: who answers the questions
         questions = args.ask if args.ask else _lines()
         if not args.ask and _stdin_is_terminal():
             _say('ask a question ("why?", "where?", "how sure?") or /help')

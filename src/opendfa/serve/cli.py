@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from pathlib import Path
 
 from opendfa.cli_options import (
@@ -12,7 +11,7 @@ from opendfa.cli_options import (
     add_device_option,
     add_forensic_stream_option,
 )
-from opendfa.console import cli_error
+from opendfa.console import cli_error, print_stderr
 from opendfa.exits import EXIT_OK
 
 
@@ -216,10 +215,9 @@ def _serve(args: argparse.Namespace) -> int:
     except Exception as err:  # one line, whatever the model loader raises
         return cli_error(f"cannot start: {err}")
     if args.host not in ("127.0.0.1", "localhost", "::1") and not config.api_key:
-        print(
+        print_stderr(
             f"opendfa: warning: listening on {args.host} without an API key "
-            f"(set {args.api_key_env})",
-            file=sys.stderr,
+            f"(set {args.api_key_env})"
         )
     print(
         f"OpenDFA on http://{args.host}:{args.port}/ (cases in {config.data_dir}, "
