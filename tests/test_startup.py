@@ -162,8 +162,8 @@ def test_face_detector_builds_mediapipe_graphs_on_first_use_without_matplotlib()
 
 def test_mediapipe_drawing_helpers_still_work_when_asked_for():
     loaded = _modules_after(
-        "from opendfa.faces.mediapipe_import import mediapipe_solutions\n"
-        "solutions = mediapipe_solutions()\n"
+        "from opendfa.faces.mediapipe_import import import_solutions\n"
+        "solutions = import_solutions()\n"
         "assert solutions.drawing_utils.draw_landmarks is not None"
     )
     assert "matplotlib" in loaded

@@ -160,19 +160,17 @@ def test_tight_face_crops_are_found(face_detector):
     assert found >= 12
 
 
-def test_mediapipe_preloads_once_in_the_background_and_keeps_its_drawing_deferred():
+def test_face_graphs_prepare_in_the_background_and_keep_the_drawing_deferred():
     import subprocess
     import sys
 
     script = (
         "import sys, threading\n"
         "from opendfa.faces.detect import FaceDetector\n"
-        "from opendfa.faces.mediapipe_import import preload_mediapipe\n"
-        "thread = preload_mediapipe()\n"
-        "assert isinstance(thread, threading.Thread), thread\n"
-        "assert preload_mediapipe() is thread  # once per process\n"
         "from skimage import data\n"
         "with FaceDetector() as faces:\n"
+        "    thread = faces.prepare_in_background()\n"
+        "    assert isinstance(thread, threading.Thread), thread\n"
         "    found = faces.detect(data.astronaut())\n"
         "assert not thread.is_alive() and len(found) == 1\n"
         "assert 'matplotlib' not in sys.modules  # drawing helpers still deferred\n"

@@ -22,7 +22,7 @@ import numpy as np
 
 from opendfa.console import STDERR_LOCK
 from opendfa.faces import mesh
-from opendfa.faces.mediapipe_import import mediapipe_solutions
+from opendfa.faces.mediapipe_import import import_solutions
 from opendfa.faces.types import Face, box_iou
 
 # Quiet MediaPipe's C++ start-up logging unless the user asked for it.
@@ -107,7 +107,7 @@ class FaceDetector:
                 return
             with _quiet_native_stderr():
                 if not self._started:
-                    self._create(mediapipe_solutions())
+                    self._create(import_solutions())
                     self._not_run_yet = {g for g in (self._full, self._short, self._mesh) if g}
                     self._started = True
                 # After a warm-up on a blank image, the first real face still starts parts

@@ -44,44 +44,12 @@ DEFERRED_MODULES: tuple[tuple[str, bool], ...] = (
     *((f"tasks.python.{name}", True) for name in ("audio", "core", "genai", "text", "vision")),
 )
 
-_PRELOAD: threading.Thread | None = None
-_PRELOAD_LOCK = threading.Lock()
 _IMPORT_LOCK = threading.Lock()
 
 
-def preload_mediapipe() -> threading.Thread | None:
-    """Start importing MediaPipe in a background thread (once per process); returns it.
-
-    The import is Python work that holds the interpreter lock, while the detector's ONNX
-    session is built in C++ that releases it: a caller that starts this, then loads the
-    detector, overlaps the two on a second core (benchmarks/RESULTS.md). A failed import here
-    is silent: the import the face detector makes itself reports it. The thread is not a
-    daemon: an import cut short by the interpreter's exit can abort the process, so the
-    exit waits for it."""
-    global _PRELOAD
-    with _PRELOAD_LOCK:
-        if _PRELOAD is None and "mediapipe" not in sys.modules:
-            thread = threading.Thread(target=_preload, name="opendfa-mediapipe-import")
-            thread.start()  # before it is published: a started thread can always be joined
-            _PRELOAD = thread
-        return _PRELOAD
-
-
-def _preload() -> None:
-    with contextlib.suppress(Exception):  # the foreground import reports it
-        import_solutions()
-
-
-def mediapipe_solutions() -> Any:
-    """MediaPipe's solutions module, after any background import has finished."""
-    preload = _PRELOAD
-    if preload is not None and preload is not threading.current_thread():
-        preload.join()
-    return import_solutions()
-
-
 def import_solutions() -> Any:
-    """Import `mediapipe.python.solutions` with the unused modules deferred."""
+    """Import `mediapipe.python.solutions` with the unused modules deferred (one thread at a
+    time: `FaceDetector.prepare_in_background` may be importing it on another)."""
     with _IMPORT_LOCK:
         deferred = _defer_unused_modules()
         try:
