@@ -9,12 +9,15 @@ import pytest
 from opendfa.faces import REGION_NAMES, align_face, region_masks
 from opendfa.train.augment import (
     BENIGN_OPERATIONS,
+    BENIGN_WEIGHTS,
     DENOISERS,
+    NATIVE_SCALE_RANGE,
     _denoise,
     benign_process,
     crop_self_blend,
     face_hull,
     flip_crop,
+    native_scale,
 )
 
 SIZE = 128
@@ -114,3 +117,60 @@ def test_the_jpeg_resave_is_the_one_a_real_encoder_makes_of_the_rgb_crop(crop):
     Image.fromarray(image).save(buffer, "JPEG", quality=75)
     reference = np.asarray(Image.open(buffer))
     assert np.abs(ours.astype(int) - reference).mean() < 0.05
+
+
+class _MedianDenoise:
+    """An rng stand-in that always picks the 3 px median denoiser (deterministic)."""
+
+    def choice(self, options, p=None):
+        return "median" if "median" in list(options) else "denoise"
+
+
+def test_native_scale_is_the_faces_source_width_over_its_crop_width(crop):
+    _, regions = crop
+    skin = regions[REGION_NAMES.index("skin")]
+    xs = np.nonzero(skin.any(0))[0]
+    crop_width = xs[-1] - xs[0] + 1
+    assert native_scale(crop_width * 0.5, regions) == pytest.approx(0.5)
+    assert native_scale(crop_width * 3.0, regions) == 1.0  # already downsampled: crop scale
+    assert native_scale(crop_width * 0.01, regions) == NATIVE_SCALE_RANGE[0]
+    assert native_scale(None, regions) == 1.0
+    assert native_scale(40.0, np.ones_like(regions)) == 1.0  # no landmarks: unknown
+
+
+def test_benign_processing_at_native_scale_matches_processing_the_whole_photo(
+    astronaut_rgb, astronaut_face
+):
+    """A denoise applied to a small photo before alignment (what a phone does) is what the
+    crop should show; processing the upsampled crop is a milder, different operation."""
+    import cv2
+
+    from opendfa.faces import Face
+
+    size, shrink = 224, 0.4
+    small = cv2.resize(astronaut_rgb, None, fx=shrink, fy=shrink, interpolation=cv2.INTER_AREA)
+    face = Face(
+        box=tuple(v * shrink for v in astronaut_face.box),
+        score=1.0,
+        landmarks=astronaut_face.landmarks * np.array([shrink, shrink, shrink], np.float32),
+    )
+    crop = align_face(small, face, size=size, margin=0.25).crop
+    reference = align_face(cv2.medianBlur(small, 3), face, size=size, margin=0.25).crop
+    masks = region_masks(align_face(small, face, size=size).landmarks, (size, size))
+    regions = np.stack([masks.full(name) for name in REGION_NAMES])
+    scale = native_scale(face.box[2] - face.box[0], regions)
+    assert scale < 0.9  # the face is upsampled into the crop
+    native = benign_process(crop, _MedianDenoise(), "denoise", scale=scale)
+    at_crop = benign_process(crop, _MedianDenoise(), "denoise")
+
+    def error(image):
+        return np.abs(image.astype(float) - reference.astype(float)).mean()
+
+    assert error(native) < 0.75 * error(at_crop)
+
+
+def test_denoisers_are_drawn_more_often_than_other_benign_operations():
+    rng = np.random.default_rng(0)
+    drawn = [str(rng.choice(BENIGN_OPERATIONS, p=BENIGN_WEIGHTS)) for _ in range(3000)]
+    shares = {op: drawn.count(op) / len(drawn) for op in BENIGN_OPERATIONS}
+    assert shares["denoise"] > 1.6 * max(v for k, v in shares.items() if k != "denoise")

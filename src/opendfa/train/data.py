@@ -18,7 +18,7 @@ from torch.utils.data import DataLoader, Dataset
 from opendfa.data.dataset import CropConfig, FaceForgeryDataset
 from opendfa.data.manifest import Manifest, read_manifest
 from opendfa.taxonomy import CATEGORIES, FACE_SWAP
-from opendfa.train.augment import benign_process, crop_self_blend, flip_crop
+from opendfa.train.augment import benign_process, crop_self_blend, flip_crop, native_scale
 from opendfa.train.losses import DetectorTargets
 
 
@@ -156,7 +156,9 @@ class DetectorItems(Dataset):
             image, mask = crop_self_blend(image, regions, rng)
             label, category, has_mask = 1.0, CATEGORIES.index(FACE_SWAP), True
         if self.benign_prob and rng.random() < self.benign_prob:
-            image = benign_process(image, rng)  # label and mask kept: innocent processing
+            # Label and mask kept: innocent processing, at the face's own resolution.
+            scale = native_scale(_face_width(sample), regions)
+            image = benign_process(image, rng, scale=scale)
         if rng.random() < self.flip_prob:
             image, mask, regions = flip_crop(image, mask, regions)
         has_regions = not bool(regions.all())  # all-ones regions: the crop had no landmarks
@@ -173,6 +175,14 @@ class DetectorItems(Dataset):
             "has_regions": torch.tensor(has_regions),
             "group": torch.tensor(int(self.groups[index]), dtype=torch.long),
         }
+
+
+def _face_width(sample) -> float | None:
+    """The face's width in its source photo (`meta["face_box"]`, x0 y0 x1 y1), if recorded."""
+    box = (sample.meta or {}).get("face_box")
+    if not box or len(box) != 4:
+        return None
+    return float(box[2]) - float(box[0])
 
 
 def source_groups(samples) -> np.ndarray:
