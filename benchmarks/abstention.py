@@ -47,6 +47,12 @@ from cached_analysis import (  # noqa: E402
 
 from opendfa.data.manifest import read_manifest  # noqa: E402
 from opendfa.metrics.bootstrap import bootstrap_ci  # noqa: E402
+from opendfa.metrics.selective import (  # noqa: E402
+    aurc,
+    best_selective_risk,
+    risk_at,
+    risk_coverage,
+)
 
 SIZES = (24, 32, 48, 64, 96)
 QUALITIES = (10, 20, 35, 50, 75)
@@ -132,28 +138,6 @@ def auc_ci(labels: np.ndarray, scores: np.ndarray) -> tuple[float, tuple[float, 
 
     auc = float(roc_auc_score(labels, scores))
     return auc, bootstrap_ci(statistic, len(labels), labels, resamples=500)
-
-
-def risk_coverage(
-    labels: np.ndarray, scores: np.ndarray, threshold: float = THRESHOLD
-) -> tuple[np.ndarray, np.ndarray]:
-    """(coverage, selective risk) when the most confident answers are kept first."""
-    order = np.argsort(-np.abs(scores - threshold), kind="stable")
-    wrong = ((scores[order] >= threshold).astype(int) != labels[order]).astype(float)
-    kept = np.arange(1, len(order) + 1)
-    return kept / len(order), np.cumsum(wrong) / kept
-
-
-def aurc(labels: np.ndarray, scores: np.ndarray, threshold: float = THRESHOLD) -> float:
-    _, risk = risk_coverage(labels, scores, threshold)
-    return float(risk.mean())
-
-
-def risk_at(
-    labels: np.ndarray, scores: np.ndarray, coverage: float, threshold: float = THRESHOLD
-) -> float:
-    covered, risk = risk_coverage(labels, scores, threshold)
-    return float(risk[np.searchsorted(covered, coverage - 1e-9)])
 
 
 def arrays(rows: list[dict], split: str, condition: str | None = None):
@@ -298,11 +282,14 @@ def selective_section(rows, size_floor, quality_floor, band, threshold=THRESHOLD
         f"Ranked by the margin |P(fake) - {threshold:.2f}|. *error*: all faces answered; "
         "*sel. error "
         "@80 %*: the 80 % with the largest margin; *band*: the val-chosen band applied as it "
-        "is; *rules*: band plus the size and quality floors (what `opendfa analyze` does).",
+        "is; *rules*: band plus the size and quality floors (what `opendfa analyze` does); "
+        "*floor @80 %*: the lowest selective error any abstention rule could reach at 80 % "
+        "coverage with this full error (`opendfa.metrics.selective.best_selective_risk`: it "
+        "withholds only wrong answers).",
         "",
-        "| test data | n | error | sel. error @80 % | AURC | band: coverage | band: sel. error "
-        "| rules: coverage | rules: sel. error |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| test data | n | error | sel. error @80 % | floor @80 % | AURC | band: coverage "
+        "| band: sel. error | rules: coverage | rules: sel. error |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     groups = {
         "clean": ["clean"],
@@ -329,6 +316,7 @@ def selective_section(rows, size_floor, quality_floor, band, threshold=THRESHOLD
         lines.append(
             f"| {name} | {len(labels)} | {100 * wrong.mean():.1f} % | "
             f"{100 * risk_at(labels, scores, TARGET_COVERAGE, threshold):.1f} % | "
+            f"{100 * best_selective_risk(float(wrong.mean()), TARGET_COVERAGE):.1f} % | "
             f"{aurc(labels, scores, threshold):.3f} | "
             f"{100 * margin.mean():.1f} % | {100 * wrong[margin].mean():.1f} % | "
             f"{100 * ruled.mean():.1f} % | {100 * wrong[ruled].mean():.1f} % |"

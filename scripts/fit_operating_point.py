@@ -6,7 +6,9 @@
 Faces: the `val` split of the detector's own training manifest (identities disjoint from its
 train and test identities; the test split is never read). Each genuine val face is scored as
 it is and after each innocent operation of `opendfa.train.augment.BENIGN_OPERATIONS` (JPEG
-60-98, down-and-up resize, sharpening, denoising, blur), once, on its aligned crop, seeded.
+60-98, down-and-up resize, sharpening, denoising, blur), once, seeded, on its aligned crop at
+the face's own resolution (`opendfa.train.augment.native_scale`; since 2026-12-07, before that
+at the crop's).
 WebP is left out on purpose: it stays a held-out row of `benchmarks/benign_false_positives.py`.
 
 The threshold is the lowest P(fake), never below 0.5, at which at most `--target` of the
@@ -37,8 +39,8 @@ from opendfa.models.operating_point import (
 )
 from opendfa.models.runtime import load_for_inference
 from opendfa.taxonomy import REAL
-from opendfa.train.augment import BENIGN_OPERATIONS, benign_process
-from opendfa.train.data import load_crops
+from opendfa.train.augment import BENIGN_OPERATIONS, benign_process, native_scale
+from opendfa.train.data import face_width, load_crops
 from opendfa.train.experiment import subset
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -86,15 +88,24 @@ def fit(
         margin=detector.config.crop_margin,
         cache_dir=manifest.root / "crop-cache",
     )
-    images = [crops.load_crop(s).image for s in crops.samples]
+    loaded = [crops.load_crop(s) for s in crops.samples]
     labels = np.array([s.category != REAL for s in crops.samples])
-    reals = [image for image, fake in zip(images, labels, strict=True) if not fake]
-    fakes = [image for image, fake in zip(images, labels, strict=True) if fake]
+    reals = [c.image for c, fake in zip(loaded, labels, strict=True) if not fake]
+    fakes = [c.image for c, fake in zip(loaded, labels, strict=True) if fake]
+    # Each real is processed at its face's own resolution, as a phone processes the photo.
+    real_scales = [
+        native_scale(face_width(sample), crop.regions)
+        for sample, crop, fake in zip(crops.samples, loaded, labels, strict=True)
+        if not fake
+    ]
     fake_scores = scores(detector, fakes)
     real_scores = {CLEAN: scores(detector, reals)}
     for operation in BENIGN_OPERATIONS:
         rng = np.random.default_rng([seed, zlib.crc32(operation.encode())])
-        processed = [benign_process(image, rng, operation) for image in reals]
+        processed = [
+            benign_process(image, rng, operation, scale=scale)
+            for image, scale in zip(reals, real_scales, strict=True)
+        ]
         real_scores[operation] = scores(detector, processed)
     threshold = pick(real_scores, target, rule)
     record = describe(real_scores, fake_scores, threshold, manifest_path, target, rule, seed)

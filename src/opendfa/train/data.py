@@ -157,7 +157,7 @@ class DetectorItems(Dataset):
             label, category, has_mask = 1.0, CATEGORIES.index(FACE_SWAP), True
         if self.benign_prob and rng.random() < self.benign_prob:
             # Label and mask kept: innocent processing, at the face's own resolution.
-            scale = native_scale(_face_width(sample), regions)
+            scale = native_scale(face_width(sample), regions)
             image = benign_process(image, rng, scale=scale)
         if rng.random() < self.flip_prob:
             image, mask, regions = flip_crop(image, mask, regions)
@@ -177,7 +177,7 @@ class DetectorItems(Dataset):
         }
 
 
-def _face_width(sample) -> float | None:
+def face_width(sample) -> float | None:
     """The face's width in its source photo (`meta["face_box"]`, x0 y0 x1 y1), if recorded."""
     box = (sample.meta or {}).get("face_box")
     if not box or len(box) != 4:
