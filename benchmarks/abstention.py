@@ -1,6 +1,6 @@
 """Abstention: size and quality floors, and the selective risk of the bundled detector.
 
-    .venv/bin/python benchmarks/abstention.py [--manifest M] [--val 120] [--test 160]
+    .venv/bin/python benchmarks/abstention.py [--manifest M] [--val 400] [--test 160]
 
 Data: an `opendfa data synth` manifest split by identity (default
 `runs/forensic-data-v2/manifest.jsonl`, git-ignored); its val and test identities lie inside the
@@ -260,6 +260,11 @@ def build(
         f"- Goal (issue 25): at 80 % coverage the selective error at most half the full-coverage "
         f"error on clean test. Measured {100 * test['sel80']:.1f} % against "
         f"{100 * test['error']:.1f} %: **{'met' if met else 'not met'}**.",
+        "- No abstention rule could meet it on this detector: withholding 20 % of the answers "
+        "removes at most 20 % of them as errors, so the selective error at 80 % coverage is at "
+        f"least {100 * best_selective_risk(test['error'], TARGET_COVERAGE):.1f} % (*floor* "
+        "above). Halving the error needs a full error of at most 33.3 %: the detector must "
+        "miss fewer fakes first (issue 26).",
         f"- The errors at threshold {threshold:.2f} are mostly fakes the detector scores "
         "confidently real "
         "(face editing and reenactment, see the per-family table): a margin cannot find "
@@ -356,7 +361,9 @@ def selective_section(rows, size_floor, quality_floor, band, threshold=THRESHOLD
 
 def main(argv: list[str] | None = None) -> None:
     parser = parser_for(__doc__, "runs/forensic-data-v2/manifest.jsonl")
-    parser.add_argument("--val", type=int, default=120)
+    # 400 val faces: with 120 (before 2026-12-08) the AUC's CI was about +-0.09, wider than the
+    # 0.05 tolerance of the floor rule, and the size floor moved between models on noise.
+    parser.add_argument("--val", type=int, default=400)
     parser.add_argument("--test", type=int, default=160)
     parser.add_argument("--seed", type=int, default=0)
     parser.set_defaults(markdown=OUT)

@@ -174,3 +174,14 @@ def test_denoisers_are_drawn_more_often_than_other_benign_operations():
     drawn = [str(rng.choice(BENIGN_OPERATIONS, p=BENIGN_WEIGHTS)) for _ in range(3000)]
     shares = {op: drawn.count(op) / len(drawn) for op in BENIGN_OPERATIONS}
     assert shares["denoise"] > 1.6 * max(v for k, v in shares.items() if k != "denoise")
+
+
+def test_the_face_width_comes_from_the_samples_face_box():
+    from types import SimpleNamespace
+
+    from opendfa.train.data import face_width
+
+    assert face_width(SimpleNamespace(meta={"face_box": [10.0, 5.0, 90.5, 120.0]})) == 80.5
+    assert face_width(SimpleNamespace(meta={})) is None
+    assert face_width(SimpleNamespace(meta=None)) is None
+    assert face_width(SimpleNamespace(meta={"face_box": [1, 2]})) is None

@@ -26,10 +26,11 @@ operation stays unseen in training and its false-positive rate is a held-out fig
 A user's phone or editor processes the whole photo, at the face's own resolution, before
 anything is aligned; the analysis then upsamples a ~100 px face to the crop. Processing the
 224 px crop instead is a milder operation than the one users apply (a 3 px median on the crop
-is a 1.3 px median on the face). So `benign_process` takes the face's `native_scale` (source
-pixels per crop pixel, from `native_scale`) and works at that resolution: down to the face's
-own size, the operation, back up as the alignment would. Denoisers, the worst false-positive
-row of the benchmark, are drawn twice as often as each other operation (`BENIGN_WEIGHTS`).
+is a 1.3 px median on the face). So `benign_process` takes the face's scale (source pixels
+per crop pixel, `native_scale`) and works at that resolution: the crop goes down to the
+face's own size, the operation runs there, and only its change comes back up (resampling the
+crop down and up again would blur it by itself). Denoisers, the worst false-positive row of
+the benchmark, are drawn twice as often as each other operation (`BENIGN_WEIGHTS`).
 """
 
 from __future__ import annotations
