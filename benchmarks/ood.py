@@ -437,8 +437,8 @@ def build(args) -> str:
         f"# Out-of-distribution score of `{model_label('opendfa-lite0')}`",
         "",
         f"Made by `benchmarks/ood.py` on {datetime.date.today()} ({os.cpu_count()}-core "
-        f"{platform.machine()} CPU, Python {platform.python_version()}, niced, one thread, "
-        "beside a training run). Statistics: `src/opendfa/assets/models/opendfa-lite0/"
+        f"{platform.machine()} CPU, Python {platform.python_version()}, one thread). "
+        "Statistics: `src/opendfa/assets/models/opendfa-lite0/"
         f"ood.json`, variant `{info.get('variant')}`: {info.get('score')}. Threshold "
         f"**{stats.threshold:.2f}**: {info.get('threshold_rule')} (val: "
         f"{pct(val.get('flagged_clean', float('nan')))} of clean val flagged"
