@@ -210,3 +210,18 @@ def test_a_warm_up_in_the_background_changes_no_face_and_prints_nothing():
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "ok" and done.stderr == ""
+
+
+def test_calls_stay_silenced_until_one_has_found_a_face(astronaut_rgb):
+    """MediaPipe's mesh starts its landmark model on the first face it sees, and logs from
+    its own threads: a call is only let speak once a call has found a face."""
+    from opendfa.faces import FaceDetector
+
+    with FaceDetector() as detector:
+        detector.warm_up()
+        assert not detector._served  # a blank warm-up starts no landmark model
+        assert detector.detect(np.zeros((64, 64, 3), np.uint8)) == []
+        assert not detector._served
+        assert len(detector.detect(astronaut_rgb)) == 1
+        assert detector._served
+    assert not detector._served  # closed: new graphs would log again

@@ -71,6 +71,7 @@ class FaceDetector:
             raise ValueError(f"unknown detector model {self.config.model!r}")
         self._lock = threading.Lock()
         self._started = self._served = False
+        self._mesh_found_face = False
         self._full = self._short = self._mesh = None
         self._not_run_yet: set = set()
 
@@ -97,9 +98,12 @@ class FaceDetector:
         """Hold the lock with the graphs built.
 
         They are built on first use, so a command that never detects never pays for them.
-        MediaPipe's C++ start-up lines bypass Python's logging: the first call is silenced
-        whole (some lines come on a graph's second run), and so is each graph's first run
-        (the mesh may first run images later, when a face is found).
+        MediaPipe's C++ start-up lines bypass Python's logging, and some come from its own
+        threads, not always before `process` returns. So every call is silenced whole until
+        one call has found a face: the mesh's landmark model starts only on a face (a warm-up
+        on a blank image, or an image with no face, leaves it unstarted), and lines of its
+        start-up leaked when only the mesh's first run was silenced (1 run in 12 on a loaded
+        machine). Each graph's first run is silenced too, for calls after that.
         """
         with self._lock:
             if self._started and (self._served or warm_up):
@@ -110,10 +114,9 @@ class FaceDetector:
                     self._create(import_solutions())
                     self._not_run_yet = {g for g in (self._full, self._short, self._mesh) if g}
                     self._started = True
-                # After a warm-up on a blank image, the first real face still starts parts
-                # of the mesh graph that log: the first real call stays silenced whole.
-                self._served = self._served or not warm_up
                 yield
+                # Served once a real call has started the whole mesh (it found a face).
+                self._served = self._served or (not warm_up and self._mesh_found_face)
 
     def _process(self, graph, image: np.ndarray):
         """`graph.process(image)`, silenced on the graph's first run (see `_running`)."""
@@ -181,7 +184,7 @@ class FaceDetector:
                 if graph is not None:
                     graph.close()
             self._full = self._short = self._mesh = None
-            self._started = False
+            self._started = self._served = self._mesh_found_face = False
 
     def __enter__(self) -> FaceDetector:
         return self
@@ -282,6 +285,7 @@ class FaceDetector:
         result = self._process(self._mesh, crop)
         if not result.multi_face_landmarks:
             return None
+        self._mesh_found_face = True
         best, best_iou = None, 0.0
         for candidate in result.multi_face_landmarks:
             points = np.array([(p.x, p.y, p.z) for p in candidate.landmark], dtype=np.float64)
