@@ -7,7 +7,7 @@ Faces: the `val` split of the detector's own training manifest (identities disjo
 train and test identities; the test split is never read). Each genuine val face is scored as
 it is and after each innocent operation of `opendfa.train.augment.BENIGN_OPERATIONS` (JPEG
 60-98, down-and-up resize, sharpening, denoising, blur), once, seeded, on its aligned crop at
-the face's own resolution (`opendfa.train.augment.native_scale`; since 2026-12-07, before that
+the face's own resolution (`opendfa.train.augment.native_scale`; since 2026-12-08, before that
 at the crop's).
 WebP is left out on purpose: it stays a held-out row of `benchmarks/benign_false_positives.py`.
 
@@ -39,8 +39,8 @@ from opendfa.models.operating_point import (
 )
 from opendfa.models.runtime import load_for_inference
 from opendfa.taxonomy import REAL
-from opendfa.train.augment import BENIGN_OPERATIONS, benign_process, native_scale
-from opendfa.train.data import face_width, load_crops
+from opendfa.train.augment import BENIGN_OPERATIONS, benign_process
+from opendfa.train.data import crop_native_scale, load_crops
 from opendfa.train.experiment import subset
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -88,16 +88,15 @@ def fit(
         margin=detector.config.crop_margin,
         cache_dir=manifest.root / "crop-cache",
     )
-    loaded = [crops.load_crop(s) for s in crops.samples]
-    labels = np.array([s.category != REAL for s in crops.samples])
-    reals = [c.image for c, fake in zip(loaded, labels, strict=True) if not fake]
-    fakes = [c.image for c, fake in zip(loaded, labels, strict=True) if fake]
-    # Each real is processed at its face's own resolution, as a phone processes the photo.
-    real_scales = [
-        native_scale(face_width(sample), crop.regions)
-        for sample, crop, fake in zip(crops.samples, loaded, labels, strict=True)
-        if not fake
-    ]
+    reals, real_scales, fakes = [], [], []
+    for sample in crops.samples:
+        crop = crops.load_crop(sample)
+        if sample.category != REAL:
+            fakes.append(crop.image)
+            continue
+        reals.append(crop.image)
+        # Processed at the face's own resolution, as a phone processes the whole photo.
+        real_scales.append(crop_native_scale(sample, crop.regions))
     fake_scores = scores(detector, fakes)
     real_scores = {CLEAN: scores(detector, reals)}
     for operation in BENIGN_OPERATIONS:

@@ -70,8 +70,7 @@ class FaceDetector:
         if self.config.model not in ("both", "full_range", "short_range"):
             raise ValueError(f"unknown detector model {self.config.model!r}")
         self._lock = threading.Lock()
-        self._started = self._served = False
-        self._mesh_found_face = False
+        self._started = self._served = False  # served: a call has found a face (see _running)
         self._full = self._short = self._mesh = None
         self._not_run_yet: set = set()
 
@@ -115,8 +114,6 @@ class FaceDetector:
                     self._not_run_yet = {g for g in (self._full, self._short, self._mesh) if g}
                     self._started = True
                 yield
-                # Served once a real call has started the whole mesh (it found a face).
-                self._served = self._served or (not warm_up and self._mesh_found_face)
 
     def _process(self, graph, image: np.ndarray):
         """`graph.process(image)`, silenced on the graph's first run (see `_running`)."""
@@ -184,7 +181,7 @@ class FaceDetector:
                 if graph is not None:
                     graph.close()
             self._full = self._short = self._mesh = None
-            self._started = self._served = self._mesh_found_face = False
+            self._started = self._served = False
 
     def __enter__(self) -> FaceDetector:
         return self
@@ -285,7 +282,7 @@ class FaceDetector:
         result = self._process(self._mesh, crop)
         if not result.multi_face_landmarks:
             return None
-        self._mesh_found_face = True
+        self._served = True  # the mesh's landmark model has started: later calls may speak
         best, best_iou = None, 0.0
         for candidate in result.multi_face_landmarks:
             points = np.array([(p.x, p.y, p.z) for p in candidate.landmark], dtype=np.float64)

@@ -157,8 +157,7 @@ class DetectorItems(Dataset):
             label, category, has_mask = 1.0, CATEGORIES.index(FACE_SWAP), True
         if self.benign_prob and rng.random() < self.benign_prob:
             # Label and mask kept: innocent processing, at the face's own resolution.
-            scale = native_scale(face_width(sample), regions)
-            image = benign_process(image, rng, scale=scale)
+            image = benign_process(image, rng, scale=crop_native_scale(sample, regions))
         if rng.random() < self.flip_prob:
             image, mask, regions = flip_crop(image, mask, regions)
         has_regions = not bool(regions.all())  # all-ones regions: the crop had no landmarks
@@ -183,6 +182,11 @@ def face_width(sample) -> float | None:
     if not box or len(box) != 4:
         return None
     return float(box[2]) - float(box[0])
+
+
+def crop_native_scale(sample, regions: np.ndarray) -> float:
+    """Source pixels per crop pixel for this sample's crop (`augment.native_scale`)."""
+    return native_scale(face_width(sample), regions)
 
 
 def source_groups(samples) -> np.ndarray:
